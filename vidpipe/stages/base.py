@@ -1,0 +1,63 @@
+"""What a stage is: a pure-ish function from a StageInput to a StageResult.
+
+The shell around stages (vidpipe.stages.runner) fetches the source, makes a private work dir,
+publishes the outputs to the media store under `{asset_id}/...` and writes database rows,
+replacing whatever an earlier run of the same stage wrote (stages are idempotent).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vidpipe.profiles import Profile
+from vidpipe.settings import Limits
+
+
+def _ignore_progress(fraction: float) -> None:  # pragma: no cover - trivial
+    return None
+
+
+@dataclass
+class StageInput:
+    asset_id: uuid.UUID
+    source_path: Path  # a local, readable copy of the original
+    work_dir: Path  # empty private directory for this attempt; removed afterwards
+    profile: Profile
+    limits: Limits
+    probe: dict[str, Any] | None = None  # ProbeResult.to_dict() of the probe stage, for later stages
+    progress: Callable[[float], None] = _ignore_progress  # 0.0 .. 1.0
+    should_stop: Callable[[], bool] = lambda: False  # cancellation / shutdown request
+
+
+@dataclass
+class Output:
+    """A file in work_dir to publish at `{asset_id}/{key}`."""
+
+    key: str  # e.g. "hls/master.m3u8", "thumbs/poster.jpg"
+    path: Path
+    kind: str  # artifact kind: hls_master, hls_playlist, hls_segment, poster, sprite, sprite_vtt, waveform
+    content_type: str
+
+
+@dataclass
+class RenditionInfo:
+    name: str  # "720p", "audio_en", "audio"
+    kind: str  # "video" | "audio"
+    playlist_key: str  # "hls/720p/index.m3u8"
+    width: int | None = None
+    height: int | None = None
+    bandwidth: int | None = None  # bits/s as in the master playlist
+    codecs: str | None = None  # "avc1.64001f,mp4a.40.2"
+    language: str | None = None
+
+
+@dataclass
+class StageResult:
+    outputs: list[Output] = field(default_factory=list)
+    renditions: list[RenditionInfo] = field(default_factory=list)
+    # Stage-specific values kept with the asset (probe: the full probe dict).
+    metadata: dict[str, Any] = field(default_factory=dict)
