@@ -1,0 +1,44 @@
+"""The bundled ffmpeg command-line binary (imageio-ffmpeg), and a runner that dies with its parent."""
+
+from __future__ import annotations
+
+import ctypes
+import signal
+import subprocess
+from functools import cache
+from pathlib import Path
+
+
+@cache
+def ffmpeg_exe() -> str:
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child
+    # If the worker is SIGKILLed, its ffmpeg children must not live on as orphans.
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+
+def popen_ffmpeg(args: list[str], **kwargs) -> subprocess.Popen:
+    """Start the bundled ffmpeg; the child is killed when this process dies."""
+    return subprocess.Popen([ffmpeg_exe(), "-hide_banner", "-nostdin", *args],
+                            preexec_fn=_die_with_parent, **kwargs)  # noqa: PLW1509
+
+
+def run_ffmpeg(args: list[str], *, timeout: float | None = None) -> None:
+    """Run ffmpeg to completion; raise CalledProcessError with its stderr tail on failure."""
+    proc = popen_ffmpeg(["-loglevel", "error", "-y", *args], stdout=subprocess.DEVNULL,
+                        stderr=subprocess.PIPE)
+    _, err = proc.communicate(timeout=timeout)
+    if proc.returncode != 0:
+        tail = err[-4000:].decode(errors="replace").strip()
+        raise subprocess.CalledProcessError(proc.returncode, f"ffmpeg: {tail}", stderr=tail)
+
+
+def ensure_parent(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
