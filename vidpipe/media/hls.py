@@ -1,0 +1,324 @@
+"""Pure HLS planning: which rungs an asset gets, the one ffmpeg command that makes them all, the master playlist.
+
+Nothing here opens a file or starts a process; the transcode stage is the shell around it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from vidpipe.errors import UnsupportedMediaError
+from vidpipe.profiles import Profile
+
+AUDIO_GROUP = "aud"
+AAC_LC = "mp4a.40.2"
+SEGMENT_PATTERN = "seg_%05d.ts"  # MPEG-TS: plays everywhere HLS plays, one self-contained file per segment
+_STANDARD_RATES = (Fraction(24000, 1001), Fraction(24), Fraction(25), Fraction(30000, 1001), Fraction(30),
+                   Fraction(48), Fraction(50), Fraction(60000, 1001), Fraction(60))
+MAX_FPS = Fraction(60)
+
+
+@dataclass(frozen=True)
+class PlannedRung:
+    """One video rendition as it will be encoded: exact even output size and bitrates."""
+
+    name: str  # "720p": the short side, also the directory under hls/
+    width: int
+    height: int
+    video_kbps: int
+    audio_kbps: int
+
+    @property
+    def maxrate_kbps(self) -> int:
+        return math.ceil(self.video_kbps * 1.07)
+
+    @property
+    def bufsize_kbps(self) -> int:
+        return self.video_kbps * 3 // 2
+
+
+@dataclass(frozen=True)
+class AudioTrack:
+    """One source audio stream kept as its own HLS audio rendition."""
+
+    source_index: int  # N in ffmpeg's `0:a:N`
+    name: str  # "audio_eng"; a directory under hls/, so only [a-z0-9_]
+    language: str  # ISO 639 code from the stream's tag, "und" when missing or malformed
+    channels: int  # output channels (at most 2)
+    default: bool
+
+
+@dataclass(frozen=True)
+class TranscodePlan:
+    rungs: tuple[PlannedRung, ...]
+    audio: tuple[AudioTrack, ...]
+    fps: Fraction | None  # CFR output rate; None for audio-only
+    segment_seconds: float
+    x264_preset: str
+    audio_kbps: int  # for alternate audio renditions and audio-only assets
+    duration: float
+    sample_rate_cap: int | None = None  # resample to this when the source is above it
+
+    @property
+    def mode(self) -> str:
+        """audio_only | video_only | muxed (one audio track inside each rung) | groups (alternate audio)."""
+        if not self.rungs:
+            return "audio_only"
+        if not self.audio:
+            return "video_only"
+        return "muxed" if len(self.audio) == 1 else "groups"
+
+    @property
+    def keyint(self) -> int:
+        assert self.fps is not None
+        return max(1, round(self.segment_seconds * self.fps))
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A line of the master playlist: a video rung (EXT-X-STREAM-INF) or an audio rendition (EXT-X-MEDIA)."""
+
+    name: str
+    kind: str  # "video" | "audio"
+    uri: str  # relative to the master: "720p/index.m3u8"
+    bandwidth: int
+    codecs: str
+    average_bandwidth: int | None = None
+    width: int | None = None
+    height: int | None = None
+    frame_rate: float | None = None
+    language: str | None = None
+    channels: int | None = None
+    default: bool = False
+    audio_group: str | None = None  # video: the group it plays with; audio: the group it belongs to
+
+
+def _even(value: float) -> int:
+    return max(2, int(round(value / 2)) * 2)
+
+
+def _scaled_size(src_w: int, src_h: int, short_side: int) -> tuple[int, int]:
+    if src_w >= src_h:  # landscape or square: the height is the short side
+        return _even(src_w * short_side / src_h), _even(short_side)
+    return _even(short_side), _even(src_h * short_side / src_w)
+
+
+def plan_ladder(probe: dict[str, Any], profile: Profile) -> list[PlannedRung]:
+    """Rungs no larger than the source (by short side); one source-sized rung when the source is below them all."""
+    width, height = int(probe.get("width") or 0), int(probe.get("height") or 0)
+    if not probe.get("has_video") or width <= 0 or height <= 0:
+        return []
+    short = min(width, height)
+    rungs = sorted((r for r in profile.ladder if r.height <= short), key=lambda r: -r.height)
+    if not rungs:
+        smallest = min(profile.ladder, key=lambda r: r.height)
+        even_short = max(2, short - short % 2)
+        w, h = _scaled_size(width, height, even_short)
+        return [PlannedRung(f"{even_short}p", w, h, smallest.video_kbps, smallest.audio_kbps)]
+    return [PlannedRung(r.name, *_scaled_size(width, height, r.height), r.video_kbps, r.audio_kbps) for r in rungs]
+
+
+def _clean_language(tag: object) -> str:
+    lang = str(tag or "").strip().lower()
+    return lang if re.fullmatch(r"[a-z]{2,3}", lang) else "und"
+
+
+def plan_audio(probe: dict[str, Any]) -> list[AudioTrack]:
+    """Every audio stream of the source, named by its language; the first is the default."""
+    streams = sorted((s for s in probe.get("streams") or [] if s.get("type") == "audio"),
+                     key=lambda s: int(s.get("index", 0)))
+    tracks: list[AudioTrack] = []
+    seen: dict[str, int] = {}
+    for pos, stream in enumerate(streams):
+        lang = _clean_language(stream.get("language"))
+        seen[lang] = seen.get(lang, 0) + 1
+        name = f"audio_{lang}" if seen[lang] == 1 else f"audio_{lang}_{seen[lang]}"
+        channels = min(2, int(stream.get("channels") or 2)) or 2
+        tracks.append(AudioTrack(pos, name, lang, channels, default=pos == 0))
+    return tracks
+
+
+def output_fps(fps: object) -> Fraction:
+    """The CFR output rate: a near-standard rate snaps to it, anything else rounds to whole frames, max 60."""
+    try:
+        rate = Fraction(str(fps)).limit_denominator(1001) if fps else Fraction(0)
+    except (ValueError, ZeroDivisionError):
+        rate = Fraction(0)
+    if rate <= 0:
+        return Fraction(30)
+    if rate > MAX_FPS:
+        return MAX_FPS
+    nearest = min(_STANDARD_RATES, key=lambda r: abs(r - rate))
+    if abs(nearest - rate) / nearest < 0.01:
+        return nearest
+    return Fraction(max(1, round(rate)))
+
+
+def plan_transcode(probe: dict[str, Any], profile: Profile) -> TranscodePlan:
+    rungs = plan_ladder(probe, profile)
+    audio = plan_audio(probe) if probe.get("has_audio") else []
+    if not rungs and not audio:
+        raise UnsupportedMediaError("the source has neither a video nor an audio stream to transcode")
+    if not rungs:
+        audio = audio[:1]  # an audio-only asset is one rendition: hls/audio/
+        audio = [AudioTrack(a.source_index, "audio", a.language, a.channels, True) for a in audio]
+    rates = [int(s.get("sample_rate") or 0) for s in probe.get("streams") or [] if s.get("type") == "audio"]
+    return TranscodePlan(
+        rungs=tuple(rungs), audio=tuple(audio), fps=output_fps(probe.get("fps")) if rungs else None,
+        segment_seconds=float(profile.segment_seconds), x264_preset=profile.x264_preset,
+        audio_kbps=max([r.audio_kbps for r in profile.ladder] or [128]) if rungs else profile.audio_only_kbps,
+        duration=float(probe.get("duration") or 0.0),
+        sample_rate_cap=48000 if any(r > 48000 for r in rates) else None,
+    )
+
+
+def _fps_text(fps: Fraction) -> str:
+    return str(fps.numerator) if fps.denominator == 1 else f"{fps.numerator}/{fps.denominator}"
+
+
+def _audio_args(out_index: int, kbps: int, channels: int, cap: int | None) -> list[str]:
+    args = [f"-b:a:{out_index}", f"{kbps}k", f"-ac:a:{out_index}", str(channels)]
+    return args + ([f"-ar:a:{out_index}", str(cap)] if cap else [])
+
+
+def build_ffmpeg_args(plan: TranscodePlan, input_args: Sequence[str], out_dir: Path) -> list[str]:
+    """One ffmpeg invocation: decode once, split to every rung, write all playlists and segments under out_dir."""
+    args: list[str] = ["-loglevel", "error", "-nostats", "-progress", "pipe:1", "-y", *input_args]
+    stream_map: list[str] = []
+    if plan.rungs:
+        n = len(plan.rungs)
+        labels = [f"[s{i}]" for i in range(n)]
+        head = f"[0:v:0]fps={_fps_text(plan.fps)}" + (f",split={n}{''.join(labels)}" if n > 1 else "[s0]")
+        scales = [f"[s{i}]scale={r.width}:{r.height}:flags=bicubic,setsar=1,format=yuv420p[v{i}]"
+                  for i, r in enumerate(plan.rungs)]
+        args += ["-filter_complex", ";".join([head, *scales])]
+        for i in range(n):
+            args += ["-map", f"[v{i}]"]
+        keyint = str(plan.keyint)
+        args += ["-c:v", "libx264", "-preset", plan.x264_preset, "-fps_mode", "cfr",
+                 "-g", keyint, "-keyint_min", keyint, "-sc_threshold", "0",
+                 "-force_key_frames", f"expr:gte(t,n_forced*{plan.segment_seconds:g})"]
+        for i, r in enumerate(plan.rungs):
+            args += [f"-b:v:{i}", f"{r.video_kbps}k", f"-maxrate:v:{i}", f"{r.maxrate_kbps}k",
+                     f"-bufsize:v:{i}", f"{r.bufsize_kbps}k"]
+    if plan.mode == "muxed":
+        track = plan.audio[0]
+        for i, r in enumerate(plan.rungs):
+            args += ["-map", f"0:a:{track.source_index}"]
+            args += _audio_args(i, r.audio_kbps, track.channels, plan.sample_rate_cap)
+            stream_map.append(f"v:{i},a:{i},name:{r.name}")
+    else:
+        group = f",agroup:{AUDIO_GROUP}" if plan.mode == "groups" else ""
+        stream_map += [f"v:{i}{group},name:{r.name}" for i, r in enumerate(plan.rungs)]
+        for j, track in enumerate(plan.audio):
+            args += ["-map", f"0:a:{track.source_index}"]
+            args += _audio_args(j, plan.audio_kbps, track.channels, plan.sample_rate_cap)
+            extra = f",agroup:{AUDIO_GROUP},language:{track.language}" if plan.mode == "groups" else ""
+            extra += ",default:yes" if plan.mode == "groups" and track.default else ""
+            stream_map.append(f"a:{j}{extra},name:{track.name}")
+    if plan.audio:
+        args += ["-c:a", "aac"]
+    args += ["-map_metadata", "-1", "-map_chapters", "-1",
+             "-f", "hls", "-hls_time", f"{plan.segment_seconds:g}", "-hls_playlist_type", "vod",
+             "-hls_flags", "independent_segments", "-hls_segment_type", "mpegts", "-start_number", "1",
+             "-hls_segment_filename", str(out_dir / "%v" / SEGMENT_PATTERN),
+             "-master_pl_name", "master.m3u8", "-var_stream_map", " ".join(stream_map),
+             str(out_dir / "%v" / "index.m3u8")]
+    return args
+
+
+# --- playlists ---------------------------------------------------------------------------------------------------
+_ATTR = re.compile(r'([A-Z0-9-]+)=("[^"]*"|[^,]*)')
+
+
+def parse_attributes(text: str) -> dict[str, str]:
+    return {k: v.strip('"') for k, v in _ATTR.findall(text)}
+
+
+def parse_master(text: str) -> dict[str, dict[str, str]]:
+    """URI -> attributes, for every EXT-X-STREAM-INF and EXT-X-MEDIA of a master playlist."""
+    out: dict[str, dict[str, str]] = {}
+    lines = [ln.strip() for ln in text.splitlines()]
+    for i, line in enumerate(lines):
+        if line.startswith("#EXT-X-MEDIA:"):
+            attrs = parse_attributes(line.split(":", 1)[1])
+            if "URI" in attrs:
+                out[attrs["URI"]] = attrs
+        elif line.startswith("#EXT-X-STREAM-INF:"):
+            uri = next((u for u in lines[i + 1:] if u and not u.startswith("#")), None)
+            if uri:
+                out[uri] = parse_attributes(line.split(":", 1)[1])
+    return out
+
+
+def parse_media_playlist(text: str) -> list[tuple[str, float]]:
+    """(segment URI, duration) pairs of a media playlist."""
+    segments: list[tuple[str, float]] = []
+    duration: float | None = None
+    for line in (ln.strip() for ln in text.splitlines()):
+        if line.startswith("#EXTINF:"):
+            duration = float(line[8:].split(",", 1)[0])
+        elif line and not line.startswith("#") and duration is not None:
+            segments.append((line, duration))
+            duration = None
+    return segments
+
+
+def bandwidths(segments: Sequence[tuple[int, float]]) -> tuple[int, int]:
+    """(peak, average) bits/s from (bytes, seconds) per segment; peak as HLS defines BANDWIDTH."""
+    rates = [size * 8 / dur for size, dur in segments if dur > 0]
+    total_s = sum(dur for _, dur in segments if dur > 0)
+    if not rates or total_s <= 0:
+        return 0, 0
+    return math.ceil(max(rates)), math.ceil(sum(size for size, _ in segments) * 8 / total_s)
+
+
+def avc1_codec_from_bytes(data: bytes) -> str | None:
+    """RFC 6381 `avc1.PPCCLL` from the first SPS NAL unit found in an Annex B stream (e.g. a TS segment)."""
+    pos = data.find(b"\x00\x00\x01")
+    while 0 <= pos < len(data) - 6:
+        if data[pos + 3] & 0x1F == 7:
+            profile, constraints, level = data[pos + 4], data[pos + 5], data[pos + 6]
+            return f"avc1.{profile:02x}{constraints:02x}{level:02x}"
+        pos = data.find(b"\x00\x00\x01", pos + 3)
+    return None
+
+
+def _quoted(value: str) -> str:
+    return '"' + value.replace('"', "'").replace("\n", " ") + '"'
+
+
+def build_master_playlist(variants: Sequence[Variant]) -> str:
+    """Master playlist text: EXT-X-MEDIA for alternate audio, EXT-X-STREAM-INF for each playable variant."""
+    lines = ["#EXTM3U", "#EXT-X-VERSION:6", "#EXT-X-INDEPENDENT-SEGMENTS"]
+    video = [v for v in variants if v.kind == "video"]
+    for v in variants:
+        if v.kind == "audio" and v.audio_group:
+            attrs = [f"TYPE=AUDIO,GROUP-ID={_quoted(v.audio_group)}", f"NAME={_quoted(v.language or v.name)}"]
+            if v.language:
+                attrs.append(f"LANGUAGE={_quoted(v.language)}")
+            attrs.append(f"DEFAULT={'YES' if v.default else 'NO'},AUTOSELECT=YES")
+            if v.channels:
+                attrs.append(f"CHANNELS={_quoted(str(v.channels))}")
+            attrs.append(f"URI={_quoted(v.uri)}")
+            lines.append("#EXT-X-MEDIA:" + ",".join(attrs))
+    playable = video or [v for v in variants if v.kind == "audio" and not v.audio_group]
+    for v in playable:  # BANDWIDTH as given: for a video rung it already includes its audio
+        attrs = [f"BANDWIDTH={v.bandwidth}"]
+        if v.average_bandwidth:
+            attrs.append(f"AVERAGE-BANDWIDTH={v.average_bandwidth}")
+        if v.width and v.height:
+            attrs.append(f"RESOLUTION={v.width}x{v.height}")
+        if v.frame_rate:
+            attrs.append(f"FRAME-RATE={v.frame_rate:.3f}")
+        attrs.append(f"CODECS={_quoted(v.codecs)}")
+        if v.kind == "video" and v.audio_group:
+            attrs.append(f"AUDIO={_quoted(v.audio_group)}")
+        lines += ["#EXT-X-STREAM-INF:" + ",".join(attrs), v.uri]
+    return "\n".join(lines) + "\n"

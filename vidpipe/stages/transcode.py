@@ -1,0 +1,232 @@
+"""The transcode stage: one ffmpeg process decodes the source once and writes the whole HLS ladder.
+
+The plan, the ffmpeg arguments, the master playlist and the waveform peaks are pure
+(vidpipe.media.hls, vidpipe.media.waveform); this module runs the process and collects the files.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+from vidpipe.errors import JobCancelledError, MediaDecodeError, TransientError
+from vidpipe.media import hls, waveform
+from vidpipe.media.ffmpeg import popen_ffmpeg
+from vidpipe.stages.base import Output, RenditionInfo, StageInput, StageResult
+
+name = "transcode"
+
+PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
+SEGMENT_TYPE = "video/mp2t"
+_POLL_SECONDS = 0.2
+# ffmpeg stderr fragments that mean the machine, not the input, is at fault.
+_ENVIRONMENTAL = ("no space left on device", "cannot allocate memory", "too many open files",
+                  "resource temporarily unavailable", "disk quota exceeded", "read-only file system")
+
+
+def _input_args(path: Path) -> list[str]:
+    """Open the untrusted source as a local file only (no network, no references to other files)."""
+    try:
+        from vidpipe.media.safe_open import ffmpeg_input_args
+    except ImportError:
+        return ["-protocol_whitelist", "file", "-i", f"file:{path}"]
+    return list(ffmpeg_input_args(path))
+
+
+def _probe(inp: StageInput) -> dict[str, Any]:
+    if inp.probe is not None:
+        return inp.probe
+    try:
+        from vidpipe.media.probe import probe_file
+    except ImportError:
+        return _pyav_probe(inp.source_path)
+    result = probe_file(inp.source_path, inp.limits)
+    return result.to_dict() if hasattr(result, "to_dict") else dict(result)
+
+
+def _pyav_probe(path: Path) -> dict[str, Any]:
+    """The probe keys this stage reads, for when no probe stage ran (tests)."""
+    import av
+
+    try:
+        with av.open(str(path), options={"protocol_whitelist": "file"}) as container:
+            streams: list[dict[str, Any]] = []
+            for s in container.streams:
+                entry = {"index": s.index, "type": s.type, "codec": s.codec_context.name,
+                         "language": s.metadata.get("language")}
+                if s.type == "audio":
+                    entry.update(channels=s.codec_context.channels, sample_rate=s.codec_context.sample_rate)
+                streams.append(entry)
+            probe: dict[str, Any] = {"format": container.format.name, "streams": streams,
+                                     "duration": (container.duration or 0) / 1_000_000,
+                                     "has_video": bool(container.streams.video),
+                                     "has_audio": bool(container.streams.audio), "rotation": 0}
+            if container.streams.video:
+                video = container.streams.video[0]
+                frame = next(container.decode(video=0))
+                rotation = int(getattr(frame, "rotation", 0) or 0) % 360
+                w, h = frame.width, frame.height
+                probe.update(width=h if rotation in (90, 270) else w, height=w if rotation in (90, 270) else h,
+                             rotation=rotation, fps=float(video.average_rate or 0), video_codec=video.name)
+            return probe
+    except (av.error.FFmpegError, StopIteration) as exc:
+        raise MediaDecodeError(f"cannot read the source: {exc}") from exc
+
+
+def _read_progress(stream: IO[bytes], duration: float, progress: Callable[[float], None]) -> None:
+    for raw in stream:
+        key, _, value = raw.decode(errors="replace").strip().partition("=")
+        if key == "out_time_us" and duration > 0 and value.lstrip("-").isdigit():
+            progress(min(1.0, max(0.0, int(value) / 1e6 / duration)))
+
+
+def _failure(returncode: int, stderr_text: str) -> Exception:
+    lines = [ln.strip() for ln in stderr_text.splitlines() if ln.strip()]
+    last = next((ln for ln in reversed(lines) if not ln.lower().startswith("conversion failed")),
+                lines[-1] if lines else f"ffmpeg exited with {returncode}")
+    lowered = stderr_text.lower()
+    if returncode < 0 or any(marker in lowered for marker in _ENVIRONMENTAL):
+        return TransientError(f"transcode interrupted by the environment: {last}")
+    return MediaDecodeError(f"transcode failed: {last}")
+
+
+def run_ffmpeg_with_progress(args: list[str], *, duration: float, progress: Callable[[float], None],
+                             should_stop: Callable[[], bool]) -> None:
+    """Run ffmpeg reporting out_time as progress; stop it on request; map failures to our error family."""
+    with tempfile.TemporaryFile() as err:
+        proc = popen_ffmpeg(args, stdout=subprocess.PIPE, stderr=err)
+        reader = threading.Thread(target=_read_progress, args=(proc.stdout, duration, progress), daemon=True)
+        reader.start()
+        try:
+            while proc.poll() is None:
+                if should_stop():
+                    raise JobCancelledError("transcode stopped on request")
+                time.sleep(_POLL_SECONDS)
+        finally:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            reader.join(timeout=5)
+            if proc.stdout:
+                proc.stdout.close()
+        if proc.returncode != 0:
+            err.seek(0)
+            raise _failure(proc.returncode, err.read()[-8000:].decode(errors="replace"))
+
+
+def _rendition_files(hls_dir: Path, name: str) -> tuple[list[Path], int, int]:
+    """Segment paths and (peak, average) bandwidth of one rendition, from its media playlist."""
+    segments = hls.parse_media_playlist((hls_dir / name / "index.m3u8").read_text())
+    paths = [hls_dir / name / uri for uri, _ in segments]
+    peak, avg = hls.bandwidths([(p.stat().st_size, d) for p, (_, d) in zip(paths, segments, strict=True)])
+    return paths, peak, avg
+
+
+def _video_codec(name: str, ffmpeg_master: dict[str, dict[str, str]], first_segment: Path) -> str:
+    codecs = ffmpeg_master.get(f"{name}/index.m3u8", {}).get("CODECS", "")
+    avc = next((c for c in codecs.split(",") if c.startswith("avc1.")), None)
+    if avc is None:  # ffmpeg's master left it out: read the SPS of the first segment
+        with first_segment.open("rb") as fh:
+            avc = hls.avc1_codec_from_bytes(fh.read(64 * 1024)) or "avc1.640028"
+    return avc
+
+
+def _collect(plan: hls.TranscodePlan, hls_dir: Path) -> tuple[list[Output], list[hls.Variant]]:
+    ffmpeg_master = hls.parse_master((hls_dir / "master.m3u8").read_text())
+    outputs: list[Output] = []
+    variants: list[hls.Variant] = []
+    group = hls.AUDIO_GROUP if plan.mode == "groups" else None
+
+    def add_files(rendition: str, segments: list[Path]) -> None:
+        outputs.append(Output(f"hls/{rendition}/index.m3u8", hls_dir / rendition / "index.m3u8", "hls_playlist",
+                              PLAYLIST_TYPE))
+        outputs.extend(Output(f"hls/{rendition}/{p.name}", p, "hls_segment", SEGMENT_TYPE) for p in segments)
+
+    audio_peak = audio_avg = 0
+    if plan.mode in ("groups", "audio_only"):
+        for track in plan.audio:
+            segments, peak, avg = _rendition_files(hls_dir, track.name)
+            audio_peak, audio_avg = max(audio_peak, peak), max(audio_avg, avg)
+            variants.append(hls.Variant(track.name, "audio", f"{track.name}/index.m3u8", peak, hls.AAC_LC, avg,
+                                        language=track.language, channels=track.channels, default=track.default,
+                                        audio_group=group))
+            add_files(track.name, segments)
+    for rung in plan.rungs:  # a rung's BANDWIDTH includes the largest alternate audio it may play with
+        segments, peak, avg = _rendition_files(hls_dir, rung.name)
+        codecs = _video_codec(rung.name, ffmpeg_master, segments[0])
+        if plan.audio:
+            codecs += "," + hls.AAC_LC
+        variants.append(hls.Variant(rung.name, "video", f"{rung.name}/index.m3u8", peak + audio_peak, codecs,
+                                    avg + audio_avg, rung.width, rung.height, float(plan.fps or 0),
+                                    audio_group=group))
+        add_files(rung.name, segments)
+    return outputs, variants
+
+
+def _write_waveform(source: Path, track: hls.AudioTrack, duration: float, out: Path) -> None:
+    """Decode the audio track to mono float32 (PyAV) and write its peaks as JSON."""
+    import av
+
+    try:
+        with av.open(str(source), options={"protocol_whitelist": "file"}) as container:
+            stream = container.streams.audio[track.source_index]
+            rate = stream.codec_context.sample_rate or 48000
+            bits = (stream.codec_context.format.bits if stream.codec_context.format else 0) or 16
+            resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
+            acc = waveform.PeakAccumulator(int(duration * rate) or rate)
+            for frame in container.decode(stream):
+                for out_frame in resampler.resample(frame):
+                    acc.add(out_frame.to_ndarray())
+            for out_frame in resampler.resample(None):
+                acc.add(out_frame.to_ndarray())
+    except av.error.FFmpegError as exc:
+        raise MediaDecodeError(f"cannot decode the audio for the waveform: {exc}") from exc
+    doc = waveform.waveform_document(acc.peaks(), sample_rate=rate, samples=acc.count, bits=bits,
+                                     samples_per_point=acc.samples_per_point)
+    out.write_text(json.dumps(doc, separators=(",", ":")))
+
+
+def _rendition_info(v: hls.Variant) -> RenditionInfo:
+    return RenditionInfo(name=v.name, kind=v.kind, playlist_key=f"hls/{v.uri}", width=v.width, height=v.height,
+                         bandwidth=v.bandwidth, codecs=v.codecs, language=v.language)
+
+
+def run(inp: StageInput) -> StageResult:
+    """Transcode the source into an HLS ladder (plus waveform.json for audio-only assets)."""
+    probe = _probe(inp)
+    plan = hls.plan_transcode(probe, inp.profile)
+    hls_dir = inp.work_dir / "hls"
+    for rendition in [r.name for r in plan.rungs] + [a.name for a in plan.audio]:
+        (hls_dir / rendition).mkdir(parents=True, exist_ok=True)
+    audio_only = plan.mode == "audio_only"
+    share = 0.85 if audio_only else 1.0  # the waveform decode is the rest
+    args = hls.build_ffmpeg_args(plan, _input_args(inp.source_path), hls_dir)
+    run_ffmpeg_with_progress(args, duration=plan.duration, progress=lambda f: inp.progress(f * share),
+                             should_stop=inp.should_stop)
+    outputs, variants = _collect(plan, hls_dir)
+    master = hls_dir / "master.m3u8"
+    master.write_text(hls.build_master_playlist(variants))
+    outputs.insert(0, Output("hls/master.m3u8", master, "hls_master", PLAYLIST_TYPE))
+    if audio_only:
+        if inp.should_stop():
+            raise JobCancelledError("transcode stopped on request")
+        wave = inp.work_dir / "waveform.json"
+        _write_waveform(inp.source_path, plan.audio[0], plan.duration, wave)
+        outputs.append(Output("waveform.json", wave, "waveform", "application/json"))
+    inp.progress(1.0)
+    ladder = [{"name": r.name, "width": r.width, "height": r.height, "video_kbps": r.video_kbps,
+               "audio_kbps": r.audio_kbps if plan.mode == "muxed" else None} for r in plan.rungs]
+    metadata = {"ladder": ladder, "segment_seconds": plan.segment_seconds, "segment_format": "mpegts",
+                "fps": float(plan.fps) if plan.fps else None, "audio_mode": plan.mode,
+                "audio": [{"name": a.name, "language": a.language} for a in plan.audio]}
+    return StageResult(outputs=outputs, renditions=[_rendition_info(v) for v in variants], metadata=metadata)
