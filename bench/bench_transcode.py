@@ -1,0 +1,87 @@
+"""Benchmark: the transcode stage against a hand-written single ffmpeg command and one ffmpeg run per rung.
+
+Run:  python bench/bench_transcode.py   (about 3-4 minutes on 2 cores; the source clip is cached in bench/out/)
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+import uuid
+from pathlib import Path
+
+from vidpipe.media import samples
+from vidpipe.media.ffmpeg import run_ffmpeg
+from vidpipe.profiles import get_profile
+from vidpipe.settings import Limits
+from vidpipe.stages import transcode
+from vidpipe.stages.base import StageInput
+
+OUT = Path(__file__).parent / "out"
+SOURCE = OUT / "bench-1080p30-60s.mp4"
+# (short side, width, video kbps, audio kbps): the standard ladder, as a person would type it.
+LADDER = [(1080, 1920, 5000, 128), (720, 1280, 2800, 128), (480, 854, 1400, 128), (360, 640, 800, 96)]
+GOP = ["-g", "120", "-keyint_min", "120", "-sc_threshold", "0", "-force_key_frames", "expr:gte(t,n_forced*4)"]
+HLS = ["-f", "hls", "-hls_time", "4", "-hls_playlist_type", "vod", "-hls_flags", "independent_segments",
+       "-start_number", "1"]
+
+
+def fresh(name: str) -> Path:
+    path = OUT / name
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path
+
+
+def timed(label: str, fn) -> float:
+    start = time.perf_counter()
+    fn()
+    elapsed = time.perf_counter() - start
+    print(f"{label:<44} {elapsed:7.1f} s", flush=True)
+    return elapsed
+
+
+def stage() -> None:
+    work = fresh("a_stage")
+    transcode.run(StageInput(uuid.uuid4(), SOURCE, work, get_profile("standard"), Limits()))
+
+
+def reference_single() -> None:
+    out = fresh("b_reference")
+    graph = "[0:v]fps=30,split=4[s0][s1][s2][s3];" + ";".join(
+        f"[s{i}]scale={w}:{h}[v{i}]" for i, (h, w, _, _) in enumerate(LADDER))
+    args = ["-i", str(SOURCE), "-filter_complex", graph]
+    for i, (_, _, vk, ak) in enumerate(LADDER):
+        args += ["-map", f"[v{i}]", "-map", "0:a:0", f"-b:v:{i}", f"{vk}k", f"-maxrate:v:{i}", f"{int(vk * 1.07)}k",
+                 f"-bufsize:v:{i}", f"{vk * 3 // 2}k", f"-b:a:{i}", f"{ak}k"]
+    args += ["-c:v", "libx264", "-preset", "veryfast", *GOP, "-c:a", "aac", *HLS,
+             "-hls_segment_filename", f"{out}/%v/seg_%05d.ts", "-master_pl_name", "master.m3u8",
+             "-var_stream_map", " ".join(f"v:{i},a:{i},name:{h}p" for i, (h, _, _, _) in enumerate(LADDER)),
+             f"{out}/%v/index.m3u8"]
+    run_ffmpeg(args)
+
+
+def per_rung() -> None:
+    out = fresh("c_per_rung")
+    for h, w, vk, ak in LADDER:
+        (out / f"{h}p").mkdir()
+        run_ffmpeg(["-i", str(SOURCE), "-map", "0:v:0", "-map", "0:a:0", "-vf", f"fps=30,scale={w}:{h}",
+                    "-c:v", "libx264", "-preset", "veryfast", "-b:v", f"{vk}k", "-maxrate", f"{int(vk * 1.07)}k",
+                    "-bufsize", f"{vk * 3 // 2}k", *GOP, "-c:a", "aac", "-b:a", f"{ak}k", *HLS,
+                    "-hls_segment_filename", f"{out}/{h}p/seg_%05d.ts", f"{out}/{h}p/index.m3u8"])
+
+
+def main() -> None:
+    if not SOURCE.exists():
+        print("generating the 60 s 1080p30 source clip ...", flush=True)
+        samples.make_video(SOURCE, width=1920, height=1080, seconds=60, preset="veryfast")
+    a = timed("(a) transcode stage, one process", stage)
+    b = timed("(b) hand-written single ffmpeg command", reference_single)
+    c = timed("(c) one ffmpeg run per rung (4 runs)", per_rung)
+    print(f"a/b = {a / b:.3f}   (target <= 1.10)")
+    print(f"a/c = {a / c:.3f}   (target clearly < 1)")
+    print(f"realtime factor of (a): {60 / a:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
