@@ -1,0 +1,165 @@
+"""The work queue: SQL on the `jobs` table. Claims use FOR UPDATE SKIP LOCKED; leases fence stale workers."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from vidpipe.errors import ConflictError, NotFoundError
+from vidpipe.store import events
+from vidpipe.store.models import Job
+
+NOTIFY_CHANNEL = "vidpipe_jobs"
+LIVE = ("queued", "running")
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    id: int
+    asset_id: uuid.UUID | None
+    stage: str
+    attempt: int
+    max_attempts: int
+    payload: dict[str, Any]
+    reclaimed: bool  # its previous lease expired (a worker died or hung)
+
+
+def enqueue(session: Session, asset_id: uuid.UUID | None, stage: str, *, actor: str, priority: int = 0,
+            max_attempts: int = 5, payload: dict[str, Any] | None = None) -> int | None:
+    """Queue a stage for an asset in the caller's transaction; a live job for the same pair is reused."""
+    stmt = (
+        insert(Job)
+        .values(asset_id=asset_id, stage=stage, status="queued", priority=priority, max_attempts=max_attempts,
+                payload=payload or {}, attempts=0, progress=0.0, cancel_requested=False)
+        .on_conflict_do_nothing(index_elements=["asset_id", "stage"],
+                                index_where=text("status IN ('queued', 'running')"))
+        .returning(Job.id)
+    )
+    job_id = session.execute(stmt).scalar()
+    if job_id is not None:
+        events.record(session, "job.queued", actor=actor, asset_id=asset_id, job_id=job_id, stage=stage)
+        # Delivered at commit, so a worker never wakes for a job it cannot see yet.
+        session.execute(text("SELECT pg_notify(:c, :p)"), {"c": NOTIFY_CHANNEL, "p": stage})
+    return job_id
+
+
+_CLAIM_SQL = text("""
+WITH next AS (
+    SELECT id, status AS previous_status FROM jobs
+    WHERE (status = 'queued' AND run_after <= now())
+       OR (status = 'running' AND lease_expires_at < now())
+    ORDER BY priority DESC, run_after, id
+    FOR UPDATE SKIP LOCKED
+    LIMIT 1
+)
+UPDATE jobs SET status = 'running', attempts = jobs.attempts + 1, worker_id = :worker,
+       lease_expires_at = now() + make_interval(secs => :lease), started_at = now(), progress = 0
+FROM next WHERE jobs.id = next.id
+RETURNING jobs.id, jobs.asset_id, jobs.stage, jobs.attempts, jobs.max_attempts, jobs.payload,
+          next.previous_status = 'running' AS reclaimed
+""")
+
+
+def claim(session: Session, worker_id: str, lease_seconds: float) -> ClaimedJob | None:
+    row = session.execute(_CLAIM_SQL, {"worker": worker_id, "lease": lease_seconds}).first()
+    if row is None:
+        return None
+    job = ClaimedJob(row.id, row.asset_id, row.stage, row.attempts, row.max_attempts, row.payload, row.reclaimed)
+    events.record(session, "job.claimed", actor=f"worker:{worker_id}", asset_id=job.asset_id, job_id=job.id,
+                  stage=job.stage, attempt=job.attempt, reclaimed=job.reclaimed)
+    return job
+
+
+def _owned(job: ClaimedJob, worker_id: str):
+    return (Job.id == job.id) & (Job.worker_id == worker_id) & (Job.status == "running") & (
+        Job.attempts == job.attempt)
+
+
+def heartbeat(session: Session, job: ClaimedJob, worker_id: str, lease_seconds: float,
+              progress: float | None = None) -> tuple[bool, bool]:
+    """Extend the lease. Returns (still_ours, cancel_requested)."""
+    values: dict[str, Any] = {"lease_expires_at": func.now() + timedelta(seconds=lease_seconds)}
+    if progress is not None:
+        values["progress"] = max(0.0, min(1.0, progress))
+    row = session.execute(update(Job).where(_owned(job, worker_id)).values(**values)
+                          .returning(Job.cancel_requested)).first()
+    return (row is not None, bool(row and row.cancel_requested))
+
+
+def finish(session: Session, job: ClaimedJob, worker_id: str, status: str, *, error_code: str | None = None,
+           error: str | None = None, retry_in: timedelta | None = None) -> bool:
+    """End an attempt. False if the lease was lost meanwhile (another worker owns the job now)."""
+    values: dict[str, Any] = {"lease_expires_at": None, "last_error_code": error_code, "last_error": error}
+    if retry_in is not None:
+        values |= {"status": "queued", "run_after": func.now() + retry_in, "worker_id": None}
+    else:
+        values |= {"status": status, "finished_at": func.now()}
+        if status == "succeeded":
+            values["progress"] = 1.0
+    done = session.execute(update(Job).where(_owned(job, worker_id)).values(**values).returning(Job.id)).first()
+    if done is None:
+        return False
+    event = "job.retry_scheduled" if retry_in is not None else f"job.{status}"
+    detail: dict[str, Any] = {"stage": job.stage, "attempt": job.attempt}
+    if error:
+        detail |= {"error_code": error_code, "error": error}
+    if retry_in is not None:
+        detail["retry_in_seconds"] = round(retry_in.total_seconds(), 3)
+    events.record(session, event, actor=f"worker:{worker_id}", asset_id=job.asset_id, job_id=job.id, **detail)
+    return True
+
+
+def release(session: Session, job: ClaimedJob, worker_id: str) -> bool:
+    """Give a job back untouched (graceful shutdown): the attempt does not count."""
+    done = session.execute(update(Job).where(_owned(job, worker_id)).values(
+        status="queued", worker_id=None, lease_expires_at=None, attempts=Job.attempts - 1, run_after=func.now(),
+    ).returning(Job.id)).first()
+    if done:
+        events.record(session, "job.released", actor=f"worker:{worker_id}", asset_id=job.asset_id, job_id=job.id,
+                      stage=job.stage)
+        session.execute(text("SELECT pg_notify(:c, :p)"), {"c": NOTIFY_CHANNEL, "p": job.stage})
+    return done is not None
+
+
+def retry(session: Session, job_id: int, *, actor: str) -> Job:
+    """Requeue a dead, failed or cancelled job with a fresh attempt budget."""
+    job = session.get(Job, job_id, with_for_update=True)
+    if job is None:
+        raise NotFoundError(f"job {job_id} not found")
+    if job.status not in ("dead", "failed", "cancelled"):
+        raise ConflictError(f"job {job_id} is {job.status}; only dead, failed or cancelled jobs can be retried")
+    live = session.scalar(select(Job.id).where(Job.asset_id == job.asset_id, Job.stage == job.stage,
+                                               Job.status.in_(LIVE)))
+    if live is not None:
+        raise ConflictError(f"job {live} for the same stage is already {('queued or running')}")
+    job.status, job.attempts, job.run_after, job.finished_at = "queued", 0, func.now(), None
+    job.cancel_requested, job.progress = False, 0.0
+    events.record(session, "job.retried", actor=actor, asset_id=job.asset_id, job_id=job.id, stage=job.stage)
+    session.execute(text("SELECT pg_notify(:c, :p)"), {"c": NOTIFY_CHANNEL, "p": job.stage})
+    return job
+
+
+def cancel(session: Session, job_id: int, *, actor: str) -> Job:
+    """Queued jobs are cancelled at once; running ones are asked to stop at their next heartbeat."""
+    job = session.get(Job, job_id, with_for_update=True)
+    if job is None:
+        raise NotFoundError(f"job {job_id} not found")
+    if job.status == "queued":
+        job.status, job.finished_at = "cancelled", func.now()
+    elif job.status == "running":
+        job.cancel_requested = True
+    else:
+        raise ConflictError(f"job {job_id} is already {job.status}")
+    events.record(session, "job.cancel_requested", actor=actor, asset_id=job.asset_id, job_id=job.id,
+                  stage=job.stage)
+    return job
+
+
+def queue_depth(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Job).where(Job.status == "queued")) or 0

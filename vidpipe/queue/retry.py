@@ -1,0 +1,32 @@
+"""What happens after a job fails: a decision as a value, never an exception path."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+
+from vidpipe.errors import is_retryable
+
+
+@dataclass(frozen=True)
+class RetryDecision:
+    """`retry_in` set: try again later; otherwise the job ends as `final_status`."""
+
+    final_status: str | None  # "failed" (permanent) | "dead" (retries exhausted) | None (retrying)
+    retry_in: timedelta | None = None
+
+
+def backoff(attempt: int, base: float, cap: float, rng: random.Random | None = None) -> timedelta:
+    """Exponential backoff with full jitter: uniform(0, min(cap, base * 2**(attempt-1)))."""
+    ceiling = min(cap, base * (2 ** max(0, attempt - 1)))
+    return timedelta(seconds=(rng or random).uniform(ceiling / 2, ceiling))
+
+
+def decide(exc: BaseException, attempts: int, max_attempts: int, *, base: float, cap: float,
+           rng: random.Random | None = None) -> RetryDecision:
+    if not is_retryable(exc):
+        return RetryDecision("failed")
+    if attempts >= max_attempts:
+        return RetryDecision("dead")
+    return RetryDecision(None, backoff(attempts, base, cap, rng))

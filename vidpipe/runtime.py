@@ -1,0 +1,36 @@
+"""The process-wide objects an entry point builds once from Settings and hands down."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from vidpipe.blobs import BlobStore, blob_store_from_settings
+from vidpipe.errors import VidpipeError
+from vidpipe.settings import Settings
+from vidpipe.store import migrate
+from vidpipe.store.database import Database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    blobs: BlobStore
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, migrate_embedded: bool = True, pool_size: int = 10) -> Runtime:
+        """Connect to the database and media store; the embedded database is migrated on the fly."""
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        db = Database.from_settings(settings, pool_size=pool_size)
+        if settings.database_url is None and migrate_embedded:
+            migrate.upgrade(db.url)
+        elif not migrate.is_up_to_date(db.url):
+            raise VidpipeError("the database schema is not up to date: run `vidpipe db upgrade`",
+                               code="schema_outdated")
+        return cls(settings, db, blob_store_from_settings(settings))
+
+    def close(self) -> None:
+        self.db.dispose()

