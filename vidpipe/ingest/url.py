@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from collections.abc import Callable, Sequence
 from contextlib import closing
@@ -23,6 +24,8 @@ _ALLOWED_SCHEMES = frozenset({"http", "https"})
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 # 4xx that say "not now" rather than "never".
 _TRANSIENT_CLIENT_STATUSES = frozenset({408, 425, 429})
+# After IDNA encoding; httpx would otherwise percent-encode junk into the host.
+_HOST_RE = re.compile(r"[A-Za-z0-9_.-]+|[0-9A-Fa-f:.]+(%[A-Za-z0-9_.-]+)?")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
@@ -98,6 +101,8 @@ def _parse(url: str) -> httpx.URL:
         raise UnsafeSourceError("URLs with embedded credentials (user:password@) are not accepted")
     if not parsed.host:
         raise InputError(f"URL has no host: {url}")
+    if not _HOST_RE.fullmatch(parsed.raw_host.decode("ascii")) or not 0 < (parsed.port or 80) < 65536:
+        raise InputError(f"not a valid host or port in URL: {url}")
     return parsed
 
 
