@@ -68,7 +68,7 @@ def fetch_url(
             try:
                 response = client.send(request, stream=True)
             except httpx.TimeoutException as exc:
-                raise TransientError(f"timed out connecting to {_display(current)}") from exc
+                raise TransientError(f"timed out fetching {_display(current)}") from exc
             except httpx.TransportError as exc:
                 raise TransientError(f"could not fetch {_display(current)}: {exc}") from exc
             with closing(response):
