@@ -1,0 +1,374 @@
+"""The `vidpipe` command line. Entry points build Settings once and hand a Runtime down."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import uuid
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from vidpipe.errors import VidpipeError
+from vidpipe.logs import setup_logging
+from vidpipe.settings import Settings
+
+app = typer.Typer(help="vidpipe: ingest, process, store and serve video and audio.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+jobs_app = typer.Typer(help="Inspect and steer the work queue.", invoke_without_command=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+app.add_typer(jobs_app, name="jobs")
+app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def load_settings() -> Settings:
+    settings = Settings()
+    setup_logging(settings.log_level, settings.log_json)
+    return settings
+
+
+def open_runtime(settings: Settings | None = None, **kwargs):
+    from vidpipe.runtime import Runtime
+
+    settings = settings or load_settings()
+    try:
+        return Runtime.from_settings(settings, **kwargs)
+    except VidpipeError as exc:
+        err_console.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(2) from exc
+
+
+def fail(exc: VidpipeError) -> typer.Exit:
+    err_console.print(f"[red]error[/red] ({exc.code}): {exc.message}")
+    return typer.Exit(1)
+
+
+def _install_stop_handlers(stop) -> None:
+    def handler(signum, frame):  # second signal: leave now
+        signal.signal(signum, signal.SIG_DFL)
+        stop()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+# --- running ---------------------------------------------------------------------------------------
+@app.command()
+def worker(concurrency: Annotated[int | None, typer.Option("--concurrency", "-c", min=1)] = None) -> None:
+    """Run a worker: claims jobs from the database and runs stages until SIGTERM."""
+    from vidpipe.queue.worker import Worker
+
+    rt = open_runtime()
+    w = Worker(rt, concurrency=concurrency)
+    _install_stop_handlers(w.request_stop)
+    console.print(f"worker {w.worker_id} running {w.concurrency} job slot(s); Ctrl-C to stop")
+    w.run_forever()
+    rt.close()
+
+
+@app.command()
+def serve(host: Annotated[str | None, typer.Option()] = None,
+          port: Annotated[int | None, typer.Option()] = None) -> None:
+    """Run the REST API."""
+    from vidpipe.api.server import serve as run_api
+
+    rt = open_runtime(pool_size=20)
+    run_api(rt, host=host or rt.settings.api_host, port=port or rt.settings.api_port)
+    rt.close()
+
+
+@app.command()
+def up(host: Annotated[str | None, typer.Option()] = None, port: Annotated[int | None, typer.Option()] = None,
+       concurrency: Annotated[int | None, typer.Option("--concurrency", "-c", min=1)] = None) -> None:
+    """Run the API and a worker together (the one-machine default)."""
+    from vidpipe.api.server import serve as run_api
+    from vidpipe.queue.worker import Worker
+
+    rt = open_runtime(pool_size=20)
+    w = Worker(rt, concurrency=concurrency)
+    w.start()
+    try:
+        run_api(rt, host=host or rt.settings.api_host, port=port or rt.settings.api_port)
+    finally:
+        w.request_stop()
+        w.join(timeout=30)
+        rt.close()
+
+
+# --- ingest and status -------------------------------------------------------------------------------
+@app.command()
+def ingest(paths: Annotated[list[Path], typer.Argument(help="Files or folders to ingest.")],
+           wait: Annotated[bool, typer.Option("--wait", help="Show progress until processed.")] = False,
+           profile: Annotated[str | None, typer.Option(help="Processing profile: standard, mobile, preview.")] = None,
+           title: Annotated[str | None, typer.Option()] = None,
+           tag: Annotated[list[str] | None, typer.Option("--tag")] = None,
+           priority: Annotated[int, typer.Option()] = 0) -> None:
+    """Ingest local files or folders (the given paths become this command's import roots)."""
+    from vidpipe.cli.watch import watch
+    from vidpipe.ingest.paths import iter_import_files
+    from vidpipe.ingest.service import IngestRequest, ingest_path
+
+    rt = open_runtime()
+    # The operator names these paths on the command line, so they are trusted as roots for this run.
+    roots = [p.resolve() for p in paths]
+    roots = [r if r.is_dir() else r.parent for r in roots]
+    ids: list[uuid.UUID] = []
+    failures = 0
+    for raw in paths:
+        try:
+            files = list(iter_import_files(raw, roots))
+        except VidpipeError as exc:
+            err_console.print(f"[red]skipped[/red] {raw}: {exc.message}")
+            failures += 1
+            continue
+        for f in files:
+            req = IngestRequest(source_kind="path", title=title, tags=tag or [], profile=profile,
+                                priority=priority, actor="cli")
+            try:
+                res = ingest_path(rt, f, req, roots=roots)
+            except VidpipeError as exc:
+                err_console.print(f"[red]rejected[/red] {f.name}: {exc.message}")
+                failures += 1
+                continue
+            note = " (already known: same bytes)" if res.duplicate else ""
+            console.print(f"{res.asset.id}  {f.name}{note}")
+            ids.append(res.asset.id)
+    if wait and ids:
+        state = watch(rt, ids, console)
+        print_asset_table(state_assets(rt, [s.asset.id for s in state]))
+    rt.close()
+    raise typer.Exit(1 if failures else 0)
+
+
+def state_assets(rt, ids):
+    from sqlalchemy import select
+
+    from vidpipe.store.models import Asset
+
+    with rt.db.session() as s:
+        found = {a.id: a for a in s.scalars(select(Asset).where(Asset.id.in_(ids)))}
+    return [found[i] for i in ids if i in found]
+
+
+def _stream_summary(asset) -> str:
+    info = asset.media_info
+    if info is None:
+        return "-"
+    streams = info.probe.get("streams", [])
+    kinds = [s.get("type") for s in streams]
+    parts = []
+    if info.has_video:
+        parts.append(f"{info.width}x{info.height} {info.video_codec}")
+    if info.has_audio:
+        parts.append(f"{kinds.count('audio')}× {info.audio_codec}")
+    return ", ".join(parts)
+
+
+def print_asset_table(assets, media_root: Path | None = None) -> None:
+    table = Table(title="vidpipe assets", show_lines=False)
+    for col in ("asset", "name", "status", "duration", "streams", "renditions", "outputs / reason"):
+        table.add_column(col, overflow="fold")
+    for a in assets:
+        duration = f"{a.media_info.duration:.1f}s" if a.media_info and a.media_info.duration else "-"
+        renditions = ", ".join(r.name for r in a.renditions) or "-"
+        if a.status == "failed":
+            where = f"[red]{a.error_message}[/red]"
+        else:
+            keys = {art.kind: art.key for art in a.artifacts}
+            base = f"{media_root}/" if media_root else ""
+            where = "\n".join(f"{label}: {base}{keys[kind]}" for label, kind in
+                              (("HLS", "hls_master"), ("poster", "poster"), ("sprites", "sprite_vtt"),
+                               ("waveform", "waveform")) if kind in keys) or "-"
+        style = {"ready": "green", "failed": "red"}.get(a.status, "yellow")
+        table.add_row(str(a.id)[:8], a.original_name, f"[{style}]{a.status}[/{style}]", duration,
+                      _stream_summary(a), renditions, where)
+    console.print(table)
+
+
+@app.command()
+def status(asset_id: Annotated[str | None, typer.Argument(help="An asset id (or its first characters).")] = None,
+           limit: Annotated[int, typer.Option()] = 20) -> None:
+    """Show one asset in detail, or the most recent assets."""
+    from sqlalchemy import String, cast, select
+
+    from vidpipe.store import assets as asset_store
+    from vidpipe.store.models import Asset
+
+    rt = open_runtime()
+    with rt.db.session() as s:
+        if asset_id is None:
+            rows = list(s.scalars(select(Asset).order_by(Asset.created_at.desc()).limit(limit)))
+            print_asset_table(rows, rt.settings.media_root)
+            return
+        matches = list(s.scalars(select(Asset).where(cast(Asset.id, String).startswith(asset_id.lower())).limit(2)))
+        if len(matches) != 1:
+            err_console.print(f"[red]error:[/red] {'no' if not matches else 'more than one'} asset matches {asset_id}")
+            raise typer.Exit(1)
+        asset = matches[0]
+        print_asset_table([asset], rt.settings.media_root)
+        stages = Table(title="stages")
+        for col in ("stage", "status", "progress", "attempts", "last error"):
+            stages.add_column(col)
+        latest = asset_store.latest_stage_status(s, asset.id)
+        from vidpipe.stages import registry
+
+        for name in registry.STAGES:
+            j = latest.get(name)
+            stages.add_row(name, j.status if j else "pending", f"{(j.progress if j else 0) * 100:.0f}%",
+                           str(j.attempts if j else 0), (j.last_error or "") if j else "")
+        console.print(stages)
+    rt.close()
+
+
+@app.command()
+def reprocess(asset_id: Annotated[str | None, typer.Argument(help="Asset id; omit with --missing.")] = None,
+              stage: Annotated[str, typer.Option("--stage", "-s")] = "probe",
+              missing: Annotated[bool, typer.Option("--missing", help="Every asset missing this stage.")] = False
+              ) -> None:
+    """Re-run a stage (and what depends on it) without re-uploading."""
+    from vidpipe.queue.reprocess import assets_missing_stage, reprocess_asset
+
+    rt = open_runtime()
+    if (asset_id is None) == (not missing):
+        err_console.print("[red]error:[/red] give an asset id or --missing (not both)")
+        raise typer.Exit(2)
+    try:
+        with rt.db.session() as s, s.begin():
+            targets = assets_missing_stage(s, stage) if missing else [uuid.UUID(asset_id)]
+            for target in targets:
+                reprocess_asset(s, target, stage, actor="cli", max_attempts=rt.settings.job_max_attempts)
+    except VidpipeError as exc:
+        raise fail(exc) from exc
+    except ValueError as exc:
+        err_console.print(f"[red]error:[/red] not an asset id: {asset_id}")
+        raise typer.Exit(2) from exc
+    console.print(f"queued {stage} for {len(targets)} asset(s)")
+    rt.close()
+
+
+# --- jobs ---------------------------------------------------------------------------------------------
+@jobs_app.callback()
+def jobs_list(ctx: typer.Context, dead: Annotated[bool, typer.Option("--dead", help="Only dead jobs.")] = False,
+              status_filter: Annotated[str | None, typer.Option("--status")] = None,
+              limit: Annotated[int, typer.Option()] = 30) -> None:
+    """List jobs (newest first)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from sqlalchemy import select
+
+    from vidpipe.store.models import Job
+
+    rt = open_runtime()
+    with rt.db.session() as s:
+        q = select(Job).order_by(Job.id.desc()).limit(limit)
+        wanted = "dead" if dead else status_filter
+        if wanted:
+            q = q.where(Job.status == wanted)
+        table = Table(title="jobs")
+        for col in ("id", "asset", "stage", "status", "attempts", "progress", "last error"):
+            table.add_column(col, overflow="fold")
+        for j in s.scalars(q):
+            table.add_row(str(j.id), str(j.asset_id)[:8], j.stage, j.status, f"{j.attempts}/{j.max_attempts}",
+                          f"{j.progress * 100:.0f}%", j.last_error or "")
+    console.print(table)
+    rt.close()
+
+
+@jobs_app.command("retry")
+def jobs_retry(job_id: int) -> None:
+    """Requeue a dead, failed or cancelled job."""
+    from vidpipe.queue import jobs as queue_jobs
+    from vidpipe.store import assets as asset_store
+
+    rt = open_runtime()
+    try:
+        with rt.db.session() as s, s.begin():
+            job = queue_jobs.retry(s, job_id, actor="cli")
+            if job.asset_id:
+                asset_store.set_status(s, asset_store.get_asset(s, job.asset_id, lock=True), "processing",
+                                       actor="cli")
+    except VidpipeError as exc:
+        raise fail(exc) from exc
+    console.print(f"job {job_id} queued again")
+    rt.close()
+
+
+@jobs_app.command("cancel")
+def jobs_cancel(job_id: int) -> None:
+    """Cancel a queued job, or ask a running one to stop."""
+    from vidpipe.queue import jobs as queue_jobs
+
+    rt = open_runtime()
+    try:
+        with rt.db.session() as s, s.begin():
+            job = queue_jobs.cancel(s, job_id, actor="cli")
+    except VidpipeError as exc:
+        raise fail(exc) from exc
+    console.print(f"job {job_id}: {'cancelled' if job.status == 'cancelled' else 'asked to stop'}")
+    rt.close()
+
+
+# --- db and keys ----------------------------------------------------------------------------------------
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply database migrations (creates the vector extension where the server has it)."""
+    from vidpipe.store import migrate
+    from vidpipe.store.database import resolve_database_url
+
+    settings = load_settings()
+    url = resolve_database_url(settings)
+    migrate.upgrade(url)
+    console.print(f"database at revision {migrate.current_revision(url)}")
+
+
+@keys_app.command("create")
+def keys_create(name: str) -> None:
+    """Create an API key; its secret is printed once and stored only as a hash."""
+    from vidpipe.store import apikeys
+
+    rt = open_runtime()
+    try:
+        with rt.db.session() as s, s.begin():
+            key = apikeys.create_key(s, name)
+    except VidpipeError as exc:
+        raise fail(exc) from exc
+    err_console.print(f"API key [bold]{name}[/bold] created. It is shown only now; store it safely:")
+    print(key.secret)
+    rt.close()
+
+
+@keys_app.command("revoke")
+def keys_revoke(name: str) -> None:
+    """Revoke an API key."""
+    from vidpipe.store import apikeys
+
+    rt = open_runtime()
+    with rt.db.session() as s, s.begin():
+        done = apikeys.revoke_key(s, name)
+    console.print(f"{name}: {'revoked' if done else 'no such active key'}")
+    rt.close()
+
+
+@app.command()
+def demo(seconds: Annotated[float, typer.Option(help="Length of the 1080p sample.")] = 12.0) -> None:
+    """Generate sample media, process it on the embedded default and print what came out."""
+    from vidpipe.cli.demo import run_demo
+
+    code = run_demo(load_settings(), console, long_seconds=seconds)
+    raise typer.Exit(code)
+
+
+def main() -> None:  # pragma: no cover
+    try:
+        app()
+    except VidpipeError as exc:
+        err_console.print(f"[red]error[/red] ({exc.code}): {exc.message}")
+        sys.exit(1)
