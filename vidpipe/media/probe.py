@@ -137,7 +137,7 @@ def stream_info(stream: av.stream.Stream) -> dict[str, Any]:
     info: dict[str, Any] = {
         "index": stream.index,
         "type": kind,
-        "codec": cc.name if cc is not None else None,
+        "codec": cc.codec.canonical_name if cc is not None and cc.codec is not None else None,
         "profile": stream.profile,
         "bit_rate": (cc.bit_rate if cc is not None and kind in ("video", "audio") else None) or None,
         "language": stream.metadata.get("language") if stream.metadata.get("language") != "und" else None,
