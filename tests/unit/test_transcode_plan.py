@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vidpipe.errors import UnsupportedMediaError
+from vidpipe.errors import MediaDecodeError, TransientError, UnsupportedMediaError
 from vidpipe.media import hls
 from vidpipe.media.waveform import PeakAccumulator, compute_peaks, waveform_document
 from vidpipe.profiles import Profile, Rung, get_profile
+from vidpipe.stages import transcode
 
 STANDARD = get_profile("standard")
 
@@ -239,3 +240,27 @@ def test_custom_profile_rung_naming():
     prof = Profile("t", (Rung(240, 300),), segment_seconds=2.0)
     plan = hls.plan_transcode(probe(426, 240, fps=24.0), prof)
     assert plan.keyint == 48 and plan.rungs[0].name == "240p"
+
+
+def test_cover_art_is_not_the_video_mapped():
+    p = probe()
+    p["streams"].insert(0, {"index": 0, "type": "video", "codec": "mjpeg", "cover_art": True})
+    _, args = args_for(p)
+    assert args[args.index("-filter_complex") + 1].startswith("[0:v:1]")
+
+
+# --- the shell's small pure helpers -------------------------------------------------------------------------------
+def test_progress_lines():
+    assert transcode.progress_fraction(b"out_time_us=2500000\n", 10.0) == 0.25
+    assert transcode.progress_fraction(b"out_time_us=-9223372036854775807", 10.0) == 0.0
+    assert transcode.progress_fraction(b"out_time_us=99000000", 10.0) == 1.0
+    assert transcode.progress_fraction(b"frame=12", 10.0) is None
+    assert transcode.progress_fraction(b"out_time_us=N/A", 10.0) is None
+
+
+def test_failures_map_to_the_error_family():
+    bad = transcode._failure(1, "[h264 @ 0x1] error while decoding MB 1 2\nConversion failed!\n")
+    assert isinstance(bad, MediaDecodeError) and "error while decoding MB" in str(bad) and not bad.retryable
+    full = transcode._failure(1, "av_interleaved_write_frame(): No space left on device\n")
+    assert isinstance(full, TransientError) and full.retryable
+    assert isinstance(transcode._failure(-9, ""), TransientError)  # killed by a signal (OOM killer)

@@ -64,6 +64,7 @@ class TranscodePlan:
     audio_kbps: int  # for alternate audio renditions and audio-only assets
     duration: float
     sample_rate_cap: int | None = None  # resample to this when the source is above it
+    video_index: int = 0  # N in `0:v:N`: the first video stream that is not cover art
 
     @property
     def mode(self) -> str:
@@ -174,8 +175,14 @@ def plan_transcode(probe: dict[str, Any], profile: Profile) -> TranscodePlan:
         segment_seconds=float(profile.segment_seconds), x264_preset=profile.x264_preset,
         audio_kbps=max([r.audio_kbps for r in profile.ladder] or [128]) if rungs else profile.audio_only_kbps,
         duration=float(probe.get("duration") or 0.0),
-        sample_rate_cap=48000 if any(r > 48000 for r in rates) else None,
+        sample_rate_cap=48000 if any(r > 48000 for r in rates) else None, video_index=_main_video(probe),
     )
+
+
+def _main_video(probe: dict[str, Any]) -> int:
+    videos = sorted((s for s in probe.get("streams") or [] if s.get("type") == "video"),
+                    key=lambda s: int(s.get("index", 0)))
+    return next((pos for pos, s in enumerate(videos) if not s.get("cover_art")), 0)
 
 
 def _fps_text(fps: Fraction) -> str:
@@ -194,7 +201,8 @@ def build_ffmpeg_args(plan: TranscodePlan, input_args: Sequence[str], out_dir: P
     if plan.rungs:
         n = len(plan.rungs)
         labels = [f"[s{i}]" for i in range(n)]
-        head = f"[0:v:0]fps={_fps_text(plan.fps)}" + (f",split={n}{''.join(labels)}" if n > 1 else "[s0]")
+        head = f"[0:v:{plan.video_index}]fps={_fps_text(plan.fps)}"
+        head += f",split={n}{''.join(labels)}" if n > 1 else "[s0]"
         scales = [f"[s{i}]scale={r.width}:{r.height}:flags=bicubic,setsar=1,format=yuv420p[v{i}]"
                   for i, r in enumerate(plan.rungs)]
         args += ["-filter_complex", ";".join([head, *scales])]

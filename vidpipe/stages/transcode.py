@@ -15,9 +15,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+import av
+
 from vidpipe.errors import JobCancelledError, MediaDecodeError, TransientError
 from vidpipe.media import hls, waveform
 from vidpipe.media.ffmpeg import popen_ffmpeg
+from vidpipe.media.probe import probe_file
+from vidpipe.media.safe_open import ffmpeg_input_args, open_input
 from vidpipe.stages.base import Output, RenditionInfo, StageInput, StageResult
 
 name = "transcode"
@@ -30,60 +34,23 @@ _ENVIRONMENTAL = ("no space left on device", "cannot allocate memory", "too many
                   "resource temporarily unavailable", "disk quota exceeded", "read-only file system")
 
 
-def _input_args(path: Path) -> list[str]:
-    """Open the untrusted source as a local file only (no network, no references to other files)."""
-    try:
-        from vidpipe.media.safe_open import ffmpeg_input_args
-    except ImportError:
-        return ["-protocol_whitelist", "file", "-i", f"file:{path}"]
-    return list(ffmpeg_input_args(path))
-
-
 def _probe(inp: StageInput) -> dict[str, Any]:
-    if inp.probe is not None:
-        return inp.probe
-    try:
-        from vidpipe.media.probe import probe_file
-    except ImportError:
-        return _pyav_probe(inp.source_path)
-    result = probe_file(inp.source_path, inp.limits)
-    return result.to_dict() if hasattr(result, "to_dict") else dict(result)
+    return inp.probe if inp.probe is not None else probe_file(inp.source_path, inp.limits)
 
 
-def _pyav_probe(path: Path) -> dict[str, Any]:
-    """The probe keys this stage reads, for when no probe stage ran (tests)."""
-    import av
-
-    try:
-        with av.open(str(path), options={"protocol_whitelist": "file"}) as container:
-            streams: list[dict[str, Any]] = []
-            for s in container.streams:
-                entry = {"index": s.index, "type": s.type, "codec": s.codec_context.name,
-                         "language": s.metadata.get("language")}
-                if s.type == "audio":
-                    entry.update(channels=s.codec_context.channels, sample_rate=s.codec_context.sample_rate)
-                streams.append(entry)
-            probe: dict[str, Any] = {"format": container.format.name, "streams": streams,
-                                     "duration": (container.duration or 0) / 1_000_000,
-                                     "has_video": bool(container.streams.video),
-                                     "has_audio": bool(container.streams.audio), "rotation": 0}
-            if container.streams.video:
-                video = container.streams.video[0]
-                frame = next(container.decode(video=0))
-                rotation = int(getattr(frame, "rotation", 0) or 0) % 360
-                w, h = frame.width, frame.height
-                probe.update(width=h if rotation in (90, 270) else w, height=w if rotation in (90, 270) else h,
-                             rotation=rotation, fps=float(video.average_rate or 0), video_codec=video.name)
-            return probe
-    except (av.error.FFmpegError, StopIteration) as exc:
-        raise MediaDecodeError(f"cannot read the source: {exc}") from exc
+def progress_fraction(line: bytes, duration: float) -> float | None:
+    """The fraction done from one `-progress` line (`out_time_us=...`), or None for any other line."""
+    key, _, value = line.decode(errors="replace").strip().partition("=")
+    if key != "out_time_us" or duration <= 0 or not value.lstrip("-").isdigit():
+        return None
+    return min(1.0, max(0.0, int(value) / 1e6 / duration))
 
 
-def _read_progress(stream: IO[bytes], duration: float, progress: Callable[[float], None]) -> None:
-    for raw in stream:
-        key, _, value = raw.decode(errors="replace").strip().partition("=")
-        if key == "out_time_us" and duration > 0 and value.lstrip("-").isdigit():
-            progress(min(1.0, max(0.0, int(value) / 1e6 / duration)))
+def _read_progress(stream: IO[bytes], duration: float, latest: list[float]) -> None:
+    for raw in stream:  # drain stdout so ffmpeg never blocks on it; the caller's thread reports
+        fraction = progress_fraction(raw, duration)
+        if fraction is not None:
+            latest[0] = fraction
 
 
 def _failure(returncode: int, stderr_text: str) -> Exception:
@@ -101,12 +68,16 @@ def run_ffmpeg_with_progress(args: list[str], *, duration: float, progress: Call
     """Run ffmpeg reporting out_time as progress; stop it on request; map failures to our error family."""
     with tempfile.TemporaryFile() as err:
         proc = popen_ffmpeg(args, stdout=subprocess.PIPE, stderr=err)
-        reader = threading.Thread(target=_read_progress, args=(proc.stdout, duration, progress), daemon=True)
+        latest, reported = [0.0], 0.0
+        reader = threading.Thread(target=_read_progress, args=(proc.stdout, duration, latest), daemon=True)
         reader.start()
         try:
             while proc.poll() is None:
                 if should_stop():
                     raise JobCancelledError("transcode stopped on request")
+                if latest[0] > reported:  # progress callbacks run on the caller's thread only
+                    reported = latest[0]
+                    progress(reported)
                 time.sleep(_POLL_SECONDS)
         finally:
             if proc.poll() is None:
@@ -175,10 +146,8 @@ def _collect(plan: hls.TranscodePlan, hls_dir: Path) -> tuple[list[Output], list
 
 def _write_waveform(source: Path, track: hls.AudioTrack, duration: float, out: Path) -> None:
     """Decode the audio track to mono float32 (PyAV) and write its peaks as JSON."""
-    import av
-
     try:
-        with av.open(str(source), options={"protocol_whitelist": "file"}) as container:
+        with open_input(source) as container:
             stream = container.streams.audio[track.source_index]
             rate = stream.codec_context.sample_rate or 48000
             bits = (stream.codec_context.format.bits if stream.codec_context.format else 0) or 16
@@ -210,7 +179,9 @@ def run(inp: StageInput) -> StageResult:
         (hls_dir / rendition).mkdir(parents=True, exist_ok=True)
     audio_only = plan.mode == "audio_only"
     share = 0.85 if audio_only else 1.0  # the waveform decode is the rest
-    args = hls.build_ffmpeg_args(plan, _input_args(inp.source_path), hls_dir)
+    # The source is untrusted: pinned demuxer from an allow-list, local file protocol only, pixel cap.
+    input_args = ffmpeg_input_args(inp.source_path, max_frame_pixels=inp.limits.max_frame_pixels)
+    args = hls.build_ffmpeg_args(plan, input_args, hls_dir)
     run_ffmpeg_with_progress(args, duration=plan.duration, progress=lambda f: inp.progress(f * share),
                              should_stop=inp.should_stop)
     outputs, variants = _collect(plan, hls_dir)
