@@ -53,9 +53,11 @@ def _sanitize(name: str) -> str:
 
 def ingest(rt: Runtime, req: IngestRequest, fill: Callable[[Staging], None]) -> IngestResult:
     """`fill` streams the bytes into the staging area; everything after that is ours."""
-    profile = get_profile(req.profile or rt.settings.default_profile).name
+    get_profile(req.profile or rt.settings.default_profile)  # fail fast, before any bytes move
     with rt.blobs.open_staging(rt.settings.limits.max_upload_bytes) as staging:
         fill(staging)
+        # fill may complete the request (form fields after the file part, a URL's file name): resolve now.
+        profile = get_profile(req.profile or rt.settings.default_profile).name
         if staging.size == 0:
             raise InputError("the file is empty (0 bytes)", code="empty_file")
         existing = _find_by_hash(rt, staging.sha256)
