@@ -62,6 +62,18 @@ def _mjpeg_single_frame_mkv(path: Path) -> Path:
     return path
 
 
+def _with_chapters(path: Path) -> Path:
+    """A short Matroska clip with two titled chapters."""
+    src = samples.make_video(path.with_name("chapters-src.mp4"), width=320, height=180, seconds=4.0)
+    meta = path.with_name("chapters.txt")
+    meta.write_text(";FFMETADATA1\ntitle=Chapter test\n"
+                    "[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=2000\ntitle=Opening\n"
+                    "[CHAPTER]\nTIMEBASE=1/1000\nSTART=2000\nEND=4000\ntitle=Credits\n")
+    run_ffmpeg(["-i", str(src), "-i", str(meta), "-map", "0", "-map_metadata", "1", "-map_chapters", "1",
+                "-c", "copy", str(path)])
+    return path
+
+
 RECIPES: dict[str, tuple[str, Callable[[Path], Path]]] = {
     # name: (file name, builder)
     "h264_1080p": ("h264-1080p-cuts.mp4", lambda p: samples.make_video(p, width=1920, height=1080, seconds=4.0,
@@ -85,6 +97,7 @@ RECIPES: dict[str, tuple[str, Callable[[Path], Path]]] = {
     "still_mkv": ("still-mjpeg.mkv", _mjpeg_single_frame_mkv),
     "random_mp4": ("random.mp4", lambda p: samples.make_random_bytes(p)),
     "many_streams": ("many-streams.mkv", _many_streams),
+    "chapters_mkv": ("chapters.mkv", _with_chapters),
     "huge_header": ("huge-30000.mkv", _huge_header),
     "huge_16k_header": ("huge-16000.mkv", lambda p: _huge_header(p, 16000)),
 }
