@@ -173,7 +173,8 @@ def _stream_summary(asset) -> str:
 
 
 def print_asset_table(assets, media_root: Path | None = None) -> None:
-    table = Table(title="vidpipe assets", show_lines=False)
+    caption = f"output keys are relative to the media store at {media_root}" if media_root else None
+    table = Table(title="vidpipe assets", caption=caption)
     for col in ("asset", "name", "status", "duration", "streams", "renditions", "outputs / reason"):
         table.add_column(col, overflow="fold")
     for a in assets:
@@ -183,8 +184,7 @@ def print_asset_table(assets, media_root: Path | None = None) -> None:
             where = f"[red]{a.error_message}[/red]"
         else:
             keys = {art.kind: art.key for art in a.artifacts}
-            base = f"{media_root}/" if media_root else ""
-            where = "\n".join(f"{label}: {base}{keys[kind]}" for label, kind in
+            where = "\n".join(f"{label}: {keys[kind]}" for label, kind in
                               (("HLS", "hls_master"), ("poster", "poster"), ("sprites", "sprite_vtt"),
                                ("waveform", "waveform")) if kind in keys) or "-"
         style = {"ready": "green", "failed": "red"}.get(a.status, "yellow")

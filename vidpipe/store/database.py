@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import warnings
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, text
@@ -38,8 +39,11 @@ def start_embedded(data_dir: Path, database: str = EMBEDDED_DB_NAME) -> str:
         if server is None:
             data_dir.parent.mkdir(parents=True, exist_ok=True)
             try:
-                # "stop": the server shuts down when the last process using it exits.
-                server = pgserver.get_server(data_dir, cleanup_mode="stop")
+                with warnings.catch_warnings():
+                    # pgserver's platformdirs warns when XDG_RUNTIME_DIR is unset (servers, CI); harmless.
+                    warnings.simplefilter("ignore", UserWarning)
+                    # "stop": the server shuts down when the last process using it exits.
+                    server = pgserver.get_server(data_dir, cleanup_mode="stop")
             except Exception as exc:  # pgserver raises plain exceptions with the postgres log
                 raise TransientError(f"could not start the embedded PostgreSQL in {data_dir}: {exc}") from exc
             _embedded_servers[data_dir] = server
