@@ -4,6 +4,8 @@ a fresh database per run, a clean schema per test, and a Runtime wired to them."
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +15,7 @@ from sqlalchemy import create_engine, text
 
 from vidpipe.settings import Settings
 from vidpipe.store import migrate
-from vidpipe.store.database import drop_database, ensure_database, start_embedded
+from vidpipe.store.database import drop_database, ensure_database, start_embedded, stop_embedded
 
 SERVER_ADMIN_URL = os.environ.get("VIDPIPE_TEST_SERVER_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -34,9 +36,14 @@ def _server_reachable(url: str) -> bool:
 
 
 @pytest.fixture(scope="session")
-def embedded_admin_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    data_dir = tmp_path_factory.mktemp("embedded-pg")
-    return start_embedded(data_dir, database="postgres")
+def embedded_admin_url() -> Iterator[str]:
+    # Run as root, pgserver runs postgres as its own user, which must reach the data dir: pytest's
+    # per-user temp root is private, so the server lives in a world-traversable temp dir of its own.
+    parent = Path(tempfile.mkdtemp(prefix="vidpipe-test-pg-"))
+    parent.chmod(0o755)
+    yield start_embedded(parent / "pgdata", database="postgres")
+    stop_embedded(parent / "pgdata")
+    shutil.rmtree(parent, ignore_errors=True)
 
 
 @pytest.fixture(scope="session", params=["embedded", "server"])

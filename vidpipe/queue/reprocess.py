@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
 from vidpipe.queue import jobs
@@ -35,7 +36,7 @@ def assets_missing_stage(session: Session, stage: str) -> list[uuid.UUID]:
     """Assets whose latest run of `stage` did not succeed (or that never ran it), and none is live."""
     registry.get_stage(stage)
     latest = (select(Job.asset_id, Job.status).where(Job.stage == stage)
-              .order_by(Job.asset_id, Job.id.desc()).distinct(Job.asset_id).subquery())
+              .order_by(Job.asset_id, Job.id.desc()).ext(distinct_on(Job.asset_id)).subquery())
     rows = session.execute(
         select(Asset.id).outerjoin(latest, latest.c.asset_id == Asset.id)
         .where((latest.c.status.is_(None)) | (latest.c.status.in_(("failed", "dead", "cancelled"))))

@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import delete, select, text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.orm import Session
 
 from vidpipe.errors import NotFoundError
@@ -40,7 +40,7 @@ def set_status(session: Session, asset: Asset, status: str, *, actor: str, error
 def latest_stage_status(session: Session, asset_id: uuid.UUID) -> dict[str, Job]:
     """The most recent job of each stage of an asset."""
     rows = session.scalars(
-        select(Job).where(Job.asset_id == asset_id).order_by(Job.stage, Job.id.desc()).distinct(Job.stage)
+        select(Job).where(Job.asset_id == asset_id).order_by(Job.stage, Job.id.desc()).ext(distinct_on(Job.stage))
     ).all()
     return {job.stage: job for job in rows}
 

@@ -52,6 +52,14 @@ def start_embedded(data_dir: Path, database: str = EMBEDDED_DB_NAME) -> str:
     return admin_url.set(database=database).render_as_string(hide_password=False)
 
 
+def stop_embedded(data_dir: Path) -> None:
+    """Stop an embedded server this process started (tests; normal processes let pgserver stop it at exit)."""
+    with _embedded_lock:
+        server = _embedded_servers.pop(Path(data_dir).resolve(), None)
+    if server is not None:
+        server.cleanup()
+
+
 def ensure_database(admin_url: str, database: str) -> None:
     """CREATE DATABASE if it does not exist (the embedded server starts with only `postgres`)."""
     engine = create_engine(normalize_url(admin_url), isolation_level="AUTOCOMMIT", poolclass=None)
