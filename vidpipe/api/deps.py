@@ -1,0 +1,62 @@
+"""Request-scoped dependencies as `Annotated` aliases: the runtime, a database session, the caller."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from vidpipe.runtime import Runtime
+from vidpipe.store import apikeys
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_session(rt: RuntimeDep) -> Iterator[Session]:
+    """One session per request; endpoints commit what they change, the rest is rolled back."""
+    with rt.db.session() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+# auto_error=False: a missing key is our AuthError (401, JSON shape, WWW-Authenticate), not FastAPI's 403.
+_bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <key>`")
+_header_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="`X-API-Key: <key>`")
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+HeaderKeyDep = Annotated[str | None, Depends(_header_key)]
+
+
+def _verify(session: Session, secret: str | None) -> str:
+    name = apikeys.verify_key(session, secret)
+    session.commit()  # keeps last_used_at, even when the endpoint only reads
+    return f"key:{name}"
+
+
+def get_caller(session: SessionDep, bearer: BearerDep, header_key: HeaderKeyDep) -> str:
+    """The actor name (`key:<name>`) of a valid API key, or 401."""
+    return _verify(session, bearer.credentials if bearer else header_key)
+
+
+CallerDep = Annotated[str, Depends(get_caller)]
+
+
+def get_media_caller(
+    session: SessionDep,
+    bearer: BearerDep,
+    header_key: HeaderKeyDep,
+    api_key: Annotated[str | None, Query(description="For players that cannot send headers (HLS in <video>)")] = None,
+) -> str:
+    """Like CallerDep, plus `?api_key=` (media URLs only: keys in URLs end up in logs and histories)."""
+    return _verify(session, bearer.credentials if bearer else header_key or api_key)
+
+
+MediaCallerDep = Annotated[str, Depends(get_media_caller)]

@@ -1,0 +1,82 @@
+"""Errors to HTTP: every error response is `{"error": {"code", "message"}}`; no stack ever reaches a client."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from vidpipe.errors import AuthError, VidpipeError
+
+log = logging.getLogger("vidpipe.api")
+
+_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 413: "limit_exceeded", 415: "unsupported_media_type"}
+
+
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+
+
+async def _vidpipe_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, VidpipeError)
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthError) else None
+    if exc.http_status >= 500:
+        log.warning("api.error", extra={"code": exc.code, "error": exc.message, "path": request.url.path})
+    return error_response(exc.http_status, exc.code, exc.message, headers)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    parts = []
+    for err in exc.errors()[:10]:
+        where = ".".join(str(p) for p in err.get("loc", ()))
+        parts.append(f"{where}: {err.get('msg', 'invalid')}" if where else str(err.get("msg", "invalid")))
+    return error_response(422, "validation_error", "; ".join(parts) or "invalid request")
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    return error_response(exc.status_code, code, str(exc.detail), dict(exc.headers or {}))
+
+
+class CatchUnexpected:
+    """Pure ASGI middleware: an unexpected exception becomes a logged 500 with a fixed body.
+
+    (Starlette's handler for `Exception` re-raises after responding, so the server would log it twice.)
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            log.exception("api.unhandled", extra={"path": scope.get("path"), "method": scope.get("method")})
+            if started:  # too late for a clean error response; let the server drop the connection
+                raise
+            await error_response(500, "internal", "internal error")(scope, receive, send)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(VidpipeError, _vidpipe_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_middleware(CatchUnexpected)

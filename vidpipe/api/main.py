@@ -1,0 +1,38 @@
+"""Builds the FastAPI application around a Runtime made by the entry point (no globals, no environment)."""
+
+from __future__ import annotations
+
+import anyio
+from fastapi import FastAPI
+
+from vidpipe.api import handlers
+from vidpipe.api.routers import assets, health, jobs, media, reprocess
+from vidpipe.runtime import Runtime
+
+DESCRIPTION = """\
+Ingest media, follow its processing and fetch the outputs.
+
+Every `/v1` route needs an API key (`vidpipe keys create <name>`), sent as `Authorization: Bearer <key>`
+or `X-API-Key: <key>`. Media URLs (`/v1/media/...`) also accept `?api_key=<key>`, for players that
+cannot send headers; HLS playlists fetched that way get the key appended to the URIs inside them.
+
+Errors are always `{"error": {"code": "...", "message": "..."}}`.
+"""
+
+# Uploads hold a worker thread for as long as the client sends; they get their own budget so they
+# cannot starve the thread pool that serves the short requests.
+UPLOAD_CONCURRENCY = 16
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    app = FastAPI(title="vidpipe", version="1", description=DESCRIPTION, docs_url="/docs",
+                  openapi_url="/openapi.json", redoc_url=None)
+    app.state.runtime = runtime
+    app.state.upload_limiter = anyio.CapacityLimiter(UPLOAD_CONCURRENCY)
+    handlers.install(app)
+    app.include_router(health.router)
+    app.include_router(assets.router, prefix="/v1")
+    app.include_router(jobs.router, prefix="/v1")
+    app.include_router(media.router, prefix="/v1")
+    app.include_router(reprocess.router, prefix="/v1")
+    return app

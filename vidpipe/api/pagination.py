@@ -1,0 +1,54 @@
+"""Opaque keyset cursors: base64 of the sort key of the last item, so pages stay stable under inserts."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Query
+
+from vidpipe.errors import InputError
+
+LimitParam = Annotated[int, Query(ge=1, le=100)]
+CursorParam = Annotated[str | None, Query(description="`next_cursor` of the previous page")]
+
+
+def _encode(value: list[object]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> list[object]:
+    try:
+        value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except ValueError:
+        raise InputError("invalid cursor", code="invalid_cursor") from None
+    if not isinstance(value, list):
+        raise InputError("invalid cursor", code="invalid_cursor")
+    return value
+
+
+def encode_time_id(at: datetime, item_id: uuid.UUID) -> str:
+    return _encode([at.isoformat(), str(item_id)])
+
+
+def decode_time_id(cursor: str) -> tuple[datetime, uuid.UUID]:
+    value = _decode(cursor)
+    try:
+        at, item_id = value
+        return datetime.fromisoformat(str(at)), uuid.UUID(str(item_id))
+    except (ValueError, TypeError):
+        raise InputError("invalid cursor", code="invalid_cursor") from None
+
+
+def encode_id(item_id: int) -> str:
+    return _encode([item_id])
+
+
+def decode_id(cursor: str) -> int:
+    value = _decode(cursor)
+    if len(value) != 1 or not isinstance(value[0], int):
+        raise InputError("invalid cursor", code="invalid_cursor")
+    return value[0]

@@ -1,0 +1,50 @@
+"""Re-run a stage (and what follows it) without re-uploading: one asset, or every asset missing the stage."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, status
+from sqlalchemy import select
+
+from vidpipe.api.deps import CallerDep, RuntimeDep, SessionDep
+from vidpipe.api.schemas import ErrorBody, ReprocessAccepted, ReprocessAllAccepted, ReprocessRequest
+from vidpipe.errors import InputError
+from vidpipe.queue import jobs, reprocess
+from vidpipe.stages import registry
+from vidpipe.store.models import Job
+
+router = APIRouter(tags=["reprocess"], responses={401: {"model": ErrorBody}})
+
+
+@router.post("/assets/{asset_id}/reprocess", status_code=status.HTTP_202_ACCEPTED, response_model=ReprocessAccepted,
+             responses={404: {"model": ErrorBody}, 422: {"model": ErrorBody}})
+def reprocess_asset(asset_id: uuid.UUID, session: SessionDep, rt: RuntimeDep, caller: CallerDep,
+                    body: ReprocessRequest | None = None) -> ReprocessAccepted:
+    """Queue `stage` (default: the first stage) for the asset; if a prerequisite is missing, that runs first."""
+    stage = (body.stage if body else None) or next(iter(registry.STAGES))
+    registry.get_stage(stage)
+    job_id = reprocess.reprocess_asset(session, asset_id, stage, actor=caller,
+                                       max_attempts=rt.settings.job_max_attempts)
+    if job_id is None:  # a live job already covers it: report that one
+        job_id = session.scalar(select(Job.id).where(Job.asset_id == asset_id, Job.status.in_(jobs.LIVE))
+                                .order_by(Job.id.desc()).limit(1))
+    queued_stage = session.scalar(select(Job.stage).where(Job.id == job_id)) if job_id else stage
+    session.commit()
+    return ReprocessAccepted(asset_id=asset_id, stage=queued_stage or stage, job_id=job_id)
+
+
+@router.post("/reprocess", status_code=status.HTTP_202_ACCEPTED, response_model=ReprocessAllAccepted,
+             responses={422: {"model": ErrorBody}})
+def reprocess_missing(body: ReprocessRequest, session: SessionDep, rt: RuntimeDep,
+                      caller: CallerDep) -> ReprocessAllAccepted:
+    """Queue `stage` for every asset whose latest run of it did not succeed (and none is live)."""
+    if not body.stage:
+        raise InputError("give the stage to reprocess", code="unknown_stage")
+    queued = 0
+    for asset_id in reprocess.assets_missing_stage(session, body.stage):
+        if reprocess.reprocess_asset(session, asset_id, body.stage, actor=caller,
+                                     max_attempts=rt.settings.job_max_attempts) is not None:
+            queued += 1
+    session.commit()
+    return ReprocessAllAccepted(stage=body.stage, queued=queued)

@@ -1,0 +1,106 @@
+"""The asset read model: one SQL statement returns assets with media info, renditions, artifacts and the
+latest job of each stage (JSON-aggregated), so GET /v1/assets/{id} costs one query, not one per relation."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy.orm import Session
+
+from vidpipe.api.schemas import (
+    ArtifactPublic,
+    AssetPublic,
+    ErrorDetail,
+    MediaPublic,
+    RenditionPublic,
+    StagePublic,
+)
+from vidpipe.errors import NotFoundError
+from vidpipe.stages import registry
+
+# HLS segments are artifacts too, but thousands of them per asset belong in playlists, not in this view.
+_VIEW_SQL = text("""
+SELECT a.id, a.title, a.description, a.tags, a.status, a.error_code, a.error_message, a.source_kind,
+       a.original_name, a.sha256, a.size_bytes, a.profile, a.created_at, a.updated_at, a.original_key,
+       m.asset_id IS NOT NULL AS has_media, m.duration, m.width, m.height, m.fps, m.video_codec, m.audio_codec,
+       m.bit_rate, m.format, m.has_video, m.has_audio, m.rotation,
+       (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                   'name', r.name, 'kind', r.kind, 'width', r.width, 'height', r.height, 'bandwidth', r.bandwidth,
+                   'codecs', r.codecs, 'language', r.language, 'key', r.playlist_key)
+               ORDER BY r.height DESC NULLS LAST, r.name), '[]'::jsonb)
+          FROM renditions r WHERE r.asset_id = a.id) AS renditions,
+       (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                   'kind', x.kind, 'key', x.key, 'content_type', x.content_type, 'size_bytes', x.size_bytes)
+               ORDER BY x.key), '[]'::jsonb)
+          FROM artifacts x WHERE x.asset_id = a.id AND x.kind <> 'hls_segment') AS artifacts,
+       (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                   'stage', j.stage, 'status', j.status, 'progress', j.progress, 'attempts', j.attempts,
+                   'last_error', j.last_error)), '[]'::jsonb)
+          FROM (SELECT DISTINCT ON (stage) stage, status, progress, attempts, last_error
+                  FROM jobs WHERE jobs.asset_id = a.id ORDER BY stage, id DESC) j) AS stages
+  FROM assets a LEFT JOIN media_info m ON m.asset_id = a.id
+ WHERE a.id = ANY(:ids)
+""").bindparams(bindparam("ids", type_=ARRAY(UUID(as_uuid=True))))
+
+_FIRST_ARTIFACT = {"hls_master": "hls_master_url", "poster": "poster_url", "sprite_vtt": "sprite_vtt_url"}
+
+
+def media_url(base: str | None, key: str) -> str:
+    return f"{(base or '').rstrip('/')}/v1/media/{key}"
+
+
+def load_assets(session: Session, ids: Sequence[uuid.UUID], base_url: str | None) -> list[AssetPublic]:
+    """The public views of `ids`, in the order given (missing ids are skipped)."""
+    if not ids:
+        return []
+    rows = {row.id: row for row in session.execute(_VIEW_SQL, {"ids": list(ids)})}
+    return [_to_public(rows[i], base_url) for i in ids if i in rows]
+
+
+def load_asset(session: Session, asset_id: uuid.UUID, base_url: str | None) -> AssetPublic:
+    found = load_assets(session, [asset_id], base_url)
+    if not found:
+        raise NotFoundError(f"asset {asset_id} not found")
+    return found[0]
+
+
+def _to_public(row: Any, base: str | None) -> AssetPublic:
+    jobs = {j["stage"]: j for j in row.stages}
+    stages = [_stage(name, jobs.get(name)) for name in registry.STAGES]
+    stages += [_stage(name, job) for name, job in sorted(jobs.items()) if name not in registry.STAGES]
+    artifacts = [ArtifactPublic(**a, url=media_url(base, a["key"])) for a in row.artifacts]
+    links: dict[str, str | None] = dict.fromkeys(_FIRST_ARTIFACT.values())
+    for a in artifacts:
+        field = _FIRST_ARTIFACT.get(a.kind)
+        if field and links[field] is None:
+            links[field] = a.url
+    media = None
+    if row.has_media:
+        media = MediaPublic(duration=row.duration, width=row.width, height=row.height, fps=row.fps,
+                            video_codec=row.video_codec, audio_codec=row.audio_codec, bit_rate=row.bit_rate,
+                            format=row.format, has_video=row.has_video, has_audio=row.has_audio,
+                            rotation=row.rotation)
+    error = None
+    if row.error_code or row.error_message:
+        error = ErrorDetail(code=row.error_code or "error", message=row.error_message or "")
+    renditions = [RenditionPublic(**{k: v for k, v in r.items() if k != "key"}, url=media_url(base, r["key"]))
+                  for r in row.renditions]
+    return AssetPublic(
+        id=row.id, title=row.title, description=row.description, tags=list(row.tags), status=row.status,
+        error=error, source_kind=row.source_kind, original_name=row.original_name, sha256=row.sha256,
+        size_bytes=row.size_bytes, profile=row.profile, created_at=row.created_at, updated_at=row.updated_at,
+        media=media, stages=stages, renditions=renditions, artifacts=artifacts,
+        original_url=media_url(base, row.original_key), **links,
+    )
+
+
+def _stage(name: str, job: dict[str, Any] | None) -> StagePublic:
+    if job is None:
+        return StagePublic(stage=name, status="pending", progress_percent=0, attempts=0, last_error=None)
+    percent = round(max(0.0, min(1.0, float(job["progress"] or 0))) * 100, 1)
+    return StagePublic(stage=name, status=job["status"], progress_percent=percent, attempts=job["attempts"],
+                       last_error=job["last_error"])
