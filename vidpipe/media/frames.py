@@ -12,6 +12,7 @@ import av
 import av.container
 import av.stream
 import av.video.frame
+from av.video.reformatter import VideoReformatter
 from PIL import Image
 
 from vidpipe.errors import MediaDecodeError
@@ -52,17 +53,34 @@ def display_dimensions(width: int, height: int, sar: float, rotation: int, targe
     return target_width, out_h
 
 
-def to_display_image(frame: av.video.frame.VideoFrame, width: int, height: int, rotation: int) -> Image.Image:
+class Scaler:
+    """Scales frames with one cached swscale context per output size and format.
+
+    `VideoFrame.reformat()` builds a new context for every frame, which costs more than scaling
+    a 1080p frame down to a thumbnail; a shared VideoReformatter per target reuses it.
+    """
+
+    def __init__(self) -> None:
+        self._reformatters: dict[tuple[int, int, str], VideoReformatter] = {}
+
+    def scale(self, frame: av.video.frame.VideoFrame, width: int, height: int,
+              format: str) -> av.video.frame.VideoFrame:
+        reformatter = self._reformatters.setdefault((width, height, format), VideoReformatter())
+        return reformatter.reformat(frame, width=width, height=height, format=format, interpolation="AREA")
+
+
+def to_display_image(frame: av.video.frame.VideoFrame, width: int, height: int, rotation: int,
+                     scaler: Scaler | None = None) -> Image.Image:
     """Scale a decoded frame so that, after display rotation, it is width x height; return it upright (RGB)."""
     scaled_w, scaled_h = (height, width) if rotation in (90, 270) else (width, height)
-    image = frame.reformat(width=scaled_w, height=scaled_h, format="rgb24", interpolation="AREA").to_image()
+    image = (scaler or Scaler()).scale(frame, scaled_w, scaled_h, "rgb24").to_image()
     if rotation:
         # FFmpeg's display matrix angle is counter-clockwise, as is PIL's rotate().
         image = image.rotate(rotation, expand=True)
     return image
 
 
-def to_gray_small(frame: av.video.frame.VideoFrame, width: int = 96):
+def to_gray_small(frame: av.video.frame.VideoFrame, width: int = 96, scaler: Scaler | None = None):
     """A small luma array for scoring (numpy, uint8)."""
     height = max(2, round(width * frame.height / max(1, frame.width) / 2) * 2)
-    return frame.reformat(width=width, height=height, format="gray", interpolation="AREA").to_ndarray()
+    return (scaler or Scaler()).scale(frame, width, height, "gray").to_ndarray()

@@ -156,6 +156,7 @@ def run(inp: StageInput) -> StageResult:
     with open_input(inp.source_path, max_frame_pixels=inp.limits.max_frame_pixels) as container:
         stream = container.streams[video_info["index"]]
         frames.prepare_keyframe_decoding(stream)
+        scaler = frames.Scaler()
         sar = float(stream.sample_aspect_ratio or 1) or 1.0
         tile_w, tile_h = frames.display_dimensions(stream.codec_context.width, stream.codec_context.height, sar,
                                                    rotation, profile.sprite_tile_width)
@@ -172,10 +173,11 @@ def run(inp: StageInput) -> StageResult:
                 tile = None
                 for i in members:
                     if i < len(tile_times):
-                        tile = tile or frames.to_display_image(frame, tile_w, tile_h, rotation)
+                        tile = tile or frames.to_display_image(frame, tile_w, tile_h, rotation, scaler)
                         tiles[i] = tile
                     elif not any(c[2] is frame for c in candidates):
-                        candidates.append((frames.frame_time(frame), frame_score(frames.to_gray_small(frame)), frame))
+                        score = frame_score(frames.to_gray_small(frame, scaler=scaler))
+                        candidates.append((frames.frame_time(frame), score, frame))
             inp.progress(0.9 * (done + 1) / len(groups))
 
         if not candidates and all(t is None for t in tiles):

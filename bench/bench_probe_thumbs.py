@@ -1,0 +1,98 @@
+"""Probe + thumbnails against a full decode of the same file.
+
+    python bench/bench_probe_thumbs.py [--runs 3]
+
+Generates (once, cached in bench/out/) a 60 s 1080p30 H.264/AAC clip, then measures in one process:
+(a) references: a full decode with the bundled ffmpeg CLI (`-f null`) and with PyAV (thread_type AUTO);
+(b) the probe stage + the thumbnails stage (standard profile). Target: (b) <= 0.25x of (a).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import av
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from vidpipe.media import samples  # noqa: E402
+from vidpipe.media.ffmpeg import ffmpeg_exe  # noqa: E402
+from vidpipe.profiles import get_profile  # noqa: E402
+from vidpipe.settings import Limits  # noqa: E402
+from vidpipe.stages import probe as probe_stage  # noqa: E402
+from vidpipe.stages import thumbnails  # noqa: E402
+from vidpipe.stages.base import StageInput  # noqa: E402
+
+OUT = Path(__file__).resolve().parent / "out"
+
+
+def clip() -> Path:
+    path = OUT / "bench-1080p30-60s.mp4"
+    if not path.exists():
+        print("generating the 60 s 1080p30 clip (once) ...", flush=True)
+        samples.make_video(path, width=1920, height=1080, seconds=60, preset="veryfast")
+    return path
+
+
+def ffmpeg_decode(path: Path) -> None:
+    subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-i", str(path), "-f", "null",
+                    "-"], check=True)
+
+
+def pyav_decode(path: Path) -> None:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for _ in container.decode(stream):
+            pass
+
+
+def probe_and_thumbnails(path: Path) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        inp = StageInput(asset_id=uuid.uuid4(), source_path=path, work_dir=Path(tmp),
+                         profile=get_profile("standard"), limits=Limits())
+        probe = probe_stage.run(inp).metadata["probe"]
+        inp.probe = probe
+        result = thumbnails.run(inp)
+        return {"outputs": len(result.outputs), **result.metadata["thumbnails"]}
+
+
+def timed(fn, path: Path, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn(path)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3, help="runs per measurement; the median is reported")
+    args = parser.parse_args()
+    path = clip()
+    probe_and_thumbnails(path)  # warm the page cache and imports
+    t_ffmpeg = timed(ffmpeg_decode, path, args.runs)
+    t_pyav = timed(pyav_decode, path, args.runs)
+    t_ours = timed(probe_and_thumbnails, path, args.runs)
+    summary = probe_and_thumbnails(path)
+    print(f"machine: {os.cpu_count()} cores, PyAV {av.__version__} (FFmpeg {av.ffmpeg_version_info}), "
+          f"ffmpeg CLI {Path(ffmpeg_exe()).name}")
+    print(f"clip: {path.name} ({path.stat().st_size / 1e6:.1f} MB), median of {args.runs} runs")
+    print(f"full decode, ffmpeg CLI -f null : {t_ffmpeg:6.2f} s")
+    print(f"full decode, PyAV thread AUTO   : {t_pyav:6.2f} s")
+    print(f"probe + thumbnails (standard)   : {t_ours:6.2f} s  ({summary})")
+    print(f"ratio vs ffmpeg CLI decode      : {t_ours / t_ffmpeg:6.3f}x  (target <= 0.25x)")
+    print(f"ratio vs PyAV decode            : {t_ours / t_pyav:6.3f}x")
+
+
+if __name__ == "__main__":
+    main()
