@@ -1,0 +1,44 @@
+"""Migrations match the models on both servers, go down and up again, and add pgvector where it exists."""
+
+from __future__ import annotations
+
+import uuid
+
+from alembic import command
+from sqlalchemy import create_engine, text
+
+from tests.conftest import SERVER_ADMIN_URL
+from vidpipe.store import migrate
+from vidpipe.store.database import drop_database, ensure_database
+
+
+def test_models_and_migrations_agree(database_url):
+    command.check(migrate.alembic_config(database_url))  # raises if autogenerate would emit anything
+    assert migrate.is_up_to_date(database_url)
+
+
+def test_downgrade_and_upgrade_round_trip(embedded_admin_url):
+    for admin in (embedded_admin_url, SERVER_ADMIN_URL):
+        name = f"vidpipe_mig_{uuid.uuid4().hex[:8]}"
+        ensure_database(admin, name)
+        base, _, query = admin.partition("?")
+        url = base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
+        try:
+            migrate.upgrade(url)
+            command.downgrade(migrate.alembic_config(url), "base")
+            assert migrate.current_revision(url) is None
+            migrate.upgrade(url)
+            assert migrate.is_up_to_date(url)
+        finally:
+            drop_database(admin, name)
+
+
+def test_vector_extension_only_where_available(database_url):
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        available = conn.execute(text("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'")).scalar()
+        installed = conn.execute(text("SELECT 1 FROM pg_extension WHERE extname = 'vector'")).scalar()
+    engine.dispose()
+    assert bool(available) == bool(installed)
+    if "host=" in database_url:  # the embedded server ships pgvector
+        assert installed
