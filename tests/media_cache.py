@@ -74,6 +74,14 @@ def _with_chapters(path: Path) -> Path:
     return path
 
 
+def _hdr(path: Path, transfer: str) -> Path:
+    """10-bit H.264 tagged BT.2020 with a PQ (smpte2084) or HLG (arib-std-b67) transfer."""
+    run_ffmpeg(["-f", "lavfi", "-i", "testsrc2=s=320x180:r=25:d=2", "-c:v", "libx264", "-preset", "ultrafast",
+                "-pix_fmt", "yuv420p10le", "-x264-params", f"transfer={transfer}:colorprim=bt2020:colormatrix=bt2020nc",
+                str(path)])
+    return path
+
+
 RECIPES: dict[str, tuple[str, Callable[[Path], Path]]] = {
     # name: (file name, builder)
     "h264_1080p": ("h264-1080p-cuts.mp4", lambda p: samples.make_video(p, width=1920, height=1080, seconds=4.0,
@@ -98,6 +106,8 @@ RECIPES: dict[str, tuple[str, Callable[[Path], Path]]] = {
     "random_mp4": ("random.mp4", lambda p: samples.make_random_bytes(p)),
     "many_streams": ("many-streams.mkv", _many_streams),
     "chapters_mkv": ("chapters.mkv", _with_chapters),
+    "hdr_pq": ("hdr-pq.mp4", lambda p: _hdr(p, "smpte2084")),
+    "hdr_hlg": ("hdr-hlg.mkv", lambda p: _hdr(p, "arib-std-b67")),
     "huge_header": ("huge-30000.mkv", _huge_header),
     "huge_16k_header": ("huge-16000.mkv", lambda p: _huge_header(p, 16000)),
 }

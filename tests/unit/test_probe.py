@@ -107,6 +107,17 @@ def test_chapters_and_tags(media) -> None:
     assert info["tags"]["title"] == "Chapter test"
 
 
+@pytest.mark.parametrize(("name", "transfer"), [("hdr_pq", "smpte2084"), ("hdr_hlg", "arib-std-b67")])
+def test_hdr_transfer(media, name: str, transfer: str) -> None:
+    (video,) = probe_file(media.get(name), LIMITS)["streams"]
+    assert (video["color_transfer"], video["hdr"], video["pix_fmt"]) == (transfer, True, "yuv420p10le")
+
+
+def test_sdr_is_not_hdr(media) -> None:
+    video = probe_file(media.get("h264_720p"), LIMITS)["streams"][0]
+    assert video["hdr"] is False
+
+
 # --- bad inputs ----------------------------------------------------------------------------------
 def test_zero_byte_file(tmp_path: Path) -> None:
     empty = tmp_path / "upload.mp4"
