@@ -1,0 +1,413 @@
+"""Compute: the ECS cluster, the image, and the API and worker Fargate services (one image, two commands)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Duration, IgnoreMode, RemovalPolicy
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr_assets as ecr_assets
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_efs as efs
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from .compliance import acknowledge, checkov_skip
+from .config import API_PORT, APP_GID, APP_UID, VPC_CIDR, log_retention
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCRATCH_PATH = "/mnt/scratch"
+BACKLOG_NAMESPACE = "Vidpipe"
+BACKLOG_METRIC = "BacklogPerTask"
+API_COMMAND = ["serve"]
+WORKER_COMMAND = ["worker"]
+MIGRATE_COMMAND = ["db", "upgrade"]
+HEALTH_COMMAND = [
+    "CMD",
+    "python",
+    "-c",
+    f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{API_PORT}/healthz', timeout=3)",
+]
+
+
+class Compute(Construct):
+    """Fargate tasks run as the image's non-root user with a read-only root file system.
+
+    Writable places: /tmp (task ephemeral storage, holds VIDPIPE_DATA_DIR) and EFS at /mnt/scratch.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        suffix: str,
+        vpc: ec2.IVpc,
+        subnets: ec2.SubnetSelection,
+        key: kms.IKey,
+        file_system: efs.IFileSystem,
+        access_point: efs.IAccessPoint,
+        environment: dict[str, str],
+        api_cpu: int,
+        api_memory_mib: int,
+        api_desired: int,
+        worker_cpu: int,
+        worker_memory_mib: int,
+        worker_min: int,
+        worker_max: int,
+        worker_backlog_per_task: int,
+        log_retention_days: int,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.suffix = suffix
+        self._log_groups: dict[str, logs.LogGroup] = {}
+        self.cluster = ecs.Cluster(
+            self,
+            "Cluster",
+            cluster_name=f"video-processing-{suffix}",
+            vpc=vpc,
+            container_insights_v2=ecs.ContainerInsights.ENABLED,
+        )
+        # Container Insights would create this group itself, without retention and outliving the stack.
+        logs.LogGroup(
+            self,
+            "InsightsLogs",
+            log_group_name=f"/aws/ecs/containerinsights/video-processing-{suffix}/performance",
+            retention=log_retention(log_retention_days),
+            encryption_key=key,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        # Built from the repo's Dockerfile at deploy time; synthesis only stages the files .dockerignore allows.
+        self.image = ecs.ContainerImage.from_asset(
+            str(REPO_ROOT),
+            file="Dockerfile",
+            ignore_mode=IgnoreMode.DOCKER,
+            platform=ecr_assets.Platform.LINUX_AMD64,
+        )
+        # One execution role (pull image, write logs) shared by both services; task roles are separate.
+        self.execution_role = iam.Role(
+            self,
+            "ExecutionRole",
+            assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
+            description=f"vidpipe {suffix}: ECS agent pulls the image and writes container logs",
+        )
+        self.api_role = self._task_role("ApiTaskRole", "API tasks")
+        self.worker_role = self._task_role("WorkerTaskRole", "worker tasks")
+        for role in (self.api_role, self.worker_role):
+            file_system.grant(role, "elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite")
+
+        self.api_sg = ec2.SecurityGroup(
+            self,
+            "ApiSg",
+            vpc=vpc,
+            security_group_name=f"api-{suffix}",
+            description="API tasks: from the load balancer only",
+            allow_all_outbound=False,
+        )
+        self.worker_sg = ec2.SecurityGroup(
+            self,
+            "WorkerSg",
+            vpc=vpc,
+            security_group_name=f"worker-{suffix}",
+            description="Worker tasks: no inbound",
+            allow_all_outbound=False,
+        )
+        # AWS APIs (S3, Kinesis, SQS, CloudWatch; ECR/Secrets/Logs via endpoints) are HTTPS.
+        self.api_sg.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to AWS APIs")
+        self.worker_sg.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to AWS APIs and URL ingest")
+        self.worker_sg.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(80), "URL ingest of plain-HTTP sources")
+
+        api_task = self._task_definition(
+            "Api", f"vidpipe-api-{suffix}", api_cpu, api_memory_mib, self.api_role, key, log_retention_days,
+            file_system, access_point,
+        )  # fmt: skip
+        migrate = api_task.add_container(
+            "migrate",
+            image=self.image,
+            command=MIGRATE_COMMAND,
+            essential=False,
+            environment=environment,
+            readonly_root_filesystem=True,
+            user=f"{APP_UID}:{APP_GID}",
+            logging=ecs.LogDrivers.aws_logs(stream_prefix="migrate", log_group=self._log_groups["Api"]),
+        )
+        self._mount(migrate)
+        api = api_task.add_container(
+            "api",
+            image=self.image,
+            command=API_COMMAND,
+            essential=True,
+            environment=environment,
+            readonly_root_filesystem=True,
+            user=f"{APP_UID}:{APP_GID}",
+            port_mappings=[ecs.PortMapping(container_port=API_PORT, protocol=ecs.Protocol.TCP)],
+            health_check=ecs.HealthCheck(
+                command=HEALTH_COMMAND,
+                interval=Duration.seconds(30),
+                timeout=Duration.seconds(5),
+                retries=3,
+                start_period=Duration.seconds(60),
+            ),
+            logging=ecs.LogDrivers.aws_logs(stream_prefix="api", log_group=self._log_groups["Api"]),
+        )
+        self._mount(api)
+        # Schema first: the API starts only after `vidpipe db upgrade` exited 0 in the same task.
+        api.add_container_dependencies(
+            ecs.ContainerDependency(container=migrate, condition=ecs.ContainerDependencyCondition.SUCCESS)
+        )
+
+        worker_task = self._task_definition(
+            "Worker", f"vidpipe-worker-{suffix}", worker_cpu, worker_memory_mib, self.worker_role, key,
+            log_retention_days, file_system, access_point,
+        )  # fmt: skip
+        worker = worker_task.add_container(
+            "worker",
+            image=self.image,
+            command=WORKER_COMMAND,
+            essential=True,
+            environment={
+                **environment,
+                # What the worker needs to publish BacklogPerTask (see vidpipe/cloud/metrics.py).
+                "VIDPIPE_METRICS_ENVIRONMENT": suffix,
+                "VIDPIPE_ECS_CLUSTER": f"video-processing-{suffix}",
+                "VIDPIPE_ECS_SERVICE": f"vidpipe-worker-{suffix}",
+            },
+            readonly_root_filesystem=True,
+            user=f"{APP_UID}:{APP_GID}",
+            # Fargate's maximum: time for a worker to hand its leased job back on SIGTERM.
+            stop_timeout=Duration.seconds(120),
+            logging=ecs.LogDrivers.aws_logs(stream_prefix="worker", log_group=self._log_groups["Worker"]),
+        )
+        self._mount(worker)
+
+        self.api_service = ecs.FargateService(
+            self,
+            "ApiService",
+            service_name=f"vidpipe-api-{suffix}",
+            cluster=self.cluster,
+            task_definition=api_task,
+            desired_count=api_desired,
+            security_groups=[self.api_sg],
+            vpc_subnets=subnets,
+            assign_public_ip=False,
+            min_healthy_percent=100,
+            max_healthy_percent=200,
+            circuit_breaker=ecs.DeploymentCircuitBreaker(rollback=True),
+            health_check_grace_period=Duration.seconds(120),
+            platform_version=ecs.FargatePlatformVersion.LATEST,
+        )
+        api_scaling = self.api_service.auto_scale_task_count(min_capacity=api_desired, max_capacity=api_desired * 4)
+        api_scaling.scale_on_cpu_utilization("Cpu", target_utilization_percent=60)
+
+        self.worker_service = ecs.FargateService(
+            self,
+            "WorkerService",
+            service_name=f"vidpipe-worker-{suffix}",
+            cluster=self.cluster,
+            task_definition=worker_task,
+            desired_count=worker_min,
+            security_groups=[self.worker_sg],
+            vpc_subnets=subnets,
+            assign_public_ip=False,
+            min_healthy_percent=100,
+            max_healthy_percent=200,
+            circuit_breaker=ecs.DeploymentCircuitBreaker(rollback=True),
+            platform_version=ecs.FargatePlatformVersion.LATEST,
+        )
+        # Two policies; the service scales out when either asks and in only when both allow it.
+        # Target tracking cannot use metric math, so the app publishes backlog / running workers itself.
+        # Tasks in the middle of a long job set ECS task scale-in protection (granted below) so a
+        # scale-in never kills a transcode; the queue's lease would retry it, but the work would be lost.
+        self.worker_scaling = self.worker_service.auto_scale_task_count(
+            min_capacity=worker_min, max_capacity=worker_max
+        )
+        self.worker_scaling.scale_on_cpu_utilization(
+            "Cpu",
+            target_utilization_percent=70,
+            scale_in_cooldown=Duration.minutes(5),
+            scale_out_cooldown=Duration.minutes(1),
+        )
+        self.backlog_metric = cloudwatch.Metric(
+            namespace=BACKLOG_NAMESPACE,
+            metric_name=BACKLOG_METRIC,
+            dimensions_map={"Environment": suffix},
+            statistic="Average",
+            period=Duration.minutes(1),
+        )
+        self.worker_scaling.scale_to_track_custom_metric(
+            "Backlog",
+            metric=self.backlog_metric,
+            target_value=worker_backlog_per_task,
+            scale_in_cooldown=Duration.minutes(5),
+            scale_out_cooldown=Duration.minutes(1),
+        )
+        self._grant_worker_self_management()
+
+        self.load_balancer, self.target_group = self._load_balancer(vpc, subnets)
+
+    # --- pieces -----------------------------------------------------------------------------------
+    def _task_role(self, construct_id: str, what: str) -> iam.Role:
+        return iam.Role(
+            self,
+            construct_id,
+            assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
+            description=f"vidpipe {self.suffix}: what the app in the {what} may call",
+        )
+
+    def _task_definition(
+        self,
+        name: str,
+        family: str,
+        cpu: int,
+        memory_mib: int,
+        task_role: iam.IRole,
+        key: kms.IKey,
+        log_retention_days: int,
+        file_system: efs.IFileSystem,
+        access_point: efs.IAccessPoint,
+    ) -> ecs.FargateTaskDefinition:
+        self._log_groups[name] = logs.LogGroup(
+            self,
+            f"{name}Logs",
+            log_group_name=f"/vidpipe/{self.suffix}/{name.lower()}",
+            retention=log_retention(log_retention_days),
+            encryption_key=key,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        task = ecs.FargateTaskDefinition(
+            self,
+            f"{name}Task",
+            family=family,
+            cpu=cpu,
+            memory_limit_mib=memory_mib,
+            task_role=task_role,
+            execution_role=self.execution_role,
+            runtime_platform=ecs.RuntimePlatform(
+                operating_system_family=ecs.OperatingSystemFamily.LINUX,
+                cpu_architecture=ecs.CpuArchitecture.X86_64,
+            ),
+        )
+        acknowledge(
+            task,
+            "AwsSolutions-ECS2",
+            "The environment holds only non-secret settings (names, endpoints, secret ARNs); the secret values "
+            "are fetched by the app through its task role at start-up and never appear in the task definition.",
+        )
+        task.add_volume(name="tmp")  # task ephemeral storage; the image's VOLUME /tmp gives it mode 1777
+        task.add_volume(
+            name="scratch",
+            efs_volume_configuration=ecs.EfsVolumeConfiguration(
+                file_system_id=file_system.file_system_id,
+                transit_encryption="ENABLED",
+                authorization_config=ecs.AuthorizationConfig(
+                    access_point_id=access_point.access_point_id, iam="ENABLED"
+                ),
+            ),
+        )
+        return task
+
+    @staticmethod
+    def _mount(container: ecs.ContainerDefinition) -> None:
+        container.add_mount_points(
+            ecs.MountPoint(container_path="/tmp", source_volume="tmp", read_only=False),  # noqa: S108
+            ecs.MountPoint(container_path=SCRATCH_PATH, source_volume="scratch", read_only=False),
+        )
+
+    def _grant_worker_self_management(self) -> None:
+        stack = self.cluster.stack
+        # ECS task scale-in protection for the worker's own tasks while a job runs.
+        self.worker_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ScaleInProtection",
+                actions=["ecs:GetTaskProtection", "ecs:UpdateTaskProtection"],
+                resources=[
+                    stack.format_arn(
+                        service="ecs", resource="task", resource_name=f"video-processing-{self.suffix}/*"
+                    )
+                ],
+            )
+        )
+        acknowledge(
+            self.worker_role,
+            f"AwsSolutions-IAM5[Resource::arn:aws:ecs:us-east-1:<AWS::AccountId>:task/video-processing-{self.suffix}/*]",
+            "Task ids exist only at run time; the grant covers tasks of this one cluster and only the two "
+            "task-protection actions a worker uses to shield itself from scale-in during a job.",
+        )
+        # Counting running workers for BacklogPerTask.
+        self.worker_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="DescribeOwnService",
+                actions=["ecs:DescribeServices"],
+                # Built from names: the service's own ARN attribute would make the service wait for this policy.
+                resources=[
+                    stack.format_arn(
+                        service="ecs",
+                        resource="service",
+                        resource_name=f"{self.cluster.cluster_name}/vidpipe-worker-{self.suffix}",
+                    )
+                ],
+            )
+        )
+        # PutMetricData has no resource-level permissions; the namespace condition is the narrowing.
+        self.worker_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="PublishBacklogMetric",
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringEquals": {"cloudwatch:namespace": BACKLOG_NAMESPACE}},
+            )
+        )
+
+    def _load_balancer(
+        self, vpc: ec2.IVpc, subnets: ec2.SubnetSelection
+    ) -> tuple[elbv2.NetworkLoadBalancer, elbv2.NetworkTargetGroup]:
+        # API Gateway REST VPC links can only target an NLB; API Gateway terminates TLS and does the
+        # HTTP work (throttling, keys, access logs), so an ALB between them would add cost, not function.
+        sg = ec2.SecurityGroup(
+            self,
+            "NlbSg",
+            vpc=vpc,
+            security_group_name=f"api-nlb-{self.suffix}",
+            description="API load balancer: from the API Gateway VPC link (PrivateLink) inside the VPC",
+            allow_all_outbound=False,
+        )
+        sg.add_ingress_rule(ec2.Peer.ipv4(VPC_CIDR), ec2.Port.tcp(80), "VPC link and in-VPC callers")
+        nlb = elbv2.NetworkLoadBalancer(
+            self,
+            "Nlb",
+            load_balancer_name=f"api-nlb-{self.suffix}",
+            vpc=vpc,
+            vpc_subnets=subnets,
+            internet_facing=False,
+            cross_zone_enabled=True,
+            security_groups=[sg],
+        )
+        listener = nlb.add_listener("Tcp", port=80, protocol=elbv2.Protocol.TCP)
+        target_group = listener.add_targets(
+            "Api",
+            target_group_name=f"api-{self.suffix}",
+            port=API_PORT,
+            protocol=elbv2.Protocol.TCP,
+            targets=[self.api_service],
+            deregistration_delay=Duration.seconds(30),
+            health_check=elbv2.HealthCheck(
+                protocol=elbv2.Protocol.HTTP,
+                path="/healthz",
+                interval=Duration.seconds(15),
+                healthy_threshold_count=2,
+                unhealthy_threshold_count=3,
+            ),
+        )
+        nlb.connections.allow_to(self.api_sg, ec2.Port.tcp(API_PORT), "NLB to API tasks (traffic and health checks)")
+        acknowledge(
+            nlb,
+            "AwsSolutions-ELB2",
+            "NLBs write access logs only for TLS listeners; this one is a private TCP hop behind API Gateway, "
+            "whose access log records every request.",
+        )
+        checkov_skip(nlb, "CKV_AWS_91", "NLB access logs exist only for TLS listeners; API Gateway logs each request.")
+        return nlb, target_group

@@ -1,0 +1,143 @@
+"""The one stack: builds each unit, connects their security groups and grants the task roles."""
+
+from __future__ import annotations
+
+from aws_cdk import Aws, Stack, Tags
+from aws_cdk import aws_ec2 as ec2
+from constructs import Construct
+
+from .api import STAGE, Api
+from .cache import REDIS_PORT, Cache
+from .config import Profile
+from .database import Database
+from .discovery import Discovery
+from .filesystem import SharedFileSystem
+from .keys import Encryption
+from .monitoring import Monitoring, Watched
+from .network import Network
+from .permissions import grant_task_roles
+from .queue import Messaging
+from .service import SCRATCH_PATH, Compute
+from .storage import Storage
+
+
+class VidpipeStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, suffix: str, profile: Profile, **kwargs) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        p = profile
+        for key, value in {
+            "Project": "vidpipe",
+            "Environment": suffix,
+            "Owner": p.owner,
+            "CostCenter": p.cost_center,
+        }.items():
+            Tags.of(self).add(key, value)
+
+        key = Encryption(self, "Encryption", suffix=suffix).key
+        net = Network(self, "Network", suffix=suffix, nat_gateways=p.nat_gateways,
+                      log_retention_days=p.log_retention_days, key=key)  # fmt: skip
+        storage = Storage(self, "Storage", suffix=suffix, key=key)
+        fs = SharedFileSystem(self, "FileSystem", suffix=suffix, vpc=net.vpc, subnets=net.private_subnets, key=key)
+        db = Database(
+            self, "Database", suffix=suffix, vpc=net.vpc, subnets=net.isolated_subnets, key=key,
+            instance_type=p.db_instance_type, multi_az=p.multi_az, allocated_gib=p.db_allocated_gib,
+            max_allocated_gib=p.db_max_allocated_gib, backup_days=p.db_backup_days,
+            log_retention_days=p.log_retention_days, deletion_protection=p.deletion_protection,
+        )  # fmt: skip
+        cache = Cache(
+            self, "Cache", suffix=suffix, vpc=net.vpc, subnets=net.isolated_subnets, key=key,
+            node_type=p.redis_node_type, nodes=p.redis_nodes, multi_az=p.multi_az,
+            log_retention_days=p.log_retention_days,
+        )  # fmt: skip
+        messaging = Messaging(
+            self, "Messaging", suffix=suffix, key=key, stream_retention_hours=p.stream_retention_hours
+        )
+
+        # What the app reads (vidpipe/settings.py, prefix VIDPIPE_). Secrets travel as ARNs; the app
+        # fetches them with its task role at start-up (vidpipe/cloud/secrets.py), so values never sit
+        # in the task definition.
+        environment = {
+            "VIDPIPE_AWS_REGION": Aws.REGION,
+            "VIDPIPE_DATA_DIR": "/tmp/vidpipe",  # noqa: S108 - the task's writable ephemeral volume
+            "VIDPIPE_SCRATCH_DIR": SCRATCH_PATH,
+            "VIDPIPE_API_HOST": "0.0.0.0",  # noqa: S104 - inside the task; only the NLB reaches it
+            "VIDPIPE_LOG_JSON": "true",
+            "VIDPIPE_MEDIA_STORE": "s3",
+            "VIDPIPE_S3_BUCKET": storage.media.bucket_name,
+            "VIDPIPE_KINESIS_STREAM": messaging.stream.stream_name,
+            "VIDPIPE_DLQ_URL": messaging.dead_letters.queue_url,
+            "VIDPIPE_DB_SECRET": db.secret.secret_arn,
+            "VIDPIPE_REDIS_ENDPOINT": cache.endpoint,
+            "VIDPIPE_REDIS_AUTH_SECRET": cache.auth_secret.secret_arn,
+        }
+        compute = Compute(
+            self, "Compute", suffix=suffix, vpc=net.vpc, subnets=net.private_subnets, key=key,
+            file_system=fs.file_system, access_point=fs.access_point, environment=environment,
+            api_cpu=p.api_cpu, api_memory_mib=p.api_memory_mib, api_desired=p.api_desired,
+            worker_cpu=p.worker_cpu, worker_memory_mib=p.worker_memory_mib, worker_min=p.worker_min,
+            worker_max=p.worker_max, worker_backlog_per_task=p.worker_backlog_per_task,
+            log_retention_days=p.log_retention_days,
+        )  # fmt: skip
+        api = Api(
+            self, "Api", suffix=suffix, load_balancer=compute.load_balancer, key=key, rate_limit=p.api_rate_limit,
+            burst_limit=p.api_burst_limit, log_retention_days=p.log_retention_days,
+        )  # fmt: skip
+
+        # --- security groups: each pair opened on one port, in one direction --------------------------
+        for tasks in (compute.api_sg, compute.worker_sg):
+            db.instance.connections.allow_default_port_from(tasks, "PostgreSQL from vidpipe tasks")
+            cache.security_group.connections.allow_from(tasks, ec2.Port.tcp(REDIS_PORT), "Redis from vidpipe tasks")
+            fs.file_system.connections.allow_default_port_from(tasks, "NFS from vidpipe tasks")
+
+        # --- grants: what each task role may do, nothing more ---------------------------------------------
+        grant_task_roles(
+            api_role=compute.api_role,
+            worker_role=compute.worker_role,
+            execution_role=compute.execution_role,
+            key=key,
+            bucket=storage.media,
+            stream=messaging.stream,
+            dead_letters=messaging.dead_letters,
+            secrets=[db.secret, cache.auth_secret],
+        )
+
+        monitoring = Monitoring(
+            self,
+            "Monitoring",
+            suffix=suffix,
+            key=key,
+            watched=Watched(
+                dlq_name=messaging.dead_letters.queue_name,
+                stream_name=messaging.stream.stream_name,
+                cluster_name=compute.cluster.cluster_name,
+                service_names=(f"vidpipe-api-{suffix}", f"vidpipe-worker-{suffix}"),
+                db_instance_id=f"rds-postgresql-{suffix}",
+                redis_member_ids=tuple(cache.member_ids),
+                api_name=f"vidpipe-api-{suffix}",
+                api_stage=STAGE,
+                backlog_metric=compute.backlog_metric,
+            ),
+        )
+        Discovery(
+            self,
+            "Discovery",
+            suffix=suffix,
+            values={
+                "VpcId": net.vpc.vpc_id,
+                "EcsClusterName": compute.cluster.cluster_name,
+                "RdsEndpoint": db.instance.db_instance_endpoint_address,
+                "RedisEndpoint": cache.endpoint,
+                "EfsFileSystemId": fs.file_system.file_system_id,
+                "ApiEndpoint": api.rest_api.url,
+                "DbSecretArn": db.secret.secret_arn,
+                "MediaBucketName": storage.media.bucket_name,
+                "IngestStreamName": messaging.stream.stream_name,
+                "DeadLetterQueueName": messaging.dead_letters.queue_name,
+                "DeadLetterQueueUrl": messaging.dead_letters.queue_url,
+                "AlarmTopicArn": monitoring.topic.topic_arn,
+            },
+        )
+        self.units = {
+            "network": net, "storage": storage, "filesystem": fs, "database": db, "cache": cache,
+            "messaging": messaging, "compute": compute, "api": api, "monitoring": monitoring,
+        }  # fmt: skip
