@@ -114,8 +114,6 @@ class Cache(Construct):
                 )
             ],
         )
-        self.replication_group.node.add_dependency(subnet_group)
-        self.replication_group.node.add_dependency(slow_log)
         self.replication_group.apply_removal_policy(RemovalPolicy.DESTROY)
         acknowledge(
             self.replication_group,
