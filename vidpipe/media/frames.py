@@ -18,10 +18,13 @@ from PIL import Image
 from vidpipe.errors import MediaDecodeError
 
 
-def prepare_keyframe_decoding(stream: av.stream.Stream) -> None:
+def prepare_keyframe_decoding(stream: av.stream.Stream, thread_type: str = "SLICE") -> None:
+    """Decode key frames only. SLICE, not AUTO threading: every seek flushes the decoder, and frame
+    threads must refill before the first picture comes out; measured on the 60 s 1080p bench clip,
+    15 seek+decode rounds cost ~0.23 s CPU / 0.32-0.6 s wall with SLICE vs ~0.25-0.36 s / 0.5-1.0 s with AUTO."""
     cc = stream.codec_context
     cc.skip_frame = "NONKEY"
-    cc.thread_type = "AUTO"
+    cc.thread_type = thread_type
 
 
 def keyframe_at(container: av.container.InputContainer, stream: av.stream.Stream,
