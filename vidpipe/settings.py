@@ -70,6 +70,7 @@ class Settings(BaseSettings):
     aws_region: str | None = None
     db_secret: SecretStr | None = None  # Secrets Manager ARN or the secret's JSON
     redis_auth_secret: SecretStr | None = None  # ARN or the token itself
+    redis_endpoint: str | None = None  # host:port of the ElastiCache primary (TLS + AUTH)
     s3_bucket: str | None = None
     s3_prefix: str = ""
     kinesis_stream: str | None = None

@@ -1,0 +1,115 @@
+"""Turn what the CDK stack injects (secret ARNs, the Redis endpoint) into the URLs the app connects with.
+
+Called once by an entry point after building `Settings`; never logs a secret value (they stay `SecretStr`).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import quote
+
+from pydantic import SecretStr
+
+from vidpipe.cloud.errors import CloudServiceError, ConfigurationError
+from vidpipe.settings import Settings
+
+_DB_KEYS = ("username", "password", "host", "port")
+# Errors a retry cannot fix: the deployment is wrong (missing secret, role or key policy).
+_PERMANENT_CODES = frozenset(
+    {"ResourceNotFoundException", "AccessDeniedException", "DecryptionFailure", "InvalidRequestException"}
+)
+
+
+def resolve_cloud_settings(settings: Settings, secrets_client: Any | None = None) -> Settings:
+    """A copy of `settings` with `database_url` and `redis_url` filled from the injected secrets.
+
+    Explicit `database_url` / `redis_url` win; nothing is fetched when there is nothing to resolve.
+    `secrets_client` is a boto3 `secretsmanager` client (one is made on first need when omitted).
+    """
+    client = _LazyClient(secrets_client, settings)
+    updates: dict[str, Any] = {}
+    if settings.database_url is None and settings.db_secret is not None:
+        updates["database_url"] = SecretStr(database_url_from_secret(_secret_text(settings.db_secret, client)))
+    if settings.redis_url is None and settings.redis_endpoint:
+        token = None
+        if settings.redis_auth_secret is not None:
+            token = _secret_text(settings.redis_auth_secret, client)
+        updates["redis_url"] = SecretStr(redis_url(settings.redis_endpoint, token))
+    return settings.model_copy(update=updates) if updates else settings
+
+
+def database_url_from_secret(secret_text: str) -> str:
+    """`postgresql+psycopg://user:pass@host:port/dbname?sslmode=require` from an RDS-style secret JSON."""
+    try:
+        data = json.loads(secret_text)
+    except json.JSONDecodeError:
+        raise ConfigurationError("database secret is not JSON (expected RDS's username/password/host/port)") from None
+    if not isinstance(data, dict):
+        raise ConfigurationError("database secret JSON is not an object")
+    missing = [key for key in _DB_KEYS if data.get(key) in (None, "")]
+    if missing:
+        raise ConfigurationError(f"database secret lacks {', '.join(missing)}")
+    try:
+        port = int(data["port"])
+    except (TypeError, ValueError):
+        raise ConfigurationError("database secret has a non-numeric port") from None
+    user = quote(str(data["username"]), safe="")
+    password = quote(str(data["password"]), safe="")
+    dbname = quote(str(data.get("dbname") or "postgres"), safe="")
+    return f"postgresql+psycopg://{user}:{password}@{data['host']}:{port}/{dbname}?sslmode=require"
+
+
+def redis_url(endpoint: str, token: str | None) -> str:
+    """`rediss://:token@host:port/0`: ElastiCache with in-transit encryption speaks only TLS."""
+    host, sep, port = endpoint.strip().rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ConfigurationError(f"redis endpoint must be host:port, got {endpoint!r}")
+    auth = f":{quote(token, safe='')}@" if token else ""
+    return f"rediss://{auth}{host}:{port}/0"
+
+
+def _secret_text(value: SecretStr, client: _LazyClient) -> str:
+    """The secret itself when given inline, else its SecretString fetched by ARN."""
+    raw = value.get_secret_value().strip()
+    if not raw.startswith("arn:"):
+        return raw
+    return client.get_secret_string(raw)
+
+
+class _LazyClient:
+    def __init__(self, client: Any | None, settings: Settings) -> None:
+        self._client = client
+        self._region = settings.aws_region
+
+    def get_secret_string(self, arn: str) -> str:
+        if self._client is None:
+            import boto3  # only deployments that use secrets pay for the import
+
+            region = self._region or _arn_region(arn)
+            self._client = boto3.client("secretsmanager", region_name=region)
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            response = self._client.get_secret_value(SecretId=arn)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in _PERMANENT_CODES:
+                raise ConfigurationError(f"cannot read secret {_name(arn)}: {code}") from exc
+            raise CloudServiceError(f"reading secret {_name(arn)} failed: {code or 'error'}") from exc
+        except BotoCoreError as exc:
+            raise CloudServiceError(f"reading secret {_name(arn)} failed: {type(exc).__name__}") from exc
+        text = response.get("SecretString")
+        if not text:
+            raise ConfigurationError(f"secret {_name(arn)} has no SecretString")
+        return text
+
+
+def _arn_region(arn: str) -> str | None:
+    parts = arn.split(":")
+    return parts[3] if len(parts) > 3 and parts[3] else None
+
+
+def _name(arn: str) -> str:
+    """The secret's name part of an ARN, for messages (ARNs are identifiers, not secrets)."""
+    return arn.split(":secret:", 1)[-1]
