@@ -81,6 +81,9 @@ def serve(host: Annotated[str | None, typer.Option()] = None,
     from vidpipe.api.server import serve as run_api
 
     rt = open_runtime(pool_size=20)
+    # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; with the default handler that kills us
+    # before rt.close() (and the embedded PostgreSQL's cleanup) runs. Our handler makes it a normal return.
+    _install_stop_handlers(lambda: None)
     run_api(rt, host=host or rt.settings.api_host, port=port or rt.settings.api_port)
     rt.close()
 
@@ -94,6 +97,9 @@ def up(host: Annotated[str | None, typer.Option()] = None, port: Annotated[int |
 
     rt = open_runtime(pool_size=20)
     w = Worker(rt, concurrency=concurrency)
+    # uvicorn re-raises the stop signal after its shutdown: route it to the worker, not to the default
+    # handler (which would kill the process before running jobs are released).
+    _install_stop_handlers(w.request_stop)
     w.start()
     try:
         run_api(rt, host=host or rt.settings.api_host, port=port or rt.settings.api_port)
