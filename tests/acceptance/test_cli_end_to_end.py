@@ -59,7 +59,7 @@ def test_demo_processes_the_samples_and_prints_the_summary(tmp_path: Path, procs
 def test_up_serves_uploads_and_media_and_stops_on_sigterm(tmp_path: Path, procs) -> None:
     data_dir = tmp_path / "data"
     procs.pg_dirs.append(data_dir / "postgres")
-    env = embedded_env(data_dir)
+    env = embedded_env(data_dir) | {"VIDPIPE_LIMIT_MAX_UPLOAD_BYTES": str(1024 * 1024)}
     port = free_port()
     up = procs.spawn(["up", "--port", str(port)], env, name="up")
     base = f"http://127.0.0.1:{port}"
@@ -89,11 +89,12 @@ def test_up_serves_uploads_and_media_and_stops_on_sigterm(tmp_path: Path, procs)
         asset_id = created.json()["id"]
         assert created.json()["profile"] == "preview"
 
-        def finished() -> dict | None:
-            body = client.get(f"/v1/assets/{asset_id}", headers=auth).json()
+        def finished(some_id: str) -> dict | None:
+            body = client.get(f"/v1/assets/{some_id}", headers=auth).json()
             return body if body["status"] in ("ready", "failed") else None
 
-        body = wait_for(finished, timeout=120, interval=0.5, what="the upload to be processed", procs=[up])
+        body = wait_for(lambda: finished(asset_id), timeout=120, interval=0.5, what="the upload to be processed",
+                        procs=[up])
         assert body["status"] == "ready", body
         assert {(s["stage"], s["status"], s["progress_percent"]) for s in body["stages"]} == {
             ("probe", "succeeded", 100), ("thumbnails", "succeeded", 100), ("transcode", "succeeded", 100)}
@@ -117,6 +118,21 @@ def test_up_serves_uploads_and_media_and_stops_on_sigterm(tmp_path: Path, procs)
         part = client.get(segment_url, headers=auth | {"Range": "bytes=0-99"})
         assert part.status_code == 206, part.text
         assert len(part.content) == 100 and part.headers["content-range"].startswith("bytes 0-99/")
+
+        # Over the upload limit: refused at upload time with a 4xx and a reason.
+        big = client.post("/v1/assets", headers=auth, files={"file": ("big.mp4", b"\0" * (2 * 1024 * 1024))})
+        assert big.status_code == 413, big.text
+        assert "limit" in big.text
+        # A hostile file name: accepted, stored sanitised, fails on its (random) content with a reason.
+        evil = client.post("/v1/assets", headers=auth, data={"profile": "preview"},
+                           files={"file": ("../../etc/\x1b[31mcron\x07.d\r\n.mp4", b"\x13\x37" * 4096)})
+        assert evil.status_code == 201, evil.text
+        evil_id = evil.json()["id"]
+        name = evil.json()["original_name"]
+        assert "/" not in name and ".." not in name and not any(ord(c) < 32 for c in name), name
+        evil_body = wait_for(lambda: finished(evil_id), timeout=60, what="the hostile upload to fail", procs=[up])
+        assert evil_body["status"] == "failed" and evil_body["error"]["message"], evil_body
+        assert client.get(f"/v1/assets/{asset_id}", headers=auth).json()["status"] == "ready"
 
     started = time.monotonic()
     up.signal(signal.SIGTERM)
