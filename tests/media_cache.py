@@ -74,6 +74,11 @@ def _with_chapters(path: Path) -> Path:
     return path
 
 
+def _remux(source: Path, path: Path) -> Path:
+    run_ffmpeg(["-i", str(source), "-map", "0", "-c", "copy", str(path)])
+    return path
+
+
 def _hdr(path: Path, transfer: str) -> Path:
     """10-bit H.264 tagged BT.2020 with a PQ (smpte2084) or HLG (arib-std-b67) transfer."""
     run_ffmpeg(["-f", "lavfi", "-i", "testsrc2=s=320x180:r=25:d=2", "-c:v", "libx264", "-preset", "ultrafast",
@@ -108,6 +113,9 @@ RECIPES: dict[str, tuple[str, Callable[[Path], Path]]] = {
     "chapters_mkv": ("chapters.mkv", _with_chapters),
     "hdr_pq": ("hdr-pq.mp4", lambda p: _hdr(p, "smpte2084")),
     "hdr_hlg": ("hdr-hlg.mkv", lambda p: _hdr(p, "arib-std-b67")),
+    "mkv_6s": ("six-seconds.mkv", lambda p: samples.make_video(p, width=320, height=180, seconds=6.0)),
+    "mpegts": ("small.ts", lambda p: _remux(samples.make_video(p.with_suffix(".mp4"), width=320, height=180,
+                                                                   seconds=6.0), p)),
     "huge_header": ("huge-30000.mkv", _huge_header),
     "huge_16k_header": ("huge-16000.mkv", lambda p: _huge_header(p, 16000)),
 }

@@ -131,6 +131,19 @@ def test_truncated_mp4(media) -> None:
         probe_file(media.truncated("h264_720p", 0.3), LIMITS)
 
 
+def test_truncated_mkv_keeps_its_header_but_not_its_end(media) -> None:
+    assert probe_file(media.get("mkv_6s"), LIMITS)["duration"] == pytest.approx(6.0, abs=0.1)
+    with pytest.raises(MediaDecodeError, match="truncated: its header declares 6.0 s"):
+        probe_file(media.truncated("mkv_6s", 0.4), LIMITS)
+
+
+def test_mpegts(media) -> None:
+    info = probe_file(media.get("mpegts"), LIMITS)
+    assert info["format"] == "mpegts"
+    assert info["duration"] == pytest.approx(6.0, abs=0.1)
+    assert (info["width"], info["height"], info["fps"], info["is_vfr"]) == (320, 180, 30.0, False)
+
+
 def test_truncated_before_the_index(media, tmp_path: Path) -> None:
     head = tmp_path / "head.mp4"
     head.write_bytes(media.get("h264_720p").read_bytes()[:2000])  # inside the moov atom

@@ -68,6 +68,7 @@ def test_sprite_times() -> None:
     assert th.sprite_times(61.0, 10.0) == [0, 10, 20, 30, 40, 50, 60]
     assert th.sprite_times(3.0, 10.0) == [0]
     assert th.sprite_times(0.5, 2.0) == [0]
+    assert th.sprite_times(6.021, 2.0) == [0, 2, 4]  # container rounding does not add a 21 ms tile
 
 
 def test_sheet_layout_and_sheets() -> None:
@@ -165,6 +166,17 @@ def test_long_gop_still_gives_a_tile_per_interval(media, tmp_path: Path) -> None
         assert sheet.size == (480, 90)
         tiles = [np.asarray(sheet.crop((x, 0, x + 160, 90)), dtype=np.int16) for x in (0, 160, 320)]
     assert np.abs(tiles[0] - tiles[2]).mean() < 3
+
+
+def test_mpegts_without_index_still_samples_each_interval(media, tmp_path: Path) -> None:
+    # MPEG-TS has no index and starts at 1.4 s; seeking may land on the next key frame, which the reader corrects.
+    _run(media.get("mpegts"), tmp_path)
+    cues = _cues((tmp_path / "thumbs" / "sprites.vtt").read_text())
+    assert [c[0] for c in cues] == [0, 2, 4]
+    with Image.open(tmp_path / "thumbs" / "sprite-000.jpg") as sheet:
+        tiles = [np.asarray(sheet.crop((x, 0, x + 160, 90)).convert("L"), dtype=np.int16) for x in (0, 160, 320)]
+    # scenes change every 2 s, so the three tiles differ
+    assert np.abs(tiles[0] - tiles[1]).mean() > 10 and np.abs(tiles[1] - tiles[2]).mean() > 10
 
 
 @pytest.mark.parametrize("name", ["vfr", "multi_audio_mkv", "no_audio"])

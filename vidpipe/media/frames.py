@@ -27,13 +27,33 @@ def prepare_keyframe_decoding(stream: av.stream.Stream, thread_type: str = "SLIC
     cc.thread_type = thread_type
 
 
-def keyframe_at(container: av.container.InputContainer, stream: av.stream.Stream,
-                seconds: float) -> av.video.frame.VideoFrame | None:
-    """The first key frame decoded after seeking backward to `seconds` (None past the end)."""
-    start = stream.start_time or 0
-    target = start + int(max(0.0, seconds) / stream.time_base)
+def keyframe_at(container: av.container.InputContainer, stream: av.stream.Stream, seconds: float,
+                *, retries: int = 3) -> av.video.frame.VideoFrame | None:
+    """The key frame at or before `seconds` (from the stream start), or the nearest one we can find.
+
+    Demuxers without an index (MPEG-TS/PS) may land on the next key frame instead of the previous
+    one; then we seek again a little earlier (1 s, 2 s, 4 s back).
+    """
+    best: av.video.frame.VideoFrame | None = None
+    target, step = max(0.0, seconds), 1.0
+    for _ in range(retries + 1):
+        frame = _first_frame_after_seek(container, stream, target)
+        if frame is not None:
+            if frame_time(frame, stream) <= seconds + 0.25:
+                return frame
+            if best is None or frame_time(frame, stream) < frame_time(best, stream):
+                best = frame
+        if target <= 0:
+            break
+        target, step = max(0.0, target - step), step * 2
+    return best
+
+
+def _first_frame_after_seek(container: av.container.InputContainer, stream: av.stream.Stream,
+                            seconds: float) -> av.video.frame.VideoFrame | None:
+    offset = (stream.start_time or 0) + int(seconds / stream.time_base)
     try:
-        container.seek(target, stream=stream, backward=True, any_frame=False)
+        container.seek(offset, stream=stream, backward=True, any_frame=False)
         for packet in container.demux(stream):
             for frame in packet.decode():  # the final empty packet flushes the decoder
                 return frame
@@ -43,8 +63,11 @@ def keyframe_at(container: av.container.InputContainer, stream: av.stream.Stream
     return None
 
 
-def frame_time(frame: av.video.frame.VideoFrame) -> float:
-    return float(frame.time) if frame.time is not None else 0.0
+def frame_time(frame: av.video.frame.VideoFrame, stream: av.stream.Stream) -> float:
+    """Seconds from the start of the stream (MPEG-TS streams rarely start at 0)."""
+    if frame.pts is None:
+        return 0.0
+    return float((frame.pts - (stream.start_time or 0)) * stream.time_base)
 
 
 def display_dimensions(width: int, height: int, sar: float, rotation: int, target_width: int) -> tuple[int, int]:

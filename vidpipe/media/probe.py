@@ -31,6 +31,8 @@ _HDR_TRANSFERS = {"smpte2084", "arib-std-b67"}
 _VFR_SAMPLE_PACKETS = 240
 _FIRST_FRAME_MAX_PACKETS = 600
 _STILL_MAX_SECONDS = 0.2
+_HEADER_DURATION_DEMUXERS = {"matroska", "avi", "flv", "mxf"}
+_TAIL_MAX_PACKETS = 5000
 _ATTACHED_PIC = 1 << 10  # AV_DISPOSITION_ATTACHED_PIC: cover art, not a video
 
 
@@ -65,6 +67,7 @@ def probe_container(container: av.container.InputContainer, *, size: int, limits
     _check_not_truncated(streams, size)
 
     first = _read_first_frames(container, video, audio)
+    _check_tail(container, video or audio, duration)
     rotation = 0
     if video is not None:
         rotation = normalise_rotation(first.get("rotation", 0))
@@ -188,6 +191,27 @@ def _check_not_truncated(streams: list[av.stream.Stream], size: int) -> None:
     if end > size:
         raise MediaDecodeError(f"the file is truncated: its index points to byte {end} but it has only {size} bytes "
                                f"({100 * size / end:.0f}% present); was the upload interrupted?")
+
+
+def _check_tail(container: av.container.InputContainer, stream: av.stream.Stream, duration: float) -> None:
+    # Matroska, AVI, FLV and MXF declare the duration in the header; an interrupted upload keeps the
+    # header but not the end. Seek near the end and make sure packets get there (reading, not decoding).
+    if demuxer_name(container) not in _HEADER_DURATION_DEMUXERS:
+        return
+    reach = duration - max(1.0, 0.05 * duration)
+    start, tb = stream.start_time or 0, stream.time_base
+    last = 0.0
+    try:
+        container.seek(start + int(max(0.0, reach - 1.0) / tb), stream=stream, backward=True, any_frame=False)
+        for n, packet in enumerate(container.demux(stream)):
+            if packet.pts is not None:
+                last = max(last, float((packet.pts + (packet.duration or 0) - start) * tb))
+            if last >= reach or n >= _TAIL_MAX_PACKETS:
+                return
+    except av.error.FFmpegError:
+        pass  # a failed seek or read near the end is the same finding as running out of data
+    raise MediaDecodeError(f"the file is truncated: its header declares {duration:.1f} s but the data stops "
+                           f"early (last packet read near the end: {last:.1f} s); was the upload interrupted?")
 
 
 def _read_first_frames(container: av.container.InputContainer, video: av.stream.Stream | None,

@@ -64,8 +64,8 @@ def choose_poster(candidates: Sequence[tuple[float, float]], duration: float) ->
 
 
 def sprite_times(duration: float, interval: float) -> list[float]:
-    """One tile per interval: 0, interval, 2*interval, ... (at least one)."""
-    count = max(1, math.ceil(duration / interval - 1e-6))
+    """One tile per interval: 0, interval, 2*interval, ... (at least one; no tile for a last sliver under 2 %)."""
+    count = max(1, math.ceil(duration / interval - 0.02))
     return [round(i * interval, 3) for i in range(count)]
 
 
@@ -177,7 +177,7 @@ def run(inp: StageInput) -> StageResult:
                         tiles[i] = tile
                     elif not any(c[2] is frame for c in candidates):
                         score = frame_score(frames.to_gray_small(frame, scaler=scaler))
-                        candidates.append((frames.frame_time(frame), score, frame))
+                        candidates.append((frames.frame_time(frame, stream), score, frame))
             inp.progress(0.9 * (done + 1) / len(groups))
 
         if not candidates and all(t is None for t in tiles):
