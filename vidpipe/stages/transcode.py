@@ -24,8 +24,6 @@ from vidpipe.media.probe import probe_file
 from vidpipe.media.safe_open import ffmpeg_input_args, open_input
 from vidpipe.stages.base import Output, RenditionInfo, StageInput, StageResult
 
-name = "transcode"
-
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 SEGMENT_TYPE = "video/mp2t"
 _POLL_SECONDS = 0.2
@@ -97,7 +95,10 @@ def run_ffmpeg_with_progress(args: list[str], *, duration: float, progress: Call
 
 def _rendition_files(hls_dir: Path, name: str) -> tuple[list[Path], int, int]:
     """Segment paths and (peak, average) bandwidth of one rendition, from its media playlist."""
-    segments = hls.parse_media_playlist((hls_dir / name / "index.m3u8").read_text())
+    playlist = hls_dir / name / "index.m3u8"
+    segments = hls.parse_media_playlist(playlist.read_text()) if playlist.is_file() else []
+    if not segments:
+        raise MediaDecodeError(f"transcode produced no segments for {name}: the source has no decodable media")
     paths = [hls_dir / name / uri for uri, _ in segments]
     peak, avg = hls.bandwidths([(p.stat().st_size, d) for p, (_, d) in zip(paths, segments, strict=True)])
     return paths, peak, avg
@@ -113,7 +114,8 @@ def _video_codec(name: str, ffmpeg_master: dict[str, dict[str, str]], first_segm
 
 
 def _collect(plan: hls.TranscodePlan, hls_dir: Path) -> tuple[list[Output], list[hls.Variant]]:
-    ffmpeg_master = hls.parse_master((hls_dir / "master.m3u8").read_text())
+    written = hls_dir / "master.m3u8"  # ffmpeg's: read for CODECS, then replaced by ours
+    ffmpeg_master = hls.parse_master(written.read_text()) if written.is_file() else {}
     outputs: list[Output] = []
     variants: list[hls.Variant] = []
     group = hls.AUDIO_GROUP if plan.mode == "groups" else None
@@ -144,7 +146,8 @@ def _collect(plan: hls.TranscodePlan, hls_dir: Path) -> tuple[list[Output], list
     return outputs, variants
 
 
-def _write_waveform(source: Path, track: hls.AudioTrack, duration: float, out: Path) -> None:
+def _write_waveform(source: Path, track: hls.AudioTrack, duration: float, out: Path,
+                    should_stop: Callable[[], bool]) -> None:
     """Decode the audio track to mono float32 (PyAV) and write its peaks as JSON."""
     try:
         with open_input(source) as container:
@@ -153,7 +156,9 @@ def _write_waveform(source: Path, track: hls.AudioTrack, duration: float, out: P
             bits = (stream.codec_context.format.bits if stream.codec_context.format else 0) or 16
             resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
             acc = waveform.PeakAccumulator(int(duration * rate) or rate)
-            for frame in container.decode(stream):
+            for n, frame in enumerate(container.decode(stream)):
+                if n % 500 == 0 and should_stop():
+                    raise JobCancelledError("transcode stopped on request")
                 for out_frame in resampler.resample(frame):
                     acc.add(out_frame.to_ndarray())
             for out_frame in resampler.resample(None):
@@ -189,10 +194,8 @@ def run(inp: StageInput) -> StageResult:
     master.write_text(hls.build_master_playlist(variants))
     outputs.insert(0, Output("hls/master.m3u8", master, "hls_master", PLAYLIST_TYPE))
     if audio_only:
-        if inp.should_stop():
-            raise JobCancelledError("transcode stopped on request")
         wave = inp.work_dir / "waveform.json"
-        _write_waveform(inp.source_path, plan.audio[0], plan.duration, wave)
+        _write_waveform(inp.source_path, plan.audio[0], plan.duration, wave, inp.should_stop)
         outputs.append(Output("waveform.json", wave, "waveform", "application/json"))
     inp.progress(1.0)
     ladder = [{"name": r.name, "width": r.width, "height": r.height, "video_kbps": r.video_kbps,
