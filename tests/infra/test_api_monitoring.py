@@ -1,0 +1,97 @@
+"""API, monitoring and discovery units."""
+
+from __future__ import annotations
+
+from vidpipe_infra.discovery import PARAMETERS
+
+from .cfn import refs, text
+
+
+def test_nlb_is_internal_tcp_to_port_8000(dev) -> None:
+    nlb = dev.props("AWS::ElasticLoadBalancingV2::LoadBalancer")
+    assert (nlb["Type"], nlb["Scheme"], nlb["Name"]) == ("network", "internal", "api-nlb-dev")
+    tg = dev.props("AWS::ElasticLoadBalancingV2::TargetGroup")
+    assert (tg["Port"], tg["Protocol"], tg["TargetType"]) == (8000, "TCP", "ip")
+    assert (tg["HealthCheckProtocol"], tg["HealthCheckPath"]) == ("HTTP", "/healthz")
+    listener = dev.props("AWS::ElasticLoadBalancingV2::Listener")
+    assert (listener["Port"], listener["Protocol"]) == (80, "TCP")
+
+
+def test_rest_api_goes_through_the_vpc_link(dev) -> None:
+    assert dev.props("AWS::ApiGateway::RestApi")["Name"] == "vidpipe-api-dev"
+    link_id, link = dev.one("AWS::ApiGateway::VpcLink")
+    assert refs(link["Properties"]["TargetArns"]) == {dev.logical_id("Compute/Nlb")}
+    methods = dev.resources("AWS::ApiGateway::Method").values()
+    assert len(methods) == 2
+    for method in methods:
+        props = method["Properties"]
+        assert props["ApiKeyRequired"] is True
+        assert props["Integration"]["ConnectionType"] == "VPC_LINK"
+        assert props["Integration"]["ConnectionId"] == {"Ref": link_id}
+        assert props["Integration"]["Type"] == "HTTP_PROXY"
+        assert "RequestValidatorId" in props
+
+
+def test_stage_throttles_and_logs(dev, prod) -> None:
+    stage = dev.props("AWS::ApiGateway::Stage")
+    assert stage["StageName"] == "v1"
+    assert stage["TracingEnabled"] is True
+    assert refs(stage["AccessLogSetting"]["DestinationArn"]) == {dev.logical_id("Api/AccessLogs")}
+    (settings,) = stage["MethodSettings"]
+    assert (settings["ThrottlingRateLimit"], settings["ThrottlingBurstLimit"]) == (50, 100)
+    assert settings["DataTraceEnabled"] is False
+    assert prod.props("AWS::ApiGateway::Stage")["MethodSettings"][0]["ThrottlingRateLimit"] == 500
+    plan = dev.props("AWS::ApiGateway::UsagePlan")
+    assert plan["Throttle"] == {"BurstLimit": 100, "RateLimit": 50}
+
+
+def test_api_key_comes_from_secrets_manager(dev) -> None:
+    key = dev.props("AWS::ApiGateway::ApiKey")
+    secret_id = dev.logical_id("Api/ApiKeySecret")
+    assert "{{resolve:secretsmanager:" in text(key["Value"]) and secret_id in text(key["Value"])
+    assert key["Name"] == "api-key-dev"
+
+
+EXPECTED_ALARMS = {
+    "dlq-not-empty-dev", "kinesis-write-throttled-dev", "ecs-below-desired-vidpipe-api-dev",
+    "ecs-below-desired-vidpipe-worker-dev", "rds-cpu-high-dev", "rds-free-storage-low-dev",
+    "redis-cpu-high-redis-dev-001", "redis-cpu-high-redis-dev-002", "redis-evictions-redis-dev-001",
+    "redis-evictions-redis-dev-002", "api-5xx-dev",
+}  # fmt: skip
+
+
+def test_alarms_notify_the_encrypted_topic(dev) -> None:
+    topic_id, topic = dev.one("AWS::SNS::Topic")
+    assert topic["Properties"]["TopicName"] == "alarms-dev" and "KmsMasterKeyId" in topic["Properties"]
+    alarms = {a["Properties"]["AlarmName"]: a["Properties"] for a in dev.resources("AWS::CloudWatch::Alarm").values()}
+    assert set(alarms) == EXPECTED_ALARMS
+    for props in alarms.values():
+        assert props["AlarmActions"] == [{"Ref": topic_id}]
+        assert props["TreatMissingData"] == "notBreaching"
+    assert alarms["dlq-not-empty-dev"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert alarms["dlq-not-empty-dev"]["Threshold"] == 0
+    assert alarms["kinesis-write-throttled-dev"]["MetricName"] == "WriteProvisionedThroughputExceeded"
+    assert alarms["rds-free-storage-low-dev"]["ComparisonOperator"] == "LessThanThreshold"
+    assert alarms["api-5xx-dev"]["Dimensions"] == [
+        {"Name": "ApiName", "Value": "vidpipe-api-dev"}, {"Name": "Stage", "Value": "v1"}
+    ]  # fmt: skip
+    below = alarms["ecs-below-desired-vidpipe-worker-dev"]["Metrics"]
+    assert {m["MetricStat"]["Metric"]["MetricName"] for m in below if "MetricStat" in m} == {
+        "DesiredTaskCount", "RunningTaskCount"
+    }  # fmt: skip
+
+
+def test_dashboard(dev) -> None:
+    props = dev.props("AWS::CloudWatch::Dashboard")
+    assert props["DashboardName"] == "vidpipe-dev"
+    assert "BacklogPerTask" in text(props["DashboardBody"])
+
+
+def test_outputs_and_parameters(dev) -> None:
+    outputs = dev.template["Outputs"]
+    assert {"VpcId", "EcsClusterName", "RdsEndpoint", "RedisEndpoint", "EfsFileSystemId", "ApiEndpoint",
+            "DbSecretArn", "MediaBucketName", "IngestStreamName", "DeadLetterQueueName"} <= set(outputs)  # fmt: skip
+    params = {p["Properties"]["Name"]: p["Properties"] for p in dev.resources("AWS::SSM::Parameter").values()}
+    assert set(params) == {f"/vidpipe/dev/{leaf}" for leaf in PARAMETERS.values()}
+    assert refs(params["/vidpipe/dev/vpc-id"]["Value"]) == {dev.logical_id("Network/Vpc")}
+    assert params["/vidpipe/dev/ecs-cluster-name"]["Value"] == {"Ref": dev.logical_id("Compute/Cluster")}

@@ -1,0 +1,218 @@
+"""Compute unit: cluster, task definitions, services, autoscaling, IAM and security groups."""
+
+from __future__ import annotations
+
+from vidpipe.cloud.metrics import METRIC_NAME, NAMESPACE
+from vidpipe.settings import Settings
+
+from .cfn import as_list, ref, refs, statements, text
+
+# Read by vidpipe/cloud/metrics.py callers (the worker's backlog publisher), not by Settings.
+WORKER_ONLY_ENV = {"VIDPIPE_METRICS_ENVIRONMENT", "VIDPIPE_ECS_CLUSTER", "VIDPIPE_ECS_SERVICE"}
+
+
+def _containers(synth, family: str) -> dict[str, dict]:
+    for task in synth.resources("AWS::ECS::TaskDefinition").values():
+        if task["Properties"]["Family"] == family:
+            return {c["Name"]: c for c in task["Properties"]["ContainerDefinitions"]}
+    raise AssertionError(f"no task definition {family}")
+
+
+def _task(synth, family: str) -> dict:
+    return next(
+        t["Properties"] for t in synth.resources("AWS::ECS::TaskDefinition").values()
+        if t["Properties"]["Family"] == family
+    )  # fmt: skip
+
+
+def test_cluster(dev) -> None:
+    props = dev.props("AWS::ECS::Cluster")
+    assert props["ClusterName"] == "video-processing-dev"
+    assert {"Name": "containerInsights", "Value": "enabled"} in props["ClusterSettings"]
+
+
+def test_commands(dev) -> None:
+    api = _containers(dev, "vidpipe-api-dev")
+    worker = _containers(dev, "vidpipe-worker-dev")
+    assert api["api"]["Command"] == ["serve"]
+    assert api["migrate"]["Command"] == ["db", "upgrade"]
+    assert api["migrate"]["Essential"] is False
+    assert api["api"]["DependsOn"] == [{"ContainerName": "migrate", "Condition": "SUCCESS"}]
+    assert worker["worker"]["Command"] == ["worker"]
+    assert worker["worker"]["StopTimeout"] == 120
+
+
+def test_containers_are_locked_down(dev) -> None:
+    for family in ("vidpipe-api-dev", "vidpipe-worker-dev"):
+        task = _task(dev, family)
+        assert task["RequiresCompatibilities"] == ["FARGATE"]
+        assert task["ExecutionRoleArn"] != task["TaskRoleArn"]
+        volumes = {v["Name"]: v for v in task["Volumes"]}
+        efs = volumes["scratch"]["EFSVolumeConfiguration"]
+        assert efs["TransitEncryption"] == "ENABLED"
+        assert efs["AuthorizationConfig"]["IAM"] == "ENABLED" and "AccessPointId" in efs["AuthorizationConfig"]
+        assert volumes["tmp"] == {"Name": "tmp"}
+        for container in task["ContainerDefinitions"]:
+            assert container["ReadonlyRootFilesystem"] is True
+            assert container["User"] == "10001:10001"
+            assert container.get("Privileged") in (None, False)
+            mounts = {m["ContainerPath"]: m["SourceVolume"] for m in container["MountPoints"]}
+            assert mounts == {"/tmp": "tmp", "/mnt/scratch": "scratch"}
+            assert container["LogConfiguration"]["LogDriver"] == "awslogs"
+
+
+def test_environment_matches_the_app_settings(dev) -> None:
+    api_env = {e["Name"]: e["Value"] for e in _containers(dev, "vidpipe-api-dev")["api"]["Environment"]}
+    worker_env = {e["Name"]: e["Value"] for e in _containers(dev, "vidpipe-worker-dev")["worker"]["Environment"]}
+    assert set(worker_env) - set(api_env) == WORKER_ONLY_ENV
+    fields = set(Settings.model_fields)
+    unknown = {name for name in api_env if name.removeprefix("VIDPIPE_").lower() not in fields}
+    assert not unknown, f"injected variables the app does not read: {unknown}"
+    assert {
+        "VIDPIPE_DB_SECRET", "VIDPIPE_REDIS_AUTH_SECRET", "VIDPIPE_REDIS_ENDPOINT", "VIDPIPE_MEDIA_STORE",
+        "VIDPIPE_S3_BUCKET", "VIDPIPE_KINESIS_STREAM", "VIDPIPE_DLQ_URL", "VIDPIPE_SCRATCH_DIR",
+        "VIDPIPE_AWS_REGION", "VIDPIPE_DATA_DIR", "VIDPIPE_API_HOST",
+    } <= set(api_env)  # fmt: skip
+    assert api_env["VIDPIPE_MEDIA_STORE"] == "s3"
+    assert api_env["VIDPIPE_SCRATCH_DIR"] == "/mnt/scratch"
+    assert api_env["VIDPIPE_DATA_DIR"] == "/tmp/vidpipe"
+    assert api_env["VIDPIPE_API_HOST"] == "0.0.0.0"
+    assert refs(api_env["VIDPIPE_DB_SECRET"]) == {dev.logical_id("Database/Secret/Attachment")}
+    assert worker_env["VIDPIPE_METRICS_ENVIRONMENT"] == "dev"
+    # Settings accept every value as injected (strings parse into their types).
+    literal = {k.removeprefix("VIDPIPE_").lower(): v for k, v in api_env.items() if isinstance(v, str)}
+    Settings(_env_file=None, **literal)  # type: ignore[call-arg]
+
+
+def test_services(dev, prod) -> None:
+    services = {s["Properties"]["ServiceName"]: s["Properties"] for s in dev.resources("AWS::ECS::Service").values()}
+    assert set(services) == {"vidpipe-api-dev", "vidpipe-worker-dev"}
+    private = {k for k in dev.resources("AWS::EC2::Subnet") if "private" in k}
+    for props in services.values():
+        assert props["LaunchType"] == "FARGATE"
+        vpc = props["NetworkConfiguration"]["AwsvpcConfiguration"]
+        assert vpc["AssignPublicIp"] == "DISABLED"
+        assert refs(vpc["Subnets"]) == private
+        assert props["DeploymentConfiguration"]["DeploymentCircuitBreaker"] == {"Enable": True, "Rollback": True}
+    assert services["vidpipe-api-dev"]["LoadBalancers"][0]["ContainerPort"] == 8000
+    prod_services = {
+        s["Properties"]["ServiceName"]: s["Properties"] for s in prod.resources("AWS::ECS::Service").values()
+    }
+    assert prod_services["vidpipe-api-prod"]["DesiredCount"] == 2
+
+
+def test_worker_scales_on_backlog_and_cpu(dev) -> None:
+    worker = dev.logical_id("Compute/WorkerService/Service")
+    targets = {
+        k: t["Properties"] for k, t in dev.resources("AWS::ApplicationAutoScaling::ScalableTarget").items()
+        if worker in text(t["Properties"]["ResourceId"])
+    }  # fmt: skip
+    (target_id, target), = targets.items()
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (1, 4)
+    policies = [
+        p["Properties"]["TargetTrackingScalingPolicyConfiguration"]
+        for p in dev.resources("AWS::ApplicationAutoScaling::ScalingPolicy").values()
+        if p["Properties"]["ScalingTargetId"] == ref(target_id)
+    ]
+    assert len(policies) == 2
+    cpu = next(p for p in policies if "PredefinedMetricSpecification" in p)
+    assert cpu["PredefinedMetricSpecification"]["PredefinedMetricType"] == "ECSServiceAverageCPUUtilization"
+    backlog = next(p for p in policies if "CustomizedMetricSpecification" in p)
+    metric = backlog["CustomizedMetricSpecification"]
+    # The same names the app publishes (vidpipe/cloud/metrics.py).
+    assert (metric["Namespace"], metric["MetricName"]) == (NAMESPACE, METRIC_NAME)
+    assert metric["Dimensions"] == [{"Name": "Environment", "Value": "dev"}]
+    assert backlog["TargetValue"] == 4
+    assert backlog["ScaleInCooldown"] == 300
+
+
+def test_log_groups_have_retention_and_key(dev, prod) -> None:
+    for synth, days in ((dev, 14), (prod, 90)):
+        groups = synth.resources("AWS::Logs::LogGroup")
+        assert len(groups) >= 8
+        for group in groups.values():
+            assert group["Properties"]["RetentionInDays"] == days
+            assert "KmsKeyId" in group["Properties"]
+            assert group["Properties"]["LogGroupName"].startswith(("/vidpipe/", "/aws/"))
+
+
+# --- IAM ------------------------------------------------------------------------------------------------------------
+def _actions(statement) -> set[str]:
+    return set(as_list(statement["Action"]))
+
+
+def test_task_roles_are_least_privilege(dev) -> None:
+    api = statements(dev.template, dev.logical_id("Compute/ApiTaskRole"))
+    worker = statements(dev.template, dev.logical_id("Compute/WorkerTaskRole"))
+    for st in api + worker:
+        assert not any(a.endswith("*") for a in _actions(st)), f"wildcard action in {st}"
+        assert st["Effect"] == "Allow"
+        if as_list(st["Resource"]) == ["*"]:
+            assert _actions(st) == {"cloudwatch:PutMetricData"}
+            assert st["Condition"] == {"StringEquals": {"cloudwatch:namespace": "Vidpipe"}}
+    api_actions = set().union(*map(_actions, api))
+    worker_actions = set().union(*map(_actions, worker))
+    assert {"kinesis:PutRecord", "kinesis:PutRecords"} <= api_actions
+    assert "kinesis:GetRecords" not in api_actions and "cloudwatch:PutMetricData" not in api_actions
+    assert "kinesis:PutRecord" not in worker_actions and "kinesis:GetRecords" in worker_actions
+    assert "sqs:SendMessage" in worker_actions and "sqs:SendMessage" not in api_actions
+    assert {"elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"} <= api_actions & worker_actions
+    assert "elasticfilesystem:ClientRootAccess" not in api_actions | worker_actions
+    secret_reads = [st for st in api if "secretsmanager:GetSecretValue" in _actions(st)]
+    assert len(secret_reads) == 1 and len(as_list(secret_reads[0]["Resource"])) == 2
+
+
+def test_execution_role_only_pulls_and_logs(dev) -> None:
+    execution = statements(dev.template, dev.logical_id("Compute/ExecutionRole"))
+    actions = set().union(*map(_actions, execution))
+    assert actions <= {
+        "ecr:GetAuthorizationToken", "ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer",
+        "ecr:BatchGetImage", "logs:CreateLogStream", "logs:PutLogEvents",
+    }  # fmt: skip
+    for st in execution:
+        if as_list(st["Resource"]) == ["*"]:
+            assert _actions(st) == {"ecr:GetAuthorizationToken"}
+
+
+# --- security groups ----------------------------------------------------------------------------------------------
+def _ingress(synth, sg_path: str) -> set[tuple[str, int]]:
+    """(source, port) pairs admitted by a security group, sources as construct logical ids or CIDRs."""
+    sg_id = synth.logical_id(sg_path)
+    rules = list(synth.template["Resources"][sg_id]["Properties"].get("SecurityGroupIngress", []))
+    for res in synth.resources("AWS::EC2::SecurityGroupIngress").values():
+        if refs(res["Properties"]["GroupId"]) == {sg_id}:
+            rules.append(res["Properties"])
+    out = set()
+    for rule in rules:
+        assert rule["FromPort"] == rule["ToPort"]
+        source = rule.get("CidrIp") or next(iter(refs(rule["SourceSecurityGroupId"])))
+        port = rule["FromPort"]  # a number, or the DB's Endpoint.Port attribute
+        out.add((source, port if isinstance(port, int) else text(port)))
+    return out
+
+
+def test_security_groups_pairwise(dev) -> None:
+    api, worker, nlb = (dev.logical_id(f"Compute/{n}") for n in ("ApiSg", "WorkerSg", "NlbSg"))
+    db_port = text({"Fn::GetAtt": [dev.logical_id("Database/Instance"), "Endpoint.Port"]})
+    assert _ingress(dev, "Database/Sg") == {(api, db_port), (worker, db_port)}
+    assert dev.props("AWS::RDS::DBInstance").get("Port", "5432") == "5432"
+    assert _ingress(dev, "Cache/Sg") == {(api, 6379), (worker, 6379)}
+    assert _ingress(dev, "FileSystem/Sg") == {(api, 2049), (worker, 2049)}
+    assert _ingress(dev, "Compute/ApiSg") == {(nlb, 8000)}
+    assert _ingress(dev, "Compute/WorkerSg") == set()
+    assert _ingress(dev, "Compute/NlbSg") == {("10.40.0.0/16", 80)}
+
+
+def test_nothing_admits_the_internet(dev) -> None:
+    for sg in dev.resources("AWS::EC2::SecurityGroup").values():
+        for rule in sg["Properties"].get("SecurityGroupIngress", []):
+            assert rule.get("CidrIp") != "0.0.0.0/0" and rule.get("CidrIpv6") != "::/0"
+    for rule in dev.resources("AWS::EC2::SecurityGroupIngress").values():
+        assert "CidrIp" not in rule["Properties"]
+
+
+def test_data_stores_have_no_egress(dev) -> None:
+    for path in ("Database/Sg", "Cache/Sg", "FileSystem/Sg"):
+        egress = dev.template["Resources"][dev.logical_id(path)]["Properties"]["SecurityGroupEgress"]
+        assert egress == [{"CidrIp": "255.255.255.255/32", "Description": "Disallow all traffic", "FromPort": 252,
+                           "IpProtocol": "icmp", "ToPort": 86}]  # fmt: skip
