@@ -22,22 +22,29 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "heads") -> None:
+    # "heads": features add their tables as independent branches off the base schema.
     command.upgrade(alembic_config(url), revision)
 
 
-def current_revision(url: str) -> str | None:
+def current_revisions(url: str) -> set[str]:
     engine = create_engine(normalize_url(url), poolclass=pool.NullPool)
     try:
         with engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+            return set(MigrationContext.configure(conn).get_current_heads())
     finally:
         engine.dispose()
 
 
-def head_revision() -> str | None:
-    return ScriptDirectory.from_config(alembic_config("postgresql://localhost/x")).get_current_head()
+def current_revision(url: str) -> str | None:
+    """The applied revision(s), comma-separated; None for an empty database."""
+    revs = current_revisions(url)
+    return ",".join(sorted(revs)) if revs else None
+
+
+def head_revisions() -> set[str]:
+    return set(ScriptDirectory.from_config(alembic_config("postgresql://localhost/x")).get_heads())
 
 
 def is_up_to_date(url: str) -> bool:
-    return current_revision(url) == head_revision()
+    return current_revisions(url) == head_revisions()
