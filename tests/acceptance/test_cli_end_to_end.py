@@ -72,7 +72,8 @@ def test_up_serves_uploads_and_media_and_stops_on_sigterm(tmp_path: Path, procs)
                 return False
 
         wait_for(healthy, timeout=90, interval=0.3, what="`vidpipe up` to answer /healthz", procs=[up])
-        assert client.get("/readyz").status_code == 200
+        ready = client.get("/readyz")
+        assert ready.status_code == 200, ready.text
 
         keys = procs.run(["keys", "create", "ci"], env, timeout=60)
         assert keys.returncode == 0, keys.stderr
