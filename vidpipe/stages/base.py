@@ -61,3 +61,54 @@ class StageResult:
     renditions: list[RenditionInfo] = field(default_factory=list)
     # Stage-specific values kept with the asset (probe: the full probe dict).
     metadata: dict[str, Any] = field(default_factory=dict)
+    understanding: UnderstandingResult | None = None
+
+
+# --- what the understanding stages produce (analysis and embeddings) -------------------------------------
+@dataclass
+class VectorRecord:
+    """One embedding. `model`/`model_version`/`dim` travel with every vector so a model change re-embeds."""
+
+    modality: str  # visual | audio | text
+    model: str  # e.g. "openai/clip-vit-base-patch32"
+    model_version: str  # weights revision or a hash of the local files
+    values: list[float]
+
+    @property
+    def dim(self) -> int:
+        return len(self.values)
+
+
+@dataclass
+class Segment:
+    """A time range of an asset: a scene, a speech segment, a one-shot, a silence or black stretch."""
+
+    kind: str  # scene | speech | oneshot | silence | black
+    start: float  # seconds
+    end: float
+    text: str | None = None  # transcript of a speech segment
+    score: float | None = None
+    keyframe_key: str | None = None  # key of an Output of the same stage (e.g. "analysis/scene-003.jpg")
+    detail: dict[str, Any] = field(default_factory=dict)
+    vectors: list[VectorRecord] = field(default_factory=list)
+
+
+@dataclass
+class MachineTag:
+    """A label a model gave the asset, kept apart from the user's own tags."""
+
+    label: str
+    score: float
+    model: str
+    model_version: str
+
+
+@dataclass
+class UnderstandingResult:
+    """Extra outputs a stage may add to its StageResult (set as StageResult.understanding)."""
+
+    segments: list[Segment] = field(default_factory=list)
+    vectors: list[VectorRecord] = field(default_factory=list)  # pooled, per asset
+    machine_tags: list[MachineTag] = field(default_factory=list)
+    fingerprints: dict[str, Any] = field(default_factory=dict)  # kind -> JSON value (phash list, audio fp)
+    analyzers: dict[str, str] = field(default_factory=dict)  # analyzer -> "ok" | "unavailable: <why>"

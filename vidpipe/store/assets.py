@@ -13,6 +13,7 @@ from vidpipe.errors import NotFoundError
 from vidpipe.stages.base import StageResult
 from vidpipe.store import events
 from vidpipe.store.models import Artifact, Asset, Job, MediaInfo, Rendition
+from vidpipe.store.understanding import save_understanding
 
 MEDIA_INFO_KEYS = ("format", "duration", "bit_rate", "width", "height", "rotation", "fps", "video_codec",
                    "audio_codec", "has_video", "has_audio")
@@ -72,6 +73,8 @@ def save_stage_result(session: Session, asset_id: uuid.UUID, stage: str, result:
         stmt = insert(MediaInfo).values(**values)
         session.execute(stmt.on_conflict_do_update(index_elements=["asset_id"],
                                                    set_={k: stmt.excluded[k] for k in values if k != "asset_id"}))
+    if result.understanding is not None:
+        save_understanding(session, asset_id, stage, result.understanding)
     session.flush()
     return sorted(old_keys - new_keys)
 

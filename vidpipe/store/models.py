@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from pgvector.sqlalchemy import Vector
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -191,3 +192,67 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = _now_column()
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# --- understanding: segments, fingerprints, machine tags, embeddings ---------------------------------------
+class Segment(Base):
+    __tablename__ = "segments"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    asset_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), nullable=False)
+    stage: Mapped[str] = mapped_column(String(32), nullable=False)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    start_s: Mapped[float] = mapped_column(Float, nullable=False)
+    end_s: Mapped[float] = mapped_column(Float, nullable=False)
+    text: Mapped[str | None] = mapped_column(Text)
+    score: Mapped[float | None] = mapped_column(Float)
+    keyframe_key: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
+
+    __table_args__ = (Index("ix_segments_asset_kind_start", "asset_id", "kind", "start_s"),)
+
+
+class Fingerprint(Base):
+    __tablename__ = "fingerprints"
+
+    asset_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)  # phash | audio
+    stage: Mapped[str] = mapped_column(String(32), nullable=False)
+    data: Mapped[Any] = mapped_column(JSONB, nullable=False)
+
+
+class MachineTag(Base):
+    __tablename__ = "machine_tags"
+
+    asset_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True)
+    label: Mapped[str] = mapped_column(String(64), primary_key=True)
+    model: Mapped[str] = mapped_column(String(128), primary_key=True)
+    stage: Mapped[str] = mapped_column(String(32), nullable=False)
+    model_version: Mapped[str] = mapped_column(String(64), nullable=False)
+    score: Mapped[float] = mapped_column(Float, nullable=False)
+
+    __table_args__ = (Index("ix_machine_tags_label_score", "label", "score"),)
+
+
+class Embedding(Base):
+    """Vectors (pgvector). The table exists only where the server has the `vector` extension."""
+
+    __tablename__ = "embeddings"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    asset_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), nullable=False)
+    segment_id: Mapped[int | None] = mapped_column(ForeignKey("segments.id", ondelete="CASCADE"))  # None: pooled
+    stage: Mapped[str] = mapped_column(String(32), nullable=False)
+    modality: Mapped[str] = mapped_column(String(16), nullable=False)  # visual | audio | text
+    model: Mapped[str] = mapped_column(String(128), nullable=False)
+    model_version: Mapped[str] = mapped_column(String(64), nullable=False)
+    dim: Mapped[int] = mapped_column(Integer, nullable=False)
+    embedding: Mapped[Any] = mapped_column(Vector(), nullable=False)
+
+    __table_args__ = (
+        Index("ix_embeddings_asset_modality", "asset_id", "modality"),
+        Index("ix_embeddings_model_modality", "model", "modality"),
+    )
+
+
+VECTOR_TABLES = frozenset({"embeddings"})
