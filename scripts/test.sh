@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 python3 -m venv .venv
 . .venv/bin/activate
 python -m pip install --quiet --upgrade "pip==25.3"
-python -m pip install --quiet -e ".[test]"
+python -m pip install --quiet -e ".[test,ml]"
 if [ -f infra/requirements.txt ]; then
   python -m pip install --quiet -r infra/requirements.txt
 fi
