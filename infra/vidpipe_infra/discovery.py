@@ -20,6 +20,7 @@ PARAMETERS = {
     "DeadLetterQueueName": "dead-letter-queue-name",
     "DeadLetterQueueUrl": "dead-letter-queue-url",
     "AlarmTopicArn": "alarm-topic-arn",
+    "ApiKeySecretArn": "api-key-secret-arn",
 }
 
 

@@ -146,6 +146,7 @@ class VidpipeStack(Stack):
                 "DeadLetterQueueName": messaging.dead_letters.queue_name,
                 "DeadLetterQueueUrl": messaging.dead_letters.queue_url,
                 "AlarmTopicArn": monitoring.topic.topic_arn,
+                "ApiKeySecretArn": api.api_key_secret.secret_arn,
             },
         )
         self._review_cdk_providers()
