@@ -6,6 +6,7 @@ needs a handful of exact actions, so these statements list exactly those.
 
 from __future__ import annotations
 
+from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kms as kms
@@ -55,16 +56,44 @@ def grant_task_roles(
     _allow(worker_role, "DeadLetterJobs", ["sqs:SendMessage", "sqs:GetQueueAttributes"], [dead_letters.queue_arn])
 
     acknowledge(
-        worker_role,
-        "AwsSolutions-IAM5[Resource::*]",
-        "cloudwatch:PutMetricData has no resource-level permissions; the statement is conditioned on the "
-        "`Vidpipe` namespace, so the worker can publish only its BacklogPerTask metric.",
-    )
-    acknowledge(
         execution_role,
         "AwsSolutions-IAM5[Resource::*]",
         "ecr:GetAuthorizationToken has no resource-level permissions (AWS requires Resource *); image pulls "
         "themselves are limited to the CDK asset repository by the other statement.",
+    )
+
+
+def grant_worker_self_management(role: iam.Role, *, suffix: str, namespace: str) -> None:
+    """What a worker needs to steer its own scaling: task protection, its service's count, its metric."""
+    stack = Stack.of(role)
+    cluster = f"video-processing-{suffix}"
+    # ECS task scale-in protection for the worker's own tasks while a job runs.
+    _allow(role, "ScaleInProtection", ["ecs:GetTaskProtection", "ecs:UpdateTaskProtection"],
+           [stack.format_arn(service="ecs", resource="task", resource_name=f"{cluster}/*")])  # fmt: skip
+    acknowledge(
+        role,
+        f"AwsSolutions-IAM5[Resource::arn:aws:ecs:us-east-1:<AWS::AccountId>:task/{cluster}/*]",
+        "Task ids exist only at run time; the grant covers tasks of this one cluster and only the two "
+        "task-protection actions a worker uses to shield itself from scale-in during a job.",
+    )
+    # Counting running workers for BacklogPerTask. Built from names: the service's ARN attribute would
+    # make the service wait for this policy, which waits for the service.
+    service = stack.format_arn(service="ecs", resource="service", resource_name=f"{cluster}/vidpipe-worker-{suffix}")
+    _allow(role, "DescribeOwnService", ["ecs:DescribeServices"], [service])
+    # PutMetricData has no resource-level permissions; the namespace condition is the narrowing.
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            sid="PublishBacklogMetric",
+            actions=["cloudwatch:PutMetricData"],
+            resources=["*"],
+            conditions={"StringEquals": {"cloudwatch:namespace": namespace}},
+        )
+    )
+    acknowledge(
+        role,
+        "AwsSolutions-IAM5[Resource::*]",
+        "cloudwatch:PutMetricData has no resource-level permissions; the statement is conditioned on the "
+        f"`{namespace}` namespace, so the worker can publish only its BacklogPerTask metric.",
     )
 
 
@@ -74,7 +103,5 @@ def _allow(role: iam.Role, sid: str, actions: list[str], resources: list[str]) -
 
 def _logical_id(construct: IConstruct) -> str:
     """The logical id cdk-nag prints for a resource (`<LogicalId.Arn>` in finding ids)."""
-    from aws_cdk import Stack
-
     cfn = construct.node.default_child
     return Stack.of(construct).resolve(cfn.logical_id)  # type: ignore[union-attr]

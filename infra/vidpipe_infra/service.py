@@ -245,7 +245,6 @@ class Compute(Construct):
             scale_in_cooldown=Duration.minutes(5),
             scale_out_cooldown=Duration.minutes(1),
         )
-        self._grant_worker_self_management()
 
         self.load_balancer, self.target_group = self._load_balancer(vpc, subnets)
 
@@ -315,51 +314,6 @@ class Compute(Construct):
         container.add_mount_points(
             ecs.MountPoint(container_path="/tmp", source_volume="tmp", read_only=False),  # noqa: S108
             ecs.MountPoint(container_path=SCRATCH_PATH, source_volume="scratch", read_only=False),
-        )
-
-    def _grant_worker_self_management(self) -> None:
-        stack = self.cluster.stack
-        # ECS task scale-in protection for the worker's own tasks while a job runs.
-        self.worker_role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="ScaleInProtection",
-                actions=["ecs:GetTaskProtection", "ecs:UpdateTaskProtection"],
-                resources=[
-                    stack.format_arn(
-                        service="ecs", resource="task", resource_name=f"video-processing-{self.suffix}/*"
-                    )
-                ],
-            )
-        )
-        acknowledge(
-            self.worker_role,
-            f"AwsSolutions-IAM5[Resource::arn:aws:ecs:us-east-1:<AWS::AccountId>:task/video-processing-{self.suffix}/*]",
-            "Task ids exist only at run time; the grant covers tasks of this one cluster and only the two "
-            "task-protection actions a worker uses to shield itself from scale-in during a job.",
-        )
-        # Counting running workers for BacklogPerTask.
-        self.worker_role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="DescribeOwnService",
-                actions=["ecs:DescribeServices"],
-                # Built from names: the service's own ARN attribute would make the service wait for this policy.
-                resources=[
-                    stack.format_arn(
-                        service="ecs",
-                        resource="service",
-                        resource_name=f"{self.cluster.cluster_name}/vidpipe-worker-{self.suffix}",
-                    )
-                ],
-            )
-        )
-        # PutMetricData has no resource-level permissions; the namespace condition is the narrowing.
-        self.worker_role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="PublishBacklogMetric",
-                actions=["cloudwatch:PutMetricData"],
-                resources=["*"],
-                conditions={"StringEquals": {"cloudwatch:namespace": BACKLOG_NAMESPACE}},
-            )
         )
 
     def _load_balancer(

@@ -16,9 +16,9 @@ from .filesystem import SharedFileSystem
 from .keys import Encryption
 from .monitoring import Monitoring, Watched
 from .network import Network
-from .permissions import grant_task_roles
+from .permissions import grant_task_roles, grant_worker_self_management
 from .queue import Messaging
-from .service import SCRATCH_PATH, Compute
+from .service import BACKLOG_NAMESPACE, SCRATCH_PATH, Compute
 from .storage import Storage
 
 CDK_PROVIDERS = (
@@ -111,6 +111,7 @@ class VidpipeStack(Stack):
             dead_letters=messaging.dead_letters,
             secrets=[db.secret, cache.auth_secret],
         )
+        grant_worker_self_management(compute.worker_role, suffix=suffix, namespace=BACKLOG_NAMESPACE)
 
         monitoring = Monitoring(
             self,
