@@ -31,6 +31,8 @@ VOLUME ["/tmp"]
 USER 10001:10001
 WORKDIR /home/vidpipe
 EXPOSE 8000
+# For the API. ECS ignores it (the task definitions carry their own checks); under plain Docker, run
+# workers with --no-healthcheck.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
   CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=3)"]
 ENTRYPOINT ["vidpipe"]
