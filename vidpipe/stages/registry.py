@@ -27,6 +27,7 @@ STAGES: dict[str, StageSpec] = {
         StageSpec("probe", "vidpipe.stages.probe", priority=20),
         StageSpec("thumbnails", "vidpipe.stages.thumbnails", after=("probe",), priority=10),
         StageSpec("transcode", "vidpipe.stages.transcode", after=("probe",)),
+        StageSpec("analyze", "vidpipe.stages.analyze", after=("probe",)),
     )
 }
 FIRST_STAGES = tuple(name for name, spec in STAGES.items() if not spec.after)

@@ -1,0 +1,57 @@
+"""Black stretches: frames whose pixels are nearly all dark (FFmpeg blackdetect's rule), merged into segments."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from vidpipe.analysis.base import AnalysisContext, AnalyzerOutput
+from vidpipe.stages.base import Segment
+
+
+def is_black(rgb: np.ndarray, pixel_threshold: float = 0.10, ratio: float = 0.98) -> bool:
+    """True when >= `ratio` of the (subsampled) pixels have luma below `pixel_threshold` of full scale."""
+    small = rgb[::2, ::2].astype(np.uint16)
+    luma = (small[..., 0] * 77 + small[..., 1] * 150 + small[..., 2] * 29) >> 8
+    return float((luma < pixel_threshold * 255).mean()) >= ratio
+
+
+def runs_to_segments(flags: list[tuple[float, bool]], end: float, min_seconds: float, kind: str) -> list[Segment]:
+    """Turn (time, flag) samples into segments where the flag holds for at least `min_seconds`."""
+    segments: list[Segment] = []
+    start: float | None = None
+    for t, flag in flags:
+        if flag and start is None:
+            start = t
+        elif not flag and start is not None:
+            if t - start >= min_seconds:
+                segments.append(Segment(kind=kind, start=round(start, 3), end=round(t, 3)))
+            start = None
+    if start is not None and end - start >= min_seconds:
+        segments.append(Segment(kind=kind, start=round(start, 3), end=round(end, 3)))
+    return segments
+
+
+class BlackAnalyzer:
+    name: ClassVar[str] = "black"
+
+    def __init__(self, min_seconds: float = 0.5, pixel_threshold: float = 0.10, ratio: float = 0.98) -> None:
+        self._min, self._pix, self._ratio = min_seconds, pixel_threshold, ratio
+        self._flags: list[tuple[float, bool]] = []
+        self._last = 0.0
+        self._step = 0.0
+
+    def on_frame(self, t: float, index: int, rgb: np.ndarray) -> None:
+        if self._flags:
+            self._step = t - self._last
+        self._last = t
+        flag = is_black(rgb, self._pix, self._ratio)
+        if not self._flags or self._flags[-1][1] != flag:  # keep only transitions
+            self._flags.append((t, flag))
+
+    def finish(self, ctx: AnalysisContext) -> AnalyzerOutput:
+        end = max(ctx.duration, self._last + self._step)
+        segments = runs_to_segments(self._flags, end, self._min, "black")
+        return AnalyzerOutput(segments=segments, metrics={"segments": len(segments),
+                                                          "seconds": round(sum(s.end - s.start for s in segments), 3)})

@@ -1,0 +1,194 @@
+"""One decode per stream kind, each on a producer thread feeding a bounded queue.
+
+Video: full decode (`thread_type = "AUTO"`), every frame scaled ONCE by swscale to the analysis
+size (RGB uint8, display rotation applied) on the producer thread, then handed to all video
+analyzers. Audio: one decode, two resamplers fed the same decoded frames: 48 kHz float32 in the
+original layout (mono or stereo, for loudness and one-shots) and 16 kHz mono (VAD, ASR, onsets,
+fingerprints). The queue is bounded, so slow analyzers apply backpressure instead of filling memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import av
+import av.container
+import numpy as np
+from av.audio.resampler import AudioResampler
+
+from vidpipe.analysis.base import ANALYSIS_RATE, LOUDNESS_RATE, AudioChunk
+from vidpipe.errors import MediaDecodeError
+from vidpipe.media.frames import Scaler, frame_time
+
+# (path, kind) -> an open container; kind is "video" or "audio". The default is vidpipe's safe open_input.
+Opener = Callable[[Path, str], av.container.InputContainer]
+_DONE = object()
+
+
+@dataclass
+class DecodeStats:
+    """What the decoders did: how often each kind was opened and how many frames/samples came out."""
+
+    opens: dict[str, int] = field(default_factory=lambda: {"video": 0, "audio": 0})
+    video_frames: int = 0
+    audio_samples: int = 0  # at ANALYSIS_RATE
+
+
+def analysis_size(width: int, height: int, sar: float = 1.0, short_side: int = 224) -> tuple[int, int]:
+    """Scaled (width, height), display aspect kept, short side `short_side` (never upscaled), both even."""
+    display_w = width * (sar or 1.0)
+    scale = min(1.0, short_side / min(display_w, height))
+    return max(2, round(display_w * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
+
+
+class _Producer:
+    """Runs `produce(put)` on a daemon thread; iterate the consumer side. Errors re-raise in the consumer."""
+
+    def __init__(self, name: str, produce: Callable[[Callable[[Any], None]], None], maxsize: int) -> None:
+        self._q: queue.Queue = queue.Queue(maxsize=maxsize)
+        self._stop = threading.Event()
+        self._produce = produce
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _put(self, item: Any) -> None:
+        while not self._stop.is_set():
+            try:
+                self._q.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+        raise _Stopped
+
+    def _run(self) -> None:
+        try:
+            self._produce(self._put)
+            self._put(_DONE)
+        except _Stopped:
+            pass
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            with contextlib.suppress(_Stopped):
+                self._put(exc)
+
+    def __iter__(self) -> Iterator[Any]:
+        while True:
+            item = self._q.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def stop(self) -> None:
+        """Ask the producer to end and wait for it (it notices within 0.1 s of its next put)."""
+        self._stop.set()
+        while True:  # unblock a producer waiting on a full queue
+            try:
+                self._q.get_nowait()
+            except queue.Empty:
+                break
+        self._thread.join(timeout=10)
+
+
+class _Stopped(Exception):  # noqa: N818
+    pass
+
+
+def _decode_error(exc: av.error.FFmpegError, what: str) -> MediaDecodeError:
+    return MediaDecodeError(f"could not decode the {what}: {getattr(exc, 'strerror', None) or exc}")
+
+
+class VideoFrames(_Producer):
+    """Iterate `(t_seconds, frame_index, rgb)` from one full decode of a video stream."""
+
+    def __init__(self, path: Path, opener: Opener, stats: DecodeStats, *, stream_index: int | None,
+                 size: tuple[int, int], rotation: int = 0, maxsize: int = 8) -> None:
+        self.size = size
+        super().__init__("analysis-video", lambda put: self._decode(path, opener, stats, stream_index, rotation,
+                                                                    put), maxsize)
+
+    def _decode(self, path, opener, stats, stream_index, rotation, put) -> None:
+        stats.opens["video"] += 1
+        with opener(path, "video") as container:
+            stream = container.streams[stream_index] if stream_index is not None else container.streams.video[0]
+            stream.thread_type = "AUTO"
+            scaler = Scaler()
+            # swscale gets the pre-rotation size; np.rot90 turns the small picture upright.
+            w, h = (self.size[1], self.size[0]) if rotation in (90, 270) else self.size
+            index = 0
+            try:
+                for packet in container.demux(stream):
+                    for frame in packet.decode():
+                        rgb = scaler.scale(frame, w, h, "rgb24").to_ndarray()
+                        if rotation:
+                            rgb = np.ascontiguousarray(np.rot90(rgb, k=rotation // 90))
+                        put((frame_time(frame, stream), index, rgb))
+                        index += 1
+                        stats.video_frames += 1
+            except av.error.FFmpegError as exc:
+                raise _decode_error(exc, "video") from exc
+
+
+class AudioChunks(_Producer):
+    """Iterate `AudioChunk`s (about `chunk_seconds` each) from one decode of an audio stream."""
+
+    def __init__(self, path: Path, opener: Opener, stats: DecodeStats, *, stream_index: int | None,
+                 channels: int, chunk_seconds: float = 1.0, maxsize: int = 16) -> None:
+        self.channels = channels
+        super().__init__("analysis-audio", lambda put: self._decode(path, opener, stats, stream_index,
+                                                                    chunk_seconds, put), maxsize)
+
+    def _decode(self, path, opener, stats, stream_index, chunk_seconds, put) -> None:
+        stats.opens["audio"] += 1
+        layout = "stereo" if self.channels == 2 else "mono"
+        full = AudioResampler(format="flt", layout=layout, rate=LOUDNESS_RATE)
+        mono = AudioResampler(format="flt", layout="mono", rate=ANALYSIS_RATE)
+        pend_mono: list[np.ndarray] = []
+        pend_pcm: list[np.ndarray] = []
+        pending = 0
+        emitted = 0
+        target = int(chunk_seconds * ANALYSIS_RATE)
+
+        def take(frames_in) -> None:
+            nonlocal pending
+            for f in full.resample(frames_in):
+                pend_pcm.append(f.to_ndarray().reshape(-1, self.channels))
+            for f in mono.resample(frames_in):
+                a = f.to_ndarray().reshape(-1)
+                pend_mono.append(a)
+                pending += a.size
+
+        def emit() -> None:
+            nonlocal pending, emitted
+            m = np.concatenate(pend_mono) if pend_mono else np.zeros(0, np.float32)
+            p = np.concatenate(pend_pcm) if pend_pcm else np.zeros((0, self.channels), np.float32)
+            pend_mono.clear()
+            pend_pcm.clear()
+            put(AudioChunk(t=emitted / ANALYSIS_RATE, mono=m, pcm=p))
+            emitted += m.size
+            stats.audio_samples += m.size
+            pending = 0
+
+        with opener(path, "audio") as container:
+            stream = container.streams[stream_index] if stream_index is not None else container.streams.audio[0]
+            stream.thread_type = "AUTO"
+            try:
+                for packet in container.demux(stream):
+                    for frame in packet.decode():
+                        frame.pts = None  # resample by sample count; timestamps gaps are not ours to fix
+                        take(frame)
+                        if pending >= target:
+                            emit()
+                take(None)
+            except av.error.FFmpegError as exc:
+                raise _decode_error(exc, "audio") from exc
+            if pending or pend_pcm:
+                emit()

@@ -1,0 +1,112 @@
+"""EBU R128 / ITU-R BS.1770-4 loudness, streamed: integrated loudness, loudness range, true peak.
+
+The K-weighting filters run with carried state over the 48 kHz chunks; only mean squares per
+100 ms sub-block are kept (36 kB per hour), from which the gated 400 ms blocks (integrated) and
+3 s short-term windows (range, EBU Tech 3342) are formed. True peak: 4x oversampled (polyphase
+resampling, with context carried across chunk borders), as BS.1770 Annex 2 describes.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+from scipy import signal
+
+from vidpipe.analysis.base import LOUDNESS_RATE, AnalysisContext, AnalyzerOutput, AudioChunk
+
+# BS.1770 K-weighting at 48 kHz: high-shelf pre-filter, then the RLB high-pass.
+_SHELF = (np.array([1.53512485958697, -2.69169618940638, 1.19839281085285]),
+          np.array([1.0, -1.69065929318241, 0.73248077421585]))
+_RLB = (np.array([1.0, -2.0, 1.0]), np.array([1.0, -1.99004745483398, 0.99007225036621]))
+_SUB = LOUDNESS_RATE // 10  # 100 ms
+_CTX = 32  # samples of context kept for the true-peak oversampler
+
+
+def _lufs(power: np.ndarray | float) -> np.ndarray | float:
+    with np.errstate(divide="ignore"):
+        return -0.691 + 10 * np.log10(power)
+
+
+def gated_integrated(block_power: np.ndarray) -> float | None:
+    """Integrated loudness of 400 ms block powers: absolute gate -70 LUFS, relative gate -10 LU."""
+    loud = _lufs(block_power)
+    kept = block_power[loud > -70.0]
+    if kept.size == 0:
+        return None
+    relative = _lufs(kept.mean()) - 10.0
+    kept = block_power[(loud > -70.0) & (loud > relative)]
+    return float(_lufs(kept.mean())) if kept.size else None
+
+
+def loudness_range(short_power: np.ndarray) -> float | None:
+    """LRA of 3 s short-term powers: absolute gate -70, relative gate -20 LU, 95th minus 10th percentile."""
+    loud = _lufs(short_power)
+    kept = short_power[loud > -70.0]
+    if kept.size == 0:
+        return None
+    relative = _lufs(kept.mean()) - 20.0
+    values = _lufs(short_power[(loud > -70.0) & (loud > relative)])
+    if np.size(values) == 0:
+        return None
+    lo, hi = np.percentile(values, [10, 95])
+    return float(hi - lo)
+
+
+class LoudnessAnalyzer:
+    name: ClassVar[str] = "loudness"
+
+    def __init__(self) -> None:
+        self._zi: list[np.ndarray] | None = None
+        self._sub: list[float] = []  # channel-summed mean square per 100 ms sub-block
+        self._acc = np.zeros(0, np.float64)  # weighted squares not yet forming a full sub-block
+        self._tail: np.ndarray | None = None
+        self._true_peak = 0.0
+        self._sample_peak = 0.0
+
+    def on_audio(self, chunk: AudioChunk) -> None:
+        x = chunk.pcm.astype(np.float64)
+        if x.size == 0:
+            return
+        channels = x.shape[1]
+        if self._zi is None:
+            self._zi = [np.zeros((channels, 2)), np.zeros((channels, 2))]
+        y, self._zi[0] = signal.lfilter(*_SHELF, x.T, axis=1, zi=self._zi[0])
+        y, self._zi[1] = signal.lfilter(*_RLB, y, axis=1, zi=self._zi[1])
+        squares = (y * y).sum(axis=0)  # channel weights are 1.0 for L, R and mono
+        acc = np.concatenate([self._acc, squares])
+        full = acc.size // _SUB
+        if full:
+            self._sub.extend((acc[: full * _SUB].reshape(full, _SUB).mean(axis=1)).tolist())
+        self._acc = acc[full * _SUB:]
+        self._sample_peak = max(self._sample_peak, float(np.abs(x).max()))
+        self._peak(x)
+
+    def _peak(self, x: np.ndarray, final: bool = False) -> None:
+        joined = x if self._tail is None else np.concatenate([self._tail, x])
+        up = signal.resample_poly(joined, 4, 1, axis=0)
+        # Skip the filter's edge regions; they are covered by the neighbouring chunk's context.
+        lo = 4 * (_CTX // 2) if self._tail is not None else 0
+        hi = up.shape[0] if final else up.shape[0] - 4 * (_CTX // 2)
+        if hi > lo:
+            self._true_peak = max(self._true_peak, float(np.abs(up[lo:hi]).max()))
+        self._tail = joined[-_CTX:]
+
+    def finish(self, ctx: AnalysisContext) -> AnalyzerOutput:
+        if self._tail is not None:
+            self._peak(np.zeros((_CTX, self._tail.shape[1])), final=True)
+        sub = np.asarray(self._sub)
+        blocks = np.convolve(sub, np.ones(4) / 4, mode="valid") if sub.size >= 4 else np.zeros(0)
+        short = np.convolve(sub, np.ones(30) / 30, mode="valid")[::10] if sub.size >= 30 else np.zeros(0)
+        integrated = gated_integrated(blocks) if blocks.size else None
+        lra = loudness_range(short) if short.size else None
+        peak_db = 20 * np.log10(max(self._true_peak, self._sample_peak)) if self._sample_peak > 0 else None
+        sample_db = 20 * np.log10(self._sample_peak) if self._sample_peak > 0 else None
+        metrics = {
+            "integrated_lufs": None if integrated is None else round(integrated, 2),
+            "range_lu": None if lra is None else round(lra, 2),
+            "true_peak_dbtp": None if peak_db is None else round(float(peak_db), 2),
+            "sample_peak_dbfs": None if sample_db is None else round(float(sample_db), 2),
+            "standard": "ITU-R BS.1770-4 / EBU R128",
+        }
+        return AnalyzerOutput(metrics=metrics)

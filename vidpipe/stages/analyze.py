@@ -1,0 +1,50 @@
+"""The analyze stage: scenes + key frames, visual and audio fingerprints, black, silence, loudness,
+one-shots, speech (VAD + ASR + captions), then derivers (embedders) — from ONE decode per stream kind.
+
+Which analyzers run: the `analyzers` argument, else `VIDPIPE_ANALYZERS` (comma-separated names, read
+here at the entry point), else everything registered. Per-analyzer options come from `options`.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from vidpipe.analysis import registry
+from vidpipe.analysis.pipeline import Opener, run_pass
+from vidpipe.media.probe import probe_file
+from vidpipe.stages.base import Output, StageInput, StageResult
+
+ENV_ANALYZERS = "VIDPIPE_ANALYZERS"
+
+
+def chosen_names(analyzers: list[str] | None = None) -> list[str] | None:
+    if analyzers is not None:
+        return list(analyzers)
+    env = os.environ.get(ENV_ANALYZERS, "").strip()
+    return [n.strip() for n in env.split(",") if n.strip()] if env else None
+
+
+def run(inp: StageInput, *, analyzers: list[str] | None = None, options: dict[str, dict[str, Any]] | None = None,
+        opener: Opener | None = None) -> StageResult:
+    probe = inp.probe or probe_file(inp.source_path, inp.limits)
+    selection = registry.build(chosen_names(analyzers), options, has_video=bool(probe["has_video"]),
+                               has_audio=bool(probe["has_audio"]))
+    result = run_pass(inp.source_path, probe, selection, opener=opener, max_frame_pixels=inp.limits.max_frame_pixels,
+                      should_stop=inp.should_stop, progress=inp.progress)
+    outputs: list[Output] = []
+    for f in result.outputs:
+        path = inp.work_dir / f.key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(f.data)
+        outputs.append(Output(f.key, path, f.kind, f.content_type))
+    metrics = dict(result.metrics)
+    loudness = metrics.pop("loudness", None)
+    metadata: dict[str, Any] = {
+        "analysis": {"analyzers": result.understanding.analyzers, "timings": result.timings, "results": metrics,
+                     "decodes": dict(result.stats.opens), "video_frames": result.stats.video_frames,
+                     "audio_seconds": round(result.stats.audio_samples / 16_000, 3)},
+    }
+    if loudness is not None:
+        metadata["loudness"] = loudness
+    return StageResult(outputs=outputs, metadata=metadata, understanding=result.understanding)
