@@ -166,3 +166,40 @@ def test_missing_weights_make_one_embedder_unavailable_not_the_rest(clip_dir):
     assert status["clap"].startswith("unavailable: ") and "no-such-model" in status["clap"]
     assert status["bogus"].startswith("unavailable: unknown embedder")
     assert set(loaded) == {"clip", "text"}
+
+
+def test_derivers_on_an_analysis(clip_dir, clap_dir):
+    from vidpipe.analysis.base import ANALYSIS_RATE, Analysis, AnalysisContext
+    from vidpipe.stages.base import Segment
+    from vidpipe.understanding.derivers import AudioEmbeddings, TextEmbeddings, VisualEmbeddings
+
+    config = UnderstandingConfig(embedders=("clip", "clap", "text"), clip_model=str(clip_dir),
+                                 clap_model=str(clap_dir), zero_shot_labels=("sports", "news", "nature"))
+    scenes = [Segment("scene", 0.0, 4.0, keyframe_key="analysis/scene-001.jpg"),
+              Segment("scene", 4.0, 12.5, keyframe_key="analysis/scene-002.jpg")]
+    speech = [Segment("speech", 1.0, 3.0, text="the weather will be sunny tomorrow"), Segment("speech", 5.0, 6.0)]
+    audio = tones(1, ANALYSIS_RATE, seconds=12.5)[0]
+    analysis = Analysis(ctx=AnalysisContext(duration=12.5, has_video=True, has_audio=True, audio=audio),
+                        results={}, segments=sorted(scenes + speech, key=lambda s: s.start),
+                        keyframes=dict(zip([s.keyframe_key for s in scenes], frames(2), strict=True)))
+    visual = VisualEmbeddings(config=config).derive(analysis)
+    assert [len(s.vectors) for s in scenes] == [1, 1] and scenes[0].vectors[0].dim == 16
+    assert visual.vectors[0].modality == "visual" and visual.vectors[0].model == str(clip_dir)
+    assert {t.label for t in visual.machine_tags} == {"sports", "news", "nature"}
+    assert sum(t.score for t in visual.machine_tags) == pytest.approx(1.0, abs=1e-3)
+    sound = AudioEmbeddings(config=config).derive(analysis)
+    assert [(s.start, s.end) for s in sound.segments] == [(0.0, 10.0), (10.0, 12.5)]
+    assert sound.vectors[0].modality == "audio"
+    text = TextEmbeddings(config=config, title="Weather report", description="").derive(analysis)
+    assert len(speech[0].vectors) == 1 and speech[0].vectors[0].dim == 384 and not speech[1].vectors
+    assert [v.modality for v in text.vectors] == ["speech", "text"]
+
+
+def test_clip_and_clap_are_opt_in():
+    from vidpipe.analysis import registry
+    from vidpipe.understanding.derivers import TARGETS  # registers them
+
+    selection = registry.build(list(TARGETS))
+    assert selection.status["visual_embeddings"].startswith("unavailable: clip is not enabled")
+    assert selection.status["audio_embeddings"].startswith("unavailable: clap is not enabled")
+    assert selection.status["text_embeddings"] == "ok"

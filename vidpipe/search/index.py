@@ -1,0 +1,110 @@
+"""HNSW indexes over `embeddings`: one partial expression index per (model, dim) and vector kind.
+
+`embeddings.embedding` is an untyped `vector` (models differ in dimension), and HNSW needs a fixed dimension,
+so each index casts `embedding::vector(<dim>)` and is restricted to one model/dimension. Queries repeat the
+same expression and predicates as SQL literals, so the planner can prove the partial index applies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from vidpipe.search.errors import VectorSearchUnavailable
+from vidpipe.store.understanding import has_embeddings_table
+
+log = logging.getLogger(__name__)
+
+HNSW_M = 16
+HNSW_EF_CONSTRUCTION = 64
+MIN_EF_SEARCH = 100  # measured in bench/bench_search.py: recall@10 >= 0.95 at 100k vectors
+MAX_EF_SEARCH = 1000
+MAX_DIM = 2000  # pgvector's HNSW limit for `vector`
+KINDS = ("segment", "pooled")  # clip-level vectors, per-asset vectors
+
+_known: set[tuple[str, str, int, str]] = set()  # (database, model, dim, kind) this process saw indexed
+_known_lock = threading.Lock()
+
+
+def require_vectors(session: Session) -> None:
+    if not has_embeddings_table(session):
+        raise VectorSearchUnavailable(
+            "vector search needs the pgvector extension, which this PostgreSQL server does not have; "
+            "use the embedded PostgreSQL or install pgvector (everything else keeps working)")
+
+
+def sql_literal(value: str) -> str:
+    """A quoted SQL string literal (DDL and partial-index predicates cannot take bind parameters)."""
+    if "\0" in value:
+        raise ValueError("NUL in SQL literal")
+    return "'" + value.replace("'", "''") + "'"
+
+
+def vector_expr(dim: int, alias: str = "e") -> str:
+    return f"({alias}.embedding::vector({int(dim)}))"
+
+
+def scope_predicate(model: str, dim: int, kind: str, alias: str = "e") -> str:
+    """The WHERE clause an index covers; queries must include it verbatim."""
+    null = "IS NOT NULL" if kind == "segment" else "IS NULL"
+    return f"{alias}.model = {sql_literal(model)} AND {alias}.dim = {int(dim)} AND {alias}.segment_id {null}"
+
+
+def index_name(model: str, dim: int, kind: str) -> str:
+    digest = hashlib.sha1(f"{model}\0{dim}".encode(), usedforsecurity=False).hexdigest()[:12]
+    return f"ix_embeddings_hnsw_{kind[:3]}_{dim}_{digest}"
+
+
+def ensure_index(session: Session, model: str, dim: int) -> bool:
+    """Create the HNSW indexes for (model, dim) if missing (idempotent, safe across processes); True if created."""
+    if not 0 < dim <= MAX_DIM:
+        return False  # no ANN index possible; queries fall back to an exact scan
+    database = session.get_bind().url.render_as_string(hide_password=True)
+    created = False
+    for kind in KINDS:
+        key = (database, model, dim, kind)
+        if key in _known:
+            continue
+        name = index_name(model, dim, kind)
+        exists = session.execute(text("SELECT to_regclass(:n) IS NOT NULL"), {"n": name}).scalar()
+        if not exists:
+            # Two workers storing the first vectors of a model at once: one builds, the other waits.
+            session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:n))"), {"n": name})
+            predicate = scope_predicate(model, dim, kind, alias="embeddings").replace("embeddings.", "")
+            session.execute(text(
+                f"CREATE INDEX IF NOT EXISTS {name} ON embeddings USING hnsw "
+                f"((embedding::vector({int(dim)})) vector_cosine_ops) "
+                f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION}) WHERE {predicate}"))
+            log.info("search.index_created", extra={"index": name, "model": model, "dim": dim, "kind": kind})
+            created = True
+        with _known_lock:
+            _known.add(key)
+    return created
+
+
+def ensure_indexes(session: Session) -> list[tuple[str, int]]:
+    """Indexes for every (model, dim) stored; call after saving vectors (cheap when they exist)."""
+    if not has_embeddings_table(session):
+        return []
+    pairs = [(m, d) for m, d in session.execute(text("SELECT DISTINCT model, dim FROM embeddings"))]
+    for model, dim in pairs:
+        ensure_index(session, model, dim)
+    return pairs
+
+
+def tune_session(session: Session, candidates: int, *, filtered: bool) -> None:
+    """SET LOCAL the HNSW search breadth for this transaction (candidates = rows the query needs)."""
+    ef = max(MIN_EF_SEARCH, min(MAX_EF_SEARCH, candidates * 2))
+    session.execute(text(f"SET LOCAL hnsw.ef_search = {int(ef)}"))
+    if filtered:  # pgvector >= 0.8: keep scanning the graph until enough rows pass the filters
+        session.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
+
+
+def forget_known_indexes() -> None:
+    """Tests drop indexes behind this process's back."""
+    with _known_lock:
+        _known.clear()
