@@ -12,7 +12,7 @@ from vidpipe.stages.base import Segment
 
 def is_black(rgb: np.ndarray, pixel_threshold: float = 0.10, ratio: float = 0.98) -> bool:
     """True when >= `ratio` of the (subsampled) pixels have luma below `pixel_threshold` of full scale."""
-    small = rgb[::2, ::2].astype(np.uint16)
+    small = rgb[::4, ::4].astype(np.uint16)
     luma = (small[..., 0] * 77 + small[..., 1] * 150 + small[..., 2] * 29) >> 8
     return float((luma < pixel_threshold * 255).mean()) >= ratio
 

@@ -21,10 +21,11 @@ import av
 import av.container
 import numpy as np
 from av.audio.resampler import AudioResampler
+from av.video.reformatter import VideoReformatter
 
 from vidpipe.analysis.base import ANALYSIS_RATE, LOUDNESS_RATE, AudioChunk
 from vidpipe.errors import MediaDecodeError
-from vidpipe.media.frames import Scaler, frame_time
+from vidpipe.media.frames import frame_time
 
 # (path, kind) -> an open container; kind is "video" or "audio". The default is vidpipe's safe open_input.
 Opener = Callable[[Path, str], av.container.InputContainer]
@@ -107,30 +108,53 @@ def _decode_error(exc: av.error.FFmpegError, what: str) -> MediaDecodeError:
 
 
 class VideoFrames(_Producer):
-    """Iterate `(t_seconds, frame_index, rgb)` from one full decode of a video stream."""
+    """Iterate `(t_seconds, frame_index, rgb)` from one full decode of a video stream.
+
+    Two threads: one decodes (FFmpeg frame threads under it), one scales with swscale (which runs
+    without the GIL), so decoding, scaling and the analyzers on the caller's thread overlap.
+    `fast_decode` skips H.264/HEVC in-loop deblocking: invisible at analysis size, ~15-20 % less decode CPU.
+    """
 
     def __init__(self, path: Path, opener: Opener, stats: DecodeStats, *, stream_index: int | None,
-                 size: tuple[int, int], rotation: int = 0, maxsize: int = 8) -> None:
-        self.size = size
-        super().__init__("analysis-video", lambda put: self._decode(path, opener, stats, stream_index, rotation,
-                                                                    put), maxsize)
+                 size: tuple[int, int], rotation: int = 0, maxsize: int = 8, interpolation: str = "FAST_BILINEAR",
+                 fast_decode: bool = True) -> None:
+        self.size, self.rotation, self.interpolation = size, rotation, interpolation
+        self._decoder = _Producer("analysis-video-decode",
+                                  lambda put: self._decode(path, opener, stats, stream_index, fast_decode, put), 4)
+        super().__init__("analysis-video-scale", self._scale_all, maxsize)
 
-    def _decode(self, path, opener, stats, stream_index, rotation, put) -> None:
+    def start(self) -> None:
+        self._decoder.start()
+        super().start()
+
+    def stop(self) -> None:
+        self._decoder.stop()
+        super().stop()
+
+    def _scale_all(self, put) -> None:
+        reformatter = VideoReformatter()
+        # swscale gets the pre-rotation size; np.rot90 turns the small picture upright.
+        w, h = (self.size[1], self.size[0]) if self.rotation in (90, 270) else self.size
+        for t, index, frame in self._decoder:
+            rgb = reformatter.reformat(frame, width=w, height=h, format="rgb24",
+                                       interpolation=self.interpolation).to_ndarray()
+            if self.rotation:
+                rgb = np.ascontiguousarray(np.rot90(rgb, k=self.rotation // 90))
+            put((t, index, rgb))
+
+    @staticmethod
+    def _decode(path, opener, stats, stream_index, fast_decode, put) -> None:
         stats.opens["video"] += 1
         with opener(path, "video") as container:
             stream = container.streams[stream_index] if stream_index is not None else container.streams.video[0]
             stream.thread_type = "AUTO"
-            scaler = Scaler()
-            # swscale gets the pre-rotation size; np.rot90 turns the small picture upright.
-            w, h = (self.size[1], self.size[0]) if rotation in (90, 270) else self.size
+            if fast_decode:
+                stream.codec_context.options = {"skip_loop_filter": "all"}
             index = 0
             try:
                 for packet in container.demux(stream):
                     for frame in packet.decode():
-                        rgb = scaler.scale(frame, w, h, "rgb24").to_ndarray()
-                        if rotation:
-                            rgb = np.ascontiguousarray(np.rot90(rgb, k=rotation // 90))
-                        put((frame_time(frame, stream), index, rgb))
+                        put((frame_time(frame, stream), index, frame))
                         index += 1
                         stats.video_frames += 1
             except av.error.FFmpegError as exc:
