@@ -76,6 +76,19 @@ class Settings(BaseSettings):
     s3_prefix: str = ""
     kinesis_stream: str | None = None
     dlq_url: str | None = None
+    # For emulators, LocalStack or MinIO (docs/cloud.md); unset means the real AWS endpoints.
+    aws_endpoint_url: str | None = None
+    # None: the bucket's default encryption (the stack's KMS key); or "aws:kms" (+ key id) / "AES256" per object.
+    s3_sse: Literal["aws:kms", "AES256"] | None = None
+    s3_kms_key_id: str | None = None
+    presign_expires_seconds: int = Field(default=3600, ge=1, le=7 * 24 * 3600)
+    # Worker autoscaling: BacklogPerTask is published (about once a minute) when metrics_environment is set.
+    metrics_environment: str | None = None
+    ecs_cluster: str | None = None
+    ecs_service: str | None = None
+    # CloudWatch Embedded Metric Format lines on stdout; None: on when running on AWS (ECS/Lambda env present).
+    metrics_emf: bool | None = None
+    worker_metrics_port: int | None = None  # a worker's own Prometheus /metrics (the API serves one anyway)
 
     # --- understanding: embedders, zero-shot labels (see docs/understanding.md) -------------------------
     # clip/clap need weights from a hub id or a local path (none ship with vidpipe), so they are opt-in:

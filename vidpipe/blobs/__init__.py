@@ -13,6 +13,10 @@ def blob_store_from_settings(settings: Settings) -> BlobStore:
         from vidpipe.blobs.local import LocalBlobStore
 
         return LocalBlobStore(settings.media_root)
+    if settings.media_store == "s3":
+        from vidpipe.blobs.s3 import S3BlobStore  # boto3 is imported only by deployments that use it
+
+        return S3BlobStore.from_settings(settings)
     from vidpipe.errors import VidpipeError
 
     raise VidpipeError(f"media store {settings.media_store!r} is not available in this build", code="config")

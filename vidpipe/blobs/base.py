@@ -87,6 +87,10 @@ class BlobStore(ABC):
     def local_copy(self, key: str, scratch: Path) -> AbstractContextManager[Path]:
         """A local path to read the blob from (the file itself where the store is local)."""
 
+    def presign(self, key: str, expires_seconds: int = 3600) -> str | None:
+        """A time-limited URL that fetches the blob without vidpipe in the path; None where there is none."""
+        return None
+
     def iter_range(self, key: str, start: int, end: int) -> Iterable[bytes]:
         """Bytes start..end inclusive, in chunks (HTTP Range)."""
         with self.open_read(key) as fh:

@@ -69,6 +69,11 @@ def redis_url(endpoint: str, token: str | None) -> str:
     return f"rediss://{auth}{host}:{port}/0"
 
 
+def read_secret(settings: Settings, value: str, secrets_client: Any | None = None) -> str:
+    """A secret's text: `value` itself, or the SecretString of the Secrets Manager ARN it names."""
+    return _secret_text(SecretStr(value), _LazyClient(secrets_client, settings))
+
+
 def _secret_text(value: SecretStr, client: _LazyClient) -> str:
     """The secret itself when given inline, else its SecretString fetched by ARN."""
     raw = value.get_secret_value().strip()
@@ -80,14 +85,16 @@ def _secret_text(value: SecretStr, client: _LazyClient) -> str:
 class _LazyClient:
     def __init__(self, client: Any | None, settings: Settings) -> None:
         self._client = client
-        self._region = settings.aws_region
+        self._settings = settings
 
     def get_secret_string(self, arn: str) -> str:
         if self._client is None:
             import boto3  # only deployments that use secrets pay for the import
 
-            region = self._region or _arn_region(arn)
-            self._client = boto3.client("secretsmanager", region_name=region)
+            region = self._settings.aws_region or _arn_region(arn)
+            endpoint = self._settings.aws_endpoint_url  # an emulator's, in tests and local stacks
+            extra = {"endpoint_url": endpoint} if endpoint else {}
+            self._client = boto3.client("secretsmanager", region_name=region, **extra)
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
