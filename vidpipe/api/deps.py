@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
+import anyio.to_thread
 from fastapi import Depends, Query, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
@@ -13,17 +14,26 @@ from vidpipe.runtime import Runtime
 from vidpipe.store import apikeys
 
 
-def get_runtime(request: Request) -> Runtime:
+# Async where no I/O happens: FastAPI runs every sync dependency on the thread pool, one hop each.
+async def get_runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_session(rt: RuntimeDep) -> Iterator[Session]:
-    """One session per request; endpoints commit what they change, the rest is rolled back."""
-    with rt.db.session() as session:
+async def get_session(request: Request, rt: RuntimeDep) -> AsyncIterator[Session]:
+    """One session per request; endpoints commit what they change, the rest is rolled back.
+
+    Making a Session does no I/O (it connects on first use). Closing it may (ROLLBACK, return the connection),
+    so it runs on a thread, under its own limiter: a request that holds a pooled connection must never wait
+    for a thread held by a request that waits for a connection (a deadlock under load).
+    """
+    session = rt.db.session()
+    try:
         yield session
+    finally:
+        await anyio.to_thread.run_sync(session.close, limiter=request.app.state.close_limiter)
 
 
 SessionDep = Annotated[Session, Depends(get_session)]

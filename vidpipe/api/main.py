@@ -22,6 +22,8 @@ Errors are always `{"error": {"code": "...", "message": "..."}}`.
 # Uploads hold a worker thread for as long as the client sends; they get their own budget so they
 # cannot starve the thread pool that serves the short requests.
 UPLOAD_CONCURRENCY = 16
+# Closing request sessions gets its own threads (see deps.get_session).
+CLOSE_THREADS = 8
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -29,6 +31,7 @@ def create_app(runtime: Runtime) -> FastAPI:
                   openapi_url="/openapi.json", redoc_url=None)
     app.state.runtime = runtime
     app.state.upload_limiter = anyio.CapacityLimiter(UPLOAD_CONCURRENCY)
+    app.state.close_limiter = anyio.CapacityLimiter(CLOSE_THREADS)
     handlers.install(app)
     app.include_router(health.router)
     app.include_router(assets.router, prefix="/v1")
