@@ -256,3 +256,6 @@ class Embedding(Base):
 
 
 VECTOR_TABLES = frozenset({"embeddings"})
+
+
+from vidpipe.store import cloud_models  # noqa: E402,F401 - the cloud adapters' tables, so alembic sees them
