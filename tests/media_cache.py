@@ -87,6 +87,38 @@ def _hdr(path: Path, transfer: str) -> Path:
     return path
 
 
+def _black_middle(path: Path) -> Path:
+    """testsrc2 0-1 s, black 1-2.5 s, smptebars 2.5-4 s (25 fps, no audio): a black segment at a known range."""
+    graph = ("testsrc2=s=320x180:r=25:d=1,format=yuv420p[a];color=c=black:s=320x180:r=25:d=1.5,format=yuv420p[b];"
+             "smptebars=s=320x180:r=25:d=1.5,format=yuv420p[c];[a][b][c]concat=n=3:v=1:a=0[v]")
+    run_ffmpeg(["-filter_complex", graph, "-map", "[v]", "-c:v", "libx264", "-preset", "ultrafast", "-g", "25",
+                "-pix_fmt", "yuv420p", str(path)])
+    return path
+
+
+def _other_sources(path: Path) -> Path:
+    """A 4 s clip of sources make_video does not start with (mandelbrot, then rgbtestsrc): "a different video"."""
+    graph = ("mandelbrot=s=320x180:r=25,trim=duration=2,setpts=PTS-STARTPTS,format=yuv420p[a];"
+             "rgbtestsrc=s=320x180:r=25,trim=duration=2,setpts=PTS-STARTPTS,format=yuv420p[b];"
+             "[a][b]concat=n=2:v=1:a=0[v]")
+    run_ffmpeg(["-filter_complex", graph, "-map", "[v]", "-c:v", "libx264", "-preset", "ultrafast",
+                "-pix_fmt", "yuv420p", str(path)])
+    return path
+
+
+def _reencoded(name: str, path: Path, width: int, crf: int) -> Path:
+    """`name` re-encoded smaller and at a lower quality (a near-duplicate)."""
+    source = MediaCache(path.parent.parent.parent).get(name)  # the cache this file is being built in
+    run_ffmpeg(["-i", str(source), "-vf", f"scale={width}:-2", "-c:v", "libx264", "-preset", "ultrafast", "-crf",
+                str(crf), "-c:a", "aac", "-b:a", "64k", str(path)])
+    return path
+
+
+def _cuts_clip(path: Path, *, width: int, height: int, seconds: float, fps: float, scene_seconds: float) -> Path:
+    return samples.make_video(path, width=width, height=height, seconds=seconds, fps=fps,
+                              scene_seconds=scene_seconds, audio=False, gop_seconds=2.0)
+
+
 RECIPES: dict[str, tuple[str, Callable[[Path], Path]]] = {
     # name: (file name, builder)
     "h264_1080p": ("h264-1080p-cuts.mp4", lambda p: samples.make_video(p, width=1920, height=1080, seconds=4.0,
@@ -118,6 +150,16 @@ RECIPES: dict[str, tuple[str, Callable[[Path], Path]]] = {
                                                                    seconds=6.0), p)),
     "huge_header": ("huge-30000.mkv", _huge_header),
     "huge_16k_header": ("huge-16000.mkv", lambda p: _huge_header(p, 16000)),
+    # analysis (tests/unit/test_analysis_*.py)
+    "black_middle": ("black-middle.mp4", _black_middle),
+    "other_sources": ("other-sources.mp4", _other_sources),
+    "small_360p_reencoded": ("small-360p-reencoded.mp4", lambda p: _reencoded("small_360p", p, 320, 34)),
+    "cuts_30fps": ("cuts-30fps.mp4", lambda p: _cuts_clip(p, width=320, height=180, seconds=8.0, fps=30,
+                                                          scene_seconds=1.0)),
+    "cuts_25fps": ("cuts-25fps.mp4", lambda p: _cuts_clip(p, width=480, height=270, seconds=9.6, fps=25,
+                                                          scene_seconds=1.2)),
+    "cuts_24fps_short": ("cuts-24fps-short.mp4", lambda p: _cuts_clip(p, width=426, height=240, seconds=6.0,
+                                                                      fps=24, scene_seconds=0.75)),
 }
 
 

@@ -183,12 +183,16 @@ class AudioChunks(_Producer):
 
         def take(frames_in) -> None:
             nonlocal pending
-            for f in full.resample(frames_in):
+            # Chained: the 48 kHz frames feed the 16 kHz mono resampler (a filter graph may take over the
+            # frame it is given, so a decoded frame goes to exactly one resampler).
+            outs = full.resample(frames_in)
+            for f in outs:
                 pend_pcm.append(f.to_ndarray().reshape(-1, self.channels))
-            for f in mono.resample(frames_in):
-                a = f.to_ndarray().reshape(-1)
-                pend_mono.append(a)
-                pending += a.size
+            for f in [*(mono.resample(f) for f in outs), *([mono.resample(None)] if frames_in is None else [])]:
+                for g in f:
+                    a = g.to_ndarray().reshape(-1)
+                    pend_mono.append(a)
+                    pending += a.size
 
         def emit() -> None:
             nonlocal pending, emitted
@@ -207,7 +211,6 @@ class AudioChunks(_Producer):
             try:
                 for packet in container.demux(stream):
                     for frame in packet.decode():
-                        frame.pts = None  # resample by sample count; timestamps gaps are not ours to fix
                         take(frame)
                         if pending >= target:
                             emit()

@@ -1,0 +1,136 @@
+"""Audio analyzers on generated signals with known truth: loudness, silence, one-shots, audio fingerprint."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import wave
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from vidpipe.analysis import registry
+from vidpipe.analysis.audio_fingerprint import bit_error_rate, fingerprint
+from vidpipe.analysis.pipeline import run_pass
+from vidpipe.media.ffmpeg import run_ffmpeg
+from vidpipe.media.probe import probe_file
+from vidpipe.settings import Limits
+
+RATE = 48_000
+
+
+def analyse(path: Path, names: list[str]):
+    return run_pass(path, probe_file(path, Limits()), registry.build(names))
+
+
+def write(path: Path, stereo: np.ndarray) -> Path:
+    soundfile.write(path, stereo.astype(np.float32), RATE, subtype="FLOAT")
+    return path
+
+
+def sine(seconds: float, freq: float = 1000.0, amplitude: float = 0.1) -> np.ndarray:
+    t = np.arange(int(seconds * RATE)) / RATE
+    return amplitude * np.sin(2 * np.pi * freq * t)
+
+
+def test_loudness_of_a_sine_at_minus_23_lufs(tmp_path):
+    import pyloudnorm
+
+    tone = np.stack([sine(10.0), sine(10.0)], axis=1)
+    meter = pyloudnorm.Meter(RATE)
+    tone = pyloudnorm.normalize.loudness(tone, meter.integrated_loudness(tone), -23.0)
+    reference = meter.integrated_loudness(tone)
+    path = write(tmp_path / "tone.wav", tone)
+    m = analyse(path, ["loudness"]).metrics["loudness"]
+    peak_db = 20 * np.log10(np.abs(tone).max())
+    print(f"\nloudness: ours {m['integrated_lufs']} LUFS, pyloudnorm {reference:.2f} LUFS, LRA {m['range_lu']} LU, "
+          f"true peak {m['true_peak_dbtp']} dBTP (sample peak {peak_db:.2f})")
+    assert m["integrated_lufs"] == pytest.approx(-23.0, abs=0.5)
+    assert m["integrated_lufs"] == pytest.approx(reference, abs=0.1)
+    assert m["range_lu"] == pytest.approx(0.0, abs=0.5)
+    assert m["true_peak_dbtp"] == pytest.approx(peak_db, abs=0.3)
+
+
+def test_loudness_range_and_true_peak_of_a_level_step(tmp_path):
+    # 10 s at -30 LUFS-ish then 10 s 10 dB louder: LRA about 10 LU; a 1/4-rate sine at 45 degrees phase has
+    # inter-sample peaks 3 dB above its samples.
+    quiet, loud = sine(10.0, 997.0, 0.02), sine(10.0, 997.0, 0.02 * 10 ** 0.5)
+    mono = np.concatenate([quiet, loud])
+    m = analyse(write(tmp_path / "step.wav", np.stack([mono, mono], axis=1)), ["loudness"]).metrics["loudness"]
+    assert m["range_lu"] == pytest.approx(10.0, abs=1.0)
+    n = np.arange(RATE)
+    tricky = 0.5 * np.sin(2 * np.pi * 12000 * n / RATE + np.pi / 4)
+    m = analyse(write(tmp_path / "isp.wav", np.stack([tricky, tricky], axis=1)), ["loudness"]).metrics["loudness"]
+    assert m["sample_peak_dbfs"] == pytest.approx(20 * np.log10(0.5 * np.sqrt(0.5)), abs=0.1)
+    assert m["true_peak_dbtp"] == pytest.approx(20 * np.log10(0.5), abs=0.5)
+
+
+def test_silence_segments_at_known_ranges(tmp_path):
+    mono = np.concatenate([sine(1.0), np.zeros(int(1.5 * RATE)), sine(1.5), np.zeros(RATE)])
+    result = analyse(write(tmp_path / "gaps.wav", np.stack([mono, mono], axis=1)), ["silence"])
+    got = [(s.start, s.end) for s in result.analysis.segments_of("silence")]
+    assert len(got) == 2
+    for (start, end), (want_start, want_end) in zip(got, [(1.0, 2.5), (4.0, 5.0)], strict=True):
+        assert start == pytest.approx(want_start, abs=0.03) and end == pytest.approx(want_end, abs=0.03)
+
+
+def hits(times: list[float], seconds: float, rng: np.random.Generator) -> np.ndarray:
+    """Short decaying noise bursts ("hits") at `times`, silence between."""
+    out = np.zeros(int(seconds * RATE))
+    length = int(0.25 * RATE)
+    decay = np.exp(-np.arange(length) / (0.04 * RATE))
+    for t in times:
+        start = int(t * RATE)
+        out[start:start + length] += 0.6 * rng.standard_normal(length) * decay
+    return out
+
+
+def test_five_hits_become_five_oneshots_at_the_right_times(tmp_path):
+    truth = [0.5, 1.3, 2.2, 3.0, 3.9]
+    mono = hits(truth, 4.6, np.random.default_rng(1))
+    result = analyse(write(tmp_path / "hits.wav", np.stack([mono, 0.8 * mono], axis=1)), ["oneshots"])
+    shots = result.analysis.segments_of("oneshot")
+    print(f"\none-shots: {[(s.start, s.end) for s in shots]} for hits at {truth}")
+    assert len(shots) == 5
+    for shot, t in zip(shots, truth, strict=True):
+        assert shot.start == pytest.approx(t, abs=0.02)
+        assert t + 0.05 < shot.end < t + 0.5
+    files = {o.key: o for o in result.outputs}
+    assert sorted(k for k, o in files.items() if o.kind == "oneshot") == [
+        f"analysis/oneshots/oneshot-{i:03d}.wav" for i in range(1, 6)]
+    with wave.open(io.BytesIO(files["analysis/oneshots/oneshot-001.wav"].data)) as w:
+        assert (w.getnchannels(), w.getframerate(), w.getsampwidth()) == (2, RATE, 2)
+        pcm = np.frombuffer(w.readframes(w.getnframes()), "<i2")
+    assert 0.85 < np.abs(pcm).max() / 32767 < 0.9  # peak-normalized to -1 dBFS
+    pack = zipfile.ZipFile(io.BytesIO(files["analysis/oneshots.zip"].data))
+    assert len(pack.namelist()) == 5 and files["analysis/oneshots.zip"].kind == "oneshot_pack"
+
+
+def speak(path: Path, text: str) -> Path:
+    subprocess.run(["espeak-ng", "-w", str(path), text], check=True)
+    return path
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (CI installs it)")
+def test_audio_fingerprint_survives_reencoding_and_tells_clips_apart(tmp_path):
+    # Speech, not steady tones: band-energy slopes of a stationary tone are noise, of real sound they are not.
+    src = speak(tmp_path / "a.wav", "the quick brown fox jumps over the lazy dog while the band plays in the park")
+    lossy = tmp_path / "a.m4a"
+    run_ffmpeg(["-i", str(src), "-c:a", "aac", "-b:a", "48k", "-ar", "44100", str(lossy)])
+    other = speak(tmp_path / "b.wav", "please call stella and ask her to bring these things with her from the store")
+    prints = {}
+    for name, path in (("a", src), ("a_aac", lossy), ("b", other)):
+        prints[name] = np.array(analyse(path, ["audio_fingerprint"]).understanding.fingerprints["audio"]["words"],
+                                np.uint32)
+    same, different = bit_error_rate(prints["a"], prints["a_aac"]), bit_error_rate(prints["a"], prints["b"])
+    print(f"\naudio fingerprint bit error rate: re-encode (AAC 48k, 44.1 kHz) {same:.3f}, "
+          f"different clip {different:.3f}")
+    assert same < 0.2 and different > 0.35
+
+
+def test_fingerprint_of_too_little_audio_is_empty():
+    assert fingerprint(np.zeros(100, np.float32)).size == 0
