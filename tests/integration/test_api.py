@@ -24,6 +24,7 @@ from vidpipe.api import views
 from vidpipe.api.main import create_app
 from vidpipe.api.routers.media import rewrite_playlist
 from vidpipe.media import samples
+from vidpipe.stages import registry
 from vidpipe.store import apikeys
 from vidpipe.store.models import Artifact, Asset, Event, Job, MediaInfo, Rendition
 
@@ -148,8 +149,8 @@ def test_upload_creates_asset_queues_probe_and_recognises_duplicates(api, runtim
     body = r.json()
     assert (body["status"], body["duplicate"], body["title"], body["tags"]) == ("queued", False, "My clip", ["a", "b"])
     assert body["size_bytes"] == len(clip) and body["original_name"] == "clip.mp4"
-    assert [s["stage"] for s in body["stages"]] == ["probe", "thumbnails", "transcode"]
-    assert [s["status"] for s in body["stages"]] == ["queued", "pending", "pending"]
+    assert [s["stage"] for s in body["stages"]] == list(registry.STAGES)
+    assert [s["status"] for s in body["stages"]] == ["queued"] + ["pending"] * (len(registry.STAGES) - 1)
     assert body["original_url"] == f"/v1/media/{body['id']}/original"
     with runtime.db.session() as s:
         job = s.scalar(select(Job))
@@ -245,8 +246,9 @@ def _insert_assets(runtime, specs: list[dict[str, Any]]) -> list[uuid.UUID]:
         for i, spec in enumerate(specs):
             aid = uuid.uuid4()
             created = spec.get("created_at", base + timedelta(minutes=i))
-            s.add(Asset(id=aid, title=spec.get("title", f"asset {i}"), source_kind="upload", sha256=uuid.uuid4().hex * 2,
-                        size_bytes=100, original_key=f"{aid}/original", status=spec.get("status", "ready"),
+            s.add(Asset(id=aid, title=spec.get("title", f"asset {i}"), source_kind="upload",
+                        sha256=uuid.uuid4().hex * 2, size_bytes=100, original_key=f"{aid}/original",
+                        status=spec.get("status", "ready"),
                         created_at=created))
             s.flush()
             if "height" in spec:
