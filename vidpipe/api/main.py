@@ -7,6 +7,7 @@ from fastapi import FastAPI
 
 from vidpipe.api import handlers
 from vidpipe.api.routers import assets, health, jobs, media, reprocess
+from vidpipe.api.routers import search as search_router
 from vidpipe.runtime import Runtime
 
 DESCRIPTION = """\
@@ -38,4 +39,5 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(jobs.router, prefix="/v1")
     app.include_router(media.router, prefix="/v1")
     app.include_router(reprocess.router, prefix="/v1")
+    app.include_router(search_router.router, prefix="/v1")
     return app

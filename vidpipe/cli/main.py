@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from vidpipe.cli.search import search_command
 from vidpipe.errors import VidpipeError
 from vidpipe.logs import setup_logging
 from vidpipe.settings import Settings
@@ -24,6 +25,7 @@ keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
+app.command("search")(search_command)
 
 console = Console()
 err_console = Console(stderr=True)

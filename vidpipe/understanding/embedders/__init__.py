@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import threading
+import time
 
 from vidpipe.understanding.config import UnderstandingConfig
 from vidpipe.understanding.embedders.base import (
@@ -23,7 +24,9 @@ REGISTRY: dict[str, str] = {
 }
 
 _cache: dict[tuple[str, str, str], Embedder] = {}
+_failed: dict[tuple[str, str, str], tuple[float, EmbedderUnavailable]] = {}
 _cache_lock = threading.Lock()
+RETRY_FAILED_SECONDS = 60.0  # a long-lived API process retries a model that failed to load, but not per request
 
 
 def embedder_class(name: str) -> type[Embedder]:
@@ -41,8 +44,17 @@ def load_embedder(name: str, model: str, *, device: str = "cpu") -> Embedder:
     """Build (once per process and model) the embedder `name` with weights `model`; EmbedderUnavailable if not."""
     key = (name, model, device)
     with _cache_lock:
-        if key not in _cache:
+        if key in _cache:
+            return _cache[key]
+        failed = _failed.get(key)
+        if failed is not None and time.monotonic() - failed[0] < RETRY_FAILED_SECONDS:
+            raise failed[1]
+        try:
             _cache[key] = embedder_class(name)(model, device=device)
+        except EmbedderUnavailable as exc:
+            _failed[key] = (time.monotonic(), exc)
+            raise
+        _failed.pop(key, None)
         return _cache[key]
 
 

@@ -1,0 +1,165 @@
+"""/v1/search, /v1/assets/{id}/similar, /v1/recommendations, /v1/assets/{id}/duplicates."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from vidpipe.api import views
+from vidpipe.api.deps import CallerDep, RuntimeDep, SessionDep
+from vidpipe.api.pagination import CursorParam, LimitParam
+from vidpipe.api.schemas import ErrorBody
+from vidpipe.runtime import Runtime
+from vidpipe.search import (
+    MODALITIES,
+    DuplicateHit,
+    Hit,
+    SearchFilters,
+    SimilarAsset,
+    duplicates,
+    encode_query,
+    recommend,
+    search,
+    similar,
+)
+from vidpipe.search.index import require_vectors
+from vidpipe.understanding.config import UnderstandingConfig
+from vidpipe.understanding.embedders import load_configured
+
+router = APIRouter(tags=["search"], responses={401: {"model": ErrorBody}, 501: {"model": ErrorBody},
+                                               503: {"model": ErrorBody}})
+Modality = Literal["visual", "audio", "speech", "all"]
+
+
+class SearchHitPublic(BaseModel):
+    asset_id: uuid.UUID
+    start: float
+    end: float
+    score: float
+    modality: str
+    kind: str
+    text: str | None = None
+    thumbnail_url: str | None = None
+
+
+class SearchGroupPublic(BaseModel):
+    asset_id: uuid.UUID
+    score: float
+    hits: list[SearchHitPublic]
+
+
+class SearchResults(BaseModel):
+    items: list[SearchHitPublic]
+    groups: list[SearchGroupPublic] | None = None
+    next_cursor: str | None
+    unavailable: dict[str, str] = {}  # modality -> why it was not searched
+
+
+class SimilarPublic(BaseModel):
+    asset_id: uuid.UUID
+    score: float
+    reason: str
+    scores: dict[str, float]
+
+
+class SimilarList(BaseModel):
+    items: list[SimilarPublic]
+
+
+class DuplicatePublic(BaseModel):
+    asset_id: uuid.UUID
+    kind: str
+    score: float
+    reason: str
+    matched_frames: int
+    compared_frames: int
+    duration: float | None
+
+
+class DuplicateList(BaseModel):
+    exact: list[DuplicatePublic]
+    near: list[DuplicatePublic]
+
+
+def query_embedders(rt: Runtime, modalities: list[str]):
+    """The configured embedders these modalities need (loaded once per process), and why others are missing."""
+    config = UnderstandingConfig.from_settings(rt.settings)
+    needed = {MODALITIES[m][0] for m in modalities}
+    config = UnderstandingConfig(**{**config.__dict__, "embedders": tuple(e for e in config.embedders if e in needed)})
+    return load_configured(config)
+
+
+def _hit(h: Hit, base: str | None) -> SearchHitPublic:
+    thumb = views.media_url(base, h.thumbnail_key) if h.thumbnail_key else None
+    return SearchHitPublic(asset_id=h.asset_id, start=h.start, end=h.end, score=h.score, modality=h.modality,
+                           kind=h.kind, text=h.text, thumbnail_url=thumb)
+
+
+def _similar(items: list[SimilarAsset]) -> SimilarList:
+    return SimilarList(items=[SimilarPublic(asset_id=s.asset_id, score=s.score, reason=s.reason, scores=s.scores)
+                              for s in items])
+
+
+def _dup(d: DuplicateHit) -> DuplicatePublic:
+    return DuplicatePublic(**d.__dict__)
+
+
+@router.get("/search", response_model=SearchResults)
+def search_media(
+    rt: RuntimeDep, session: SessionDep, caller: CallerDep,
+    q: Annotated[str, Query(min_length=1, max_length=500, description="what to find")],
+    modality: Modality = "all",
+    min_duration: Annotated[float | None, Query(ge=0)] = None,
+    max_duration: Annotated[float | None, Query(ge=0)] = None,
+    min_height: Annotated[int | None, Query(ge=0)] = None,
+    tag: Annotated[list[str], Query(description="user tag (repeatable, all required)")] = [],  # noqa: B006
+    machine_tag: Annotated[list[str], Query(description="model label (repeatable, all required)")] = [],  # noqa: B006
+    machine_tag_min_score: Annotated[float, Query(ge=0, le=1)] = 0.25,
+    since: Annotated[datetime | None, Query(description="created at or after")] = None,
+    group_by_asset: bool = False,
+    limit: LimitParam = 20,
+    cursor: CursorParam = None,
+) -> SearchResults:
+    """Clip-level hits (asset, time range, score, thumbnail), best first; `all` merges the modalities by score."""
+    require_vectors(session)  # before loading any model: a server without pgvector answers at once
+    modalities = list(MODALITIES) if modality == "all" else [modality]
+    embedders, status = query_embedders(rt, modalities)
+    vectors, unavailable = encode_query(q, embedders, modalities, status)
+    filters = SearchFilters(min_duration=min_duration, max_duration=max_duration, min_height=min_height, tags=tag,
+                            machine_tags=machine_tag, machine_tag_min_score=machine_tag_min_score, since=since)
+    page = search(session, vectors, filters=filters, limit=limit, cursor=cursor, group_by_asset=group_by_asset)
+    base = rt.settings.public_base_url
+    groups = None
+    if page.groups is not None:
+        groups = [SearchGroupPublic(asset_id=g.asset_id, score=g.score, hits=[_hit(h, base) for h in g.hits])
+                  for g in page.groups]
+    return SearchResults(items=[_hit(h, base) for h in page.hits], groups=groups, next_cursor=page.next_cursor,
+                         unavailable=unavailable)
+
+
+@router.get("/assets/{asset_id}/similar", response_model=SimilarList, responses={404: {"model": ErrorBody}})
+def similar_assets(session: SessionDep, caller: CallerDep, asset_id: uuid.UUID,
+                   limit: LimitParam = 10) -> SimilarList:
+    """Nearest other videos by pooled vectors, with the modality that matched (visual, audio, speech, metadata)."""
+    return _similar(similar(session, asset_id, limit=limit))
+
+
+@router.get("/recommendations", response_model=SimilarList, responses={404: {"model": ErrorBody}})
+def recommendations(session: SessionDep, caller: CallerDep,
+                    from_: Annotated[list[uuid.UUID], Query(alias="from", min_length=1, max_length=50,
+                                                            description="seed asset ids (repeatable)")],
+                    limit: LimitParam = 10) -> SimilarList:
+    """What to watch next from the seeds: near their centroid, seeds excluded, diversified (MMR)."""
+    return _similar(recommend(session, from_, limit=limit))
+
+
+@router.get("/assets/{asset_id}/duplicates", response_model=DuplicateList, responses={404: {"model": ErrorBody}})
+def asset_duplicates(session: SessionDep, caller: CallerDep, asset_id: uuid.UUID,
+                     limit: LimitParam = 20) -> DuplicateList:
+    """Exact duplicates (same audio fingerprint or hash sequence) apart from near ones (re-encodes, crops, logos)."""
+    found = duplicates(session, asset_id, limit=limit)
+    return DuplicateList(exact=[_dup(d) for d in found.exact], near=[_dup(d) for d in found.near])
