@@ -1,0 +1,109 @@
+"""Speech: espeak-ng sentences mixed into a clip at known times; VAD ranges and pocketsphinx WER measured."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from vidpipe.analysis import registry
+from vidpipe.analysis.asr import ENGINES
+from vidpipe.analysis.pipeline import run_pass
+from vidpipe.analysis.speech import captions_vtt
+from vidpipe.media.ffmpeg import run_ffmpeg
+from vidpipe.media.probe import probe_file
+from vidpipe.settings import Limits
+from vidpipe.stages.base import Segment
+
+pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (CI installs it)")
+RATE = 48_000
+SENTENCES = [(1.0, "the quick brown fox jumps over the lazy dog"),
+             (6.5, "please call me tomorrow morning at nine")]
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    """Levenshtein distance over words / reference length."""
+    ref, hyp = reference.lower().split(), hypothesis.lower().split()
+    row = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        prev, row[0] = row[0], i
+        for j, h in enumerate(hyp, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
+    return row[-1] / max(1, len(ref))
+
+
+def test_word_error_rate():
+    assert word_error_rate("a b c d", "a x c") == 0.5
+    assert word_error_rate("a b", "a b") == 0.0
+
+
+def active_range(voice: np.ndarray, rate: int) -> tuple[float, float]:
+    window = rate // 50
+    n = voice.size // window
+    level = np.sqrt((voice[: n * window].reshape(n, window) ** 2).mean(axis=1))
+    loud = np.flatnonzero(level > level.max() * 0.03)
+    return loud[0] * window / rate, (loud[-1] + 1) * window / rate
+
+
+@pytest.fixture(scope="module")
+def spoken_clip(tmp_path_factory) -> tuple[Path, list[tuple[float, float]]]:
+    d = tmp_path_factory.mktemp("speech")
+    mix = 0.003 * np.random.default_rng(3).standard_normal(11 * RATE)  # quiet room noise, about -50 dBFS
+    truth = []
+    for i, (at, text) in enumerate(SENTENCES):
+        wav = d / f"s{i}.wav"
+        subprocess.run(["espeak-ng", "-s", "150", "-w", str(wav), text], check=True)
+        voice, rate = soundfile.read(wav, dtype="float32")
+        voice = np.interp(np.arange(int(voice.size * RATE / rate)) * rate / RATE, np.arange(voice.size), voice)
+        start = int(at * RATE)
+        mix[start:start + voice.size] += 0.5 * voice
+        a, b = active_range(voice, RATE)
+        truth.append((float(at + a), float(at + b)))
+    audio = d / "mix.wav"
+    soundfile.write(audio, np.stack([mix, mix], axis=1).astype(np.float32), RATE)
+    clip = d / "speech.mp4"
+    run_ffmpeg(["-f", "lavfi", "-i", "testsrc2=s=160x90:r=10:d=11", "-i", str(audio), "-map", "0:v", "-map", "1:a",
+                "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-b:a", "96k", "-shortest", str(clip)])
+    return clip, truth
+
+
+def overlap(ranges: list[tuple[float, float]], truth: list[tuple[float, float]]) -> float:
+    covered = sum(max(0.0, min(b, y) - max(a, x)) for a, b in ranges for x, y in truth)
+    return covered / sum(y - x for x, y in truth)
+
+
+def test_vad_finds_the_sentences_and_pocketsphinx_transcribes_them(spoken_clip):
+    clip, truth = spoken_clip
+    result = run_pass(clip, probe_file(clip, Limits()), registry.build(["speech"]))
+    assert result.understanding.analyzers["speech"] == "ok"
+    speech = result.analysis.segments_of("speech")
+    ranges = [(s.start, s.end) for s in speech]
+    covered = overlap(ranges, truth)
+    spurious = sum(e - s for s, e in ranges) - covered * sum(y - x for x, y in truth)
+    hypothesis = " ".join(s.text or "" for s in speech)
+    reference = " ".join(text for _, text in SENTENCES)
+    wer = word_error_rate(reference, hypothesis)
+    print(f"\nspeech: truth {[(round(a, 2), round(b, 2)) for a, b in truth]}, VAD {ranges}, "
+          f"coverage {covered:.2f}, outside truth {spurious:.2f} s\n  reference:  {reference}\n"
+          f"  hypothesis: {hypothesis}\n  WER (pocketsphinx en-us on espeak-ng) {wer:.2f}")
+    assert covered >= 0.8 and spurious < 1.5
+    assert wer < 0.9
+    vtt = next(o for o in result.outputs if o.key == "analysis/captions.vtt")
+    assert vtt.kind == "captions" and vtt.data.startswith(b"WEBVTT")
+
+
+def test_captions_vtt_format():
+    text = captions_vtt([Segment("speech", 1.5, 3.25, text="hello there"), Segment("speech", 4, 5, text=None)])
+    assert text == "WEBVTT\n\n1\n00:00:01.500 --> 00:00:03.250\nhello there\n"
+
+
+def test_faster_whisper_is_registered_but_unavailable_without_its_package():
+    assert {"pocketsphinx", "faster-whisper"} <= set(ENGINES)
+    status = registry.build(["speech"], {"speech": {"engine": "faster-whisper", "model": "small"}}).status["speech"]
+    assert status.startswith("unavailable:") and "faster_whisper" in status
+    no_model = registry.build(["speech"], {"speech": {"engine": "faster-whisper"}}).status["speech"]
+    assert no_model.startswith("unavailable:") and "model" in no_model
