@@ -81,7 +81,12 @@ class _Producer:
 
     def __iter__(self) -> Iterator[Any]:
         while True:
-            item = self._q.get()
+            try:
+                item = self._q.get(timeout=0.1)
+            except queue.Empty:
+                if self._stop.is_set():  # stopped: the producer will not send _DONE
+                    return
+                continue
             if item is _DONE:
                 return
             if isinstance(item, BaseException):
@@ -128,6 +133,7 @@ class VideoFrames(_Producer):
         super().start()
 
     def stop(self) -> None:
+        self._stop.set()  # first the scaler, so it stops taking frames; then the decoder
         self._decoder.stop()
         super().stop()
 
