@@ -37,8 +37,10 @@ class Emulator:
         return f"{stem}-{uuid.uuid4().hex[:8]}"
 
 
-@pytest.fixture(scope="session")
-def aws_emulator() -> Iterator[Emulator]:
+# Fixtures are registered under a name other than the function's, so test modules can import them without
+# their parameters shadowing the import (`from tests.aws_emulator import aws_emulator_fixture`).
+@pytest.fixture(scope="session", name="aws_emulator")
+def aws_emulator_fixture() -> Iterator[Emulator]:
     from moto.server import ThreadedMotoServer
 
     saved = {k: os.environ.get(k) for k in (*FAKE_CREDENTIALS, "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")}
@@ -61,8 +63,8 @@ def aws_emulator() -> Iterator[Emulator]:
                 os.environ[key] = value
 
 
-@pytest.fixture
-def s3_bucket(aws_emulator: Emulator) -> str:
+@pytest.fixture(name="s3_bucket")
+def s3_bucket_fixture(aws_emulator: Emulator) -> str:
     """A fresh, empty bucket per test."""
     name = aws_emulator.unique("vidpipe-media")
     aws_emulator.client("s3").create_bucket(Bucket=name)

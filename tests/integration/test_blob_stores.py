@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.aws_emulator import Emulator, aws_emulator, s3_bucket  # noqa: F401 - fixtures
+from tests.aws_emulator import Emulator, aws_emulator_fixture, s3_bucket_fixture  # noqa: F401 - fixtures
 from vidpipe.blobs import BlobStore, blob_store_from_settings
 from vidpipe.blobs.local import LocalBlobStore
 from vidpipe.blobs.s3 import MIN_PART_BYTES, S3BlobStore
