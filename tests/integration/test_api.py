@@ -208,6 +208,13 @@ def test_over_the_size_limit_is_413_and_leaves_nothing(api, runtime):
     assert _files_in(runtime.settings.media_root) == []
 
 
+def test_truncated_upload_is_422_and_leaves_nothing(api, runtime, clip):
+    head, payload, _ = _form("cut.mp4", clip)
+    r = api.post("/v1/assets", content=head + payload[:5000], headers=_multipart_headers())
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_multipart"
+    assert _count(runtime, Asset) == 0 and _files_in(runtime.settings.media_root) == []
+
+
 def test_hostile_file_name_is_sanitised_and_stays_inside(api, runtime, clip, tmp_path):
     head, payload, tail = _form(b"../../etc/passwd\x07.mp4", clip)
     r = api.post("/v1/assets", content=head + payload + tail, headers=_multipart_headers())
