@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from vidpipe.blobs import BlobStore, blob_store_from_settings
 from vidpipe.errors import VidpipeError
@@ -19,6 +20,7 @@ class Runtime:
     settings: Settings
     db: Database
     blobs: BlobStore
+    dead_letter_sinks: list[Any] = field(default_factory=list)  # vidpipe.cloud.deadletters (SQS when configured)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, migrate_embedded: bool = True, pool_size: int = 10) -> Runtime:
@@ -30,7 +32,9 @@ class Runtime:
         elif not migrate.is_up_to_date(db.url):
             raise VidpipeError("the database schema is not up to date: run `vidpipe db upgrade`",
                                code="schema_outdated")
-        return cls(settings, db, blob_store_from_settings(settings))
+        from vidpipe.cloud.deadletters import sinks_from_settings
+
+        return cls(settings, db, blob_store_from_settings(settings), sinks_from_settings(settings))
 
     def close(self) -> None:
         self.db.dispose()

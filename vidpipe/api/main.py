@@ -6,7 +6,7 @@ import anyio
 from fastapi import FastAPI
 
 from vidpipe.api import handlers
-from vidpipe.api.routers import assets, health, jobs, media, reprocess
+from vidpipe.api.routers import assets, health, jobs, media, metrics, reprocess
 from vidpipe.api.routers import search as search_router
 from vidpipe.runtime import Runtime
 
@@ -35,6 +35,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.close_limiter = anyio.CapacityLimiter(CLOSE_THREADS)
     handlers.install(app)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(assets.router, prefix="/v1")
     app.include_router(jobs.router, prefix="/v1")
     app.include_router(media.router, prefix="/v1")

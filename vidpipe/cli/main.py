@@ -34,7 +34,7 @@ err_console = Console(stderr=True)
 def load_settings() -> Settings:
     settings = Settings()
     setup_logging(settings.log_level, settings.log_json)
-    return settings
+    return _cloud.prepare_settings(settings)  # secrets from Secrets Manager (only when configured), EMF on AWS
 
 
 def open_runtime(settings: Settings | None = None, **kwargs):
@@ -372,6 +372,11 @@ def demo(seconds: Annotated[float, typer.Option(help="Length of the 1080p sample
 
     code = run_demo(load_settings(), console, long_seconds=seconds)
     raise typer.Exit(code)
+
+
+from vidpipe.cli import cloud as _cloud  # noqa: E402 - its commands need the groups above
+
+_cloud.register(app, jobs_app, keys_app)
 
 
 def main() -> None:  # pragma: no cover

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import psycopg
 from sqlalchemy.engine import make_url
 
+from vidpipe import metrics
 from vidpipe.queue import jobs
 from vidpipe.runtime import Runtime
 from vidpipe.stages.runner import JobRun, StageRunner
@@ -58,6 +59,7 @@ class Worker:
             t = threading.Thread(target=target, name=f"vidpipe-{name}", daemon=True)
             t.start()
             self._threads.append(t)
+        self._threads += metrics.start_reporters(self.rt, self._stop)
         log.info("worker.started", extra={"worker": self.worker_id, "concurrency": self.concurrency})
 
     def request_stop(self) -> None:
@@ -114,6 +116,7 @@ class Worker:
             finally:
                 with self._active_lock:
                     self._active.pop(job.id, None)
+            metrics.observe_job(self.rt, run, outcome)
             if self.on_finished:
                 self.on_finished(run, outcome)
 

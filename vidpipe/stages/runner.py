@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vidpipe.cloud import deadletters
 from vidpipe.errors import JobCancelledError, NotFoundError, VidpipeError
 from vidpipe.profiles import get_profile
 from vidpipe.queue import jobs
@@ -148,6 +149,8 @@ class StageRunner:
                 reason = message if decision.final_status == "failed" else (
                     f"{job.stage} gave up after {job.attempt} attempts: {message}")
                 assets.set_status(s, asset, "failed", actor=self.actor, error_code=code, error=reason)
+        if decision.final_status == "dead":  # after the commit: the database is the record, SQS only the alarm
+            deadletters.publish(self.rt.dead_letter_sinks, job, code, message)
         return decision.final_status or "retrying"
 
     def _stopped(self, run: JobRun, exc: BaseException) -> str:
