@@ -78,7 +78,7 @@ class _Timed:
 def run_pass(path: Path, probe: dict[str, Any], selection: Selection, *, opener: Opener | None = None,
              max_frame_pixels: int | None = None, short_side: int = ANALYSIS_SHORT_SIDE,
              should_stop: Callable[[], bool] = lambda: False,
-             progress: Callable[[float], None] = lambda f: None) -> PassResult:
+             progress: Callable[[float], None] = lambda f: None, fast_decode: bool = True) -> PassResult:
     """Decode `path` once per stream kind, feed the selected analyzers, then run the derivers."""
     opener = opener or default_opener(max_frame_pixels)
     video_info, audio_info = _first(probe, "video"), _first(probe, "audio")
@@ -97,7 +97,8 @@ def run_pass(path: Path, probe: dict[str, Any], selection: Selection, *, opener:
         size = analysis_size(*((h, w) if rotation in (90, 270) else (w, h)), short_side=short_side)
         ctx.width, ctx.height, ctx.source_width, ctx.source_height = size[0], size[1], w, h
         ctx.fps = video_info.get("fps")
-        video = VideoFrames(path, opener, stats, stream_index=video_info["index"], size=size, rotation=rotation)
+        video = VideoFrames(path, opener, stats, stream_index=video_info["index"], size=size, rotation=rotation,
+                            fast_decode=fast_decode)
     if audio_info and audio_analyzers:
         ctx.channels = 2 if (audio_info.get("channels") or 1) >= 2 else 1
         audio = AudioChunks(path, opener, stats, stream_index=audio_info["index"], channels=ctx.channels)
