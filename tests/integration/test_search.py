@@ -426,3 +426,28 @@ def test_near_duplicates_found_and_shared_intros_not(session, dup_corpus):
     assert rate >= 0.95
     assert not intro_flags, intro_flags
     assert not wrong, wrong
+
+
+def test_cli_search_prints_a_table(settings, runtime):
+    from typer.testing import CliRunner
+
+    from vidpipe.cli.main import app
+    from vidpipe.understanding import derive
+    from vidpipe.understanding.embedders import load_embedder
+
+    with runtime.db.session() as s, s.begin():
+        vectors_ok = has_embeddings_table(s)
+        asset = add_asset(s, "Lighthouse keeper")
+        segs = [Segment("speech", 2.0, 6.5, text="the lighthouse lamp turns all night over the stormy sea")]
+        pooled = derive.embed_transcript(load_embedder("text", settings.text_model), segs)
+        save_understanding(s, asset, "analyze", UnderstandingResult(segments=segs, vectors=[pooled]))
+    env = {"VIDPIPE_DATABASE_URL": settings.database_url.get_secret_value(), "VIDPIPE_DATA_DIR": str(settings.data_dir),
+           "VIDPIPE_EMBEDDERS": "text,clip", "VIDPIPE_CLIP_MODEL": str(settings.data_dir / "no-clip-here"),
+           "COLUMNS": "200"}
+    result = CliRunner().invoke(app, ["search", "a light over the sea at night"], env=env)
+    if not vectors_ok:
+        assert result.exit_code == 1 and "vector_search_unavailable" in result.output
+        return
+    assert result.exit_code == 0, result.output
+    assert "Lighthouse keeper" in result.output and "0:02.0" in result.output and "0:06.5" in result.output
+    assert "visual not searched" in result.output  # clip configured but its weights are missing
