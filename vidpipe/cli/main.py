@@ -156,6 +156,25 @@ def ingest(paths: Annotated[list[Path], typer.Argument(help="Files or folders to
     raise typer.Exit(1 if failures else 0)
 
 
+@app.command()
+def watch(folder: Annotated[Path, typer.Argument(help="Folder to watch for new media files.")],
+          interval: Annotated[float, typer.Option(help="Seconds between scans.")] = 2.0,
+          profile: Annotated[str | None, typer.Option()] = None) -> None:
+    """Watch a folder and ingest every media file that appears in it, once fully written."""
+    import threading
+
+    from vidpipe.ingest.watch import watch_folder
+
+    rt = open_runtime()
+    stop = threading.Event()
+    _install_stop_handlers(stop.set)
+    console.print(f"watching {folder.resolve()} every {interval:g}s; Ctrl-C to stop")
+    watch_folder(rt, folder, interval=interval, profile=profile, stop=stop,
+                 on_ingested=lambda p, r: console.print(f"{r.asset.id}  {p.name}"
+                                                        + (" (already known)" if r.duplicate else "")))
+    rt.close()
+
+
 def state_assets(rt, ids):
     from sqlalchemy import select
 
