@@ -6,6 +6,7 @@ Called once by an entry point after building `Settings`; never logs a secret val
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 from urllib.parse import quote
 
@@ -97,6 +98,7 @@ class _LazyClient:
             self._client = boto3.client("secretsmanager", region_name=region, **extra)
         from botocore.exceptions import BotoCoreError, ClientError
 
+        _quiet_wire_logs()
         try:
             response = self._client.get_secret_value(SecretId=arn)
         except ClientError as exc:
@@ -110,6 +112,14 @@ class _LazyClient:
         if not text:
             raise ConfigurationError(f"secret {_name(arn)} has no SecretString")
         return text
+
+
+def _quiet_wire_logs() -> None:
+    """botocore logs whole response bodies (a secret's value among them) at DEBUG: never let those through."""
+    for name in ("botocore", "urllib3"):
+        logger = logging.getLogger(name)
+        if logger.getEffectiveLevel() < logging.INFO:
+            logger.setLevel(logging.INFO)
 
 
 def _arn_region(arn: str) -> str | None:
