@@ -368,7 +368,7 @@ def _phash(path: Path) -> dict:
     return run_pass(path, probe, selection).understanding.fingerprints
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once for both servers
 def dup_corpus(tmp_path_factory) -> dict[str, dict]:
     return build_dup_corpus(tmp_path_factory.mktemp("dups"))
 

@@ -54,9 +54,14 @@ def scope_predicate(model: str, dim: int, kind: str, alias: str = "e") -> str:
     return f"{alias}.model = {sql_literal(model)} AND {alias}.dim = {int(dim)} AND {alias}.segment_id {null}"
 
 
+# Indexes made at run time, one per model: not in the SQLAlchemy models, so schema checks (alembic check)
+# must skip names with this prefix.
+INDEX_PREFIX = "ix_embeddings_hnsw_"
+
+
 def index_name(model: str, dim: int, kind: str) -> str:
     digest = hashlib.sha1(f"{model}\0{dim}".encode(), usedforsecurity=False).hexdigest()[:12]
-    return f"ix_embeddings_hnsw_{kind[:3]}_{dim}_{digest}"
+    return f"{INDEX_PREFIX}{kind[:3]}_{dim}_{digest}"
 
 
 def ensure_index(session: Session, model: str, dim: int) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import datetime
 from typing import Annotated, Literal
@@ -89,7 +90,7 @@ def query_embedders(rt: Runtime, modalities: list[str]):
     """The configured embedders these modalities need (loaded once per process), and why others are missing."""
     config = UnderstandingConfig.from_settings(rt.settings)
     needed = {MODALITIES[m][0] for m in modalities}
-    config = UnderstandingConfig(**{**config.__dict__, "embedders": tuple(e for e in config.embedders if e in needed)})
+    config = dataclasses.replace(config, embedders=tuple(e for e in config.embedders if e in needed))
     return load_configured(config)
 
 
