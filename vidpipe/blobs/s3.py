@@ -32,6 +32,15 @@ DELETE_BATCH = 1000  # DeleteObjects takes at most 1,000 keys
 _MISSING = frozenset({"404", "NoSuchKey", "NotFound"})
 
 
+def _copy_config() -> Any:
+    from boto3.s3.transfer import TransferConfig
+
+    return TransferConfig(multipart_threshold=5 * 1024**3, multipart_chunksize=256 * 1024**2, max_concurrency=8)
+
+
+_COPY_CONFIG = _copy_config()
+
+
 def _code(exc: Exception) -> str:
     return str(getattr(exc, "response", {}).get("Error", {}).get("Code", "")) or type(exc).__name__
 
@@ -92,9 +101,10 @@ class _S3Staging(Staging):
                 s3.complete_multipart_upload(Bucket=bucket, Key=self.temp_key, UploadId=self._upload_id,
                                              MultipartUpload={"Parts": self._parts})
                 self._upload_id, self._temp_written = None, True
-                # Managed copy: CopyObject, or UploadPartCopy past 5 GiB; the bytes never leave S3.
+                # Managed copy: one CopyObject up to 5 GiB, UploadPartCopy beyond; the bytes never leave S3.
                 s3.copy({"Bucket": bucket, "Key": self.temp_key}, bucket, target,
-                        ExtraArgs={"Metadata": meta, "MetadataDirective": "REPLACE", **self._store.sse_args()})
+                        ExtraArgs={"Metadata": meta, "MetadataDirective": "REPLACE", **self._store.sse_args()},
+                        Config=_COPY_CONFIG)
         except Exception as exc:
             raise self._store._fail(key, exc) from exc
         self.committed = StoredBlob(key, self.writer.size, self.writer.sha256)
