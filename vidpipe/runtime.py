@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vidpipe.blobs import BlobStore, blob_store_from_settings
+from vidpipe.cache import Caching, invalidation
 from vidpipe.errors import VidpipeError
 from vidpipe.settings import Settings
 from vidpipe.store import migrate
@@ -21,6 +22,13 @@ class Runtime:
     db: Database
     blobs: BlobStore
     dead_letter_sinks: list[Any] = field(default_factory=list)  # vidpipe.cloud.deadletters (SQS when configured)
+    cache: Caching = None  # type: ignore[assignment] - built from settings when not given
+
+    def __post_init__(self) -> None:
+        if self.cache is None:
+            self.cache = Caching.from_settings(self.settings)
+        # Writes marked with store.assets.touch_asset invalidate the cache once their transaction commits.
+        invalidation.install(self.db.sessions, self.cache.invalidate_assets)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, migrate_embedded: bool = True, pool_size: int = 10) -> Runtime:
@@ -38,3 +46,4 @@ class Runtime:
 
     def close(self) -> None:
         self.db.dispose()
+        self.cache.close()

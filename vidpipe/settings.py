@@ -110,6 +110,26 @@ class Settings(BaseSettings):
         return value
     # --- end of understanding ------------------------------------------------------------------------------
 
+    # --- cache: read cache, API-key cache, popularity, rate limits (see docs/cache.md) ------------------------
+    # Redis when redis_url is set (rediss:// + AUTH for ElastiCache), else an in-process cache per process.
+    cache_key_prefix: str = "vp:"  # of every Redis key (several deployments or test runs can share one Redis)
+    cache_asset_ttl_seconds: float = Field(default=300.0, gt=0)
+    cache_list_ttl_seconds: float = Field(default=5.0, gt=0)
+    cache_memory_max_entries: int = Field(default=20_000, ge=100)
+    # A verified API key is trusted this long: a revoked key keeps working for at most this many seconds.
+    cache_key_ttl_seconds: float = Field(default=30.0, ge=0)
+    # Concurrent misses of one key wait this long for the one that fills it, then read the database themselves.
+    cache_fill_wait_seconds: float = Field(default=1.0, ge=0)
+    redis_timeout_seconds: float = Field(default=0.05, gt=0, le=5)
+    # After a Redis error the cache is bypassed (database only) for this long, then tried again.
+    redis_retry_seconds: float = Field(default=5.0, gt=0)
+    rate_limit_per_minute: int = Field(default=6000, ge=0)  # per API key; 0 = off
+    popular_flush_seconds: float = Field(default=2.0, gt=0)  # local view counts -> Redis
+    popular_persist_seconds: float = Field(default=30.0, gt=0)  # -> asset_views in the database
+    popular_warm_count: int = Field(default=50, ge=0)  # the hottest assets kept in the cache
+    popular_warm_seconds: float = Field(default=30.0, gt=0)
+    # --- end of cache ------------------------------------------------------------------------------------------
+
     @field_validator("import_roots", mode="before")
     @classmethod
     def _split_paths(cls, value: object) -> object:

@@ -26,8 +26,18 @@ def get_asset(session: Session, asset_id: uuid.UUID, *, lock: bool = False) -> A
     return asset
 
 
+# Session.info key: assets whose cached responses this transaction changes (vidpipe.cache.invalidation).
+TOUCHED = "vidpipe.touched_assets"
+
+
+def touch_asset(session: Session, asset_id: uuid.UUID) -> None:
+    """Mark that this transaction changes what the asset's responses show; caches drop it after the commit."""
+    session.info.setdefault(TOUCHED, set()).add(asset_id)
+
+
 def set_status(session: Session, asset: Asset, status: str, *, actor: str, error_code: str | None = None,
                error: str | None = None) -> None:
+    touch_asset(session, asset.id)  # even unchanged: the caller usually changed a job of the asset too
     if asset.status == status and asset.error_message == error:
         return
     previous = asset.status
@@ -49,6 +59,7 @@ def latest_stage_status(session: Session, asset_id: uuid.UUID) -> dict[str, Job]
 def save_stage_result(session: Session, asset_id: uuid.UUID, stage: str, result: StageResult,
                       sizes: dict[str, int]) -> list[str]:
     """Replace what an earlier run of `stage` wrote. Returns store keys that are no longer referenced."""
+    touch_asset(session, asset_id)
     old_keys = set(session.scalars(select(Artifact.key).where(Artifact.asset_id == asset_id,
                                                               Artifact.stage == stage)).all())
     session.execute(delete(Artifact).where(Artifact.asset_id == asset_id, Artifact.stage == stage))

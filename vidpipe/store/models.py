@@ -258,4 +258,5 @@ class Embedding(Base):
 VECTOR_TABLES = frozenset({"embeddings"})
 
 
+import vidpipe.store.popularity_models  # noqa: E402,F401 - asset_views (vidpipe.cache), so alembic sees it
 from vidpipe.store import cloud_models  # noqa: E402,F401 - the cloud adapters' tables, so alembic sees them

@@ -1,0 +1,138 @@
+"""Read-through caching of response bodies with versioned keys and stampede protection.
+
+A cached value is stamped with the versions it was read under: `<epoch>:<version>\\n<etag>\\n<body>`. A write
+bumps the version (`v:asset:<id>`, and `v:lists` for every list), so a value filled from an older read can never
+be served after the bump, even when its fill finishes after the invalidation. The epoch retires everything
+after Redis was unreachable for a writer (vidpipe.cache.redis).
+
+Concurrent misses of one key: one fill per process (a shared future), and with Redis one fill across
+processes (`SET NX` lock with a short TTL; the others poll briefly for the value, then read the database
+themselves rather than wait long).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+import anyio.to_thread
+
+from vidpipe.cache.base import Cache
+from vidpipe.cache.redis import EPOCH_KEY
+
+VERSION_TTL = 7 * 24 * 3600  # versions outlive every value stamped with them
+LISTS_VERSION = "v:lists"
+POLL_SECONDS = 0.005
+
+
+@dataclass(frozen=True)
+class Entry:
+    etag: str
+    body: bytes
+
+
+def make_entry(body: bytes) -> Entry:
+    return Entry(f'"{hashlib.blake2b(body, digest_size=12).hexdigest()}"', body)
+
+
+def asset_key(asset_id: uuid.UUID | str) -> tuple[str, str]:
+    return f"asset:{asset_id}", f"v:asset:{asset_id}"
+
+
+def _stamp(epoch: bytes | None, version: bytes | None) -> bytes:
+    return (epoch or b"0") + b":" + (version or b"0")
+
+
+def _parse(values: Sequence[bytes | None]) -> Entry | None:
+    value, version, epoch = values
+    if value is None:
+        return None
+    stamp, _, rest = value.partition(b"\n")
+    if stamp != _stamp(epoch, version):
+        return None
+    etag, _, body = rest.partition(b"\n")
+    return Entry(etag.decode(), body)
+
+
+class ReadThrough:
+    def __init__(self, cache: Cache, *, fill_wait: float = 1.0) -> None:
+        self.cache = cache
+        self.fill_wait = fill_wait
+        self._flights: dict[str, Future[Entry | None]] = {}
+        self._lock = threading.Lock()
+        self.fills = 0  # database reads made by this process to fill the cache
+
+    def get(self, key: str, version_key: str, ttl: float, loader: Callable[[], Entry | None]) -> Entry | None:
+        """The cached entry of `key`, or the loader's (cached for `ttl`). None: not found (never cached)."""
+        values = self.cache.get_many([key, version_key, EPOCH_KEY])
+        return _parse(values) or self._fill(key, version_key, ttl, _stamp(values[2], values[1]), loader)
+
+    async def aget(self, key: str, version_key: str, ttl: float, loader: Callable[[], Entry | None], *,
+                   counter: str | None = None, counter_ttl: float = 60) -> tuple[Entry | None, int | None]:
+        """`get` for the event loop: a hit costs one cache round trip (with `counter` incremented in it);
+        a miss fills on a worker thread."""
+        values, count = await self.cache.hot_read([key, version_key, EPOCH_KEY], counter, counter_ttl)
+        hit = _parse(values)
+        if hit is not None:
+            return hit, count
+        stamp = _stamp(values[2], values[1])
+        return await anyio.to_thread.run_sync(self._fill, key, version_key, ttl, stamp, loader), count
+
+    def _fill(self, key: str, version_key: str, ttl: float, stamp: bytes,
+              loader: Callable[[], Entry | None]) -> Entry | None:
+        # Only readers that saw the same versions share a fill: one that saw a newer version must not get a
+        # value read before the write that bumped it.
+        flight_key = f"{key}@{stamp.decode()}"
+        with self._lock:
+            flight = self._flights.get(flight_key)
+            leader = flight is None
+            if flight is None:
+                flight = self._flights[flight_key] = Future()
+        if not leader:
+            return flight.result(timeout=self.fill_wait + 30)
+        try:
+            entry = self._fill_shared(key, version_key, ttl, stamp, loader)
+        except BaseException as exc:
+            flight.set_exception(exc)
+            raise
+        else:
+            flight.set_result(entry)
+            return entry
+        finally:
+            with self._lock:
+                self._flights.pop(flight_key, None)
+
+    def _fill_shared(self, key: str, version_key: str, ttl: float, stamp: bytes,
+                     loader: Callable[[], Entry | None]) -> Entry | None:
+        lock = f"fill:{key}"
+        locked = False
+        if self.cache.shared:
+            locked = self.cache.add(lock, b"1", ttl=max(2.0, self.fill_wait * 2))
+            if not locked and self.cache.available:  # another process fills it: wait a little for its value
+                deadline = time.monotonic() + self.fill_wait
+                while time.monotonic() < deadline:
+                    time.sleep(POLL_SECONDS)
+                    values = self.cache.get_many([key, version_key, EPOCH_KEY])
+                    hit = _parse(values)
+                    if hit is not None:
+                        return hit
+                    stamp = _stamp(values[2], values[1])
+        try:
+            self.fills += 1
+            entry = loader()
+            if entry is not None:
+                self.cache.set(key, stamp + b"\n" + entry.etag.encode() + b"\n" + entry.body, ttl)
+            return entry
+        finally:
+            if locked:
+                self.cache.delete(lock)
+
+    def invalidate_assets(self, asset_ids: Sequence[uuid.UUID | str]) -> None:
+        """After a write that changes what these assets' responses show (and so any list)."""
+        keys = [asset_key(a) for a in asset_ids]
+        self.cache.invalidate([v for _, v in keys] + [LISTS_VERSION], [k for k, _ in keys], ttl=VERSION_TTL)

@@ -1,0 +1,152 @@
+"""The Redis cache (ElastiCache in the cloud: `rediss://` + AUTH from the URL). Short socket timeouts and a
+circuit breaker: a slow or missing Redis costs at most one timeout per retry interval, never a failed request.
+
+Invalidations that could not be delivered while Redis was unreachable are made up for when it is back, by
+bumping a global epoch that every cached value carries (see vidpipe.cache.reads).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import redis
+import redis.asyncio
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from vidpipe.cache.base import Cache
+from vidpipe.cache.breaker import Breaker
+
+EPOCH_KEY = "epoch"
+_ERRORS = (redis.RedisError, OSError, asyncio.TimeoutError)
+
+
+class RedisCache(Cache):
+    name = "redis"
+    shared = True
+
+    def __init__(self, url: str, *, prefix: str = "vp:", timeout: float = 0.05, retry_seconds: float = 5.0,
+                 max_connections: int = 64) -> None:
+        self.url, self.prefix = url, prefix
+        self._options: dict[str, Any] = dict(
+            socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0),
+            max_connections=max_connections)
+        self.client = redis.Redis.from_url(url, **self._options)
+        self._aclient: redis.asyncio.Redis | None = None
+        self._aloop: asyncio.AbstractEventLoop | None = None
+        self.breaker = Breaker("redis", retry_seconds)
+        self._lost_invalidation = False
+
+    def _k(self, key: str) -> str:
+        return self.prefix + key
+
+    def _run(self, fn, default):  # type: ignore[no-untyped-def]
+        if not self.breaker.allow():
+            return default
+        try:
+            result = fn()
+        except _ERRORS as exc:
+            self.breaker.failure(exc)
+            return default
+        self._recovered()
+        return result
+
+    def _recovered(self) -> None:
+        if self.breaker.success() or self._lost_invalidation:
+            try:  # whatever was cached before may have missed invalidations: retire it all
+                self.client.incr(self._k(EPOCH_KEY))
+                self._lost_invalidation = False
+            except _ERRORS as exc:
+                self.breaker.failure(exc)
+
+    def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        return self._run(lambda: self.client.mget([self._k(k) for k in keys]), [None] * len(keys))
+
+    def set(self, key: str, value: bytes, ttl: float) -> None:
+        self._run(lambda: self.client.set(self._k(key), value, px=int(ttl * 1000)), None)
+
+    def add(self, key: str, value: bytes, ttl: float) -> bool:
+        return bool(self._run(lambda: self.client.set(self._k(key), value, px=int(ttl * 1000), nx=True), False))
+
+    def delete(self, *keys: str) -> None:
+        self._run(lambda: self.client.delete(*[self._k(k) for k in keys]), None)
+
+    def incr(self, key: str, ttl: float, amount: int = 1) -> int | None:
+        def op() -> int:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.incrby(self._k(key), amount)
+            pipe.expire(self._k(key), max(1, int(ttl)), nx=True)
+            return int(pipe.execute()[0])
+
+        return self._run(op, None)
+
+    def invalidate(self, version_keys: Sequence[str], drop: Sequence[str], ttl: float) -> None:
+        """Bump version counters; remembered when Redis is unreachable, so the epoch moves once it is back."""
+        def op() -> None:
+            pipe = self.client.pipeline(transaction=False)
+            for key in version_keys:
+                pipe.incr(self._k(key))
+                pipe.expire(self._k(key), max(1, int(ttl)))
+            if drop:
+                pipe.delete(*[self._k(k) for k in drop])
+            pipe.execute()
+
+        done = self._run(lambda: op() or True, False)
+        if not done:
+            self._lost_invalidation = True
+
+    def zincr_many(self, key: str, amounts: Mapping[str, float], ttl: float) -> bool:
+        def op() -> bool:
+            pipe = self.client.pipeline(transaction=False)
+            for member, amount in amounts.items():
+                pipe.zincrby(self._k(key), amount, member)
+            pipe.expire(self._k(key), max(1, int(ttl)))
+            pipe.execute()
+            return True
+
+        return bool(self._run(op, False))
+
+    def ztop(self, keys: Sequence[str], count: int) -> list[tuple[str, float]] | None:
+        def op() -> list[tuple[str, float]]:
+            rows = self.client.zunion([self._k(k) for k in keys], withscores=True)
+            rows = sorted(rows, key=lambda r: (-r[1], r[0]))[:count]
+            return [(m.decode() if isinstance(m, bytes) else m, float(s)) for m, s in rows]
+
+        return self._run(op, None)
+
+    def _async_client(self) -> redis.asyncio.Redis:
+        loop = asyncio.get_running_loop()
+        if self._aclient is None or self._aloop is not loop:  # a client belongs to the loop that made it
+            self._aclient = redis.asyncio.Redis.from_url(self.url, **self._options)
+            self._aloop = loop
+        return self._aclient
+
+    async def hot_read(self, keys: Sequence[str], counter: str | None, counter_ttl: float
+                       ) -> tuple[list[bytes | None], int | None]:
+        if not self.breaker.allow():
+            return [None] * len(keys), None
+        try:
+            pipe = self._async_client().pipeline(transaction=False)
+            pipe.mget([self._k(k) for k in keys])
+            if counter:
+                pipe.incr(self._k(counter))
+                pipe.expire(self._k(counter), max(1, int(counter_ttl)), nx=True)
+            result = await pipe.execute()
+        except _ERRORS as exc:
+            self.breaker.failure(exc)
+            return [None] * len(keys), None
+        if self.breaker.tripped or self._lost_invalidation:
+            self._recovered()
+        return result[0], (int(result[1]) if counter else None)
+
+    def retire_all(self) -> None:
+        self._run(lambda: self.client.incr(self._k(EPOCH_KEY)), None)
+
+    @property
+    def available(self) -> bool:
+        return not self.breaker.is_open
+
+    def close(self) -> None:
+        self.client.close()
