@@ -87,7 +87,7 @@ class BlobStore(ABC):
     def local_copy(self, key: str, scratch: Path) -> AbstractContextManager[Path]:
         """A local path to read the blob from (the file itself where the store is local)."""
 
-    def presign(self, key: str, expires_seconds: int = 3600) -> str | None:
+    def presign(self, key: str, expires_seconds: int | None = None) -> str | None:
         """A time-limited URL that fetches the blob without vidpipe in the path; None where there is none."""
         return None
 

@@ -125,7 +125,8 @@ class S3BlobStore(BlobStore):
     name = "s3"
 
     def __init__(self, bucket: str, *, client: Any, prefix: str = "", sse: str | None = None,
-                 kms_key_id: str | None = None, part_bytes: int = DEFAULT_PART_BYTES) -> None:
+                 kms_key_id: str | None = None, part_bytes: int = DEFAULT_PART_BYTES,
+                 presign_seconds: int = 3600) -> None:
         if part_bytes < MIN_PART_BYTES:
             raise ValueError(f"part_bytes must be at least {MIN_PART_BYTES} (S3's minimum part size)")
         self.bucket = bucket
@@ -134,6 +135,7 @@ class S3BlobStore(BlobStore):
         self.sse = sse
         self.kms_key_id = kms_key_id
         self.part_bytes = part_bytes
+        self.presign_seconds = presign_seconds
 
     @classmethod
     def from_settings(cls, settings: Settings) -> S3BlobStore:
@@ -142,7 +144,8 @@ class S3BlobStore(BlobStore):
         if not settings.s3_bucket:
             raise VidpipeError("VIDPIPE_MEDIA_STORE=s3 needs VIDPIPE_S3_BUCKET", code="config")
         return cls(settings.s3_bucket, client=aws_client(settings, "s3"), prefix=settings.s3_prefix,
-                   sse=settings.s3_sse, kms_key_id=settings.s3_kms_key_id)
+                   sse=settings.s3_sse, kms_key_id=settings.s3_kms_key_id,
+                   presign_seconds=settings.presign_expires_seconds)
 
     # --- keys and arguments -------------------------------------------------------------------------------
     def full_key(self, key: str) -> str:
@@ -271,9 +274,10 @@ class S3BlobStore(BlobStore):
         finally:
             path.unlink(missing_ok=True)
 
-    def presign(self, key: str, expires_seconds: int = 3600) -> str | None:
-        return self.client.generate_presigned_url(
-            "get_object", Params={"Bucket": self.bucket, "Key": self.full_key(key)}, ExpiresIn=expires_seconds)
+    def presign(self, key: str, expires_seconds: int | None = None) -> str | None:
+        params = {"Bucket": self.bucket, "Key": self.full_key(key)}
+        return self.client.generate_presigned_url("get_object", Params=params,
+                                                  ExpiresIn=expires_seconds or self.presign_seconds)
 
     # --- housekeeping --------------------------------------------------------------------------------------
     def sweep_incoming(self, older_than_seconds: float = 3600) -> int:

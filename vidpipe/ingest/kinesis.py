@@ -274,8 +274,8 @@ class KinesisConsumer:
             except Exception as exc:
                 if self._give_up(shard, record, exc):
                     continue
-                shard.iterator = None  # re-read this record from the checkpoint on the next poll
-                return len(records)
+                shard.iterator = None  # re-read this record from the checkpoint after the idle pause
+                return 0
         shard.iterator = out.get("NextShardIterator")
         shard.closed = shard.iterator is None  # a closed (resharded) shard is done once read to its end
         return len(records)
