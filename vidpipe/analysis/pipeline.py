@@ -38,7 +38,7 @@ class PassResult:
     understanding: UnderstandingResult
     outputs: list[FileOutput]
     metrics: dict[str, Any]  # analyzer/deriver name -> its metrics
-    timings: dict[str, float]  # seconds spent in each analyzer/deriver (callbacks + finish), and "decode_wall"
+    timings: dict[str, float]  # CPU seconds of each analyzer/deriver (callbacks + finish); "decode_wall": phase 1 wall
     stats: DecodeStats
     analysis: Analysis
     derived: dict[str, DeriverOutput] = field(default_factory=dict)
@@ -61,7 +61,7 @@ class _Timed:
         self.lock = threading.Lock()
 
     def call(self, obj: Any, fn: Callable[..., Any], *args: Any) -> tuple[bool, Any]:
-        start = time.perf_counter()
+        start = time.thread_time()  # CPU of this thread: waiting for the GIL or a core is not the analyzer's cost
         try:
             return True, fn(*args)
         except JobCancelledError:
@@ -72,7 +72,7 @@ class _Timed:
             return False, None
         finally:
             with self.lock:
-                self.seconds[obj.name] = self.seconds.get(obj.name, 0.0) + time.perf_counter() - start
+                self.seconds[obj.name] = self.seconds.get(obj.name, 0.0) + time.thread_time() - start
 
 
 def run_pass(path: Path, probe: dict[str, Any], selection: Selection, *, opener: Opener | None = None,
