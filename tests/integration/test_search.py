@@ -451,3 +451,57 @@ def test_cli_search_prints_a_table(settings, runtime):
     assert result.exit_code == 0, result.output
     assert "Lighthouse keeper" in result.output and "0:02.0" in result.output and "0:06.5" in result.output
     assert "visual not searched" in result.output  # clip configured but its weights are missing
+
+
+def test_analyze_stage_with_the_embedders_then_search(runtime, tmp_path):
+    """The derivers plugged into the real analyze stage (tiny random CLIP/CLAP), persisted, then searched."""
+    import shutil
+
+    from tests.media_cache import MediaCache, default_cache_dir
+    from tests.unit.test_embedders import make_tiny_clap, make_tiny_clip
+    from vidpipe.ingest.service import IngestRequest, ingest_path
+    from vidpipe.profiles import get_profile
+    from vidpipe.settings import Limits
+    from vidpipe.stages import analyze
+    from vidpipe.stages.base import StageInput
+    from vidpipe.store import assets
+    from vidpipe.understanding.config import UnderstandingConfig
+    from vidpipe.understanding.derivers import deriver_options
+    from vidpipe.understanding.embedders import load_embedder
+
+    clip_dir, clap_dir = make_tiny_clip(tmp_path / "clip"), make_tiny_clap(tmp_path / "clap")
+    config = UnderstandingConfig(embedders=("clip", "clap", "text"), clip_model=str(clip_dir),
+                                 clap_model=str(clap_dir))
+    clip = tmp_path / "clip.mp4"
+    shutil.copy(MediaCache(default_cache_dir()).get("small_360p"), clip)  # 3 s, 2 scenes, a 440 Hz tone
+    asset_id = ingest_path(runtime, clip, IngestRequest(source_kind="path", profile="standard"),
+                           roots=[tmp_path]).asset.id
+    work = tmp_path / "work"
+    work.mkdir()
+    inp = StageInput(asset_id=asset_id, source_path=clip, work_dir=work, profile=get_profile("standard"),
+                     limits=Limits())
+    # The pass decodes audio only for audio analyzers; loudness (cheap) makes the track available to CLAP.
+    names = ["scenes", "fingerprints", "loudness", "visual_embeddings", "audio_embeddings", "text_embeddings"]
+    result = analyze.run(inp, analyzers=names, options=deriver_options(config, title="Test pattern with a tone"))
+    assert all(v == "ok" for v in result.understanding.analyzers.values()), result.understanding.analyzers
+    with runtime.db.session() as s, s.begin():
+        assets.save_stage_result(s, asset_id, "analyze", result, {})
+        vectors_ok = has_embeddings_table(s)
+        if vectors_ok:
+            ensure_indexes(s)
+    with runtime.db.session() as s:
+        tags = s.execute(text("SELECT label, model FROM machine_tags WHERE asset_id = :a"), {"a": asset_id}).all()
+        assert {label for label, _ in tags} == set(config.zero_shot_labels) and {m for _, m in tags} == {str(clip_dir)}
+        if not vectors_ok:
+            return
+        stored = dict(s.execute(text("SELECT modality || ':' || (segment_id IS NULL)::text, count(*) FROM embeddings "
+                                     "WHERE asset_id = :a GROUP BY 1"), {"a": asset_id}).all())
+        assert stored == {"visual:false": 2, "visual:true": 1, "audio:false": 1, "audio:true": 1, "text:true": 1}
+        clip_embedder = load_embedder("clip", str(clip_dir))
+        hits = search(s, [QueryVector("visual", str(clip_dir), clip_embedder.embed_texts(["a test pattern"])[0])]).hits
+        assert [(h.start, h.end) for h in sorted(hits, key=lambda h: h.start)] == [(0.0, 1.5), (1.5, 3.0)]
+        assert {h.thumbnail_key for h in hits} == {f"{asset_id}/analysis/scene-001.jpg",
+                                                   f"{asset_id}/analysis/scene-002.jpg"}
+        vectors, _ = encode_query("test pattern tone", {"text": load_embedder("text", config.text_model)}, ["speech"])
+        top = search(s, vectors, limit=1).hits[0]
+        assert (top.asset_id, top.kind, top.start, top.end) == (asset_id, "metadata", 0.0, pytest.approx(3.0, abs=0.1))

@@ -185,7 +185,9 @@ def _details(session: Session, rows: list[dict[str, Any]]) -> None:
         q = text("SELECT id, kind, start_s, end_s, text, keyframe_key FROM segments WHERE id = ANY(:ids)")
         segments = {r.id: r for r in session.execute(q, {"ids": seg_ids})}
     if asset_ids:
-        q = text("SELECT a.id, a.title, mi.duration FROM assets a LEFT JOIN media_info mi ON mi.asset_id = a.id "
+        # Without a probe (media_info), the end of the asset's last segment stands in for its duration.
+        q = text("SELECT a.id, a.title, COALESCE(mi.duration, (SELECT max(s.end_s) FROM segments s "
+                 "WHERE s.asset_id = a.id)) AS duration FROM assets a LEFT JOIN media_info mi ON mi.asset_id = a.id "
                  "WHERE a.id = ANY(:ids)").bindparams(bindparam("ids", type_=ARRAY(UUID(as_uuid=True))))
         durations = {r.id: r for r in session.execute(q, {"ids": asset_ids})}
     for r in rows:

@@ -78,9 +78,12 @@ class AudioEmbeddings:
     def derive(self, analysis: Analysis) -> DeriverOutput:
         segments, pooled = derive.embed_audio_windows(self.embedder, analysis.audio, ANALYSIS_RATE,
                                                       self.config.audio_window_seconds)
-        return DeriverOutput(segments=segments, vectors=[pooled] if pooled else [],
-                             metrics={"model": self.embedder.model, "version": self.embedder.version,
-                                      "dim": self.embedder.dim, "windows": len(segments)})
+        metrics = {"model": self.embedder.model, "version": self.embedder.version, "dim": self.embedder.dim,
+                   "windows": len(segments)}
+        if analysis.ctx.has_audio and analysis.audio.size == 0:
+            # The pass decodes the track only when an audio analyzer runs.
+            metrics["note"] = "no audio decoded: no audio analyzer was selected"
+        return DeriverOutput(segments=segments, vectors=[pooled] if pooled else [], metrics=metrics)
 
 
 class TextEmbeddings:
