@@ -160,3 +160,27 @@ def test_s3_object_created_notifications(cloud_runtime, aws_emulator, s3_bucket,
         keys = sorted(s.scalars(select(IngestRecord.record_key)))
     assert refs == [f"s3://{s3_bucket}/drop/my clip.mp4", f"s3://{s3_bucket}/drop/second.mov"]
     assert keys == [f"s3:{s3_bucket}/drop/my clip.mp4@0A1", f"s3:{s3_bucket}/drop/second.mov@0B"]
+
+
+def test_consume_kinesis_command(cloud_runtime, aws_emulator, s3_bucket, stream, monkeypatch):
+    """The CLI entry point, configured the way the stack configures a task (environment only)."""
+    from typer.testing import CliRunner
+
+    import vidpipe.cli.main as cli
+
+    rt = cloud_runtime
+    _upload(aws_emulator, s3_bucket, "uploads/cli.mp4")
+    _put(aws_emulator, stream, {"s3_key": "uploads/cli.mp4", "title": "From the CLI"}, b"{broken")
+    st = rt.settings
+    env = {"VIDPIPE_DATABASE_URL": st.database_url.get_secret_value(), "VIDPIPE_DATA_DIR": str(st.data_dir),
+           "VIDPIPE_MEDIA_DIR": str(st.media_root), "VIDPIPE_SCRATCH_DIR": str(st.scratch_root),
+           "VIDPIPE_AWS_REGION": aws_emulator.region, "VIDPIPE_AWS_ENDPOINT_URL": aws_emulator.endpoint_url,
+           "VIDPIPE_KINESIS_STREAM": stream, "VIDPIPE_S3_BUCKET": s3_bucket, "VIDPIPE_METRICS_EMF": "false"}
+    monkeypatch.setattr(cli, "setup_logging", lambda *a, **k: None)  # keep pytest's log capture in place
+    result = CliRunner().invoke(cli.app, ["consume-kinesis", "--once"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "records 2: 1 created, 0 duplicate bytes, 0 replayed, 1 skipped" in result.output
+    with rt.db.session() as s:
+        assert s.scalar(select(Asset.title)) == "From the CLI"
+    again = CliRunner().invoke(cli.app, ["consume-kinesis", "--once"], env=env)
+    assert again.exit_code == 0 and "records 0" in again.output
