@@ -45,15 +45,20 @@ BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 HeaderKeyDep = Annotated[str | None, Depends(_header_key)]
 
 
-def _verify(session: Session, secret: str | None) -> str:
-    name = apikeys.verify_key(session, secret)
-    session.commit()  # keeps last_used_at, even when the endpoint only reads
+def _verify(rt: Runtime, session: Session, secret: str | None, *, limit: bool = True) -> str:
+    name = rt.cache.keys.lookup(secret)  # verified keys are trusted for cache_key_ttl_seconds
+    if name is None:
+        name = apikeys.verify_key(session, secret)
+        session.commit()  # keeps last_used_at, even when the endpoint only reads
+        rt.cache.keys.remember(secret or "", name)
+    if limit:
+        rt.cache.limiter.check(name)
     return f"key:{name}"
 
 
-def get_caller(session: SessionDep, bearer: BearerDep, header_key: HeaderKeyDep) -> str:
-    """The actor name (`key:<name>`) of a valid API key, or 401."""
-    return _verify(session, bearer.credentials if bearer else header_key)
+def get_caller(session: SessionDep, rt: RuntimeDep, bearer: BearerDep, header_key: HeaderKeyDep) -> str:
+    """The actor name (`key:<name>`) of a valid API key, or 401 (429 over the key's rate limit)."""
+    return _verify(rt, session, bearer.credentials if bearer else header_key)
 
 
 CallerDep = Annotated[str, Depends(get_caller)]
@@ -61,12 +66,31 @@ CallerDep = Annotated[str, Depends(get_caller)]
 
 def get_media_caller(
     session: SessionDep,
+    rt: RuntimeDep,
     bearer: BearerDep,
     header_key: HeaderKeyDep,
     api_key: Annotated[str | None, Query(description="For players that cannot send headers (HLS in <video>)")] = None,
 ) -> str:
     """Like CallerDep, plus `?api_key=` (media URLs only: keys in URLs end up in logs and histories)."""
-    return _verify(session, bearer.credentials if bearer else header_key or api_key)
+    return _verify(rt, session, bearer.credentials if bearer else header_key or api_key)
 
 
 MediaCallerDep = Annotated[str, Depends(get_media_caller)]
+
+
+async def get_key_name(rt: RuntimeDep, bearer: BearerDep, header_key: HeaderKeyDep) -> str:
+    """The key's name without a thread hop when it was verified recently (the cached read path); the caller
+    applies the rate limit itself, counted in the same cache round trip as its read."""
+    secret = bearer.credentials if bearer else header_key
+    name = rt.cache.keys.lookup(secret)
+    if name is not None:
+        return name
+
+    def verify() -> str:
+        with rt.db.session() as session:
+            return _verify(rt, session, secret, limit=False).removeprefix("key:")
+
+    return await anyio.to_thread.run_sync(verify)
+
+
+KeyNameDep = Annotated[str, Depends(get_key_name)]

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
+
 import anyio
 from fastapi import FastAPI
 
 from vidpipe.api import handlers
-from vidpipe.api.routers import assets, health, jobs, media, metrics, reprocess
+from vidpipe.api.routers import assets, health, jobs, media, metrics, popular, reprocess
 from vidpipe.api.routers import search as search_router
+from vidpipe.cache import background
+from vidpipe.cache.http import rate_limited
+from vidpipe.cache.ratelimit import RateLimitedError
 from vidpipe.runtime import Runtime
 
 DESCRIPTION = """\
@@ -28,12 +35,19 @@ CLOSE_THREADS = 8
 
 
 def create_app(runtime: Runtime) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Cache invalidation listener, view counts, warming the hottest assets (vidpipe.cache.background).
+        async with background.running(runtime, partial(assets.load_entry, runtime)):
+            yield
+
     app = FastAPI(title="vidpipe", version="1", description=DESCRIPTION, docs_url="/docs",
-                  openapi_url="/openapi.json", redoc_url=None)
+                  openapi_url="/openapi.json", redoc_url=None, lifespan=lifespan)
     app.state.runtime = runtime
     app.state.upload_limiter = anyio.CapacityLimiter(UPLOAD_CONCURRENCY)
     app.state.close_limiter = anyio.CapacityLimiter(CLOSE_THREADS)
     handlers.install(app)
+    app.add_exception_handler(RateLimitedError, rate_limited)  # 429 with Retry-After
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(assets.router, prefix="/v1")
@@ -41,4 +55,5 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(media.router, prefix="/v1")
     app.include_router(reprocess.router, prefix="/v1")
     app.include_router(search_router.router, prefix="/v1")
+    app.include_router(popular.router, prefix="/v1")
     return app

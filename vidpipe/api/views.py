@@ -19,6 +19,7 @@ from vidpipe.api.schemas import (
     RenditionPublic,
     StagePublic,
 )
+from vidpipe.cache.reads import Entry, make_entry
 from vidpipe.errors import NotFoundError
 from vidpipe.stages import registry
 
@@ -66,6 +67,11 @@ def load_asset(session: Session, asset_id: uuid.UUID, base_url: str | None) -> A
     if not found:
         raise NotFoundError(f"asset {asset_id} not found")
     return found[0]
+
+
+def asset_entry(session: Session, asset_id: uuid.UUID, base_url: str | None) -> Entry:
+    """The response body of GET /v1/assets/{id} as the cache keeps it (NotFoundError when missing)."""
+    return make_entry(load_asset(session, asset_id, base_url).model_dump_json().encode())
 
 
 def _to_public(row: Any, base: str | None) -> AssetPublic:

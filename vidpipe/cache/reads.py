@@ -40,8 +40,9 @@ def make_entry(body: bytes) -> Entry:
     return Entry(f'"{hashlib.blake2b(body, digest_size=12).hexdigest()}"', body)
 
 
-def asset_key(asset_id: uuid.UUID | str) -> tuple[str, str]:
-    return f"asset:{asset_id}", f"v:asset:{asset_id}"
+def asset_key(asset_id: uuid.UUID | str, base_url: str | None = None) -> tuple[str, str]:
+    """(value key, version key); the body names media URLs, so the base URL is part of the value key."""
+    return f"asset:{asset_id}@{base_url or ''}", f"v:asset:{asset_id}"
 
 
 def _stamp(epoch: bytes | None, version: bytes | None) -> bytes:
@@ -73,10 +74,13 @@ class ReadThrough:
         return _parse(values) or self._fill(key, version_key, ttl, _stamp(values[2], values[1]), loader)
 
     async def aget(self, key: str, version_key: str, ttl: float, loader: Callable[[], Entry | None], *,
-                   counter: str | None = None, counter_ttl: float = 60) -> tuple[Entry | None, int | None]:
-        """`get` for the event loop: a hit costs one cache round trip (with `counter` incremented in it);
-        a miss fills on a worker thread."""
+                   counter: str | None = None, counter_ttl: float = 61,
+                   check: Callable[[int | None], None] | None = None) -> tuple[Entry | None, int | None]:
+        """`get` for the event loop: a hit costs one cache round trip (with `counter` incremented in it, and
+        `check(count)` called before anything else happens, e.g. a rate limit); a miss fills on a thread."""
         values, count = await self.cache.hot_read([key, version_key, EPOCH_KEY], counter, counter_ttl)
+        if check is not None:
+            check(count)
         hit = _parse(values)
         if hit is not None:
             return hit, count

@@ -79,6 +79,7 @@ class StageRunner:
         spec = registry.get_stage(job.stage)
         with self.rt.db.session() as s, s.begin():
             asset = assets.get_asset(s, job.asset_id, lock=True)
+            assets.touch_asset(s, asset.id)  # the stage shows as running now
             if asset.status == "queued":
                 assets.set_status(s, asset, "processing", actor=self.actor)
             probe = assets.probe_of(s, asset.id)
@@ -141,6 +142,7 @@ class StageRunner:
             if not jobs.finish(s, job, self.worker_id, decision.final_status or "queued", error_code=code,
                                error=message, retry_in=decision.retry_in):
                 return "lost"
+            assets.touch_asset(s, job.asset_id)  # the stage's status and error change
             if decision.final_status is not None:
                 try:
                     asset = assets.get_asset(s, job.asset_id, lock=True)
@@ -163,6 +165,7 @@ class StageRunner:
                                       error=f"{job.stage} was cancelled")
                 return "cancelled"
             if run.shutdown:
+                assets.touch_asset(s, job.asset_id)
                 jobs.release(s, job, self.worker_id)
                 return "released"
         return "lost"

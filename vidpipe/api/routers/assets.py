@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
+from functools import partial
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 import anyio.to_thread
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from sqlalchemy import Select, delete, select, tuple_
+from sqlalchemy.orm import Session
 
 from vidpipe.api import upload, views
-from vidpipe.api.deps import CallerDep, RuntimeDep, SessionDep
+from vidpipe.api.deps import CallerDep, KeyNameDep, RuntimeDep, SessionDep
 from vidpipe.api.pagination import CursorParam, LimitParam, decode_id, decode_time_id, encode_id, encode_time_id
 from vidpipe.api.schemas import (
     AssetCreateFromSource,
@@ -25,6 +29,8 @@ from vidpipe.api.schemas import (
     EventList,
     EventPublic,
 )
+from vidpipe.cache.http import entry_response
+from vidpipe.cache.reads import LISTS_VERSION, Entry, asset_key, make_entry
 from vidpipe.errors import InputError, LimitExceededError
 from vidpipe.ingest.service import IngestRequest, IngestResult, ingest_path, ingest_url
 from vidpipe.queue import jobs
@@ -95,13 +101,14 @@ async def _create_from_source(rt: Runtime, request: Request, caller: str) -> Ing
 
 
 def _view(rt: Runtime, asset_id: uuid.UUID) -> AssetPublic:
+    rt.cache.invalidate_assets([asset_id])  # lists show it now
     with rt.db.session() as s:
         return views.load_asset(s, asset_id, rt.settings.public_base_url)
 
 
-@router.get("", response_model=AssetList)
+@router.get("", response_model=AssetList, responses={304: {"description": "Not modified (If-None-Match)"}})
 def list_assets(
-    session: SessionDep, rt: RuntimeDep, caller: CallerDep,
+    request: Request, session: SessionDep, rt: RuntimeDep, caller: CallerDep,
     status_: Annotated[AssetStatus | None, Query(alias="status")] = None,
     min_duration: Annotated[float | None, Query(ge=0)] = None,
     max_duration: Annotated[float | None, Query(ge=0)] = None,
@@ -110,8 +117,20 @@ def list_assets(
     q: Annotated[str | None, Query(max_length=200, description="words in the title")] = None,
     limit: LimitParam = 20,
     cursor: CursorParam = None,
-) -> AssetList:
-    """Newest first; `next_cursor` continues after the last item (stable while new assets arrive)."""
+) -> Response:
+    """Newest first; `next_cursor` continues after the last item (stable while new assets arrive).
+    Cached for a few seconds, dropped on any asset change; ETag / If-None-Match gives 304."""
+    params = f"{urlencode(sorted(request.query_params.multi_items()))}@{rt.settings.public_base_url or ''}".encode()
+    key = f"list:{hashlib.blake2b(params, digest_size=16).hexdigest()}"
+    entry = rt.cache.reads.get(key, LISTS_VERSION, rt.settings.cache_list_ttl_seconds,
+                               lambda: make_entry(_list(session, rt, status_, min_duration, max_duration, min_height,
+                                                        codec, q, limit, cursor).model_dump_json().encode()))
+    return entry_response(request, entry)  # type: ignore[arg-type] - a loader never returns None here
+
+
+def _list(session: Session, rt: Runtime, status_: AssetStatus | None, min_duration: float | None,
+          max_duration: float | None, min_height: int | None, codec: str | None, q: str | None, limit: int,
+          cursor: str | None) -> AssetList:
     stmt: Select[Any] = select(Asset.id, Asset.created_at)
     if status_:
         stmt = stmt.where(Asset.status == status_)
@@ -135,9 +154,23 @@ def list_assets(
     return AssetList(items=items, next_cursor=encode_time_id(page[-1].created_at, page[-1].id) if more else None)
 
 
-@router.get("/{asset_id}", response_model=AssetPublic, responses={404: {"model": ErrorBody}})
-def get_asset(asset_id: uuid.UUID, session: SessionDep, rt: RuntimeDep, caller: CallerDep) -> AssetPublic:
-    return views.load_asset(session, asset_id, rt.settings.public_base_url)
+@router.get("/{asset_id}", response_model=AssetPublic, responses={
+    304: {"description": "Not modified (If-None-Match)"}, 404: {"model": ErrorBody}, 429: {"model": ErrorBody}})
+async def get_asset(asset_id: uuid.UUID, request: Request, rt: RuntimeDep, key_name: KeyNameDep) -> Response:
+    """Served from the cache (dropped on every change to the asset); ETag / If-None-Match gives 304."""
+    cache = rt.cache
+    key, version = asset_key(asset_id, rt.settings.public_base_url)
+    counter = cache.limiter.counter(key_name) if cache.limiter.enabled else None
+    entry, _ = await cache.reads.aget(key, version, rt.settings.cache_asset_ttl_seconds,
+                                      partial(load_entry, rt, asset_id), counter=counter,
+                                      check=partial(cache.limiter.check, key_name))
+    cache.views.count(asset_id)
+    return entry_response(request, entry)  # type: ignore[arg-type] - the loader raises NotFoundError instead
+
+
+def load_entry(rt: Runtime, asset_id: uuid.UUID) -> Entry:
+    with rt.db.session() as s:
+        return views.asset_entry(s, asset_id, rt.settings.public_base_url)
 
 
 @router.patch("/{asset_id}", response_model=AssetPublic, responses={404: {"model": ErrorBody}})
@@ -153,6 +186,7 @@ def update_asset(asset_id: uuid.UUID, body: AssetUpdate, session: SessionDep, rt
     if changed:
         for key, value in changed.items():
             setattr(asset, key, value)
+        asset_store.touch_asset(session, asset_id)
         events.record(session, "asset.updated", actor=caller, asset_id=asset_id, changes=changed)
         session.commit()
     return views.load_asset(session, asset_id, rt.settings.public_base_url)
@@ -170,6 +204,7 @@ def delete_asset(asset_id: uuid.UUID, session: SessionDep, rt: RuntimeDep, calle
                   original_name=asset.original_name, cancelled_jobs=list(running))
     session.flush()
     session.execute(delete(Asset).where(Asset.id == asset_id))
+    asset_store.touch_asset(session, asset_id)
     session.commit()
     removed = rt.blobs.delete_prefix(str(asset_id))
     log.info("asset.deleted", extra={"asset": str(asset_id), "files": removed, "actor": caller})

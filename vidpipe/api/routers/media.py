@@ -19,6 +19,7 @@ from vidpipe.api.handlers import error_response
 from vidpipe.api.ranges import Unsatisfiable, guess_content_type, parse_range
 from vidpipe.api.schemas import ErrorBody
 from vidpipe.blobs.base import check_key
+from vidpipe.cache.http import media_cache_control
 from vidpipe.errors import NotFoundError
 from vidpipe.store.models import Artifact, Asset
 
@@ -74,7 +75,8 @@ def get_media(key: str, request: Request, session: SessionDep, rt: RuntimeDep, c
     content_type, etag = _lookup(session, key)
     session.close()  # the stream below may take long; give the connection back now
     size = rt.blobs.size(key)
-    headers = {"Accept-Ranges": "bytes", "ETag": etag, "Cache-Control": "private, max-age=3600"}
+    headers = {"Accept-Ranges": "bytes", "ETag": etag,
+               "Cache-Control": media_cache_control(key, original=not etag.startswith('"a'))}
     if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
         return Response(status_code=304, headers=headers)
     api_key = request.query_params.get("api_key")
