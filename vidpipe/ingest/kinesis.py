@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 
 ACTOR = "kinesis"
 MAX_RECORD_ATTEMPTS = 5  # transient failures of one record before it is skipped rather than stall its shard
+SHARD_REFRESH_SECONDS = 60.0  # how often new shards (after a reshard) are looked for
 
 
 # --- ingesting, with the record claimed in the asset's transaction ------------------------------------------
@@ -221,11 +223,17 @@ class KinesisConsumer:
         self.idle_seconds = idle_seconds
         self.stats = ConsumerStats()
         self._shards: dict[str, _Shard] = {}
+        self._listed_at = 0.0
 
     def run(self, stop: threading.Event) -> None:
         log.info("kinesis.consumer_started", extra={"stream": self.stream})
         while not stop.is_set():
-            if self.poll() == 0:
+            try:
+                read = self.poll()
+            except Exception as exc:  # ListShards or the database unavailable: wait, then carry on
+                log.warning("kinesis.poll_failed", extra={"stream": self.stream, "error": _describe(exc)})
+                read = 0
+            if read == 0:
                 stop.wait(self.idle_seconds)
 
     def poll(self) -> int:
@@ -238,6 +246,9 @@ class KinesisConsumer:
         return read
 
     def _refresh_shards(self) -> None:
+        if self._shards and time.monotonic() - self._listed_at < SHARD_REFRESH_SECONDS:
+            return
+        self._listed_at = time.monotonic()
         token = None
         while True:
             page = (self.kinesis.list_shards(NextToken=token) if token
