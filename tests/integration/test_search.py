@@ -38,18 +38,25 @@ MODEL, DIM = "test/visual-16", 16
 
 
 # --- fixtures and helpers ---------------------------------------------------------------------------------
+@pytest.fixture(autouse=True)
+def _drop_search_indexes(clean_db: str) -> Iterator[None]:
+    """Indexes made on the fly would outlive the test in the shared database (and fail `alembic check`)."""
+    yield
+    engine = create_engine(clean_db)
+    with engine.begin() as conn:
+        for (name,) in conn.execute(text("SELECT indexname FROM pg_indexes WHERE indexname LIKE "
+                                         "'ix_embeddings_hnsw_%'")):
+            conn.execute(text(f'DROP INDEX IF EXISTS "{name}"'))
+    engine.dispose()
+    forget_known_indexes()
+
+
 @pytest.fixture
 def session(clean_db: str) -> Iterator[Session]:
     engine = create_engine(clean_db)
     with Session(engine) as s:
         yield s
         s.rollback()
-        # Indexes made on the fly would outlive the test in the shared database; drop them.
-        with engine.begin() as conn:
-            for (name,) in conn.execute(text("SELECT indexname FROM pg_indexes WHERE indexname LIKE "
-                                             "'ix_embeddings_hnsw_%'")):
-                conn.execute(text(f'DROP INDEX IF EXISTS "{name}"'))
-    forget_known_indexes()
     engine.dispose()
 
 
@@ -312,6 +319,9 @@ def test_search_api(runtime):
             assert r.status_code == 501 and r.json()["error"]["code"] == "vector_search_unavailable"
         return
     assert found.status_code == 200, found.text
+    with runtime.db.session() as s:  # the read-only request built the model's index in a transaction of its own
+        indexes = set(s.execute(text("SELECT indexname FROM pg_indexes WHERE tablename = 'embeddings'")).scalars())
+    assert index_name(runtime.settings.text_model, 384, "segment") in indexes
     top = found.json()["items"][0]
     assert (top["asset_id"], top["start"], top["end"], top["modality"]) == (str(a), 1.0, 4.0, "speech")
     assert sim.status_code == 200 and [i["asset_id"] for i in sim.json()["items"]] == [str(b)]

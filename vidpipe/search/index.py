@@ -10,8 +10,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from vidpipe.search.errors import VectorSearchUnavailable
@@ -26,8 +28,11 @@ MAX_EF_SEARCH = 1000
 MAX_DIM = 2000  # pgvector's HNSW limit for `vector`
 KINDS = ("segment", "pooled")  # clip-level vectors, per-asset vectors
 
-_known: set[tuple[str, str, int, str]] = set()  # (database, model, dim, kind) this process saw indexed
+_known: set[tuple[str, str, int]] = set()  # (database, model, dim) this process saw indexed (committed)
+_failed: dict[tuple[str, str, int], float] = {}  # ... whose build could not start (monotonic time)
 _known_lock = threading.Lock()
+RETRY_SECONDS = 60.0
+LOCK_TIMEOUT_MS = 100
 
 
 def require_vectors(session: Session) -> None:
@@ -64,31 +69,69 @@ def index_name(model: str, dim: int, kind: str) -> str:
     return f"{INDEX_PREFIX}{kind[:3]}_{dim}_{digest}"
 
 
-def ensure_index(session: Session, model: str, dim: int) -> bool:
-    """Create the HNSW indexes for (model, dim) if missing (idempotent, safe across processes); True if created."""
-    if not 0 < dim <= MAX_DIM:
-        return False  # no ANN index possible; queries fall back to an exact scan
-    database = session.get_bind().url.render_as_string(hide_password=True)
+def _missing(executor: Session | Connection, model: str, dim: int) -> list[str]:
+    names = [index_name(model, dim, kind) for kind in KINDS]
+    found = executor.execute(text("SELECT n FROM unnest(CAST(:names AS text[])) AS n WHERE to_regclass(n) IS NULL"),
+                             {"names": names}).scalars()
+    return list(found)
+
+
+def _create(executor: Session | Connection, model: str, dim: int) -> bool:
     created = False
     for kind in KINDS:
-        key = (database, model, dim, kind)
-        if key in _known:
-            continue
         name = index_name(model, dim, kind)
-        exists = session.execute(text("SELECT to_regclass(:n) IS NOT NULL"), {"n": name}).scalar()
-        if not exists:
-            # Two workers storing the first vectors of a model at once: one builds, the other waits.
-            session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:n))"), {"n": name})
-            predicate = scope_predicate(model, dim, kind, alias="embeddings").replace("embeddings.", "")
-            session.execute(text(
-                f"CREATE INDEX IF NOT EXISTS {name} ON embeddings USING hnsw "
-                f"((embedding::vector({int(dim)})) vector_cosine_ops) "
-                f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION}) WHERE {predicate}"))
-            log.info("search.index_created", extra={"index": name, "model": model, "dim": dim, "kind": kind})
-            created = True
+        if executor.execute(text("SELECT to_regclass(:n) IS NOT NULL"), {"n": name}).scalar():
+            continue
+        # Two processes meeting a new model at once: one builds, the other waits and then finds it.
+        executor.execute(text("SELECT pg_advisory_xact_lock(hashtext(:n))"), {"n": name})
+        predicate = scope_predicate(model, dim, kind, alias="embeddings").replace("embeddings.", "")
+        executor.execute(text(
+            f"CREATE INDEX IF NOT EXISTS {name} ON embeddings USING hnsw "
+            f"((embedding::vector({int(dim)})) vector_cosine_ops) "
+            f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION}) WHERE {predicate}"))
+        log.info("search.index_created", extra={"index": name, "model": model, "dim": dim, "kind": kind})
+        created = True
+    return created
+
+
+def _key(session: Session, model: str, dim: int) -> tuple[str, str, int]:
+    return session.get_bind().url.render_as_string(hide_password=True), model, dim
+
+
+def ensure_index(session: Session, model: str, dim: int) -> bool:
+    """Create the HNSW indexes for (model, dim) if missing, in the caller's transaction (writers: call it after
+    storing vectors, before commit). Idempotent, safe across processes; True if it created any."""
+    if not 0 < dim <= MAX_DIM:
+        return False  # no ANN index possible; queries fall back to an exact scan
+    if _key(session, model, dim) in _known:
+        return False
+    return _create(session, model, dim)
+
+
+def ensure_index_for_search(session: Session, model: str, dim: int) -> None:
+    """Before a query: build a missing index in a transaction of its own (a read-only request's transaction is
+    rolled back). If another transaction holds the table (a writer mid-transaction), don't wait: the query
+    runs as an exact scan and building is retried later."""
+    key = _key(session, model, dim)
+    if key in _known or not 0 < dim <= MAX_DIM:
+        return
+    failed = _failed.get(key)
+    if failed is not None and time.monotonic() - failed < RETRY_SECONDS:
+        return
+    if not _missing(session, model, dim):
         with _known_lock:
             _known.add(key)
-    return created
+        return
+    try:
+        with session.get_bind().connect() as conn, conn.begin():
+            conn.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_MS}ms'"))
+            _create(conn, model, dim)
+    except OperationalError as exc:
+        log.warning("search.index_deferred", extra={"model": model, "dim": dim, "error": str(exc.orig)[:200]})
+        _failed[key] = time.monotonic()
+        return
+    with _known_lock:
+        _known.add(key)
 
 
 def ensure_indexes(session: Session) -> list[tuple[str, int]]:
@@ -113,3 +156,4 @@ def forget_known_indexes() -> None:
     """Tests drop indexes behind this process's back."""
     with _known_lock:
         _known.clear()
+        _failed.clear()

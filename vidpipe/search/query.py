@@ -19,7 +19,13 @@ from sqlalchemy.orm import Session
 
 from vidpipe.errors import InputError
 from vidpipe.search.errors import QueryModelUnavailable
-from vidpipe.search.index import ensure_index, require_vectors, scope_predicate, tune_session, vector_expr
+from vidpipe.search.index import (
+    ensure_index_for_search,
+    require_vectors,
+    scope_predicate,
+    tune_session,
+    vector_expr,
+)
 
 # Search modality -> (embedder that encodes the query, stored vector modalities it searches).
 MODALITIES: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -154,7 +160,7 @@ def nearest(session: Session, qv: QueryVector, *, kind: str, vector_modalities: 
             filters: SearchFilters | None = None, exclude: list[uuid.UUID] | None = None) -> list[dict[str, Any]]:
     """The `limit` nearest stored vectors of qv's model (kind: "segment" or "pooled"), closest first."""
     dim = int(np.asarray(qv.vector).shape[0])
-    ensure_index(session, qv.model, dim)
+    ensure_index_for_search(session, qv.model, dim)
     params: dict[str, Any] = {"q": np.asarray(qv.vector, np.float32), "mods": list(vector_modalities),
                               "n": limit}
     filter_sql = _filter_sql(filters, params) if filters else ""
