@@ -13,9 +13,13 @@ log = logging.getLogger(__name__)
 
 
 class Breaker:
-    def __init__(self, name: str, retry_seconds: float) -> None:
+    def __init__(self, name: str, retry_seconds: float, threshold: int = 3) -> None:
         self.name = name
         self.retry_seconds = retry_seconds
+        # Consecutive failures that open it: one slow reply on a busy machine must not bypass the cache for
+        # retry_seconds; a Redis that is really gone costs `threshold` timeouts per interval.
+        self.threshold = threshold
+        self._consecutive = 0
         self._open_until = 0.0
         self._open = False
         self._lock = threading.Lock()
@@ -32,6 +36,9 @@ class Breaker:
     def failure(self, exc: BaseException) -> None:
         with self._lock:
             self.failures += 1
+            self._consecutive += 1
+            if self._consecutive < self.threshold and not self._open:
+                return
             was_open = self._open
             self._open, self._open_until = True, time.monotonic() + self.retry_seconds
         if not was_open:
@@ -40,6 +47,7 @@ class Breaker:
 
     def success(self) -> bool:
         """Record a success; True when this closed an open breaker (the backend is back)."""
+        self._consecutive = 0
         if not self._open:
             return False
         with self._lock:

@@ -100,7 +100,10 @@ class ReadThrough:
         if not leader:
             return flight.result(timeout=self.fill_wait + 30)
         try:
-            entry = self._fill_shared(key, version_key, ttl, stamp, loader)
+            # A miss seen before another fill finished: that fill's value may be there now.
+            values = self.cache.get_many([key, version_key, EPOCH_KEY])
+            hit = _parse(values)
+            entry = hit or self._fill_shared(key, version_key, ttl, _stamp(values[2], values[1]), loader)
         except BaseException as exc:
             flight.set_exception(exc)
             raise

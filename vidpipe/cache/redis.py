@@ -30,10 +30,11 @@ class RedisCache(Cache):
     def __init__(self, url: str, *, prefix: str = "vp:", timeout: float = 0.05, retry_seconds: float = 5.0,
                  max_connections: int = 64) -> None:
         self.url, self.prefix = url, prefix
+        # Blocking pools: a burst beyond max_connections waits briefly for a connection instead of failing.
         self._options: dict[str, Any] = dict(
             socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0),
-            max_connections=max_connections)
-        self.client = redis.Redis.from_url(url, **self._options)
+            max_connections=max_connections, timeout=max(1.0, timeout * 10))
+        self.client = redis.Redis(connection_pool=redis.BlockingConnectionPool.from_url(url, **self._options))
         self._aclient: redis.asyncio.Redis | None = None
         self._aloop: asyncio.AbstractEventLoop | None = None
         self.breaker = Breaker("redis", retry_seconds)
@@ -119,7 +120,8 @@ class RedisCache(Cache):
     def _async_client(self) -> redis.asyncio.Redis:
         loop = asyncio.get_running_loop()
         if self._aclient is None or self._aloop is not loop:  # a client belongs to the loop that made it
-            self._aclient = redis.asyncio.Redis.from_url(self.url, **self._options)
+            pool = redis.asyncio.BlockingConnectionPool.from_url(self.url, **self._options)
+            self._aclient = redis.asyncio.Redis(connection_pool=pool)
             self._aloop = loop
         return self._aclient
 
