@@ -120,14 +120,16 @@ def test_one_video_decode_and_one_audio_decode_feed_every_analyzer(media):
 def test_audio_only_and_video_only_inputs(media):
     mp3 = media.get("mp3")
     opener = CountingOpener()
-    result = run_pass(mp3, probe_file(mp3, Limits()), registry.build(has_video=False), opener=opener)
+    result = run_pass(mp3, probe_file(mp3, Limits()), registry.build(registry.analyzer_names(), has_video=False),
+                      opener=opener)
     assert opener.calls == ["audio"]
     assert result.understanding.analyzers["scenes"] == "skipped: no video stream"
     assert result.metrics["loudness"]["integrated_lufs"] is not None
 
     silent = media.get("no_audio")
     opener = CountingOpener()
-    result = run_pass(silent, probe_file(silent, Limits()), registry.build(has_audio=False), opener=opener)
+    result = run_pass(silent, probe_file(silent, Limits()), registry.build(registry.analyzer_names(), has_audio=False),
+                      opener=opener)
     assert opener.calls == ["video"]
     assert result.understanding.analyzers["speech"] == "skipped: no audio stream"
     assert result.analysis.segments_of("scene")
@@ -135,7 +137,7 @@ def test_audio_only_and_video_only_inputs(media):
 
 def test_derivers_get_keyframes_and_audio_and_their_vectors_are_kept(media):
     path = media.get("small_360p")
-    selection = registry.build(["scenes", "silence"])
+    selection = registry.build(["scenes"])  # no audio analyzer: the track is decoded for the deriver anyway
     embedder = FakeEmbedder()
     assert isinstance(embedder, Deriver)
     selection.derivers.append(embedder)

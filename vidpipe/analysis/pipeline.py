@@ -99,7 +99,8 @@ def run_pass(path: Path, probe: dict[str, Any], selection: Selection, *, opener:
         ctx.fps = video_info.get("fps")
         video = VideoFrames(path, opener, stats, stream_index=video_info["index"], size=size, rotation=rotation,
                             fast_decode=fast_decode)
-    if audio_info and audio_analyzers:
+    # Derivers may want the audio track (e.g. audio embeddings) even when no audio analyzer runs.
+    if audio_info and (audio_analyzers or selection.derivers):
         ctx.channels = 2 if (audio_info.get("channels") or 1) >= 2 else 1
         audio = AudioChunks(path, opener, stats, stream_index=audio_info["index"], channels=ctx.channels)
 

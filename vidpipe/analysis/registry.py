@@ -1,12 +1,15 @@
 """Analyzers and derivers by name. Modules are imported only when chosen; a missing dependency is a state.
 
 `build(names, options)` instantiates what it can and reports the rest as "unavailable: <why>".
-Derivers (embedders, classifiers) from other packages join with `register_deriver(name, "module:Class")`.
+Derivers (embedders, classifiers) from other packages join with `register_deriver(name, "module:Class")`,
+called when their module is imported; the modules in PLUGIN_MODULES are imported on first use (a plugin
+that cannot be imported, e.g. without the ml extra, is skipped and its derivers are simply not offered).
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +28,22 @@ AUDIO_ANALYZERS: dict[str, str] = {
     "speech": "vidpipe.analysis.speech:SpeechAnalyzer",
 }
 DERIVERS: dict[str, str] = {}
+PLUGIN_MODULES: tuple[str, ...] = ("vidpipe.understanding.derivers",)
+_plugins_loaded = False
+log = logging.getLogger(__name__)
+
+
+def load_plugins() -> None:
+    """Import the plugin modules once; each registers its derivers."""
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    for module in PLUGIN_MODULES:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            log.info("analysis.plugin_unavailable", extra={"plugin": module, "error": str(exc)})
 
 
 def register_deriver(name: str, target: str) -> None:
@@ -32,7 +51,13 @@ def register_deriver(name: str, target: str) -> None:
     DERIVERS[name] = target
 
 
+def analyzer_names() -> list[str]:
+    """Every analyzer of phase 1 (no derivers)."""
+    return [*VIDEO_ANALYZERS, *AUDIO_ANALYZERS]
+
+
 def available_names() -> list[str]:
+    load_plugins()
     return [*VIDEO_ANALYZERS, *AUDIO_ANALYZERS, *DERIVERS]
 
 
@@ -52,6 +77,7 @@ def _load(target: str) -> type:
 def build(names: list[str] | None = None, options: dict[str, dict[str, Any]] | None = None, *,
           has_video: bool = True, has_audio: bool = True) -> Selection:
     """Instantiate the chosen analyzers/derivers (default: all registered). Unknown names are an error."""
+    load_plugins()
     names = list(names) if names is not None else available_names()
     unknown = [n for n in names if n not in VIDEO_ANALYZERS and n not in AUDIO_ANALYZERS and n not in DERIVERS]
     if unknown:
