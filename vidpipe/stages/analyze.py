@@ -25,9 +25,20 @@ def chosen_names(analyzers: list[str] | None = None) -> list[str] | None:
     return [n.strip() for n in env.split(",") if n.strip()] if env else None
 
 
+def _embedding_options(inp: StageInput) -> dict[str, dict[str, Any]]:
+    """The configured embedders (from Settings) and the asset's own words for the text embedder."""
+    from vidpipe.understanding.config import UnderstandingConfig
+    from vidpipe.understanding.derivers import deriver_options
+
+    return deriver_options(UnderstandingConfig.from_settings(inp.settings), title=inp.title or None,
+                           description=inp.description or None)
+
+
 def run(inp: StageInput, *, analyzers: list[str] | None = None, options: dict[str, dict[str, Any]] | None = None,
         opener: Opener | None = None) -> StageResult:
     probe = inp.probe or probe_file(inp.source_path, inp.limits)
+    if options is None and inp.settings is not None:
+        options = _embedding_options(inp)
     selection = registry.build(chosen_names(analyzers), options, has_video=bool(probe["has_video"]),
                                has_audio=bool(probe["has_audio"]))
     result = run_pass(inp.source_path, probe, selection, opener=opener, max_frame_pixels=inp.limits.max_frame_pixels,

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from vidpipe.profiles import Profile
-from vidpipe.settings import Limits
+from vidpipe.settings import Limits, Settings
 
 
 def _ignore_progress(fraction: float) -> None:  # pragma: no cover - trivial
@@ -31,6 +31,9 @@ class StageInput:
     probe: dict[str, Any] | None = None  # ProbeResult.to_dict() of the probe stage, for later stages
     progress: Callable[[float], None] = _ignore_progress  # 0.0 .. 1.0
     should_stop: Callable[[], bool] = lambda: False  # cancellation / shutdown request
+    title: str = ""  # the asset's own words, for stages that embed them
+    description: str = ""
+    settings: Settings | None = None  # configuration flows down; stages never read the environment
 
 
 @dataclass

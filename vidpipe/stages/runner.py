@@ -91,7 +91,8 @@ class StageRunner:
         with self.rt.blobs.local_copy(asset.original_key, work_dir) as source:
             inp = StageInput(asset_id=asset.id, source_path=source, work_dir=work_dir / "out",
                              profile=get_profile(asset.profile), limits=self.rt.settings.limits, probe=probe,
-                             progress=progress, should_stop=run.should_stop)
+                             progress=progress, should_stop=run.should_stop, title=asset.title,
+                             description=asset.description, settings=self.rt.settings)
             inp.work_dir.mkdir()
             result = stage_fn(inp)
         if run.should_stop():

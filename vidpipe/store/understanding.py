@@ -35,12 +35,24 @@ def save_understanding(session: Session, asset_id: uuid.UUID, stage: str, result
     if vectors_ok:
         for v in result.vectors:
             session.add(_embedding(asset_id, stage, v, segment_id=None))
+    if vectors_ok:
+        _ensure_search_indexes(session, result)
     for kind, data in result.fingerprints.items():
         session.add(models.Fingerprint(asset_id=asset_id, kind=kind, stage=stage, data=data))
     for tag in result.machine_tags:
         session.add(models.MachineTag(asset_id=asset_id, label=tag.label, model=tag.model, stage=stage,
                                       model_version=tag.model_version, score=tag.score))
     session.flush()
+
+
+def _ensure_search_indexes(session: Session, result: UnderstandingResult) -> None:
+    """The first vectors of a (model, dim) get their HNSW index in the same transaction (once per process)."""
+    from vidpipe.search.index import ensure_index
+
+    pairs = {(v.model, v.dim) for v in result.vectors}
+    pairs |= {(v.model, v.dim) for seg in result.segments for v in seg.vectors}
+    for model, dim in sorted(pairs):
+        ensure_index(session, model, dim)
 
 
 def _embedding(asset_id, stage, v, *, segment_id):

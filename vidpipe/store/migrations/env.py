@@ -3,6 +3,7 @@
 from alembic import context
 from sqlalchemy import create_engine, pool
 
+from vidpipe.search.index import INDEX_PREFIX as SEARCH_INDEX_PREFIX
 from vidpipe.store.models import VECTOR_TABLES, Base
 
 config = context.config
@@ -16,6 +17,8 @@ def _include_object_for(connection):
     state: dict[str, bool] = {}
 
     def include_object(obj, name, type_, reflected, compare_to):
+        if type_ == "index" and name and name.startswith(SEARCH_INDEX_PREFIX):
+            return False  # HNSW indexes are made at run time, one per (model, dim) — see vidpipe.search.index
         table = obj if type_ == "table" else getattr(obj, "table", None)
         if table is None or table.name not in VECTOR_TABLES:
             return True
