@@ -36,6 +36,8 @@ class Profile:
     worker_min: int
     worker_max: int
     worker_backlog_per_task: int
+    ingest_cpu: int  # the one `vidpipe consume-kinesis` task (never scaled: one consumer per stream)
+    ingest_memory_mib: int
     log_retention_days: int
     stream_retention_hours: int
     api_rate_limit: int
@@ -64,6 +66,8 @@ PROFILES: dict[str, Profile] = {
         worker_min=1,
         worker_max=4,
         worker_backlog_per_task=4,
+        ingest_cpu=256,
+        ingest_memory_mib=512,
         log_retention_days=14,
         stream_retention_hours=24,
         api_rate_limit=50,
@@ -88,6 +92,8 @@ PROFILES: dict[str, Profile] = {
         worker_min=2,
         worker_max=20,
         worker_backlog_per_task=4,
+        ingest_cpu=512,
+        ingest_memory_mib=1024,
         log_retention_days=90,
         stream_retention_hours=168,
         api_rate_limit=500,

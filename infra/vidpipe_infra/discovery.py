@@ -10,6 +10,7 @@ from constructs import Construct
 PARAMETERS = {
     "VpcId": "vpc-id",
     "EcsClusterName": "ecs-cluster-name",
+    "IngestServiceName": "ingest-service-name",
     "RdsEndpoint": "rds-endpoint",
     "RedisEndpoint": "redis-endpoint",
     "EfsFileSystemId": "efs-file-system-id",

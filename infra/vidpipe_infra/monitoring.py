@@ -12,6 +12,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 FIVE_MINUTES = Duration.minutes(5)
+CONSUMER_LAG_MS = 10 * 60 * 1000  # the Kinesis consumer this far behind the stream's newest record
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -27,6 +28,7 @@ class Watched:
     api_name: str
     api_stage: str
     backlog_metric: cw.IMetric
+    ingest_service_name: str
 
 
 class Monitoring(Construct):
@@ -49,6 +51,20 @@ class Monitoring(Construct):
         self._alarm("DlqNotEmpty", f"dlq-not-empty-{suffix}", dlq, 0, "Jobs exhausted their retries", periods=1)
         throttled = metric("AWS/Kinesis", "WriteProvisionedThroughputExceeded", {"StreamName": w.stream_name}, "Sum")
         self._alarm("KinesisThrottled", f"kinesis-write-throttled-{suffix}", throttled, 0, "Ingest writes throttled")
+
+        # The one Kinesis consumer: not running at all, or running but falling behind the stream.
+        ingest_dims = {"ClusterName": w.cluster_name, "ServiceName": w.ingest_service_name}
+        consumer_running = metric("ECS/ContainerInsights", "RunningTaskCount", ingest_dims, "Average")
+        self._alarm(
+            "IngestConsumerDown", f"ingest-consumer-not-running-{suffix}", consumer_running, 1,
+            f"{w.ingest_service_name}: no Kinesis consumer running for 15 minutes (stream records are not ingested "
+            "and expire after the stream's retention)", periods=3, comparison=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
+        )  # fmt: skip
+        lag = metric("AWS/Kinesis", "GetRecords.IteratorAgeMilliseconds", {"StreamName": w.stream_name}, "Maximum")
+        self._alarm(
+            "IngestConsumerBehind", f"ingest-consumer-behind-{suffix}", lag, CONSUMER_LAG_MS,
+            "The Kinesis consumer has been more than 10 minutes behind the stream for 10 minutes", periods=2,
+        )  # fmt: skip
 
         tasks = []
         for service in w.service_names:
@@ -94,6 +110,10 @@ class Monitoring(Construct):
         self.dashboard.add_widgets(
             cw.GraphWidget(title="Worker backlog per task", left=[w.backlog_metric], width=12),
             cw.GraphWidget(title="ECS tasks missing (desired - running)", left=tasks, width=12),
+        )
+        self.dashboard.add_widgets(
+            cw.GraphWidget(title="Kinesis consumer tasks running", left=[consumer_running], width=12),
+            cw.GraphWidget(title="Kinesis consumer lag (iterator age, ms)", left=[lag], width=12),
         )
         self.dashboard.add_widgets(
             *[cw.AlarmWidget(title=alarm.alarm_name, alarm=alarm, width=6) for alarm in self.alarms]

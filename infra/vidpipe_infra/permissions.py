@@ -22,6 +22,7 @@ def grant_task_roles(
     *,
     api_role: iam.Role,
     worker_role: iam.Role,
+    ingest_role: iam.Role,
     execution_role: iam.Role,
     key: kms.IKey,
     bucket: s3.IBucket,
@@ -29,13 +30,17 @@ def grant_task_roles(
     dead_letters: sqs.IQueue,
     secrets: list[secretsmanager.ISecret],
 ) -> None:
-    both = (api_role, worker_role)
-    for role in both:
+    # All three open the same Runtime: database and Redis URLs from the two secrets, the S3 media store.
+    for role in (api_role, worker_role, ingest_role):
         _allow(role, "ReadSecrets", ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
                [s.secret_arn for s in secrets])  # fmt: skip
         # Everything at rest uses the platform key: S3 objects, stream records, queue messages, secrets.
         _allow(role, "UsePlatformKey", ["kms:Decrypt", "kms:GenerateDataKey"], [key.key_arn])
-        _allow(role, "ListMedia", ["s3:ListBucket"], [bucket.bucket_arn])
+        # ListBucket: HeadObject answering 404 (not 403) and delete_prefix. Only workers sweep abandoned
+        # multipart uploads at start-up (S3BlobStore.sweep_incoming -> ListMultipartUploads); the API and the
+        # consumer abort their own uploads by id, and nothing lists the parts of an upload.
+        listing = ["s3:ListBucket", "s3:ListBucketMultipartUploads"] if role is worker_role else ["s3:ListBucket"]
+        _allow(role, "ListMedia", listing, [bucket.bucket_arn])
         _allow(role, "ReadWriteMedia", ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
                [bucket.arn_for_objects("*")])  # fmt: skip
         acknowledge(
@@ -50,8 +55,8 @@ def grant_task_roles(
     _allow(api_role, "RedriveFailedJobs",
            ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"],
            [dead_letters.queue_arn])  # fmt: skip
-    _allow(worker_role, "ConsumeIngestEvents",
-           ["kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:DescribeStreamSummary", "kinesis:ListShards"],
+    # Only the consumer reads the stream, and only with the three calls KinesisConsumer makes.
+    _allow(ingest_role, "ConsumeIngestEvents", ["kinesis:ListShards", "kinesis:GetShardIterator", "kinesis:GetRecords"],
            [stream.stream_arn])  # fmt: skip
     _allow(worker_role, "DeadLetterJobs", ["sqs:SendMessage", "sqs:GetQueueAttributes"], [dead_letters.queue_arn])
 

@@ -1,4 +1,4 @@
-"""Compute: the ECS cluster, the image, and the API and worker Fargate services (one image, two commands)."""
+"""Compute: the ECS cluster, the image, and the API, worker and ingest Fargate services (one image, three commands)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ BACKLOG_NAMESPACE = "Vidpipe"
 BACKLOG_METRIC = "BacklogPerTask"
 API_COMMAND = ["serve"]
 WORKER_COMMAND = ["worker"]
+INGEST_COMMAND = ["consume-kinesis"]
 MIGRATE_COMMAND = ["db", "upgrade"]
 HEALTH_COMMAND = [
     "CMD",
@@ -60,6 +61,8 @@ class Compute(Construct):
         worker_min: int,
         worker_max: int,
         worker_backlog_per_task: int,
+        ingest_cpu: int,
+        ingest_memory_mib: int,
         log_retention_days: int,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -88,7 +91,7 @@ class Compute(Construct):
             ignore_mode=IgnoreMode.DOCKER,
             platform=ecr_assets.Platform.LINUX_AMD64,
         )
-        # One execution role (pull image, write logs) shared by both services; task roles are separate.
+        # One execution role (pull image, write logs) shared by every service; task roles are separate.
         self.execution_role = iam.Role(
             self,
             "ExecutionRole",
@@ -97,6 +100,8 @@ class Compute(Construct):
         )
         self.api_role = self._task_role("ApiTaskRole", "API tasks")
         self.worker_role = self._task_role("WorkerTaskRole", "worker tasks")
+        self.ingest_role = self._task_role("IngestTaskRole", "Kinesis consumer task")
+        # The consumer streams S3 objects into the media store and never touches scratch: no EFS for it.
         for role in (self.api_role, self.worker_role):
             file_system.grant(role, "elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite")
 
@@ -120,6 +125,17 @@ class Compute(Construct):
         self.api_sg.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to AWS APIs")
         self.worker_sg.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to AWS APIs and URL ingest")
         self.worker_sg.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(80), "URL ingest of plain-HTTP sources")
+        self.ingest_sg = ec2.SecurityGroup(
+            self,
+            "IngestSg",
+            vpc=vpc,
+            security_group_name=f"ingest-{suffix}",
+            description="Kinesis consumer task: no inbound",
+            allow_all_outbound=False,
+        )
+        # Stream records may carry URLs as well as S3 keys: the consumer fetches them like URL ingest does.
+        self.ingest_sg.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to AWS APIs and URL ingest")
+        self.ingest_sg.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(80), "URL ingest of plain-HTTP sources")
 
         api_task = self._task_definition(
             "Api", f"vidpipe-api-{suffix}", api_cpu, api_memory_mib, self.api_role, key, log_retention_days,
@@ -184,6 +200,25 @@ class Compute(Construct):
         )
         self._mount(worker)
 
+        ingest_task = self._task_definition(
+            "Ingest", f"vidpipe-ingest-{suffix}", ingest_cpu, ingest_memory_mib, self.ingest_role, key,
+            log_retention_days,
+        )  # fmt: skip
+        ingest = ingest_task.add_container(
+            "ingest",
+            image=self.image,
+            command=INGEST_COMMAND,
+            essential=True,
+            # The workers' settings minus the scratch directory: this task has no EFS mount and runs no stages.
+            environment={k: v for k, v in environment.items() if k != "VIDPIPE_SCRATCH_DIR"},
+            readonly_root_filesystem=True,
+            user=f"{APP_UID}:{APP_GID}",
+            # SIGTERM lets the record in hand finish (its asset, claim and checkpoint commit together).
+            stop_timeout=Duration.seconds(120),
+            logging=ecs.LogDrivers.aws_logs(stream_prefix="ingest", log_group=self._log_groups["Ingest"]),
+        )
+        self._mount(ingest, scratch=False)
+
         self.api_service = ecs.FargateService(
             self,
             "ApiService",
@@ -246,6 +281,26 @@ class Compute(Construct):
             scale_out_cooldown=Duration.minutes(1),
         )
 
+        # Exactly one consumer: it reads every shard of the stream itself. A second one would read the same
+        # shards again (the claims make that harmless but wasteful), so a deploy stops the old task before
+        # starting the new one (min 0% / max 100%) and nothing autoscales it. Scaling out means splitting
+        # shards between consumers, which the app does not do yet; see docs/cloud.md.
+        self.ingest_service = ecs.FargateService(
+            self,
+            "IngestService",
+            service_name=f"vidpipe-ingest-{suffix}",
+            cluster=self.cluster,
+            task_definition=ingest_task,
+            desired_count=1,
+            security_groups=[self.ingest_sg],
+            vpc_subnets=subnets,
+            assign_public_ip=False,
+            min_healthy_percent=0,
+            max_healthy_percent=100,
+            circuit_breaker=ecs.DeploymentCircuitBreaker(rollback=True),
+            platform_version=ecs.FargatePlatformVersion.LATEST,
+        )
+
         self.load_balancer, self.target_group = self._load_balancer(vpc, subnets)
 
     # --- pieces -----------------------------------------------------------------------------------
@@ -266,8 +321,8 @@ class Compute(Construct):
         task_role: iam.IRole,
         key: kms.IKey,
         log_retention_days: int,
-        file_system: efs.IFileSystem,
-        access_point: efs.IAccessPoint,
+        file_system: efs.IFileSystem | None = None,
+        access_point: efs.IAccessPoint | None = None,
     ) -> ecs.FargateTaskDefinition:
         self._log_groups[name] = logs.LogGroup(
             self,
@@ -297,6 +352,8 @@ class Compute(Construct):
             "are fetched by the app through its task role at start-up and never appear in the task definition.",
         )
         task.add_volume(name="tmp")  # task ephemeral storage; the image's VOLUME /tmp gives it mode 1777
+        if file_system is None or access_point is None:
+            return task
         task.add_volume(
             name="scratch",
             efs_volume_configuration=ecs.EfsVolumeConfiguration(
@@ -310,11 +367,14 @@ class Compute(Construct):
         return task
 
     @staticmethod
-    def _mount(container: ecs.ContainerDefinition) -> None:
+    def _mount(container: ecs.ContainerDefinition, *, scratch: bool = True) -> None:
         container.add_mount_points(
             ecs.MountPoint(container_path="/tmp", source_volume="tmp", read_only=False),  # noqa: S108
-            ecs.MountPoint(container_path=SCRATCH_PATH, source_volume="scratch", read_only=False),
         )
+        if scratch:
+            container.add_mount_points(
+                ecs.MountPoint(container_path=SCRATCH_PATH, source_volume="scratch", read_only=False),
+            )
 
     def _load_balancer(
         self, vpc: ec2.IVpc, subnets: ec2.SubnetSelection

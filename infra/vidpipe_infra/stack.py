@@ -87,7 +87,7 @@ class VidpipeStack(Stack):
             api_cpu=p.api_cpu, api_memory_mib=p.api_memory_mib, api_desired=p.api_desired,
             worker_cpu=p.worker_cpu, worker_memory_mib=p.worker_memory_mib, worker_min=p.worker_min,
             worker_max=p.worker_max, worker_backlog_per_task=p.worker_backlog_per_task,
-            log_retention_days=p.log_retention_days,
+            ingest_cpu=p.ingest_cpu, ingest_memory_mib=p.ingest_memory_mib, log_retention_days=p.log_retention_days,
         )  # fmt: skip
         api = Api(
             self, "Api", suffix=suffix, load_balancer=compute.load_balancer, key=key, rate_limit=p.api_rate_limit,
@@ -95,15 +95,17 @@ class VidpipeStack(Stack):
         )  # fmt: skip
 
         # --- security groups: each pair opened on one port, in one direction --------------------------
-        for tasks in (compute.api_sg, compute.worker_sg):
+        for tasks in (compute.api_sg, compute.worker_sg, compute.ingest_sg):
             db.instance.connections.allow_default_port_from(tasks, "PostgreSQL from vidpipe tasks")
             cache.security_group.connections.allow_from(tasks, ec2.Port.tcp(REDIS_PORT), "Redis from vidpipe tasks")
+        for tasks in (compute.api_sg, compute.worker_sg):  # the consumer mounts no EFS
             fs.file_system.connections.allow_default_port_from(tasks, "NFS from vidpipe tasks")
 
         # --- grants: what each task role may do, nothing more ---------------------------------------------
         grant_task_roles(
             api_role=compute.api_role,
             worker_role=compute.worker_role,
+            ingest_role=compute.ingest_role,
             execution_role=compute.execution_role,
             key=key,
             bucket=storage.media,
@@ -128,6 +130,7 @@ class VidpipeStack(Stack):
                 api_name=f"vidpipe-api-{suffix}",
                 api_stage=STAGE,
                 backlog_metric=compute.backlog_metric,
+                ingest_service_name=f"vidpipe-ingest-{suffix}",
             ),
         )
         Discovery(
@@ -137,6 +140,7 @@ class VidpipeStack(Stack):
             values={
                 "VpcId": net.vpc.vpc_id,
                 "EcsClusterName": compute.cluster.cluster_name,
+                "IngestServiceName": compute.ingest_service.service_name,
                 "RdsEndpoint": db.instance.db_instance_endpoint_address,
                 "RedisEndpoint": cache.endpoint,
                 "EfsFileSystemId": fs.file_system.file_system_id,

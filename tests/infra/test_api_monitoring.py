@@ -56,7 +56,7 @@ EXPECTED_ALARMS = {
     "dlq-not-empty-dev", "kinesis-write-throttled-dev", "ecs-below-desired-vidpipe-api-dev",
     "ecs-below-desired-vidpipe-worker-dev", "rds-cpu-high-dev", "rds-free-storage-low-dev",
     "redis-cpu-high-redis-dev-001", "redis-cpu-high-redis-dev-002", "redis-evictions-redis-dev-001",
-    "redis-evictions-redis-dev-002", "api-5xx-dev",
+    "redis-evictions-redis-dev-002", "api-5xx-dev", "ingest-consumer-not-running-dev", "ingest-consumer-behind-dev",
 }  # fmt: skip
 
 
@@ -75,6 +75,22 @@ def test_alarms_notify_the_encrypted_topic(dev) -> None:
     assert alarms["api-5xx-dev"]["Dimensions"] == [
         {"Name": "ApiName", "Value": "vidpipe-api-dev"}, {"Name": "Stage", "Value": "v1"}
     ]  # fmt: skip
+    down = alarms["ingest-consumer-not-running-dev"]
+    assert (down["Namespace"], down["MetricName"], down["Statistic"]) == (
+        "ECS/ContainerInsights", "RunningTaskCount", "Average"
+    )  # fmt: skip
+    assert down["Dimensions"] == [
+        {"Name": "ClusterName", "Value": {"Ref": dev.logical_id("Compute/Cluster")}},
+        {"Name": "ServiceName", "Value": "vidpipe-ingest-dev"},
+    ]  # fmt: skip
+    assert (down["ComparisonOperator"], down["Threshold"], down["EvaluationPeriods"]) == ("LessThanThreshold", 1, 3)
+    behind = alarms["ingest-consumer-behind-dev"]
+    assert (behind["Namespace"], behind["MetricName"], behind["Statistic"]) == (
+        "AWS/Kinesis", "GetRecords.IteratorAgeMilliseconds", "Maximum"
+    )  # fmt: skip
+    assert behind["Dimensions"] == [{"Name": "StreamName", "Value": {"Ref": dev.logical_id("Messaging/IngestEvents")}}]
+    assert (behind["ComparisonOperator"], behind["Threshold"]) == ("GreaterThanThreshold", 600_000)
+    assert "ecs-below-desired-vidpipe-ingest-dev" not in alarms  # the dedicated alarm covers it
     below = alarms["ecs-below-desired-vidpipe-worker-dev"]["Metrics"]
     assert {m["MetricStat"]["Metric"]["MetricName"] for m in below if "MetricStat" in m} == {
         "DesiredTaskCount", "RunningTaskCount"
@@ -85,6 +101,7 @@ def test_dashboard(dev) -> None:
     props = dev.props("AWS::CloudWatch::Dashboard")
     assert props["DashboardName"] == "vidpipe-dev"
     assert "BacklogPerTask" in text(props["DashboardBody"])
+    assert "GetRecords.IteratorAgeMilliseconds" in text(props["DashboardBody"])
 
 
 def test_outputs_and_parameters(dev) -> None:
@@ -95,3 +112,6 @@ def test_outputs_and_parameters(dev) -> None:
     assert set(params) == {f"/vidpipe/dev/{leaf}" for leaf in PARAMETERS.values()}
     assert refs(params["/vidpipe/dev/vpc-id"]["Value"]) == {dev.logical_id("Network/Vpc")}
     assert params["/vidpipe/dev/ecs-cluster-name"]["Value"] == {"Ref": dev.logical_id("Compute/Cluster")}
+    ingest = dev.logical_id("Compute/IngestService/Service")
+    assert params["/vidpipe/dev/ingest-service-name"]["Value"] == {"Fn::GetAtt": [ingest, "Name"]}
+    assert outputs["IngestServiceName"]["Value"] == {"Fn::GetAtt": [ingest, "Name"]}

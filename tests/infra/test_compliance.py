@@ -29,11 +29,13 @@ EXPECTED_ACKNOWLEDGEMENTS = {
     ("Compute/ExecutionRole", "AwsSolutions-IAM5[Resource::*]"),
     ("Compute/ApiTaskRole", "AwsSolutions-IAM5[Resource::<StorageMedia9333CB25.Arn>/*]"),
     ("Compute/WorkerTaskRole", "AwsSolutions-IAM5[Resource::<StorageMedia9333CB25.Arn>/*]"),
+    ("Compute/IngestTaskRole", "AwsSolutions-IAM5[Resource::<StorageMedia9333CB25.Arn>/*]"),
     ("Compute/WorkerTaskRole", "AwsSolutions-IAM5[Resource::*]"),
     ("Compute/WorkerTaskRole", "AwsSolutions-IAM5[Resource::arn:aws:ecs:us-east-1:<AWS::AccountId>:task/"
                                "video-processing-dev/*]"),
     ("Compute/ApiTask", "AwsSolutions-ECS2"),
     ("Compute/WorkerTask", "AwsSolutions-ECS2"),
+    ("Compute/IngestTask", "AwsSolutions-ECS2"),
     ("Compute/Nlb", "AwsSolutions-ELB2"),
     ("Api/RestApi", "AwsSolutions-APIG3"),
     ("Api/RestApi", "AwsSolutions-APIG4"),

@@ -40,9 +40,33 @@ def test_commands(dev) -> None:
     assert api["api"]["DependsOn"] == [{"ContainerName": "migrate", "Condition": "SUCCESS"}]
     assert worker["worker"]["Command"] == ["worker"]
     assert worker["worker"]["StopTimeout"] == 120
+    ingest = _containers(dev, "vidpipe-ingest-dev")
+    assert set(ingest) == {"ingest"}
+    assert ingest["ingest"]["Command"] == ["consume-kinesis"]
+    assert ingest["ingest"]["Essential"] is True and ingest["ingest"]["StopTimeout"] == 120
 
 
 def test_containers_are_locked_down(dev) -> None:
+    for family in ("vidpipe-api-dev", "vidpipe-worker-dev", "vidpipe-ingest-dev"):
+        task = _task(dev, family)
+        assert task["RequiresCompatibilities"] == ["FARGATE"]
+        assert task["ExecutionRoleArn"] != task["TaskRoleArn"]
+        for container in task["ContainerDefinitions"]:
+            assert container["ReadonlyRootFilesystem"] is True
+            assert container["User"] == "10001:10001"
+            assert container.get("Privileged") in (None, False)
+            assert container["LogConfiguration"]["LogDriver"] == "awslogs"
+    # The consumer streams S3 objects into the media store: task storage for /tmp, no EFS scratch.
+    ingest = _task(dev, "vidpipe-ingest-dev")
+    assert ingest["Volumes"] == [{"Name": "tmp"}]
+    assert ingest["ContainerDefinitions"][0]["MountPoints"] == [
+        {"ContainerPath": "/tmp", "ReadOnly": False, "SourceVolume": "tmp"}
+    ]  # fmt: skip
+    assert (ingest["Cpu"], ingest["Memory"]) == ("256", "512")
+    logs = ingest["ContainerDefinitions"][0]["LogConfiguration"]["Options"]
+    group = dev.template["Resources"][dev.logical_id("Compute/IngestLogs")]["Properties"]
+    assert logs["awslogs-group"] == {"Ref": dev.logical_id("Compute/IngestLogs")}
+    assert group["LogGroupName"] == "/vidpipe/dev/ingest" and group["RetentionInDays"] == 14
     for family in ("vidpipe-api-dev", "vidpipe-worker-dev"):
         task = _task(dev, family)
         assert task["RequiresCompatibilities"] == ["FARGATE"]
@@ -79,6 +103,8 @@ def test_environment_matches_the_app_settings(dev) -> None:
     assert api_env["VIDPIPE_API_HOST"] == "0.0.0.0"
     assert refs(api_env["VIDPIPE_DB_SECRET"]) == {dev.logical_id("Database/Secret/Attachment")}
     assert worker_env["VIDPIPE_METRICS_ENVIRONMENT"] == "dev"
+    ingest_env = {e["Name"]: e["Value"] for e in _containers(dev, "vidpipe-ingest-dev")["ingest"]["Environment"]}
+    assert ingest_env == {k: v for k, v in api_env.items() if k != "VIDPIPE_SCRATCH_DIR"}  # no EFS mount there
     # Settings accept every value as injected (strings parse into their types).
     literal = {k.removeprefix("VIDPIPE_").lower(): v for k, v in api_env.items() if isinstance(v, str)}
     Settings(_env_file=None, **literal)  # type: ignore[call-arg]
@@ -86,7 +112,7 @@ def test_environment_matches_the_app_settings(dev) -> None:
 
 def test_services(dev, prod) -> None:
     services = {s["Properties"]["ServiceName"]: s["Properties"] for s in dev.resources("AWS::ECS::Service").values()}
-    assert set(services) == {"vidpipe-api-dev", "vidpipe-worker-dev"}
+    assert set(services) == {"vidpipe-api-dev", "vidpipe-worker-dev", "vidpipe-ingest-dev"}
     private = {k for k in dev.resources("AWS::EC2::Subnet") if "private" in k}
     for props in services.values():
         assert props["LaunchType"] == "FARGATE"
@@ -99,6 +125,24 @@ def test_services(dev, prod) -> None:
         s["Properties"]["ServiceName"]: s["Properties"] for s in prod.resources("AWS::ECS::Service").values()
     }
     assert prod_services["vidpipe-api-prod"]["DesiredCount"] == 2
+    assert (_task(prod, "vidpipe-ingest-prod")["Cpu"], _task(prod, "vidpipe-ingest-prod")["Memory"]) == ("512", "1024")
+
+
+def test_exactly_one_kinesis_consumer(dev, prod) -> None:
+    """Two consumers would read the same shards: one task, never two, not even during a deploy."""
+    for synth in (dev, prod):
+        ingest_id = synth.logical_id("Compute/IngestService/Service")
+        props = synth.template["Resources"][ingest_id]["Properties"]
+        assert props["ServiceName"] == f"vidpipe-ingest-{synth.suffix}"
+        assert props["DesiredCount"] == 1
+        deployment = props["DeploymentConfiguration"]
+        assert (deployment["MinimumHealthyPercent"], deployment["MaximumPercent"]) == (0, 100)
+        assert "LoadBalancers" not in props
+        vpc = props["NetworkConfiguration"]["AwsvpcConfiguration"]
+        assert refs(vpc["SecurityGroups"]) == {synth.logical_id("Compute/IngestSg")}
+        scaled = [t for t in synth.resources("AWS::ApplicationAutoScaling::ScalableTarget").values()
+                  if ingest_id in text(t["Properties"]["ResourceId"])]  # fmt: skip
+        assert scaled == []
 
 
 def test_worker_scales_on_backlog_and_cpu(dev) -> None:
@@ -144,7 +188,8 @@ def _actions(statement) -> set[str]:
 def test_task_roles_are_least_privilege(dev) -> None:
     api = statements(dev.template, dev.logical_id("Compute/ApiTaskRole"))
     worker = statements(dev.template, dev.logical_id("Compute/WorkerTaskRole"))
-    for st in api + worker:
+    ingest = statements(dev.template, dev.logical_id("Compute/IngestTaskRole"))
+    for st in api + worker + ingest:
         assert not any(a.endswith("*") for a in _actions(st)), f"wildcard action in {st}"
         assert st["Effect"] == "Allow"
         if as_list(st["Resource"]) == ["*"]:
@@ -154,12 +199,54 @@ def test_task_roles_are_least_privilege(dev) -> None:
     worker_actions = set().union(*map(_actions, worker))
     assert {"kinesis:PutRecord", "kinesis:PutRecords"} <= api_actions
     assert "kinesis:GetRecords" not in api_actions and "cloudwatch:PutMetricData" not in api_actions
-    assert "kinesis:PutRecord" not in worker_actions and "kinesis:GetRecords" in worker_actions
+    assert not any(a.startswith("kinesis:") for a in worker_actions)  # only the consumer reads the stream
     assert "sqs:SendMessage" in worker_actions and "sqs:SendMessage" not in api_actions
     assert {"elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"} <= api_actions & worker_actions
     assert "elasticfilesystem:ClientRootAccess" not in api_actions | worker_actions
     secret_reads = [st for st in api if "secretsmanager:GetSecretValue" in _actions(st)]
     assert len(secret_reads) == 1 and len(as_list(secret_reads[0]["Resource"])) == 2
+
+
+def _by_sid(synth, role_path: str) -> dict[str | None, tuple[set[str], list]]:
+    """Statements by Sid (CDK's own grants, e.g. EFS, have none and share the key None)."""
+    found = statements(synth.template, synth.logical_id(role_path))
+    return {st.get("Sid"): (_actions(st), as_list(st["Resource"])) for st in found}
+
+
+def test_bucket_listing_per_role(dev) -> None:
+    """Only workers sweep abandoned multipart uploads at start-up (S3BlobStore.sweep_incoming)."""
+    bucket = {"Fn::GetAtt": [dev.logical_id("Storage/Media"), "Arn"]}
+    objects = {"Fn::Join": ["", [bucket, "/*"]]}
+    expected_listing = {
+        "Compute/WorkerTaskRole": {"s3:ListBucket", "s3:ListBucketMultipartUploads"},
+        "Compute/ApiTaskRole": {"s3:ListBucket"},
+        "Compute/IngestTaskRole": {"s3:ListBucket"},
+    }
+    for role, listing in expected_listing.items():
+        sids = _by_sid(dev, role)
+        assert sids["ListMedia"] == (listing, [bucket]), role
+        assert sids["ReadWriteMedia"] == (
+            {"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"}, [objects]
+        ), role  # fmt: skip
+        every = set().union(*(actions for actions, _ in sids.values()))
+        assert "s3:ListMultipartUploadParts" not in every, role  # no code lists the parts of an upload
+
+
+def test_ingest_role_is_exactly_what_the_consumer_calls(dev) -> None:
+    sids = _by_sid(dev, "Compute/IngestTaskRole")
+    key = {"Fn::GetAtt": [dev.logical_id("Encryption/Key"), "Arn"]}
+    stream = {"Fn::GetAtt": [dev.logical_id("Messaging/IngestEvents"), "Arn"]}
+    assert set(sids) == {"ReadSecrets", "UsePlatformKey", "ListMedia", "ReadWriteMedia", "ConsumeIngestEvents"}
+    # The three calls KinesisConsumer makes (ListShards, GetShardIterator, GetRecords), on this stream only.
+    assert sids["ConsumeIngestEvents"] == (
+        {"kinesis:ListShards", "kinesis:GetShardIterator", "kinesis:GetRecords"}, [stream]
+    )  # fmt: skip
+    assert sids["UsePlatformKey"] == ({"kms:Decrypt", "kms:GenerateDataKey"}, [key])
+    secrets, resources = sids["ReadSecrets"]
+    assert secrets == {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
+    assert refs(resources) == {dev.logical_id("Database/Secret/Attachment"), dev.logical_id("Cache/AuthToken")}
+    task = _task(dev, "vidpipe-ingest-dev")
+    assert task["TaskRoleArn"] == {"Fn::GetAtt": [dev.logical_id("Compute/IngestTaskRole"), "Arn"]}
 
 
 def test_execution_role_only_pulls_and_logs(dev) -> None:
@@ -194,12 +281,16 @@ def _ingress(synth, sg_path: str) -> set[tuple[str, int]]:
 def test_security_groups_pairwise(dev) -> None:
     api, worker, nlb = (dev.logical_id(f"Compute/{n}") for n in ("ApiSg", "WorkerSg", "NlbSg"))
     db_port = text({"Fn::GetAtt": [dev.logical_id("Database/Instance"), "Endpoint.Port"]})
-    assert _ingress(dev, "Database/Sg") == {(api, db_port), (worker, db_port)}
+    ingest = dev.logical_id("Compute/IngestSg")
+    assert _ingress(dev, "Database/Sg") == {(api, db_port), (worker, db_port), (ingest, db_port)}
     assert dev.props("AWS::RDS::DBInstance").get("Port", "5432") == "5432"
-    assert _ingress(dev, "Cache/Sg") == {(api, 6379), (worker, 6379)}
+    assert _ingress(dev, "Cache/Sg") == {(api, 6379), (worker, 6379), (ingest, 6379)}
     assert _ingress(dev, "FileSystem/Sg") == {(api, 2049), (worker, 2049)}
     assert _ingress(dev, "Compute/ApiSg") == {(nlb, 8000)}
     assert _ingress(dev, "Compute/WorkerSg") == set()
+    assert _ingress(dev, "Compute/IngestSg") == set()
+    egress = dev.template["Resources"][ingest]["Properties"]["SecurityGroupEgress"]
+    assert {(r["CidrIp"], r["FromPort"]) for r in egress} == {("0.0.0.0/0", 443), ("0.0.0.0/0", 80)}
     assert _ingress(dev, "Compute/NlbSg") == {("10.40.0.0/16", 80)}
 
 

@@ -116,7 +116,9 @@ def test_every_command_is_a_real_cli_command(dev) -> None:
 
     (cmd,) = _final("CMD")
     commands = [_exec_form(cmd), *_commands_run_by_the_stack(dev)]
-    assert sorted(map(tuple, commands)) == [("db", "upgrade"), ("serve",), ("serve",), ("worker",)]
+    assert sorted(map(tuple, commands)) == [
+        ("consume-kinesis",), ("db", "upgrade"), ("serve",), ("serve",), ("worker",)
+    ]  # fmt: skip
     runner = CliRunner()
     for command in commands:
         result = runner.invoke(app, [*command, "--help"])
