@@ -10,6 +10,22 @@ from vidpipe.settings import Settings
 EXPECTED_FAILED = {"corrupt-upload.mp4"}
 
 
+DEMO_QUERY = "a trailer"
+
+
+def _demo_search(rt, console: Console) -> None:
+    """End with a search over what was just processed (titles, transcripts, and scenes/sounds if enabled)."""
+    from vidpipe.cli.search import print_search
+    from vidpipe.errors import VidpipeError
+    from vidpipe.search import MODALITIES
+
+    console.print(f"[bold]search[/bold] for {DEMO_QUERY!r} over what was just processed:")
+    try:
+        print_search(rt, console, DEMO_QUERY, list(MODALITIES), limit=5, group_by_asset=True)
+    except VidpipeError as exc:  # e.g. a server without pgvector: say so, the demo itself succeeded
+        console.print(f"[yellow]search unavailable:[/yellow] {exc.message}")
+
+
 def run_demo(settings: Settings, console: Console, *, long_seconds: float = 12.0) -> int:
     from vidpipe.cli.main import print_asset_table, state_assets
     from vidpipe.cli.watch import watch
@@ -46,6 +62,7 @@ def run_demo(settings: Settings, console: Console, *, long_seconds: float = 12.0
         if unexpected:
             console.print(f"[red]unexpected outcome for {', '.join(unexpected)}[/red]")
             return 1
+        _demo_search(rt, console)
         console.print("[green]demo finished:[/green] corrupt file failed with a reason, the rest are ready. "
                       "Run `vidpipe up` to browse them through the API.")
         return 0
