@@ -16,5 +16,4 @@ if [ -x infra/install-tools.sh ]; then
 fi
 
 ruff check .
-ruff format --check vidpipe/store/migrations/versions
 python -m pytest -q -p no:cacheprovider "$@"
