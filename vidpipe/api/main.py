@@ -13,6 +13,7 @@ from vidpipe.api import handlers
 from vidpipe.api.routers import assets, health, jobs, media, metrics, popular, reprocess
 from vidpipe.api.routers import search as search_router
 from vidpipe.cache import background
+from vidpipe.cache.fastpath import FastAssetReads
 from vidpipe.cache.http import rate_limited
 from vidpipe.cache.ratelimit import RateLimitedError
 from vidpipe.runtime import Runtime
@@ -56,4 +57,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(reprocess.router, prefix="/v1")
     app.include_router(search_router.router, prefix="/v1")
     app.include_router(popular.router, prefix="/v1")
+    # Cache hits of GET /v1/assets/{id} are answered in front of the whole stack (vidpipe.cache.fastpath);
+    # everything else, misses included, goes through it. Middleware must be added above this line.
+    app.middleware_stack = FastAssetReads(app.build_middleware_stack(), runtime)
     return app

@@ -49,7 +49,7 @@ def _stamp(epoch: bytes | None, version: bytes | None) -> bytes:
     return (epoch or b"0") + b":" + (version or b"0")
 
 
-def _parse(values: Sequence[bytes | None]) -> Entry | None:
+def parse(values: Sequence[bytes | None]) -> Entry | None:
     value, version, epoch = values
     if value is None:
         return None
@@ -71,7 +71,7 @@ class ReadThrough:
     def get(self, key: str, version_key: str, ttl: float, loader: Callable[[], Entry | None]) -> Entry | None:
         """The cached entry of `key`, or the loader's (cached for `ttl`). None: not found (never cached)."""
         values = self.cache.get_many([key, version_key, EPOCH_KEY])
-        return _parse(values) or self._fill(key, version_key, ttl, _stamp(values[2], values[1]), loader)
+        return parse(values) or self._fill(key, version_key, ttl, _stamp(values[2], values[1]), loader)
 
     async def aget(self, key: str, version_key: str, ttl: float, loader: Callable[[], Entry | None], *,
                    counter: str | None = None, counter_ttl: float = 61,
@@ -81,7 +81,7 @@ class ReadThrough:
         values, count = await self.cache.hot_read([key, version_key, EPOCH_KEY], counter, counter_ttl)
         if check is not None:
             check(count)
-        hit = _parse(values)
+        hit = parse(values)
         if hit is not None:
             return hit, count
         stamp = _stamp(values[2], values[1])
@@ -102,7 +102,7 @@ class ReadThrough:
         try:
             # A miss seen before another fill finished: that fill's value may be there now.
             values = self.cache.get_many([key, version_key, EPOCH_KEY])
-            hit = _parse(values)
+            hit = parse(values)
             entry = hit or self._fill_shared(key, version_key, ttl, _stamp(values[2], values[1]), loader)
         except BaseException as exc:
             flight.set_exception(exc)
@@ -125,7 +125,7 @@ class ReadThrough:
                 while time.monotonic() < deadline:
                     time.sleep(POLL_SECONDS)
                     values = self.cache.get_many([key, version_key, EPOCH_KEY])
-                    hit = _parse(values)
+                    hit = parse(values)
                     if hit is not None:
                         return hit
                     stamp = _stamp(values[2], values[1])

@@ -12,15 +12,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import redis
-import redis.asyncio
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from vidpipe.cache.base import Cache
 from vidpipe.cache.breaker import Breaker
+from vidpipe.cache.resp import RespPool
 
 EPOCH_KEY = "epoch"
-_ERRORS = (redis.RedisError, OSError, asyncio.TimeoutError)
+_ERRORS = (redis.RedisError, OSError, asyncio.TimeoutError, EOFError)
 
 
 class RedisCache(Cache):
@@ -35,7 +35,7 @@ class RedisCache(Cache):
             socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0),
             max_connections=max_connections, timeout=max(1.0, timeout * 10))
         self.client = redis.Redis(connection_pool=redis.BlockingConnectionPool.from_url(url, **self._options))
-        self._aclient: redis.asyncio.Redis | None = None
+        self._apool: RespPool | None = None
         self._aloop: asyncio.AbstractEventLoop | None = None
         self.breaker = Breaker("redis", retry_seconds)
         self._lost_invalidation = False
@@ -117,31 +117,30 @@ class RedisCache(Cache):
 
         return self._run(op, None)
 
-    def _async_client(self) -> redis.asyncio.Redis:
+    def _async_pool(self) -> RespPool:
         loop = asyncio.get_running_loop()
-        if self._aclient is None or self._aloop is not loop:  # a client belongs to the loop that made it
-            pool = redis.asyncio.BlockingConnectionPool.from_url(self.url, **self._options)
-            self._aclient = redis.asyncio.Redis(connection_pool=pool)
+        if self._apool is None or self._aloop is not loop:  # connections belong to the loop that made them
+            self._apool = RespPool(self.url, timeout=self._options["socket_timeout"])
             self._aloop = loop
-        return self._aclient
+        return self._apool
 
     async def hot_read(self, keys: Sequence[str], counter: str | None, counter_ttl: float
                        ) -> tuple[list[bytes | None], int | None]:
         if not self.breaker.allow():
             return [None] * len(keys), None
+        commands: list[list[bytes | str | int]] = [["MGET", *[self._k(k) for k in keys]]]
+        if counter:
+            commands += [["INCR", self._k(counter)], ["EXPIRE", self._k(counter), max(1, int(counter_ttl)), "NX"]]
         try:
-            pipe = self._async_client().pipeline(transaction=False)
-            pipe.mget([self._k(k) for k in keys])
-            if counter:
-                pipe.incr(self._k(counter))
-                pipe.expire(self._k(counter), max(1, int(counter_ttl)), nx=True)
-            result = await pipe.execute()
+            result = await self._async_pool().execute(commands)
         except _ERRORS as exc:
             self.breaker.failure(exc)
             return [None] * len(keys), None
         if self.breaker.tripped or self._lost_invalidation:
             self._recovered()
-        return result[0], (int(result[1]) if counter else None)
+        values = result[0]
+        assert isinstance(values, list)
+        return values, (int(result[1]) if counter else None)  # type: ignore[call-overload]
 
     def retire_all(self) -> None:
         self._run(lambda: self.client.incr(self._k(EPOCH_KEY)), None)
@@ -152,3 +151,5 @@ class RedisCache(Cache):
 
     def close(self) -> None:
         self.client.close()
+        if self._apool is not None:
+            self._apool.close()

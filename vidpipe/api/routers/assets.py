@@ -29,6 +29,7 @@ from vidpipe.api.schemas import (
     EventList,
     EventPublic,
 )
+from vidpipe.cache.fastpath import COUNTED
 from vidpipe.cache.http import entry_response
 from vidpipe.cache.reads import LISTS_VERSION, Entry, asset_key, make_entry
 from vidpipe.errors import InputError, LimitExceededError
@@ -160,10 +161,11 @@ async def get_asset(asset_id: uuid.UUID, request: Request, rt: RuntimeDep, key_n
     """Served from the cache (dropped on every change to the asset); ETag / If-None-Match gives 304."""
     cache = rt.cache
     key, version = asset_key(asset_id, rt.settings.public_base_url)
-    counter = cache.limiter.counter(key_name) if cache.limiter.enabled else None
+    counted = request.scope.get(COUNTED, False)  # by the fast lane in front (vidpipe.cache.fastpath)
+    counter = cache.limiter.counter(key_name) if cache.limiter.enabled and not counted else None
     entry, _ = await cache.reads.aget(key, version, rt.settings.cache_asset_ttl_seconds,
                                       partial(load_entry, rt, asset_id), counter=counter,
-                                      check=partial(cache.limiter.check, key_name))
+                                      check=None if counted else partial(cache.limiter.check, key_name))
     cache.views.count(asset_id)
     return entry_response(request, entry)  # type: ignore[arg-type] - the loader raises NotFoundError instead
 
