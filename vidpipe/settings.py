@@ -129,6 +129,11 @@ class Settings(BaseSettings):
     popular_warm_count: int = Field(default=50, ge=0)  # the hottest assets kept in the cache
     popular_warm_seconds: float = Field(default=30.0, gt=0)
     # --- end of cache ------------------------------------------------------------------------------------------
+    # --- web console (sessions, chunked uploads) ---------------------------------------------------------------
+    cookie_secure: bool = False  # Secure session cookies even when the request itself arrives over plain http
+    session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
+    upload_session_hours: float = Field(default=24.0, gt=0)  # an unfinished chunked upload lives this long
+    # --- end of web ------------------------------------------------------------------------------------------
 
     @field_validator("import_roots", mode="before")
     @classmethod
