@@ -32,6 +32,9 @@ class Profile:
     audio_only_kbps: int = 128
     x264_preset: str = "veryfast"
     extra: dict[str, str] = field(default_factory=dict)
+    # None: the analyze stage's default choice (VIDPIPE_ANALYZERS, else all) and the configured label set.
+    analyzers: tuple[str, ...] | None = None
+    zero_shot_labels: tuple[str, ...] | None = None
 
 
 STANDARD_LADDER = (

@@ -15,12 +15,13 @@ from sqlalchemy.exc import IntegrityError
 
 from vidpipe.blobs.base import Staging
 from vidpipe.errors import InputError
-from vidpipe.profiles import get_profile
+from vidpipe.profiles import Profile
 from vidpipe.queue import jobs
 from vidpipe.runtime import Runtime
 from vidpipe.stages import registry
 from vidpipe.store import events
 from vidpipe.store.models import Asset
+from vidpipe.store.profiles import resolve_profile
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +54,11 @@ def _sanitize(name: str) -> str:
 
 def ingest(rt: Runtime, req: IngestRequest, fill: Callable[[Staging], None]) -> IngestResult:
     """`fill` streams the bytes into the staging area; everything after that is ours."""
-    get_profile(req.profile or rt.settings.default_profile)  # fail fast, before any bytes move
+    _profile(rt, req.profile or rt.settings.default_profile)  # fail fast, before any bytes move
     with rt.blobs.open_staging(rt.settings.limits.max_upload_bytes) as staging:
         fill(staging)
         # fill may complete the request (form fields after the file part, a URL's file name): resolve now.
-        profile = get_profile(req.profile or rt.settings.default_profile).name
+        profile = _profile(rt, req.profile or rt.settings.default_profile).name
         if staging.size == 0:
             raise InputError("the file is empty (0 bytes)", code="empty_file")
         existing = _find_by_hash(rt, staging.sha256)
@@ -92,6 +93,12 @@ def ingest(rt: Runtime, req: IngestRequest, fill: Callable[[Staging], None]) -> 
         raise
     log.info("asset.created", extra={"asset": str(asset_id), "size": stored.size})
     return IngestResult(asset, duplicate=False)
+
+
+def _profile(rt: Runtime, name: str) -> Profile:
+    """A built-in or stored profile (vidpipe.store.profiles), or InputError(unknown_profile)."""
+    with rt.db.session() as s:
+        return resolve_profile(s, name)
 
 
 def _find_by_hash(rt: Runtime, sha256: str) -> Asset | None:

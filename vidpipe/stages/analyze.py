@@ -7,6 +7,7 @@ here at the entry point), else everything registered. Per-analyzer options come 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Any
 
@@ -30,13 +31,18 @@ def _embedding_options(inp: StageInput) -> dict[str, dict[str, Any]]:
     from vidpipe.understanding.config import UnderstandingConfig
     from vidpipe.understanding.derivers import deriver_options
 
-    return deriver_options(UnderstandingConfig.from_settings(inp.settings), title=inp.title or None,
+    config = UnderstandingConfig.from_settings(inp.settings)
+    if inp.profile.zero_shot_labels is not None:  # the profile's own label set for classification
+        config = dataclasses.replace(config, zero_shot_labels=tuple(inp.profile.zero_shot_labels))
+    return deriver_options(config, title=inp.title or None,
                            description=inp.description or None)
 
 
 def run(inp: StageInput, *, analyzers: list[str] | None = None, options: dict[str, dict[str, Any]] | None = None,
         opener: Opener | None = None) -> StageResult:
     probe = inp.probe or probe_file(inp.source_path, inp.limits)
+    if analyzers is None and inp.profile.analyzers is not None:  # the profile chooses, else the environment
+        analyzers = list(inp.profile.analyzers)
     if options is None and inp.settings is not None:
         options = _embedding_options(inp)
     selection = registry.build(chosen_names(analyzers), options, has_video=bool(probe["has_video"]),

@@ -10,7 +10,6 @@ from pathlib import Path
 
 from vidpipe.cloud import deadletters
 from vidpipe.errors import JobCancelledError, NotFoundError, VidpipeError
-from vidpipe.profiles import get_profile
 from vidpipe.queue import jobs
 from vidpipe.queue.jobs import ClaimedJob
 from vidpipe.queue.retry import decide
@@ -19,6 +18,7 @@ from vidpipe.stages import registry
 from vidpipe.stages.base import StageInput, StageResult
 from vidpipe.store import assets
 from vidpipe.store.models import Asset
+from vidpipe.store.profiles import resolve_profile
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +83,7 @@ class StageRunner:
             if asset.status == "queued":
                 assets.set_status(s, asset, "processing", actor=self.actor)
             probe = assets.probe_of(s, asset.id)
+            profile = resolve_profile(s, asset.profile)  # built-in or stored, as it is now
         stage_fn = spec.load()
 
         def progress(fraction: float) -> None:
@@ -90,7 +91,7 @@ class StageRunner:
 
         with self.rt.blobs.local_copy(asset.original_key, work_dir) as source:
             inp = StageInput(asset_id=asset.id, source_path=source, work_dir=work_dir / "out",
-                             profile=get_profile(asset.profile), limits=self.rt.settings.limits, probe=probe,
+                             profile=profile, limits=self.rt.settings.limits, probe=probe,
                              progress=progress, should_stop=run.should_stop, title=asset.title,
                              description=asset.description, settings=self.rt.settings)
             inp.work_dir.mkdir()

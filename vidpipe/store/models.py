@@ -259,5 +259,5 @@ VECTOR_TABLES = frozenset({"embeddings"})
 
 
 import vidpipe.store.popularity_models  # noqa: E402,F401 - asset_views (vidpipe.cache), so alembic sees it
+import vidpipe.store.web_models  # noqa: E402,F401 - the web console's tables, so alembic sees them
 from vidpipe.store import cloud_models  # noqa: E402,F401 - the cloud adapters' tables, so alembic sees them
-from vidpipe.store import web_models  # noqa: E402,F401 - the web console tables, so alembic sees them
