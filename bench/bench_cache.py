@@ -92,7 +92,10 @@ def serve_child(mode: str, data_dir: Path, prefix: str, port: int, stats: Path, 
         rt.cache = Caching.from_settings(settings.model_copy(update={"popular_warm_count": 0}), cache=AlwaysMiss())
     app = create_app(rt)
     # uvicorn re-raises SIGTERM after shutting down, so the parent asks for the counters before stopping us.
-    app.add_api_route("/_bench/stats", lambda: {"fills": rt.cache.reads.fills}, include_in_schema=False)
+    breaker = getattr(rt.cache.cache, "breaker", None)
+    app.add_api_route("/_bench/stats", lambda: {"fills": rt.cache.reads.fills,
+                                                "redis_failures": breaker.failures if breaker else 0},
+                      include_in_schema=False)
     _uvicorn(app, port)
 
 
@@ -407,6 +410,9 @@ Closed loop (wrk, 1 thread, 64 connections, {args.max_seconds} s each, Zipf path
 {cached['server_cpu_per_req_ms']:.3f} ms | {per_core(cached):.0f} |
 | API, every read from the database | {uncached['rps']:.0f} req/s | {uncached['errors']} | \
 {uncached['p99_ms']:.2f} ms | {uncached['server_cpu_per_req_ms']:.3f} ms | {per_core(uncached):.0f} |
+
+Redis errors seen by the cached server (timeouts > 50 ms included): {open_loop.get('redis_failures')} in the
+open-loop run, {cached.get('redis_failures')} in the closed-loop run.
 
 Cached / bare throughput: {cached['rps'] / bare['rps'] * 100:.0f}% (by server CPU per request:
 {bare['server_cpu_per_req_ms'] / cached['server_cpu_per_req_ms'] * 100:.0f}%). Cached / uncached throughput:

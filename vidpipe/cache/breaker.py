@@ -13,13 +13,16 @@ log = logging.getLogger(__name__)
 
 
 class Breaker:
-    def __init__(self, name: str, retry_seconds: float, threshold: int = 3) -> None:
+    def __init__(self, name: str, retry_seconds: float, threshold: int = 3, outage_seconds: float = 1.0) -> None:
         self.name = name
         self.retry_seconds = retry_seconds
-        # Consecutive failures that open it: one slow reply on a busy machine must not bypass the cache for
-        # retry_seconds; a Redis that is really gone costs `threshold` timeouts per interval.
+        # It opens after `threshold` consecutive failures with no success for `outage_seconds`: a burst of slow
+        # replies on a busy machine (those requests read the database) must not send *all* reads to the
+        # database for retry_seconds; a Redis that is really gone is skipped after a second.
         self.threshold = threshold
+        self.outage_seconds = outage_seconds
         self._consecutive = 0
+        self._last_success = float("-inf")
         self._open_until = 0.0
         self._open = False
         self._lock = threading.Lock()
@@ -37,7 +40,8 @@ class Breaker:
         with self._lock:
             self.failures += 1
             self._consecutive += 1
-            if self._consecutive < self.threshold and not self._open:
+            if not self._open and (self._consecutive < self.threshold
+                                   or time.monotonic() - self._last_success < self.outage_seconds):
                 return
             was_open = self._open
             self._open, self._open_until = True, time.monotonic() + self.retry_seconds
@@ -48,6 +52,7 @@ class Breaker:
     def success(self) -> bool:
         """Record a success; True when this closed an open breaker (the backend is back)."""
         self._consecutive = 0
+        self._last_success = time.monotonic()
         if not self._open:
             return False
         with self._lock:

@@ -3,7 +3,7 @@
 A cached value is stamped with the versions it was read under: `<epoch>:<version>\\n<etag>\\n<body>`. A write
 bumps the version (`v:asset:<id>`, and `v:lists` for every list), so a value filled from an older read can never
 be served after the bump, even when its fill finishes after the invalidation. The epoch retires everything
-after Redis was unreachable for a writer (vidpipe.cache.redis).
+at once (vidpipe.cache.redis, and the invalidation listener after a reconnect).
 
 Concurrent misses of one key: one fill per process (a shared future), and with Redis one fill across
 processes (`SET NX` lock with a short TTL; the others poll briefly for the value, then read the database
@@ -23,9 +23,8 @@ from dataclasses import dataclass
 import anyio.to_thread
 
 from vidpipe.cache.base import Cache
-from vidpipe.cache.redis import EPOCH_KEY
+from vidpipe.cache.redis import EPOCH_KEY, VERSION_TTL
 
-VERSION_TTL = 7 * 24 * 3600  # versions outlive every value stamped with them
 LISTS_VERSION = "v:lists"
 POLL_SECONDS = 0.005
 

@@ -1,13 +1,16 @@
 """The Redis cache (ElastiCache in the cloud: `rediss://` + AUTH from the URL). Short socket timeouts and a
 circuit breaker: a slow or missing Redis costs at most one timeout per retry interval, never a failed request.
 
-Invalidations that could not be delivered while Redis was unreachable are made up for when it is back, by
-bumping a global epoch that every cached value carries (see vidpipe.cache.reads).
+Invalidations that could not be delivered while Redis was unreachable are delivered when it answers again,
+before this process reads anything from it (more than MAX_LOST of them: the global epoch that every cached
+value carries is bumped instead, see vidpipe.cache.reads).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -19,7 +22,11 @@ from vidpipe.cache.base import Cache
 from vidpipe.cache.breaker import Breaker
 from vidpipe.cache.resp import RespPool
 
+log = logging.getLogger(__name__)
+
 EPOCH_KEY = "epoch"
+VERSION_TTL = 7 * 24 * 3600  # versions outlive every value stamped with them
+MAX_LOST = 10_000
 _ERRORS = (redis.RedisError, OSError, asyncio.TimeoutError, EOFError)
 
 
@@ -38,7 +45,8 @@ class RedisCache(Cache):
         self._apool: RespPool | None = None
         self._aloop: asyncio.AbstractEventLoop | None = None
         self.breaker = Breaker("redis", retry_seconds)
-        self._lost_invalidation = False
+        self._lost: set[str] = set()  # version keys whose bump could not be delivered
+        self._lost_lock = threading.Lock()
 
     def _k(self, key: str) -> str:
         return self.prefix + key
@@ -51,16 +59,33 @@ class RedisCache(Cache):
         except _ERRORS as exc:
             self.breaker.failure(exc)
             return default
-        self._recovered()
+        self.breaker.success()
+        if self._lost:
+            self._replay_lost()
         return result
 
-    def _recovered(self) -> None:
-        if self.breaker.success() or self._lost_invalidation:
-            try:  # whatever was cached before may have missed invalidations: retire it all
-                self.client.incr(self._k(EPOCH_KEY))
-                self._lost_invalidation = False
-            except _ERRORS as exc:
-                self.breaker.failure(exc)
+    def _replay_lost(self) -> bool:
+        """Deliver the invalidations that failed earlier; True when none are pending any more."""
+        with self._lost_lock:
+            lost, self._lost = self._lost, set()
+        if not lost:
+            return True
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            if len(lost) > MAX_LOST:  # too many to replay one by one: retire everything
+                pipe.incr(self._k(EPOCH_KEY))
+            else:
+                for key in lost:
+                    pipe.incr(self._k(key))
+                    pipe.expire(self._k(key), VERSION_TTL)
+            pipe.execute()
+        except _ERRORS as exc:
+            with self._lost_lock:
+                self._lost |= lost
+            self.breaker.failure(exc)
+            return False
+        log.info("cache.invalidations_replayed", extra={"count": len(lost)})
+        return True
 
     def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
         return self._run(lambda: self.client.mget([self._k(k) for k in keys]), [None] * len(keys))
@@ -94,9 +119,9 @@ class RedisCache(Cache):
                 pipe.delete(*[self._k(k) for k in drop])
             pipe.execute()
 
-        done = self._run(lambda: op() or True, False)
-        if not done:
-            self._lost_invalidation = True
+        if not self._run(lambda: op() or True, False):
+            with self._lost_lock:  # delivered when Redis answers again, before this process reads from it
+                self._lost.update(version_keys)
 
     def zincr_many(self, key: str, amounts: Mapping[str, float], ttl: float) -> bool:
         def op() -> bool:
@@ -126,7 +151,7 @@ class RedisCache(Cache):
 
     async def hot_read(self, keys: Sequence[str], counter: str | None, counter_ttl: float
                        ) -> tuple[list[bytes | None], int | None]:
-        if not self.breaker.allow():
+        if not self.breaker.allow() or (self._lost and not self._replay_lost()):
             return [None] * len(keys), None
         commands: list[list[bytes | str | int]] = [["MGET", *[self._k(k) for k in keys]]]
         if counter:
@@ -136,8 +161,7 @@ class RedisCache(Cache):
         except _ERRORS as exc:
             self.breaker.failure(exc)
             return [None] * len(keys), None
-        if self.breaker.tripped or self._lost_invalidation:
-            self._recovered()
+        self.breaker.success()
         values = result[0]
         assert isinstance(values, list)
         return values, (int(result[1]) if counter else None)  # type: ignore[call-overload]

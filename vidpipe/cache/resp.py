@@ -103,18 +103,33 @@ class _Connection(asyncio.Protocol):
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_exception(ConnectionError(f"redis connection lost: {exc}"))
 
-    async def request(self, data: bytes, count: int) -> list[object]:
+    def send(self, data: bytes, count: int) -> asyncio.Future[list[object]]:
         assert self.transport is not None
         self.expect = count
         self.waiter = asyncio.get_running_loop().create_future()
         self.transport.write(data)
-        return await self.waiter
+        return self.waiter
+
+    async def request(self, data: bytes, count: int) -> list[object]:
+        return await self.send(data, count)
 
     def close(self) -> None:
         self.lost = True
         if self.transport is not None:
             with contextlib.suppress(RuntimeError):  # its event loop may be closed already
                 self.transport.close()
+
+
+def _expire(loop: asyncio.AbstractEventLoop, waiter: asyncio.Future[list[object]], timeout: float) -> None:
+    # The event loop runs due timers before it polls sockets: after the process was off the CPU for longer
+    # than the timeout (a busy machine), the reply may be waiting unread. Give the poll one more turn.
+    if not waiter.done():
+        loop.call_later(0.001, _expire_now, waiter, timeout)
+
+
+def _expire_now(waiter: asyncio.Future[list[object]], timeout: float) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError(f"redis did not answer within {timeout * 1000:.0f} ms"))
 
 
 class RespPool:
@@ -147,13 +162,17 @@ class RespPool:
 
     async def execute(self, commands: Sequence[Sequence[bytes | str | int]]) -> list[object]:
         """Send the commands in one write, return their replies (an error reply raises RespError)."""
-        async with asyncio.timeout(self.timeout):
-            conn = self._idle.pop() if self._idle else await self._connect()
-            try:
-                replies = await conn.request(encode(commands), len(commands))
-            except BaseException:
-                conn.close()  # its replies are out of step now
-                raise
+        loop = asyncio.get_running_loop()
+        conn = self._idle.pop() if self._idle else await asyncio.wait_for(self._connect(), self.timeout)
+        waiter = conn.send(encode(commands), len(commands))
+        timer = loop.call_later(self.timeout, _expire, loop, waiter, self.timeout)
+        try:
+            replies = await waiter
+        except BaseException:
+            conn.close()  # its replies are out of step now
+            raise
+        finally:
+            timer.cancel()
         if len(self._idle) < self.max_idle and not conn.lost:
             self._idle.append(conn)
         else:
