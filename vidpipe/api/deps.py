@@ -10,6 +10,8 @@ from fastapi import Depends, Query, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from vidpipe.api import sessions as web_sessions
+from vidpipe.errors import AuthError
 from vidpipe.runtime import Runtime
 from vidpipe.store import apikeys
 
@@ -56,15 +58,31 @@ def _verify(rt: Runtime, session: Session, secret: str | None, *, limit: bool = 
     return f"key:{name}"
 
 
-def get_caller(session: SessionDep, rt: RuntimeDep, bearer: BearerDep, header_key: HeaderKeyDep) -> str:
-    """The actor name (`key:<name>`) of a valid API key, or 401 (429 over the key's rate limit)."""
-    return _verify(rt, session, bearer.credentials if bearer else header_key)
+def _from_cookie(request: Request, session: Session, rt: Runtime, *, limit: bool = True) -> str:
+    """A browser session (vidpipe.api.sessions): state changes need X-CSRF-Token and the same origin (403)."""
+    info = web_sessions.session_from_request(session, request)
+    if info is None:
+        raise AuthError("the browser session has expired or ended: sign in again")
+    web_sessions.check_csrf(request, info, rt.settings.public_base_url)
+    if limit:
+        rt.cache.limiter.check(info.key_name)
+    return info.actor
+
+
+def get_caller(request: Request, session: SessionDep, rt: RuntimeDep, bearer: BearerDep,
+               header_key: HeaderKeyDep) -> str:
+    """The actor name (`key:<name>`) of a valid API key or browser session, or 401 (429 over the rate limit)."""
+    secret = bearer.credentials if bearer else header_key
+    if secret is None and web_sessions.COOKIE in request.cookies:
+        return _from_cookie(request, session, rt)
+    return _verify(rt, session, secret)
 
 
 CallerDep = Annotated[str, Depends(get_caller)]
 
 
 def get_media_caller(
+    request: Request,
     session: SessionDep,
     rt: RuntimeDep,
     bearer: BearerDep,
@@ -72,13 +90,16 @@ def get_media_caller(
     api_key: Annotated[str | None, Query(description="For players that cannot send headers (HLS in <video>)")] = None,
 ) -> str:
     """Like CallerDep, plus `?api_key=` (media URLs only: keys in URLs end up in logs and histories)."""
-    return _verify(rt, session, bearer.credentials if bearer else header_key or api_key)
+    secret = bearer.credentials if bearer else header_key or api_key
+    if secret is None and web_sessions.COOKIE in request.cookies:
+        return _from_cookie(request, session, rt)
+    return _verify(rt, session, secret)
 
 
 MediaCallerDep = Annotated[str, Depends(get_media_caller)]
 
 
-async def get_key_name(rt: RuntimeDep, bearer: BearerDep, header_key: HeaderKeyDep) -> str:
+async def get_key_name(request: Request, rt: RuntimeDep, bearer: BearerDep, header_key: HeaderKeyDep) -> str:
     """The key's name without a thread hop when it was verified recently (the cached read path); the caller
     applies the rate limit itself, counted in the same cache round trip as its read."""
     secret = bearer.credentials if bearer else header_key
@@ -88,6 +109,8 @@ async def get_key_name(rt: RuntimeDep, bearer: BearerDep, header_key: HeaderKeyD
 
     def verify() -> str:
         with rt.db.session() as session:
+            if secret is None and web_sessions.COOKIE in request.cookies:
+                return _from_cookie(request, session, rt, limit=False).removeprefix("key:")
             return _verify(rt, session, secret, limit=False).removeprefix("key:")
 
     return await anyio.to_thread.run_sync(verify)

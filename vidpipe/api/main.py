@@ -9,14 +9,15 @@ from functools import partial
 import anyio
 from fastapi import FastAPI
 
-from vidpipe.api import handlers
-from vidpipe.api.routers import assets, health, jobs, media, metrics, popular, reprocess
+from vidpipe.api import handlers, sessions
+from vidpipe.api.routers import assets, health, jobs, live, media, metrics, popular, profiles, reprocess, uploads
 from vidpipe.api.routers import search as search_router
 from vidpipe.cache import background
 from vidpipe.cache.fastpath import FastAssetReads
 from vidpipe.cache.http import rate_limited
 from vidpipe.cache.ratelimit import RateLimitedError
 from vidpipe.runtime import Runtime
+from vidpipe.web import pages
 
 DESCRIPTION = """\
 Ingest media, follow its processing and fetch the outputs.
@@ -39,7 +40,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Cache invalidation listener, view counts, warming the hottest assets (vidpipe.cache.background).
-        async with background.running(runtime, partial(assets.load_entry, runtime)):
+        async with background.running(runtime, partial(assets.load_entry, runtime)), live.running(app, runtime):
             yield
 
     app = FastAPI(title="vidpipe", version="1", description=DESCRIPTION, docs_url="/docs",
@@ -57,6 +58,11 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(reprocess.router, prefix="/v1")
     app.include_router(search_router.router, prefix="/v1")
     app.include_router(popular.router, prefix="/v1")
+    pages.install(app)  # the web console: pages at /, files at /static
+    # web console backend: browser sessions, profiles, resumable uploads, live status (docs/console-api.md)
+    app.include_router(sessions.router)
+    for router in (profiles.router, uploads.router, live.router):
+        app.include_router(router, prefix="/v1")
     # Cache hits of GET /v1/assets/{id} are answered in front of the whole stack (vidpipe.cache.fastpath);
     # everything else, misses included, goes through it. Middleware must be added above this line.
     app.middleware_stack = FastAssetReads(app.build_middleware_stack(), runtime)

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, String, Text, func
+from sqlalchemy import BigInteger, Boolean, DateTime, Integer, String, Text, func
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -50,6 +50,8 @@ class UploadSession(Base):
     title: Mapped[str | None] = mapped_column(Text)
     description: Mapped[str] = mapped_column(Text, nullable=False, default="")
     tags: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False, default=list)
+    priority: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     asset_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))  # set once finalized
+    duplicate: Mapped[bool | None] = mapped_column(Boolean)  # the bytes were already known
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, index=True)
