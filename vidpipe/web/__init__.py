@@ -1,0 +1,1 @@
+"""The web console: server-rendered pages at `/` and their static files at `/static`, over the public `/v1` API."""

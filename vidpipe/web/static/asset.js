@@ -1,0 +1,183 @@
+// The asset page: player, live stage timeline, metadata, renditions and artifacts, scenes, event log, edits.
+import { api, bytes, clock, h, message, say } from './api.js';
+import { watchAsset, TERMINAL } from './live.js';
+import { Player } from './player.js';
+
+const data = JSON.parse(document.getElementById('asset-data').textContent);
+let asset = data.asset;
+const $ = (id) => document.getElementById(id);
+const player = new Player({ video: $('video'), quality: $('quality'), scrub: $('scrub'), preview: $('scrub-preview'),
+  msg: $('player-msg') });
+const start = Number(new URLSearchParams(location.search).get('t'));
+
+function renderStatus(a) {
+  const badge = $('asset-status');
+  badge.textContent = a.status;
+  badge.className = `badge status-${a.status}`;
+  document.body.dataset.status = a.status;
+  const err = $('asset-error');
+  err.hidden = !a.error;
+  err.textContent = a.error ? `${a.error.message} (${a.error.code})` : '';
+}
+
+function renderStages(a) {
+  $('stages').replaceChildren(...a.stages.map((s) => h('li', { 'data-stage': s.stage, 'data-status': s.status },
+    h('span', { text: s.stage }),
+    h('progress', { max: 100, value: s.status === 'succeeded' ? 100 : s.progress_percent,
+      'aria-label': `${s.stage} progress` }),
+    h('span', { class: `badge status-${s.status}`, text: s.status === 'running' ? `${Math.round(s.progress_percent)}%` : s.status }),
+    s.last_error && s.status !== 'succeeded' ? h('span', { class: 'err', text: s.last_error }) : null)));
+  const sel = $('r-stage');
+  if (!sel.options.length) sel.replaceChildren(...a.stages.map((s) => h('option', { value: s.stage, text: s.stage })));
+}
+
+function renderTech(a) {
+  const m = a.media || {};
+  const rows = [
+    ['File', a.original_name], ['Size', bytes(a.size_bytes)], ['Profile', a.profile],
+    ['Duration', m.duration ? clock(m.duration) : null], ['Resolution', m.width ? `${m.width}×${m.height}` : null],
+    ['Frame rate', m.fps ? `${Math.round(m.fps * 100) / 100} fps` : null], ['Video', m.video_codec],
+    ['Audio', m.audio_codec], ['Bit rate', m.bit_rate ? `${Math.round(m.bit_rate / 1000)} kbps` : null],
+    ['Container', m.format], ['Rotation', m.rotation ? `${m.rotation}°` : null],
+    ['Added', new Date(a.created_at).toLocaleString()], ['SHA-256', a.sha256],
+  ];
+  $('tech').replaceChildren(...rows.filter(([, v]) => v).flatMap(([k, v]) => [h('dt', { text: k }), h('dd', { text: v })]));
+  $('machine-tags').replaceChildren(...a.tags.map((t) => h('li', { class: 'tag', text: t })),
+    ...data.machine_tags.map((t) => h('li', { class: 'tag machine', title: 'machine tag', text: t })));
+}
+
+function renderRenditions(a) {
+  $('renditions').tBodies[0].replaceChildren(...a.renditions.map((r) => h('tr', {},
+    h('td', {}, h('a', { href: r.url, text: r.name })), h('td', { text: r.kind }),
+    h('td', { text: r.width ? `${r.width}×${r.height}` : (r.language || '–') }),
+    h('td', { text: r.bandwidth ? `${Math.round(r.bandwidth / 1000)} kbps` : '–' }), h('td', { text: r.codecs || '–' }))));
+}
+
+async function drawWaveform(url) {
+  const canvas = $('waveform');
+  try {
+    const doc = await api(url);
+    const peaks = doc.data || [];
+    canvas.hidden = false;
+    const ctx = canvas.getContext('2d');
+    const w = canvas.width = canvas.clientWidth * devicePixelRatio || 800;
+    const hh = canvas.height = 120 * devicePixelRatio;
+    ctx.fillStyle = '#4d8fe8';
+    const points = peaks.length / 2;
+    for (let x = 0; x < w; x++) {
+      const i = Math.floor((x / w) * points) * 2;
+      const lo = peaks[i] ?? 0; const hi = peaks[i + 1] ?? 0;
+      ctx.fillRect(x, (1 - hi) * hh / 2, 1, Math.max(1, (hi - lo) * hh / 2));
+    }
+  } catch { canvas.hidden = true; }
+}
+
+function artifactItem(x) {
+  const label = x.key.split('/').slice(1).join('/') || x.key;
+  const link = h('a', { href: x.url, text: label });
+  const meta = h('span', { class: 'muted', text: `${x.kind} · ${bytes(x.size_bytes)}` });
+  if (x.kind === 'poster' || x.kind === 'sprite' || x.content_type.startsWith('image/')) {
+    return h('li', {}, h('img', { src: x.url, alt: `${x.kind} ${label}`, loading: 'lazy' }), link, meta);
+  }
+  if (x.kind === 'oneshot' || x.content_type.startsWith('audio/')) {
+    return h('li', {}, link, meta, h('audio', { controls: true, preload: 'none', src: x.url, 'aria-label': `Play ${label}` }));
+  }
+  return h('li', {}, link, meta);
+}
+
+function renderArtifacts(a) {
+  $('artifacts').replaceChildren(...a.artifacts.filter((x) => x.kind !== 'hls_playlist').map(artifactItem));
+  const wave = a.artifacts.find((x) => x.kind === 'waveform');
+  if (wave && $('waveform').hidden) drawWaveform(wave.url);
+  const captions = a.artifacts.find((x) => x.kind === 'captions' || x.key.endsWith('analysis/captions.vtt'));
+  if (captions) player.addCaptions(captions.url);
+}
+
+function renderScenes() {
+  $('scenes-empty').hidden = data.scenes.length > 0;
+  $('scenes').replaceChildren(...data.scenes.map((s, i) => h('li', {},
+    h('button', { type: 'button', 'data-start': String(s.start), onclick: () => player.seek(s.start),
+      'aria-label': `Scene ${i + 1}, ${clock(s.start)} to ${clock(s.end)}` },
+    s.thumbnail_url ? h('img', { src: s.thumbnail_url, alt: '', loading: 'lazy' }) : null,
+    h('span', { text: `${clock(s.start)}–${clock(s.end)}` })))));
+}
+
+let eventsTimer = null;
+async function loadEvents() {
+  try {
+    const { items } = await api(`/v1/assets/${asset.id}/events?limit=500`);
+    $('events').tBodies[0].replaceChildren(...items.slice().reverse().map((e) => h('tr', {},
+      h('td', { text: new Date(e.at).toLocaleTimeString() }), h('td', { text: e.event }), h('td', { text: e.actor }),
+      h('td', { class: 'detail', text: Object.keys(e.detail || {}).length ? JSON.stringify(e.detail) : '' }))));
+  } catch (e) {
+    $('events').tBodies[0].replaceChildren(h('tr', {}, h('td', { colspan: 4, class: 'error', text: message(e) })));
+  }
+}
+const refreshEvents = () => { clearTimeout(eventsTimer); eventsTimer = setTimeout(loadEvents, 400); };
+
+async function loadRelated() {
+  const show = (el, items, make) => el.replaceChildren(...(items.length ? items.map(make) : [h('li', { class: 'muted', text: 'none found' })]));
+  try {
+    const { items } = await api(`/v1/assets/${asset.id}/similar?limit=5`);
+    show($('similar'), items, (s) => h('li', {}, h('a', { href: `/assets/${s.asset_id}`, text: s.asset_id.slice(0, 8) }),
+      ` ${s.reason} (${s.score.toFixed(2)})`));
+  } catch (e) { show($('similar'), [], null); $('similar').firstChild.textContent = message(e); }
+  try {
+    const d = await api(`/v1/assets/${asset.id}/duplicates`);
+    const all = [...(d.exact || []), ...(d.near || [])];
+    show($('duplicates'), all, (s) => h('li', {}, h('a', { href: `/assets/${s.asset_id}`, text: s.asset_id.slice(0, 8) }),
+      ` ${s.kind}: ${s.reason}`));
+  } catch (e) { show($('duplicates'), [], null); $('duplicates').firstChild.textContent = message(e); }
+}
+
+function render(a) {
+  const wasTerminal = TERMINAL.has(asset.status);
+  asset = a;
+  renderStatus(a); renderStages(a); renderTech(a); renderRenditions(a); renderArtifacts(a);
+  if (a.hls_master_url && a.status === 'ready') {
+    player.load(a.hls_master_url);
+    player.loadSprites(a.sprite_vtt_url);
+  }
+  if (TERMINAL.has(a.status) && !wasTerminal) loadRelated();
+  refreshEvents();
+}
+
+function fillEdit(a) {
+  $('e-title').value = a.title; $('e-description').value = a.description; $('e-tags').value = a.tags.join(', ');
+}
+
+$('edit-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const tags = $('e-tags').value.split(',').map((t) => t.trim()).filter(Boolean);
+  try {
+    const a = await api(`/v1/assets/${asset.id}`, { method: 'PATCH',
+      json: { title: $('e-title').value, description: $('e-description').value, tags } });
+    $('asset-title').textContent = a.title || a.original_name;
+    render(a); fillEdit(a);
+    say($('edit-msg'), 'Saved.');
+  } catch (e) { say($('edit-msg'), message(e), false); }
+});
+
+$('reprocess-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  try {
+    const r = await api(`/v1/assets/${asset.id}/reprocess`, { method: 'POST', json: { stage: $('r-stage').value } });
+    say($('reprocess-msg'), `Queued ${r.stage}${r.job_id ? ` (job ${r.job_id})` : ''}.`);
+  } catch (e) { say($('reprocess-msg'), message(e), false); }
+});
+
+$('delete').addEventListener('click', async () => {
+  // eslint-disable-next-line no-alert
+  if (!window.confirm(`Delete “${asset.title || asset.original_name}” and all its media? This cannot be undone.`)) return;
+  try {
+    await api(`/v1/assets/${asset.id}`, { method: 'DELETE' });
+    location.assign('/');
+  } catch (e) { say($('delete-msg'), message(e), false); }
+});
+
+if (start > 0) player.pendingSeek = start;
+fillEdit(asset);
+renderScenes();
+render(asset);
+if (TERMINAL.has(asset.status)) loadRelated();
+watchAsset(asset.id, render);

@@ -1,0 +1,56 @@
+// Queue depth per stage, running jobs (worker, percent) and dead jobs with retry / cancel; refreshed every 2 s.
+import { api, h, message, say } from './api.js';
+
+const msg = document.getElementById('jobs-msg');
+const body = (id) => document.getElementById(id).tBodies[0];
+const assetLink = (id) => (id ? h('a', { href: `/assets/${id}`, text: id.slice(0, 8) }) : '–');
+let busy = false;
+
+function rows(tbody, items, make, empty) {
+  tbody.replaceChildren(...(items.length ? items.map(make)
+    : [h('tr', {}, h('td', { colspan: tbody.parentElement.tHead.rows[0].cells.length, class: 'muted', text: empty }))]));
+}
+
+async function act(job, verb) {
+  try {
+    await api(`/v1/jobs/${job.id}/${verb}`, { method: 'POST' });
+    say(msg, `Job ${job.id} (${job.stage}): ${verb === 'retry' ? 'queued again' : 'cancelled'}.`);
+  } catch (e) { say(msg, `Job ${job.id}: ${message(e)}`, false); }
+  refresh();
+}
+
+function depthRows(stats) {
+  const q = stats.queue_depth || stats.queued || {};
+  const running = stats.running || [];
+  const stages = new Set([...Object.keys(q), ...running.map((j) => j.stage)]);
+  return [...stages].sort().map((s) => ({ stage: s, queued: q[s] ?? 0, running: running.filter((j) => j.stage === s).length }));
+}
+
+async function refresh() {
+  if (busy) return;
+  busy = true;
+  try {
+    const [stats, dead] = await Promise.all([api('/v1/stats'), api('/v1/jobs?status=dead&limit=100')]);
+    rows(body('queue'), depthRows(stats), (r) => h('tr', { 'data-stage': r.stage }, h('td', { text: r.stage }),
+      h('td', { text: String(r.queued) }), h('td', { text: String(r.running) })), 'The queue is empty.');
+    document.getElementById('dead-count').textContent = `Dead jobs: ${stats.dead ?? stats.dead_count ?? dead.items.length}`;
+    rows(body('running'), stats.running || [], (j) => h('tr', { 'data-job-id': String(j.id ?? j.job_id) },
+      h('td', { text: String(j.id ?? j.job_id) }), h('td', { text: j.stage }), h('td', {}, assetLink(j.asset_id)),
+      h('td', { text: j.worker || j.worker_id || '–' }),
+      h('td', {}, h('progress', { max: 100, value: j.progress_percent ?? 0, 'aria-label': `job ${j.id ?? j.job_id} progress` }),
+        ` ${Math.round(j.progress_percent ?? 0)}%`)), 'Nothing is running.');
+    rows(body('dead'), dead.items, (j) => h('tr', { 'data-job-id': String(j.id) },
+      h('td', { text: String(j.id) }), h('td', { text: j.stage }), h('td', {}, assetLink(j.asset_id)),
+      h('td', { text: [j.last_error_code, j.last_error].filter(Boolean).join(': ') || '–' }),
+      h('td', {}, h('button', { type: 'button', text: 'Retry', 'aria-label': `Retry job ${j.id}`, onclick: () => act(j, 'retry') }),
+        ' ', h('button', { type: 'button', class: 'secondary', text: 'Cancel', 'aria-label': `Cancel job ${j.id}`,
+          onclick: () => act(j, 'cancel') }))), 'No dead jobs.');
+    if (msg.classList.contains('bad') && msg.dataset.kind === 'load') say(msg, '');
+  } catch (e) {
+    say(msg, 'Could not load the queue: ' + message(e), false);
+    msg.dataset.kind = 'load';
+  } finally { busy = false; }
+}
+
+refresh();
+setInterval(() => { if (!document.hidden) refresh(); }, 2000);

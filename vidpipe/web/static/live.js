@@ -1,0 +1,28 @@
+// Live asset status: Server-Sent Events from /v1/events/stream (event "asset", data = the asset JSON), with a
+// fallback to polling GET /v1/assets/{id} while the stream is down.
+import { api } from './api.js';
+
+export function watchAsset(assetId, onAsset, { pollMs = 3000 } = {}) {
+  let source = null; let timer = null; let closed = false;
+  const poll = async () => {
+    if (closed) return;
+    try { onAsset(await api(`/v1/assets/${assetId}`)); } catch { /* next round */ }
+    timer = setTimeout(poll, pollMs);
+  };
+  const open = () => {
+    if (closed || typeof EventSource === 'undefined') { if (!timer) poll(); return; }
+    source = new EventSource(`/v1/events/stream?asset_id=${encodeURIComponent(assetId)}`, { withCredentials: true });
+    source.addEventListener('asset', (ev) => {
+      if (timer) { clearTimeout(timer); timer = null; }
+      try { onAsset(JSON.parse(ev.data)); } catch { /* ignore a malformed event */ }
+    });
+    source.addEventListener('error', () => {
+      // EventSource reconnects on its own; poll meanwhile so the page never goes stale.
+      if (!timer && !closed) timer = setTimeout(poll, pollMs);
+    });
+  };
+  open();
+  return () => { closed = true; if (source) source.close(); if (timer) clearTimeout(timer); };
+}
+
+export const TERMINAL = new Set(['ready', 'failed']);

@@ -1,0 +1,44 @@
+// One box, a modality switch, clip-level hits; a hit opens the asset with the player at its start (?t=).
+import { api, clock, h, message, say } from './api.js';
+
+const form = document.getElementById('search-form');
+const hits = document.getElementById('hits');
+const msg = document.getElementById('search-msg');
+const params = new URLSearchParams(location.search);
+
+async function run(q, modality) {
+  say(msg, 'Searching…');
+  hits.replaceChildren();
+  try {
+    const res = await api(`/v1/search?${new URLSearchParams({ q, modality, limit: '30' })}`);
+    const skipped = Object.entries(res.unavailable || {}).map(([m, why]) => `${m}: ${why}`);
+    say(msg, `${res.items.length ? res.items.length : 'No'} result${res.items.length === 1 ? '' : 's'}.`
+      + (skipped.length ? ` Not searched — ${skipped.join('; ')}` : ''));
+    hits.replaceChildren(...res.items.map((hit) => {
+      const href = `/assets/${hit.asset_id}?t=${hit.start.toFixed(2)}`;
+      return h('li', {}, h('a', { href, 'data-start': String(hit.start) },
+        hit.thumbnail_url ? h('img', { src: hit.thumbnail_url, alt: '', loading: 'lazy' }) : h('span', { class: 'noimg' }),
+        h('span', {},
+          h('span', { class: 'when', text: `${clock(hit.start)}–${clock(hit.end)}` }),
+          h('span', { class: 'muted', text: ` · ${hit.modality} · score ${hit.score.toFixed(3)}` }),
+          hit.text ? h('span', { class: 'text', text: ` — “${hit.text}”` }) : null,
+          h('br'), h('span', { class: 'muted', text: `asset ${hit.asset_id.slice(0, 8)}` }))));
+    }));
+  } catch (e) { say(msg, message(e), false); }
+}
+
+form.addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const q = form.q.value.trim();
+  if (!q) { say(msg, 'Type what to look for.', false); return; }
+  const modality = form.modality.value;
+  history.replaceState(null, '', `/search?${new URLSearchParams({ q, modality })}`);
+  run(q, modality);
+});
+
+if (params.get('q')) {
+  form.q.value = params.get('q');
+  const m = params.get('modality');
+  if (m && form.querySelector(`input[value="${CSS.escape(m)}"]`)) form.modality.value = m;
+  run(form.q.value, form.modality.value);
+}

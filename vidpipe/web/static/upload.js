@@ -1,0 +1,148 @@
+// Drag & drop or choose files; each goes up in chunks (POST /v1/uploads, then PATCH with Upload-Offset),
+// resuming from the server's offset (HEAD, or the 409 body) after a dropped connection.
+import { api, ApiError, errorFrom, h, message, say, bytes, csrfToken } from './api.js';
+import { watchAsset, TERMINAL } from './live.js';
+
+const form = document.getElementById('upload-form');
+const input = document.getElementById('files');
+const zone = document.getElementById('dropzone');
+const list = document.getElementById('uploads');
+const profile = document.getElementById('profile');
+const titleInput = document.getElementById('title');
+const formError = document.getElementById('upload-error');
+const MAX_RETRIES = 8;
+
+async function loadProfiles() {
+  try {
+    const { items } = await api('/v1/profiles');
+    const current = profile.value;
+    profile.replaceChildren(...items.map((p) => h('option', { value: p.name, text: p.builtin ? p.name : `${p.name} (custom)` })));
+    profile.value = items.some((p) => p.name === current) ? current : items[0].name;
+  } catch (e) {
+    say(formError, 'Could not load the profiles: ' + message(e), false);
+  }
+}
+
+function sendChunk(url, offset, blob, token, onProgress) {
+  // XMLHttpRequest for upload progress within a chunk (fetch has none).
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('PATCH', url);
+    xhr.withCredentials = true;
+    xhr.setRequestHeader('Upload-Offset', String(offset));
+    xhr.setRequestHeader('Content-Type', 'application/offset+octet-stream');
+    xhr.setRequestHeader('X-CSRF-Token', token);
+    xhr.setRequestHeader('Accept', 'application/json');
+    xhr.upload.onprogress = (ev) => onProgress(ev.loaded);
+    xhr.onload = () => resolve(new Response(xhr.responseText || null,
+      { status: xhr.status, headers: { 'content-type': xhr.getResponseHeader('content-type') || '' } }));
+    xhr.onerror = () => reject(new ApiError(0, 'network', 'connection lost'));
+    xhr.ontimeout = xhr.onerror;
+    xhr.send(blob);
+  });
+}
+
+async function serverOffset(id) {
+  const r = await fetch(`/v1/uploads/${id}`, { method: 'HEAD', credentials: 'same-origin' });
+  if (!r.ok) throw await errorFrom(r);
+  return Number(r.headers.get('Upload-Offset'));
+}
+
+const sleep = (ms) => new Promise((res) => setTimeout(res, ms));
+
+async function upload(file, row) {
+  const bar = row.querySelector('progress');
+  const state = row.querySelector('.state');
+  const show = (text, ok = true) => say(state, text, ok);
+  const body = { filename: file.name, size: file.size, profile: profile.value };
+  const title = titleInput.value.trim();
+  if (title) body.title = title;
+  const created = await api('/v1/uploads', { method: 'POST', json: body });
+  const url = `/v1/uploads/${created.id}`;
+  const chunk = Math.max(1, created.chunk_size || 8 * 1024 * 1024);
+  let offset = created.offset || 0;
+  let retries = 0;
+  bar.max = Math.max(file.size, 1);
+  for (;;) {
+    const end = Math.min(file.size, offset + chunk);
+    bar.value = offset;
+    show(`Uploading… ${bytes(offset)} of ${bytes(file.size)}`);
+    let r;
+    try {
+      r = await sendChunk(url, offset, file.slice(offset, end), await csrfToken(), (n) => { bar.value = offset + n; });
+    } catch (e) {
+      if (!(e instanceof ApiError) || e.code !== 'network' || ++retries > MAX_RETRIES) throw e;
+      show(`Connection lost; resuming (attempt ${retries} of ${MAX_RETRIES})…`, false);
+      await sleep(Math.min(8000, 400 * 2 ** (retries - 1)));
+      try { offset = await serverOffset(created.id); } catch { /* still down: the next PATCH retries */ }
+      continue;
+    }
+    if (r.status === 409) {
+      const b = await r.json().catch(() => ({}));
+      const o = b.offset ?? (b.error && b.error.offset);
+      if (o === undefined) throw await errorFrom(new Response(JSON.stringify(b), { status: 409 }));
+      offset = Number(o);
+      continue;
+    }
+    if (r.status >= 500 || r.status === 408 || r.status === 429) {
+      if (++retries > MAX_RETRIES) throw await errorFrom(r);
+      await sleep(Math.min(8000, 400 * 2 ** (retries - 1)));
+      try { offset = await serverOffset(created.id); } catch { /* retry the PATCH */ }
+      continue;
+    }
+    if (!r.ok) throw await errorFrom(r);
+    const b = await r.json();
+    retries = 0;
+    offset = Number(b.offset);
+    if (b.asset) { bar.value = bar.max; return b; }
+    if (offset >= file.size && file.size > 0 && !b.asset) continue;  // the server finalises on the next call
+  }
+}
+
+function follow(asset, row) {
+  const state = row.querySelector('.state');
+  const link = h('a', { href: `/assets/${asset.id}`, text: 'Open' });
+  row.querySelector('.links').replaceChildren(link);
+  const render = (a) => {
+    if (a.status === 'failed') {
+      say(state, 'Failed: ' + (a.error ? a.error.message : 'processing failed'), false);
+    } else {
+      say(state, a.status === 'ready' ? 'Ready' : `Uploaded — ${a.status}…`);
+    }
+    row.dataset.status = a.status;
+    return TERMINAL.has(a.status);
+  };
+  if (render(asset)) return;
+  const stop = watchAsset(asset.id, (a) => { if (render(a)) stop(); });
+}
+
+function addFiles(files) {
+  formError.hidden = true;
+  for (const file of files) {
+    const row = h('li', { class: 'upload', 'data-name': file.name },
+      h('div', { class: 'name', text: file.name }),
+      h('progress', { max: 1, value: 0, 'aria-label': `Upload progress of ${file.name}` }),
+      h('div', { class: 'state msg', role: 'status', text: 'Waiting…' }),
+      h('div', { class: 'links' }));
+    list.append(row);
+    upload(file, row).then((res) => {
+      if (res.duplicate) say(row.querySelector('.state'), 'Already in the library (same bytes).');
+      follow(res.asset, row);
+    }).catch((e) => {
+      row.dataset.status = 'rejected';
+      say(row.querySelector('.state'), 'Rejected: ' + message(e), false);
+    });
+  }
+  titleInput.value = '';
+}
+
+input.addEventListener('change', () => { addFiles([...input.files]); input.value = ''; });
+zone.addEventListener('dragover', (ev) => { ev.preventDefault(); zone.classList.add('over'); });
+zone.addEventListener('dragleave', () => zone.classList.remove('over'));
+zone.addEventListener('drop', (ev) => {
+  ev.preventDefault();
+  zone.classList.remove('over');
+  addFiles([...ev.dataTransfer.files]);
+});
+form.addEventListener('submit', (ev) => ev.preventDefault());
+loadProfiles();
