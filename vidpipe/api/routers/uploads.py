@@ -172,7 +172,7 @@ async def patch_upload(upload_id: uuid.UUID, request: Request, rt: RuntimeDep, c
             return _conflict("offset_mismatch", "the upload is complete", row.size)
         return await anyio.to_thread.run_sync(_finished, rt, row)
     try:
-        fd = os.open(path, os.O_WRONLY)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND)  # after the truncate below, the end is the offset
     except FileNotFoundError:
         raise NotFoundError(f"upload {upload_id} not found (or expired)") from None
     try:
