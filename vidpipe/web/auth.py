@@ -5,27 +5,18 @@ request without a live session is redirected to the sign-in page."""
 
 from __future__ import annotations
 
-import hashlib
-from datetime import UTC, datetime
 from urllib.parse import quote
 
 from fastapi import Request
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vidpipe.store.web_models import WebSession
-
-COOKIE = "vidpipe_session"
+from vidpipe.api import sessions
 
 
 def session_key_name(session: Session, request: Request) -> str | None:
-    """The API key name of a live browser session, or None (no cookie, unknown or expired)."""
-    cookie = request.cookies.get(COOKIE)
-    if not cookie:
-        return None
-    digest = hashlib.sha256(cookie.encode()).hexdigest()
-    return session.scalar(select(WebSession.key_name).where(WebSession.id_hash == digest,
-                                                            WebSession.expires_at > datetime.now(UTC)))
+    """The API key name of a live browser session, or None (no cookie, unknown, expired or key revoked)."""
+    info = sessions.session_from_request(session, request)
+    return info.key_name if info else None
 
 
 def signin_url(request: Request) -> str:

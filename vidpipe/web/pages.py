@@ -89,8 +89,11 @@ def _render(request: Request, name: str, user: str, nav: str, **context: Any) ->
 
 
 @router.get("/signin", response_class=HTMLResponse)
-def signin(request: Request, next: Annotated[str | None, Query(max_length=2000)] = None) -> HTMLResponse:  # noqa: A002
-    return templates.TemplateResponse(request, "signin.html", {"next": safe_next(next), "user": None, "nav": None})
+def signin(request: Request, next: Annotated[str | None, Query(max_length=2000)] = None,  # noqa: A002
+           error: Annotated[str | None, Query(max_length=300)] = None) -> HTMLResponse:
+    """The sign-in form; `error` is the reason of a failed form post (POST /session redirects back here)."""
+    return templates.TemplateResponse(request, "signin.html", {"next": safe_next(next), "error": error, "user": None,
+                                                               "nav": None})
 
 
 @router.get("/", response_class=HTMLResponse)

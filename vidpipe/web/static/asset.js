@@ -180,4 +180,7 @@ fillEdit(asset);
 renderScenes();
 render(asset);
 if (TERMINAL.has(asset.status)) loadRelated();
-watchAsset(asset.id, render);
+watchAsset(asset.id, render, { onDeleted: () => {
+  say($('asset-error'), 'This asset has been deleted.', false);
+  document.body.dataset.status = 'deleted';
+} });

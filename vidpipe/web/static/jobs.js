@@ -19,26 +19,20 @@ async function act(job, verb) {
   refresh();
 }
 
-function depthRows(stats) {
-  const q = stats.queue_depth || stats.queued || {};
-  const running = stats.running || [];
-  const stages = new Set([...Object.keys(q), ...running.map((j) => j.stage)]);
-  return [...stages].sort().map((s) => ({ stage: s, queued: q[s] ?? 0, running: running.filter((j) => j.stage === s).length }));
-}
 
 async function refresh() {
   if (busy) return;
   busy = true;
   try {
     const [stats, dead] = await Promise.all([api('/v1/stats'), api('/v1/jobs?status=dead&limit=100')]);
-    rows(body('queue'), depthRows(stats), (r) => h('tr', { 'data-stage': r.stage }, h('td', { text: r.stage }),
+    rows(body('queue'), stats.stages, (r) => h('tr', { 'data-stage': r.stage }, h('td', { text: r.stage }),
       h('td', { text: String(r.queued) }), h('td', { text: String(r.running) })), 'The queue is empty.');
-    document.getElementById('dead-count').textContent = `Dead jobs: ${stats.dead ?? stats.dead_count ?? dead.items.length}`;
-    rows(body('running'), stats.running || [], (j) => h('tr', { 'data-job-id': String(j.id ?? j.job_id) },
-      h('td', { text: String(j.id ?? j.job_id) }), h('td', { text: j.stage }), h('td', {}, assetLink(j.asset_id)),
-      h('td', { text: j.worker || j.worker_id || '–' }),
-      h('td', {}, h('progress', { max: 100, value: j.progress_percent ?? 0, 'aria-label': `job ${j.id ?? j.job_id} progress` }),
-        ` ${Math.round(j.progress_percent ?? 0)}%`)), 'Nothing is running.');
+    document.getElementById('dead-count').textContent = `Dead jobs: ${stats.dead} · failed, waiting for a retry: ${stats.failed}`;
+    rows(body('running'), stats.running || [], (j) => h('tr', { 'data-job-id': String(j.id) },
+      h('td', { text: String(j.id) }), h('td', { text: j.stage }), h('td', {}, assetLink(j.asset_id)),
+      h('td', { text: j.worker || '–' }),
+      h('td', {}, h('progress', { max: 100, value: j.percent, 'aria-label': `job ${j.id} progress` }),
+        ` ${Math.round(j.percent)}%`)), 'Nothing is running.');
     rows(body('dead'), dead.items, (j) => h('tr', { 'data-job-id': String(j.id) },
       h('td', { text: String(j.id) }), h('td', { text: j.stage }), h('td', {}, assetLink(j.asset_id)),
       h('td', { text: [j.last_error_code, j.last_error].filter(Boolean).join(': ') || '–' }),

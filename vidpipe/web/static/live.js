@@ -2,7 +2,7 @@
 // fallback to polling GET /v1/assets/{id} while the stream is down.
 import { api } from './api.js';
 
-export function watchAsset(assetId, onAsset, { pollMs = 3000 } = {}) {
+export function watchAsset(assetId, onAsset, { pollMs = 3000, onDeleted = null } = {}) {
   let source = null; let timer = null; let closed = false;
   const poll = async () => {
     if (closed) return;
@@ -16,6 +16,7 @@ export function watchAsset(assetId, onAsset, { pollMs = 3000 } = {}) {
       if (timer) { clearTimeout(timer); timer = null; }
       try { onAsset(JSON.parse(ev.data)); } catch { /* ignore a malformed event */ }
     });
+    source.addEventListener('deleted', () => { if (onDeleted) onDeleted(); });
     source.addEventListener('error', () => {
       // EventSource reconnects on its own; poll meanwhile so the page never goes stale.
       if (!timer && !closed) timer = setTimeout(poll, pollMs);

@@ -1,4 +1,5 @@
-// Sign in through POST /session (form field api_key); the server sets the HttpOnly session cookie.
+// Sign in through POST /session (JSON here; the plain form post works without JavaScript); the server sets the
+// HttpOnly session cookie.
 const form = document.getElementById('signin-form');
 const err = document.getElementById('signin-error');
 
@@ -10,9 +11,10 @@ form.addEventListener('submit', async (ev) => {
   const button = form.querySelector('button');
   button.disabled = true;
   try {
-    const r = await fetch('/session', { method: 'POST', body: new URLSearchParams(data), credentials: 'same-origin',
-      headers: { Accept: 'application/json' }, redirect: 'manual' });
-    if (r.ok || r.type === 'opaqueredirect' || (r.status >= 300 && r.status < 400)) {
+    const r = await fetch('/session', { method: 'POST', credentials: 'same-origin',
+      body: JSON.stringify({ api_key: data.get('api_key'), next }),
+      headers: { Accept: 'application/json', 'Content-Type': 'application/json' } });
+    if (r.ok) {
       location.assign(next.startsWith('/') && !next.startsWith('//') ? next : '/');
       return;
     }
