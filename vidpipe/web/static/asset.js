@@ -130,6 +130,18 @@ async function loadRelated() {
   } catch (e) { show($('duplicates'), [], null); $('duplicates').firstChild.textContent = message(e); }
 }
 
+// Scenes and machine tags are not in the asset JSON: when processing finishes, read them from this page again.
+async function refreshPageData() {
+  try {
+    const r = await fetch(location.pathname, { credentials: 'same-origin', headers: { Accept: 'text/html' } });
+    if (!r.ok) return;
+    const doc = new DOMParser().parseFromString(await r.text(), 'text/html');
+    const fresh = JSON.parse(doc.getElementById('asset-data').textContent);
+    data.scenes = fresh.scenes; data.machine_tags = fresh.machine_tags;
+    renderScenes(); renderTech(asset);
+  } catch { /* keep what is shown */ }
+}
+
 function render(a) {
   const wasTerminal = TERMINAL.has(asset.status);
   asset = a;
@@ -138,7 +150,7 @@ function render(a) {
     player.load(a.hls_master_url);
     player.loadSprites(a.sprite_vtt_url);
   }
-  if (TERMINAL.has(a.status) && !wasTerminal) loadRelated();
+  if (TERMINAL.has(a.status) && !wasTerminal) { loadRelated(); refreshPageData(); }
   refreshEvents();
 }
 

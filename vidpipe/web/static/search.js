@@ -6,6 +6,13 @@ const hits = document.getElementById('hits');
 const msg = document.getElementById('search-msg');
 const params = new URLSearchParams(location.search);
 
+// Titles and posters of the assets behind the hits (hits carry only a clip thumbnail, when there is one).
+async function describe(items) {
+  const ids = [...new Set(items.map((i) => i.asset_id))];
+  const found = await Promise.all(ids.map((id) => api(`/v1/assets/${id}`).catch(() => null)));
+  return new Map(found.filter(Boolean).map((a) => [a.id, a]));
+}
+
 async function run(q, modality) {
   say(msg, 'Searching…');
   hits.replaceChildren();
@@ -14,15 +21,18 @@ async function run(q, modality) {
     const skipped = Object.entries(res.unavailable || {}).map(([m, why]) => `${m}: ${why}`);
     say(msg, `${res.items.length ? res.items.length : 'No'} result${res.items.length === 1 ? '' : 's'}.`
       + (skipped.length ? ` Not searched — ${skipped.join('; ')}` : ''));
+    const assets = await describe(res.items);
     hits.replaceChildren(...res.items.map((hit) => {
+      const a = assets.get(hit.asset_id);
+      const thumb = hit.thumbnail_url || (a && a.poster_url);
       const href = `/assets/${hit.asset_id}?t=${hit.start.toFixed(2)}`;
       return h('li', {}, h('a', { href, 'data-start': String(hit.start) },
-        hit.thumbnail_url ? h('img', { src: hit.thumbnail_url, alt: '', loading: 'lazy' }) : h('span', { class: 'noimg' }),
+        thumb ? h('img', { src: thumb, alt: '', loading: 'lazy' }) : h('span', { class: 'noimg' }),
         h('span', {},
           h('span', { class: 'when', text: `${clock(hit.start)}–${clock(hit.end)}` }),
           h('span', { class: 'muted', text: ` · ${hit.modality} · score ${hit.score.toFixed(3)}` }),
           hit.text ? h('span', { class: 'text', text: ` — “${hit.text}”` }) : null,
-          h('br'), h('span', { class: 'muted', text: `asset ${hit.asset_id.slice(0, 8)}` }))));
+          h('br'), h('span', { class: 'title', text: a ? (a.title || a.original_name) : `asset ${hit.asset_id.slice(0, 8)}` }))));
     }));
   } catch (e) { say(msg, message(e), false); }
 }
