@@ -135,3 +135,21 @@ def test_an_edited_profile_is_used_by_the_next_uploads_jobs(api, runtime, tmp_pa
 
         assert rungs(first) == ["240p"] and rungs(second) == ["180p"]
         assert "phash" not in prints(first) and "phash" in prints(second)  # the analyzers the profile chose
+
+
+def test_a_profiles_labels_reach_the_understanding_config(api, runtime, tmp_path):
+    from vidpipe.stages import analyze
+    from vidpipe.stages.base import StageInput
+    from vidpipe.store.profiles import resolve_profile
+
+    assert _put(api, "labelled", SMALL).status_code == 201
+    with runtime.db.session() as s:
+        profile = resolve_profile(s, "labelled")
+        assert resolve_profile(s, "preview") is PROFILES["preview"]
+    assert profile.analyzers == ("black",) and profile.zero_shot_labels == ("sports", "cooking")
+    inp = StageInput(asset_id=uuid.uuid4(), source_path=tmp_path / "x", work_dir=tmp_path, profile=profile,
+                     limits=runtime.settings.limits, settings=runtime.settings)
+    options = analyze._embedding_options(inp)
+    assert options["visual_embeddings"]["config"].zero_shot_labels == ("sports", "cooking")
+    inp.profile = PROFILES["preview"]
+    assert analyze._embedding_options(inp)["visual_embeddings"]["config"].zero_shot_labels != ("sports", "cooking")
