@@ -135,3 +135,16 @@ def test_expired_sessions_and_revoked_keys_end_sessions(web, runtime):
         apikeys.revoke_key(s, "browser")
     assert api.get("/session").status_code == 401
     assert api.get("/v1/assets").status_code == 401
+
+
+def test_the_cookie_reads_an_asset_and_its_media_and_uploads_with_csrf(web):
+    api, key = web
+    csrf = _sign_in(api, key)
+    files = {"file": ("c.mp4", b"not really a video" * 10, "video/mp4")}
+    assert api.post("/v1/assets", files=files, headers=ORIGIN).status_code == 403
+    r = api.post("/v1/assets", files=files, headers={**ORIGIN, "X-CSRF-Token": csrf})
+    assert r.status_code == 201, r.text
+    asset = r.json()
+    assert api.get(f"/v1/assets/{asset['id']}").json()["id"] == asset["id"]  # the cached read path
+    media = api.get(asset["original_url"])
+    assert media.status_code == 200 and media.content == b"not really a video" * 10
