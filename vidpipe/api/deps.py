@@ -61,6 +61,7 @@ def _verify(rt: Runtime, session: Session, secret: str | None, *, limit: bool = 
 def _from_cookie(request: Request, session: Session, rt: Runtime, *, limit: bool = True) -> str:
     """A browser session (vidpipe.api.sessions): state changes need X-CSRF-Token and the same origin (403)."""
     info = web_sessions.session_from_request(session, request)
+    session.commit()  # end the read: an upload or a stream must not hold a pooled connection meanwhile
     if info is None:
         raise AuthError("the browser session has expired or ended: sign in again")
     web_sessions.check_csrf(request, info, rt.settings.public_base_url)
