@@ -77,11 +77,16 @@ async function upload(file, row) {
       try { offset = await serverOffset(created.id); } catch { /* still down: the next PATCH retries */ }
       continue;
     }
-    if (r.status === 409) {
-      const b = await r.json().catch(() => ({}));
-      const o = b.offset ?? (b.error && b.error.offset);
-      if (o === undefined) throw await errorFrom(new Response(JSON.stringify(b), { status: 409 }));
-      offset = Number(o);
+    if (r.status === 409 || r.status === 400) {
+      // offset_mismatch / upload_busy (409) or client_disconnected (400): go on from the server's offset.
+      const b = await r.clone().json().catch(() => ({}));
+      const code = b.error && b.error.code;
+      if (b.offset === undefined || !['offset_mismatch', 'upload_busy', 'client_disconnected'].includes(code)) {
+        throw await errorFrom(r);
+      }
+      if (code !== 'offset_mismatch' && ++retries > MAX_RETRIES) throw await errorFrom(r);
+      if (code === 'upload_busy') await sleep(500);
+      offset = Number(b.offset);
       continue;
     }
     if (r.status >= 500 || r.status === 408 || r.status === 429) {
@@ -95,7 +100,6 @@ async function upload(file, row) {
     retries = 0;
     offset = Number(b.offset);
     if (b.asset) { bar.value = bar.max; return b; }
-    if (offset >= file.size && file.size > 0 && !b.asset) continue;  // the server finalises on the next call
   }
 }
 
