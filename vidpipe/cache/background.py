@@ -38,11 +38,11 @@ def persist_views(rt: Any) -> int:
         return rt.cache.views.persist(session)
 
 
-async def _every(seconds: float, fn: Callable[[], Any], name: str) -> None:
+async def _every(seconds: float, fn: Callable[[], Any], name: str, *, on_loop: bool = False) -> None:
     while True:
         await asyncio.sleep(seconds)
         try:
-            await anyio.to_thread.run_sync(fn)
+            await (fn() if on_loop else anyio.to_thread.run_sync(fn))
         except Exception as exc:  # a background chore never takes the API down; it runs again next time
             log.warning("cache.background_failed", extra={"task": name, "error": f"{type(exc).__name__}: {exc}"})
 
@@ -56,7 +56,7 @@ async def running(rt: Any, load: Callable[[uuid.UUID], Entry | None], *, listen:
         listener = Listener(rt.db.url, caching.invalidate_assets, caching.cache.retire_all)
         listener.start()
     tasks = [
-        asyncio.create_task(_every(st.popular_flush_seconds, caching.views.flush, "views.flush")),
+        asyncio.create_task(_every(st.popular_flush_seconds, caching.views.aflush, "views.flush", on_loop=True)),
         asyncio.create_task(_every(st.popular_persist_seconds, lambda: persist_views(rt), "views.persist")),
         asyncio.create_task(_every(st.popular_warm_seconds, lambda: warm(rt, load), "warm")),
     ]

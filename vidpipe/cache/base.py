@@ -49,6 +49,10 @@ class Cache(ABC):
     def retire_all(self) -> None:  # noqa: B027 - a no-op where nothing can be missed
         """Forget everything cached (after invalidations may have been missed)."""
 
+    async def azincr_many(self, key: str, amounts: Mapping[str, float], ttl: float) -> bool:
+        """`zincr_many` for the event loop."""
+        return self.zincr_many(key, amounts, ttl)
+
     async def hot_read(self, keys: Sequence[str], counter: str | None, counter_ttl: float
                        ) -> tuple[list[bytes | None], int | None]:
         """The request path in one round trip: `get_many(keys)` and, if given, `incr(counter)`."""

@@ -42,15 +42,25 @@ class ViewCounter:
         with self._lock:
             self._counts[str(asset_id)] += 1
 
-    def flush(self) -> None:
-        """Local counts to the cache's hour bucket (and the pending database batch)."""
+    def _take(self) -> tuple[Counter[str], datetime]:
         with self._lock:
             counts, self._counts = self._counts, Counter()
             start = bucket_start()
             for asset_id, n in counts.items():
                 self._unpersisted[(asset_id, start)] += n
+        return counts, start
+
+    def flush(self) -> None:
+        """Local counts to the cache's hour bucket (and the pending database batch)."""
+        counts, start = self._take()
         if counts:  # when the cache is down the database still gets them, and /v1/popular reads it instead
             self.cache.zincr_many(_bucket_key(start), counts, BUCKET_TTL)
+
+    async def aflush(self) -> None:
+        """`flush` on the event loop: no thread holding the GIL while requests wait (the API's periodic flush)."""
+        counts, start = self._take()
+        if counts:
+            await self.cache.azincr_many(_bucket_key(start), counts, BUCKET_TTL)
 
     def persist(self, session: Session) -> int:
         """Add the flushed counts to asset_views (commits); returns how many rows were written."""

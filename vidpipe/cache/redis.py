@@ -149,6 +149,19 @@ class RedisCache(Cache):
             self._aloop = loop
         return self._apool
 
+    async def azincr_many(self, key: str, amounts: Mapping[str, float], ttl: float) -> bool:
+        if not self.breaker.allow():
+            return False
+        commands: list[list[bytes | str | int]] = [["ZINCRBY", self._k(key), int(n), m] for m, n in amounts.items()]
+        commands.append(["EXPIRE", self._k(key), max(1, int(ttl))])
+        try:
+            await self._async_pool().execute(commands)
+        except _ERRORS as exc:
+            self.breaker.failure(exc)
+            return False
+        self.breaker.success()
+        return True
+
     async def hot_read(self, keys: Sequence[str], counter: str | None, counter_ttl: float
                        ) -> tuple[list[bytes | None], int | None]:
         if not self.breaker.allow() or (self._lost and not self._replay_lost()):
