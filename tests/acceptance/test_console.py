@@ -191,6 +191,13 @@ def asset_id_of(p: Any, name: str) -> str:
     return href.rsplit("/", 1)[1]
 
 
+# Form controls and buttons a screen reader could not name (every control must have a label).
+UNLABELLED = """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea, button')]
+  .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.getAttribute('aria-labelledby')
+               && !(e.tagName === 'BUTTON' && e.textContent.trim()))
+  .map(e => e.outerHTML.slice(0, 80))"""
+
+
 def video_state(p: Any) -> dict[str, Any]:
     return p.evaluate("() => { const v = document.getElementById('video'); return {t: v.currentTime,"
                       " w: v.videoWidth, error: v.error && v.error.code, paused: v.paused}; }")
@@ -312,6 +319,50 @@ def test_corrupt_upload_shows_its_reason(console: Console, clips: dict[str, Path
     shot(page, "upload-rejected", full_page=False)
 
 
+# --- the asset page's tools ---------------------------------------------------------------------------------
+def test_asset_page_scrubs_seeks_scenes_edits_reprocesses_and_deletes(console: Console, page: Any) -> None:
+    bars = console.assets.get("bars.mp4")
+    if bars is None:
+        pytest.skip("needs the upload of the upload test")
+    page.goto(f"/assets/{bars}")
+    page.wait_for_function("() => document.getElementById('video').readyState >= 1", timeout=30_000)
+    # Scrub previews from the sprite sheet's WebVTT: hovering the position slider shows a tile.
+    box = page.locator("#scrub").bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] / 2)
+    preview = page.locator("#scrub-preview")
+    preview.wait_for(state="visible", timeout=5_000)
+    assert "sprite-000.jpg" in preview.locator(".img").evaluate("e => e.style.backgroundImage")
+    # Scenes: the strip seeks the player (keyboard: focus the button, Enter).
+    scenes = page.locator("#scenes button")
+    assert scenes.count() >= 2
+    second = float(scenes.nth(1).get_attribute("data-start"))
+    scenes.nth(1).focus()
+    page.keyboard.press("Enter")
+    page.wait_for_function("t => Math.abs(document.getElementById('video').currentTime - t) < 0.5", arg=second)
+    # Edit, reprocess.
+    page.fill("#e-title", "Colour bars")
+    page.fill("#e-tags", "bars, test")
+    page.click("#edit-form button[type=submit]")
+    page.wait_for_function("() => document.getElementById('edit-msg').textContent === 'Saved.'")
+    assert page.inner_text("#asset-title") == "Colour bars"
+    page.select_option("#r-stage", "thumbnails")
+    page.click("#reprocess-form button[type=submit]")
+    page.wait_for_function("() => document.getElementById('reprocess-msg').textContent.startsWith('Queued thumbnails')")
+    page.wait_for_function("() => document.getElementById('asset-status').textContent === 'ready'"
+                           " && document.querySelector('#stages li[data-stage=thumbnails]').dataset.status"
+                           " === 'succeeded'", timeout=60_000)
+    page.goto("/?tag=test")
+    assert page.locator(".asset-card .title").all_inner_texts() == ["Colour bars"]
+    # Delete the corrupt upload (after a confirmation).
+    broken = page.locator(".asset-card", has_text="broken")
+    page.goto("/?status=failed")
+    broken.locator("a.title").click()
+    page.once("dialog", lambda d: d.accept())
+    page.click("#delete")
+    page.wait_for_url(re.compile(r"/$"))
+    assert page.locator(".asset-card", has_text="broken").count() == 0
+
+
 # --- search ------------------------------------------------------------------------------------------------
 def test_spoken_phrase_is_found_and_the_hit_seeks_the_player(console: Console, page: Any) -> None:
     if "speech.mp4" not in console.assets:
@@ -330,6 +381,8 @@ def test_spoken_phrase_is_found_and_the_hit_seeks_the_player(console: Console, p
     page.wait_for_function("() => document.getElementById('video').readyState >= 1", timeout=30_000)
     page.wait_for_function("t => Math.abs(document.getElementById('video').currentTime - t) < 0.6", arg=start,
                            timeout=15_000)
+    # The transcript is the captions track.
+    assert page.locator("#video track").get_attribute("src").endswith("/analysis/captions.vtt")
 
 
 # --- profiles: edited in the form, used by the next upload; quality menu switches rungs -------------------
@@ -438,8 +491,10 @@ def test_library_filters_and_reads_at_360px(console: Console, page: Any) -> None
     page.goto("/?min_duration=abc")
     assert "must be a number" in page.inner_text("main")
     page.set_viewport_size({"width": 360, "height": 740})
-    for path in ["/", "/upload", "/jobs", "/profiles", f"/assets/{console.assets.get('bars.mp4', '')}"]:
+    for path in ["/", "/upload", "/search", "/jobs", "/profiles", f"/assets/{console.assets.get('bars.mp4', '')}"]:
         page.goto(path)
+        page.wait_for_load_state("networkidle")
+        assert page.evaluate(UNLABELLED) == [], path
         overflow = page.evaluate("() => document.scrollingElement.scrollWidth - window.innerWidth")
         wide = page.evaluate("() => [...document.querySelectorAll('body *')].filter(e => e.offsetParent !== null"
                              " && e.getBoundingClientRect().right > window.innerWidth + 1)"
