@@ -490,6 +490,14 @@ def test_library_filters_and_reads_at_360px(console: Console, page: Any) -> None
     assert titles == ["ladder"] or all("ladder" in t for t in titles), titles
     page.goto("/?min_duration=abc")
     assert "must be a number" in page.inner_text("main")
+    # Bad addresses get a readable page, never a stack trace or a JSON body.
+    for path, status, words in (("/?sort=" + "x" * 50, 400, "parameter"), ("/assets/nope", 404, "no asset"),
+                                (f"/assets/{'0' * 8}-0000-0000-0000-{'0' * 12}", 404, "not found"),
+                                ("/?cursor=garbage", 200, "out of date")):
+        r = page.goto(path)
+        assert r.status == status, (path, r.status)
+        assert words in page.inner_text("main").lower(), (path, page.inner_text("main"))
+        assert "Traceback" not in page.content()
     page.set_viewport_size({"width": 360, "height": 740})
     for path in ["/", "/upload", "/search", "/jobs", "/profiles", f"/assets/{console.assets.get('bars.mp4', '')}"]:
         page.goto(path)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, or_, select, tuple_
+from sqlalchemy import Select, exists, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from vidpipe.api import views
@@ -102,7 +102,7 @@ def load_page(session: Session, query: LibraryQuery, base_url: str | None, *, li
     if query.cursor:
         value, after = _decode(query.cursor, sort)
         row, bound = tuple_(key, Asset.id), tuple_(value, after)
-        stmt = stmt.where(row < bound if descending else and_(row > bound))
+        stmt = stmt.where(row < bound if descending else row > bound)
     order = (key.desc(), Asset.id.desc()) if descending else (key.asc(), Asset.id.asc())
     rows = session.execute(stmt.order_by(*order).limit(limit + 1)).all()
     page, more = rows[:limit], len(rows) > limit

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
@@ -58,6 +59,8 @@ class PageRoute(APIRoute):
                 response = await handler(request)
             except SignInRequired:
                 response = RedirectResponse(signin_url(request), status_code=303)
+            except RequestValidationError:
+                response = error_page(request, 400, "This address has a parameter the page cannot use.")
             except VidpipeError as exc:
                 response = error_page(request, exc.http_status, exc.message)
             except Exception:
@@ -177,9 +180,6 @@ def profiles_page(request: Request, session: SessionDep) -> HTMLResponse:
     from vidpipe.analysis.registry import analyzer_names  # the analyzers a profile may choose from
 
     return _render(request, "profiles.html", _user(session, request), "profiles", analyzers=analyzer_names())
-
-
-PAGE_PATHS = ("/", "/upload", "/search", "/jobs", "/profiles")
 
 
 def install(app: FastAPI) -> None:
