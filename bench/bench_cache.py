@@ -224,6 +224,27 @@ def process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def system_cpu() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far (/proc/stat)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    tick = os.sysconf("SC_CLK_TCK")
+    return (sum(values) - idle) / tick, sum(values) / tick
+
+
+def redis_server_cpu() -> float:
+    """CPU seconds of the redis-server processes (to tell our load from other people's)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        if "(redis-server)" in text:
+            total += process_cpu(int(stat.parent.name))
+    return total
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -345,13 +366,18 @@ def main(argv: list[str] | None = None) -> None:
             for path in warm:
                 c.get(path).raise_for_status()
         (work / "body.json").write_bytes(body)
-        cpu0 = process_cpu(proc.pid)
+        cpu0, sys0, redis0 = process_cpu(proc.pid), system_cpu(), redis_server_cpu()
         out = work / "openloop.json"
         gen = subprocess.Popen([sys.executable, __file__, "--loadgen", str(port), str(paths_file), key,
                                 str(args.rate), str(args.duration), str(out)])
         gen.wait(args.duration + 120)
         open_loop = json.loads(out.read_text())
         open_loop["server_cpu_s"] = process_cpu(proc.pid) - cpu0
+        sys1 = system_cpu()
+        open_loop["machine_busy_s"], open_loop["machine_total_s"] = sys1[0] - sys0[0], sys1[1] - sys0[1]
+        open_loop["redis_cpu_s"] = redis_server_cpu() - redis0
+        open_loop["others_cpu_s"] = (open_loop["machine_busy_s"] - open_loop["server_cpu_s"]
+                                     - open_loop["loadgen_cpu_s"] - open_loop["redis_cpu_s"])
         open_loop.update(stop_server(proc, port))
         open_loop["fills_after_warm"] = open_loop.get("fills", 0) - len(ids)
         print("open loop:", open_loop, flush=True)
@@ -399,6 +425,11 @@ each request's scheduled send time, 64 connections):
 {open_loop['p999_ms']:.2f} ms | {open_loop['max_ms']:.1f} ms | {open_loop['fills_after_warm']} | \
 {open_loop['server_cpu_s']:.1f} s ({open_loop['server_cpu_s'] / open_loop['requests'] * 1000:.3f} ms/req) | \
 {open_loop['loadgen_cpu_s']:.1f} s |
+
+During that minute the machine was busy {open_loop['machine_busy_s']:.0f} of {open_loop['machine_total_s']:.0f} CPU
+seconds: our API server {open_loop['server_cpu_s']:.1f} s, load generator {open_loop['loadgen_cpu_s']:.1f} s,
+redis-server {open_loop['redis_cpu_s']:.1f} s, everything else (PostgreSQL, other people's jobs)
+{open_loop['others_cpu_s']:.1f} s.
 
 Closed loop (wrk, 1 thread, 64 connections, {args.max_seconds} s each, Zipf paths):
 
