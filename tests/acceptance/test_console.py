@@ -158,6 +158,7 @@ def sign_in(p: Any, key: str, target: str) -> None:
     """Keyboard only: the key field has focus on arrival; type, Enter."""
     p.goto(target)
     p.wait_for_url(re.compile(r"/signin\?next="))
+    p.wait_for_selector("#api_key:focus")  # autofocus lands a moment after `load`
     p.keyboard.type(key)
     p.keyboard.press("Enter")
     p.wait_for_url(re.compile(re.escape(target) + "$"))
@@ -510,3 +511,8 @@ def test_library_filters_and_reads_at_360px(console: Console, page: Any) -> None
         assert overflow <= 1, (path, overflow, wide)
     page.goto("/")
     shot(page, "library-360", full_page=False)
+    # Signing out ends the session: pages send you to the sign-in form again.
+    page.click("#signout")
+    page.wait_for_url(re.compile(r"/signin$"))
+    page.goto("/jobs")
+    assert "/signin?next=%2Fjobs" in page.url
