@@ -162,7 +162,9 @@ def child_env(settings: Settings, **overrides: Any) -> dict[str, str]:
         "database_url": settings.database_url.get_secret_value() if settings.database_url else None,
         "media_dir": settings.media_root,
         "scratch_dir": settings.scratch_root,
-        "job_lease_seconds": 3,
+        # Generous: on a loaded 2-core CI machine a model load can stall a heartbeat for seconds. Tests that
+        # want a lease to run out (the crash test) pass a short one explicitly.
+        "job_lease_seconds": 20,
         "job_heartbeat_seconds": 0.5,
         "job_backoff_base_seconds": 0.2,
         "job_backoff_max_seconds": 1,

@@ -19,6 +19,7 @@ from vidpipe.stages.base import StageInput, StageResult
 from vidpipe.store import assets
 from vidpipe.store.models import Asset
 from vidpipe.store.profiles import resolve_profile
+from vidpipe.store.understanding import ensure_search_indexes, has_embeddings_table
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +119,10 @@ class StageRunner:
             self._advance(s, job)
         for key in stale:
             self.rt.blobs.delete(key)
+        if result.understanding is not None:
+            with self.rt.db.session() as s:
+                if has_embeddings_table(s):
+                    ensure_search_indexes(s, result.understanding)
         log.info("stage.finished", extra={"job": job.id, "stage": job.stage, "asset": str(job.asset_id)})
         return "succeeded"
 

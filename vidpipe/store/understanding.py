@@ -35,8 +35,6 @@ def save_understanding(session: Session, asset_id: uuid.UUID, stage: str, result
     if vectors_ok:
         for v in result.vectors:
             session.add(_embedding(asset_id, stage, v, segment_id=None))
-    if vectors_ok:
-        _ensure_search_indexes(session, result)
     for kind, data in result.fingerprints.items():
         session.add(models.Fingerprint(asset_id=asset_id, kind=kind, stage=stage, data=data))
     for tag in result.machine_tags:
@@ -45,14 +43,19 @@ def save_understanding(session: Session, asset_id: uuid.UUID, stage: str, result
     session.flush()
 
 
-def _ensure_search_indexes(session: Session, result: UnderstandingResult) -> None:
-    """The first vectors of a (model, dim) get their HNSW index in the same transaction (once per process)."""
-    from vidpipe.search.index import ensure_index
+def ensure_search_indexes(session: Session, result: UnderstandingResult) -> None:
+    """After the vectors are committed: the HNSW index of each (model, dim) they use, if missing.
+
+    Never inside the saving transaction: two workers creating the same index while each holds its own
+    freshly inserted rows deadlock. This builds in a transaction of its own with a short lock timeout and,
+    if writers are busy, leaves it to the next write or search (queries fall back to an exact scan).
+    """
+    from vidpipe.search.index import ensure_index_for_search
 
     pairs = {(v.model, v.dim) for v in result.vectors}
     pairs |= {(v.model, v.dim) for seg in result.segments for v in seg.vectors}
     for model, dim in sorted(pairs):
-        ensure_index(session, model, dim)
+        ensure_index_for_search(session, model, dim)
 
 
 def _embedding(asset_id, stage, v, *, segment_id):
