@@ -8,10 +8,12 @@ use what earlier ones uploaded. Each saves a screenshot into docs/screenshots/."
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +38,11 @@ pytestmark = [
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required"]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# Every run saves its screenshots; they replace the README's pictures only when asked
+# (VIDPIPE_UPDATE_SCREENSHOTS=1), so a test run leaves the work tree clean.
+SCREENSHOTS = (Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+               if os.environ.get("VIDPIPE_UPDATE_SCREENSHOTS") == "1"
+               else Path(tempfile.gettempdir()) / "vidpipe-screenshots")
 PAGES = ["/", "/upload", "/search", "/jobs", "/profiles", "/assets/00000000-0000-0000-0000-000000000000"]
 PHRASE = "please call me tomorrow morning at nine"
 READY_TIMEOUT = 120
