@@ -19,7 +19,8 @@ from vidpipe.store.database import drop_database, ensure_database, start_embedde
 
 SERVER_ADMIN_URL = os.environ.get("VIDPIPE_TEST_SERVER_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-TABLES = "events, jobs, artifacts, renditions, media_info, segments, fingerprints, machine_tags, assets, api_keys"
+TABLES = ("events, jobs, artifacts, renditions, media_info, segments, fingerprints, machine_tags, assets, api_keys, "
+          "kinesis_checkpoints, web_sessions, processing_profiles, upload_sessions")
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

@@ -32,7 +32,9 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs Debian's chromium (CI installs it)"),
+    # Locally it may skip; in CI (which installs Chromium) a missing browser is a failure, not a skip.
+    pytest.mark.skipif(not Path("/usr/bin/chromium").exists() and os.environ.get("CI") != "true",
+                       reason="needs Debian's chromium (CI installs it)"),
 ]
 
 CHROMIUM = "/usr/bin/chromium"
