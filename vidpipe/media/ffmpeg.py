@@ -16,11 +16,15 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child
+# Resolved here, in the parent: the child of a multi-threaded process must not dlopen (another thread may
+# have held the loader lock at fork time, and the child would hang before exec).
+_PR_SET_PDEATHSIG = 1
+_prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
     # If the worker is SIGKILLed, its ffmpeg children must not live on as orphans.
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    pr_set_pdeathsig = 1
-    libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+    _prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL))
 
 
 def popen_ffmpeg(args: list[str], **kwargs) -> subprocess.Popen:
