@@ -170,7 +170,8 @@ def test_ingest_dir_wait_with_a_worker(settings, runtime, procs, tmp_path: Path)
 
 def test_sigterm_releases_the_running_job_and_another_worker_finishes_it(settings, runtime, procs,
                                                                          tmp_path: Path) -> None:
-    clip = samples.make_video(tmp_path / "long-enough.mp4", width=640, height=360, seconds=8)
+    # Long enough that the transcode is still running when SIGTERM lands, also on a fast, idle machine.
+    clip = samples.make_video(tmp_path / "long-enough.mp4", width=1280, height=720, seconds=20)
     asset_id = ingest_file(runtime, clip, profile="standard")
     env = child_env(settings, job_lease_seconds=30)  # a release must not depend on the lease running out
     first = procs.spawn(["worker", "-c", "1"], env, name="worker-1")
