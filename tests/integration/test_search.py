@@ -330,6 +330,24 @@ def test_search_api(runtime):
     # clip is opt-in: a visual-only query has no model to encode it with
     assert visual.status_code == 503 and visual.json()["error"]["code"] == "search_model_unavailable"
 
+    # Search results are cached like lists: the same query again reads nothing from the database, and any
+    # asset change (here: an edit of the hit's title) drops the cached result.
+    query = {"q": "snow on the mountains", "modality": "speech"}
+
+    async def search_once(extra_headers=None) -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+            return await c.get("/v1/search", params=query, headers=headers | (extra_headers or {}))
+
+    fills = runtime.cache.reads.fills
+    again = asyncio.run(search_once())
+    assert again.json() == found.json() and runtime.cache.reads.fills == fills
+    assert asyncio.run(search_once({"If-None-Match": again.headers["ETag"]})).status_code == 304
+    with runtime.db.session() as s, s.begin():
+        s.execute(text("UPDATE assets SET title = 'Alpine rail journey (4K)' WHERE id = :a"), {"a": a})
+    runtime.cache.invalidate_assets([a])
+    fresh = asyncio.run(search_once())
+    assert fresh.status_code == 200 and runtime.cache.reads.fills == fills + 1
+
 
 # --- near-duplicate quality on generated media ----------------------------------------------------------
 SIZE, SECONDS, FPS = "320x240", 8, 25

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import uuid
 from datetime import datetime
 from typing import Annotated, Literal
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
 from vidpipe.api import views
 from vidpipe.api.deps import CallerDep, RuntimeDep, SessionDep
 from vidpipe.api.pagination import CursorParam, LimitParam
 from vidpipe.api.schemas import ErrorBody
+from vidpipe.cache.http import entry_response
+from vidpipe.cache.reads import LISTS_VERSION, Entry, make_entry
 from vidpipe.runtime import Runtime
 from vidpipe.search import (
     MODALITIES,
@@ -111,7 +115,7 @@ def _dup(d: DuplicateHit) -> DuplicatePublic:
 
 @router.get("/search", response_model=SearchResults)
 def search_media(
-    rt: RuntimeDep, session: SessionDep, caller: CallerDep,
+    request: Request, rt: RuntimeDep, session: SessionDep, caller: CallerDep,
     q: Annotated[str, Query(min_length=1, max_length=500, description="what to find")],
     modality: Modality = "all",
     min_duration: Annotated[float | None, Query(ge=0)] = None,
@@ -124,9 +128,25 @@ def search_media(
     group_by_asset: bool = False,
     limit: LimitParam = 20,
     cursor: CursorParam = None,
-) -> SearchResults:
-    """Clip-level hits (asset, time range, score, thumbnail), best first; `all` merges the modalities by score."""
+) -> Response:
+    """Clip-level hits (asset, time range, score, thumbnail), best first; `all` merges the modalities by score.
+    Results are cached like asset lists (a few seconds, dropped on any asset change); ETag / If-None-Match."""
     require_vectors(session)  # before loading any model: a server without pgvector answers at once
+    params = f"{urlencode(sorted(request.query_params.multi_items()))}@{rt.settings.public_base_url or ''}".encode()
+    key = f"search:{hashlib.blake2b(params, digest_size=16).hexdigest()}"
+
+    def load() -> Entry:
+        results = _search(rt, session, q, modality, min_duration, max_duration, min_height, tag, machine_tag,
+                          machine_tag_min_score, since, group_by_asset, limit, cursor)
+        return make_entry(results.model_dump_json().encode())
+
+    entry = rt.cache.reads.get(key, LISTS_VERSION, rt.settings.cache_list_ttl_seconds, load)
+    return entry_response(request, entry)  # type: ignore[arg-type] - the loader never returns None
+
+
+def _search(rt: Runtime, session, q: str, modality: str, min_duration: float | None, max_duration: float | None,
+            min_height: int | None, tag: list[str], machine_tag: list[str], machine_tag_min_score: float,
+            since: datetime | None, group_by_asset: bool, limit: int, cursor: str | None) -> SearchResults:
     modalities = list(MODALITIES) if modality == "all" else [modality]
     embedders, status = query_embedders(rt, modalities)
     vectors, unavailable = encode_query(q, embedders, modalities, status)
