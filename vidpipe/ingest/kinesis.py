@@ -17,7 +17,6 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -30,13 +29,9 @@ from vidpipe.cloud.ingest_events import Item, MalformedRecordError, parse_record
 from vidpipe.errors import InputError, LimitExceededError, StorageError, VidpipeError
 from vidpipe.ingest import service
 from vidpipe.ingest.service import IngestRequest, IngestResult
-from vidpipe.profiles import get_profile
-from vidpipe.queue import jobs
 from vidpipe.runtime import Runtime
-from vidpipe.stages import registry
 from vidpipe.store import events
 from vidpipe.store.cloud_models import IngestRecord, KinesisCheckpoint
-from vidpipe.store.models import Asset
 
 log = logging.getLogger(__name__)
 
@@ -82,62 +77,17 @@ def _record_claim(s: Session, claim: Claim, asset_id: uuid.UUID | None) -> None:
 
 def ingest_claimed(rt: Runtime, req: IngestRequest, fill: Callable[[Staging], None], claim: Claim
                    ) -> IngestResult | None:
-    """Like `service.ingest`, plus the claim and checkpoint in the asset's transaction; None for a replay."""
+    """`service.ingest`, with the record's claim and the shard checkpoint in the asset's transaction; None for
+    a replay (the record was claimed before, or concurrently by another consumer)."""
     if _claimed(rt, claim.record_key):
         return None
-    get_profile(req.profile or rt.settings.default_profile)
-    with rt.blobs.open_staging(rt.settings.limits.max_upload_bytes) as staging:
-        fill(staging)
-        profile = get_profile(req.profile or rt.settings.default_profile).name
-        if staging.size == 0:
-            raise InputError("the file is empty (0 bytes)", code="empty_file")
-        existing = service._find_by_hash(rt, staging.sha256)
-        if existing is not None:
-            return _claim_duplicate(rt, existing, req, claim)
-        asset_id = uuid.uuid4()
-        stored = staging.commit(f"{asset_id}/original")
-    name = service._sanitize(req.original_name)
-    asset = Asset(id=asset_id, title=req.title or Path(name).stem or name, description=req.description,
-                  tags=list(req.tags), source_kind=req.source_kind, source_ref=req.source_ref, original_name=name,
-                  sha256=stored.sha256, size_bytes=stored.size, content_type=req.content_type,
-                  original_key=stored.key, profile=profile, status="queued", created_by=req.actor)
     try:
-        with rt.db.session() as s, s.begin():
-            s.add(asset)
-            s.flush()
-            events.record(s, "asset.created", actor=req.actor, asset_id=asset_id, source_kind=req.source_kind,
-                          original_name=name, sha256=stored.sha256, size_bytes=stored.size, profile=profile,
-                          record_key=claim.record_key)
-            for stage in registry.FIRST_STAGES:
-                jobs.enqueue(s, asset_id, stage, actor=req.actor,
-                             priority=req.priority + registry.STAGES[stage].priority,
-                             max_attempts=rt.settings.job_max_attempts)
-            _record_claim(s, claim, asset_id)
+        return service.ingest(rt, req, fill, within=lambda s, asset_id: _record_claim(s, claim, asset_id),
+                              detail={"record_key": claim.record_key})
     except IntegrityError:
-        rt.blobs.delete_prefix(str(asset_id))
         if _claimed(rt, claim.record_key):  # the same record, handled concurrently
             return None
-        existing = service._find_by_hash(rt, stored.sha256)  # the same bytes, uploaded concurrently
-        if existing is None:
-            raise
-        return _claim_duplicate(rt, existing, req, claim)
-    except BaseException:
-        rt.blobs.delete_prefix(str(asset_id))
         raise
-    log.info("asset.created", extra={"asset": str(asset_id), "size": stored.size, "record": claim.record_key})
-    return IngestResult(asset, duplicate=False)
-
-
-def _claim_duplicate(rt: Runtime, existing: Asset, req: IngestRequest, claim: Claim) -> IngestResult | None:
-    try:
-        with rt.db.session() as s, s.begin():
-            _record_claim(s, claim, existing.id)
-            events.record(s, "asset.duplicate_ingest", actor=req.actor, asset_id=existing.id,
-                          source_kind=req.source_kind, original_name=service._sanitize(req.original_name),
-                          record_key=claim.record_key)
-    except IntegrityError:
-        return None
-    return IngestResult(existing, duplicate=True)
 
 
 def ingest_s3(rt: Runtime, bucket: str, key: str, req: IngestRequest, *, client: Any | None = None,

@@ -8,10 +8,11 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from vidpipe.blobs.base import Staging
 from vidpipe.errors import InputError
@@ -52,8 +53,14 @@ def _sanitize(name: str) -> str:
     return sanitize_filename(name) if name else "upload"
 
 
-def ingest(rt: Runtime, req: IngestRequest, fill: Callable[[Staging], None]) -> IngestResult:
-    """`fill` streams the bytes into the staging area; everything after that is ours."""
+def ingest(rt: Runtime, req: IngestRequest, fill: Callable[[Staging], None], *,
+           within: Callable[[Session, uuid.UUID], None] | None = None,
+           detail: dict[str, Any] | None = None) -> IngestResult:
+    """`fill` streams the bytes into the staging area; everything after that is ours.
+
+    `within(session, asset_id)` runs inside the transaction that records the asset (new or duplicate), so a
+    caller's own bookkeeping (e.g. a stream checkpoint) commits or fails with it; `detail` joins the event."""
+    detail = detail or {}
     _profile(rt, req.profile or rt.settings.default_profile)  # fail fast, before any bytes move
     with rt.blobs.open_staging(rt.settings.limits.max_upload_bytes) as staging:
         fill(staging)
@@ -63,7 +70,7 @@ def ingest(rt: Runtime, req: IngestRequest, fill: Callable[[Staging], None]) -> 
             raise InputError("the file is empty (0 bytes)", code="empty_file")
         existing = _find_by_hash(rt, staging.sha256)
         if existing is not None:
-            return _duplicate(rt, existing, req)
+            return _duplicate(rt, existing, req, within, detail)
         asset_id = uuid.uuid4()
         stored = staging.commit(f"{asset_id}/original")
     name = _sanitize(req.original_name)
@@ -76,18 +83,21 @@ def ingest(rt: Runtime, req: IngestRequest, fill: Callable[[Staging], None]) -> 
             s.add(asset)
             s.flush()
             events.record(s, "asset.created", actor=req.actor, asset_id=asset_id, source_kind=req.source_kind,
-                          original_name=name, sha256=stored.sha256, size_bytes=stored.size, profile=profile)
+                          original_name=name, sha256=stored.sha256, size_bytes=stored.size, profile=profile,
+                          **detail)
             for stage in registry.FIRST_STAGES:
                 jobs.enqueue(s, asset_id, stage, actor=req.actor,
                              priority=req.priority + registry.STAGES[stage].priority,
                              max_attempts=rt.settings.job_max_attempts)
+            if within is not None:
+                within(s, asset_id)
     except IntegrityError:
         # The same bytes arrived concurrently and the other upload won the unique sha256.
         rt.blobs.delete_prefix(str(asset_id))
         existing = _find_by_hash(rt, stored.sha256)
         if existing is None:
             raise
-        return _duplicate(rt, existing, req)
+        return _duplicate(rt, existing, req, within, detail)
     except BaseException:
         rt.blobs.delete_prefix(str(asset_id))
         raise
@@ -106,10 +116,14 @@ def _find_by_hash(rt: Runtime, sha256: str) -> Asset | None:
         return s.scalar(select(Asset).where(Asset.sha256 == sha256))
 
 
-def _duplicate(rt: Runtime, existing: Asset, req: IngestRequest) -> IngestResult:
+def _duplicate(rt: Runtime, existing: Asset, req: IngestRequest,
+               within: Callable[[Session, uuid.UUID], None] | None = None,
+               detail: dict[str, Any] | None = None) -> IngestResult:
     with rt.db.session() as s, s.begin():
+        if within is not None:
+            within(s, existing.id)
         events.record(s, "asset.duplicate_ingest", actor=req.actor, asset_id=existing.id,
-                      source_kind=req.source_kind, original_name=_sanitize(req.original_name))
+                      source_kind=req.source_kind, original_name=_sanitize(req.original_name), **(detail or {}))
     return IngestResult(existing, duplicate=True)
 
 
