@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import shutil
 import signal
 import subprocess
 from functools import cache
@@ -16,21 +17,25 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-# Resolved here, in the parent: the child of a multi-threaded process must not dlopen (another thread may
-# have held the loader lock at fork time, and the child would hang before exec).
+# A worker SIGKILLed mid-stage must not leave its ffmpeg running: the child gets PR_SET_PDEATHSIG.
+# Preferably through util-linux's `setpriv --pdeathsig KILL` in front of ffmpeg: then Python spawns without a
+# preexec_fn, i.e. with vfork/posix_spawn, and no fork handler of a library loaded in this multi-threaded
+# worker (tokenizers, torch, ...) runs in the child, where it could deadlock before exec.
+_SETPRIV = shutil.which("setpriv")
 _PR_SET_PDEATHSIG = 1
-_prctl = ctypes.CDLL(None, use_errno=True).prctl
+_prctl = ctypes.CDLL(None, use_errno=True).prctl  # fallback; resolved in the parent, never dlopen after fork
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    # If the worker is SIGKILLed, its ffmpeg children must not live on as orphans.
     _prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL))
 
 
 def popen_ffmpeg(args: list[str], **kwargs) -> subprocess.Popen:
     """Start the bundled ffmpeg; the child is killed when this process dies."""
-    return subprocess.Popen([ffmpeg_exe(), "-hide_banner", "-nostdin", *args],
-                            preexec_fn=_die_with_parent, **kwargs)  # noqa: PLW1509
+    command = [ffmpeg_exe(), "-hide_banner", "-nostdin", *args]
+    if _SETPRIV:
+        return subprocess.Popen([_SETPRIV, "--pdeathsig", "KILL", "--", *command], **kwargs)
+    return subprocess.Popen(command, preexec_fn=_die_with_parent, **kwargs)  # noqa: PLW1509
 
 
 def run_ffmpeg(args: list[str], *, timeout: float | None = None) -> None:
