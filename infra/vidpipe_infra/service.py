@@ -219,40 +219,13 @@ class Compute(Construct):
         )
         self._mount(ingest, scratch=False)
 
-        self.api_service = ecs.FargateService(
-            self,
-            "ApiService",
-            service_name=f"vidpipe-api-{suffix}",
-            cluster=self.cluster,
-            task_definition=api_task,
-            desired_count=api_desired,
-            security_groups=[self.api_sg],
-            vpc_subnets=subnets,
-            assign_public_ip=False,
-            min_healthy_percent=100,
-            max_healthy_percent=200,
-            circuit_breaker=ecs.DeploymentCircuitBreaker(rollback=True),
-            health_check_grace_period=Duration.seconds(120),
-            platform_version=ecs.FargatePlatformVersion.LATEST,
-        )
+        self.api_service = self._service("ApiService", f"vidpipe-api-{suffix}", api_task, api_desired, self.api_sg,
+                                         subnets, health_check_grace_period=Duration.seconds(120))
         api_scaling = self.api_service.auto_scale_task_count(min_capacity=api_desired, max_capacity=api_desired * 4)
         api_scaling.scale_on_cpu_utilization("Cpu", target_utilization_percent=60)
 
-        self.worker_service = ecs.FargateService(
-            self,
-            "WorkerService",
-            service_name=f"vidpipe-worker-{suffix}",
-            cluster=self.cluster,
-            task_definition=worker_task,
-            desired_count=worker_min,
-            security_groups=[self.worker_sg],
-            vpc_subnets=subnets,
-            assign_public_ip=False,
-            min_healthy_percent=100,
-            max_healthy_percent=200,
-            circuit_breaker=ecs.DeploymentCircuitBreaker(rollback=True),
-            platform_version=ecs.FargatePlatformVersion.LATEST,
-        )
+        self.worker_service = self._service("WorkerService", f"vidpipe-worker-{suffix}", worker_task, worker_min,
+                                            self.worker_sg, subnets)
         # Two policies; the service scales out when either asks and in only when both allow it.
         # Target tracking cannot use metric math, so the app publishes backlog / running workers itself.
         # Tasks in the middle of a long job set ECS task scale-in protection (granted below) so a
@@ -285,25 +258,33 @@ class Compute(Construct):
         # shards again (the claims make that harmless but wasteful), so a deploy stops the old task before
         # starting the new one (min 0% / max 100%) and nothing autoscales it. Scaling out means splitting
         # shards between consumers, which the app does not do yet; see docs/cloud.md.
-        self.ingest_service = ecs.FargateService(
-            self,
-            "IngestService",
-            service_name=f"vidpipe-ingest-{suffix}",
-            cluster=self.cluster,
-            task_definition=ingest_task,
-            desired_count=1,
-            security_groups=[self.ingest_sg],
-            vpc_subnets=subnets,
-            assign_public_ip=False,
-            min_healthy_percent=0,
-            max_healthy_percent=100,
-            circuit_breaker=ecs.DeploymentCircuitBreaker(rollback=True),
-            platform_version=ecs.FargatePlatformVersion.LATEST,
-        )
+        self.ingest_service = self._service("IngestService", f"vidpipe-ingest-{suffix}", ingest_task, 1,
+                                            self.ingest_sg, subnets, min_healthy_percent=0, max_healthy_percent=100)
 
         self.load_balancer, self.target_group = self._load_balancer(vpc, subnets)
 
     # --- pieces -----------------------------------------------------------------------------------
+    def _service(self, construct_id: str, name: str, task: ecs.FargateTaskDefinition, desired: int,
+                 security_group: ec2.SecurityGroup, subnets: ec2.SubnetSelection, *, min_healthy_percent: int = 100,
+                 max_healthy_percent: int = 200, **extra) -> ecs.FargateService:
+        """A Fargate service in the private subnets, no public IP, rolled back when a deploy fails."""
+        return ecs.FargateService(
+            self,
+            construct_id,
+            service_name=name,
+            cluster=self.cluster,
+            task_definition=task,
+            desired_count=desired,
+            security_groups=[security_group],
+            vpc_subnets=subnets,
+            assign_public_ip=False,
+            min_healthy_percent=min_healthy_percent,
+            max_healthy_percent=max_healthy_percent,
+            circuit_breaker=ecs.DeploymentCircuitBreaker(rollback=True),
+            platform_version=ecs.FargatePlatformVersion.LATEST,
+            **extra,
+        )
+
     def _task_role(self, construct_id: str, what: str) -> iam.Role:
         return iam.Role(
             self,
