@@ -126,6 +126,8 @@ class ReprocessRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     stage: str | None = None
+    failed: bool = Field(False, description="For POST /v1/reprocess: every failed asset, from its first stage "
+                                            "(e.g. after an upgrade fixed what failed them).")
 
 
 class ReprocessAccepted(BaseModel):

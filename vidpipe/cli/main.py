@@ -258,18 +258,23 @@ def status(asset_id: Annotated[str | None, typer.Argument(help="An asset id (or 
 @app.command()
 def reprocess(asset_id: Annotated[str | None, typer.Argument(help="Asset id; omit with --missing.")] = None,
               stage: Annotated[str, typer.Option("--stage", "-s")] = "probe",
-              missing: Annotated[bool, typer.Option("--missing", help="Every asset missing this stage.")] = False
+              missing: Annotated[bool, typer.Option("--missing", help="Every asset missing this stage.")] = False,
+              failed: Annotated[bool, typer.Option("--failed", help="Every failed asset, from the first stage "
+                                                                     "(after an upgrade).")] = False,
               ) -> None:
     """Re-run a stage (and what depends on it) without re-uploading."""
-    from vidpipe.queue.reprocess import assets_missing_stage, reprocess_asset
+    from vidpipe.queue.reprocess import assets_missing_stage, failed_assets, reprocess_asset
 
     rt = open_runtime()
-    if (asset_id is None) == (not missing):
-        err_console.print("[red]error:[/red] give an asset id or --missing (not both)")
+    if (asset_id is not None) + missing + failed != 1:
+        err_console.print("[red]error:[/red] give one of: an asset id, --missing, --failed")
         raise typer.Exit(2)
     try:
         with rt.db.session() as s, s.begin():
-            targets = assets_missing_stage(s, stage) if missing else [uuid.UUID(asset_id)]
+            if failed:
+                targets = failed_assets(s)
+            else:
+                targets = assets_missing_stage(s, stage) if missing else [uuid.UUID(asset_id)]
             for target in targets:
                 reprocess_asset(s, target, stage, actor="cli", max_attempts=rt.settings.job_max_attempts)
     except VidpipeError as exc:

@@ -17,6 +17,11 @@ from vidpipe.errors import UnsupportedMediaError
 from vidpipe.profiles import Profile
 
 AUDIO_GROUP = "aud"
+SUBTITLE_GROUP = "subs"
+SUBTITLE_FILE = "subtitles.vtt"
+# Text subtitles become WebVTT renditions; bitmap ones (DVD, PGS, DVB) would need OCR and are left out.
+TEXT_SUBTITLE_CODECS = frozenset({"subrip", "srt", "ass", "ssa", "mov_text", "webvtt", "text", "microdvd"})
+HDR_TRANSFERS = ("smpte2084", "arib-std-b67")
 AAC_LC = "mp4a.40.2"
 SEGMENT_PATTERN = "seg_%05d.ts"  # MPEG-TS: plays everywhere HLS plays, one self-contained file per segment
 _STANDARD_RATES = (Fraction(24000, 1001), Fraction(24), Fraction(25), Fraction(30000, 1001), Fraction(30),
@@ -55,6 +60,16 @@ class AudioTrack:
 
 
 @dataclass(frozen=True)
+class SubtitleTrack:
+    """One text subtitle stream of the source, kept as a WebVTT rendition."""
+
+    source_index: int  # N in ffmpeg's `0:s:N`
+    name: str  # "subs_eng"; a directory under hls/
+    language: str
+    title: str | None = None
+
+
+@dataclass(frozen=True)
 class TranscodePlan:
     rungs: tuple[PlannedRung, ...]
     audio: tuple[AudioTrack, ...]
@@ -65,6 +80,11 @@ class TranscodePlan:
     duration: float
     sample_rate_cap: int | None = None  # resample to this when the source is above it
     video_index: int = 0  # N in `0:v:N`: the first video stream that is not cover art
+    deinterlace: bool = False  # interlaced source: bwdif, one frame per frame
+    tonemap_from: str | None = None  # HDR transfer (PQ or HLG) to tone-map to SDR BT.709
+    source_primaries: str | None = None
+    source_matrix: str | None = None
+    subtitles: tuple[SubtitleTrack, ...] = ()
 
     @property
     def mode(self) -> str:
@@ -86,7 +106,7 @@ class Variant:
     """A line of the master playlist: a video rung (EXT-X-STREAM-INF) or an audio rendition (EXT-X-MEDIA)."""
 
     name: str
-    kind: str  # "video" | "audio"
+    kind: str  # "video" | "audio" | "subtitles"
     uri: str  # relative to the master: "720p/index.m3u8"
     bandwidth: int
     codecs: str
@@ -98,6 +118,8 @@ class Variant:
     channels: int | None = None
     default: bool = False
     audio_group: str | None = None  # video: the group it plays with; audio: the group it belongs to
+    subtitle_group: str | None = None  # video: the subtitles offered with it; subtitles: the group it belongs to
+    name_shown: str | None = None  # a subtitle track's title, for the player's menu
 
 
 def _even(value: float) -> int:
@@ -145,6 +167,22 @@ def plan_audio(probe: dict[str, Any]) -> list[AudioTrack]:
     return tracks
 
 
+def plan_subtitles(probe: dict[str, Any]) -> list[SubtitleTrack]:
+    """Every text subtitle stream, named by its language (bitmap subtitles are skipped)."""
+    streams = sorted((s for s in probe.get("streams") or [] if s.get("type") == "subtitle"),
+                     key=lambda s: int(s.get("index", 0)))
+    tracks: list[SubtitleTrack] = []
+    seen: dict[str, int] = {}
+    for pos, stream in enumerate(streams):
+        if stream.get("codec") not in TEXT_SUBTITLE_CODECS:
+            continue
+        lang = _clean_language(stream.get("language"))
+        seen[lang] = seen.get(lang, 0) + 1
+        name = f"subs_{lang}" if seen[lang] == 1 else f"subs_{lang}_{seen[lang]}"
+        tracks.append(SubtitleTrack(pos, name, lang, stream.get("title")))
+    return tracks
+
+
 def output_fps(fps: object) -> Fraction:
     """The CFR output rate: a near-standard rate snaps to it, anything else rounds to whole frames, max 60."""
     try:
@@ -170,19 +208,47 @@ def plan_transcode(probe: dict[str, Any], profile: Profile) -> TranscodePlan:
         audio = audio[:1]  # an audio-only asset is one rendition: hls/audio/
         audio = [AudioTrack(a.source_index, "audio", a.language, a.channels, True) for a in audio]
     rates = [int(s.get("sample_rate") or 0) for s in probe.get("streams") or [] if s.get("type") == "audio"]
+    video = _main_video_info(probe)
     return TranscodePlan(
         rungs=tuple(rungs), audio=tuple(audio), fps=output_fps(probe.get("fps")) if rungs else None,
         segment_seconds=float(profile.segment_seconds), x264_preset=profile.x264_preset,
         audio_kbps=max([r.audio_kbps for r in profile.ladder] or [128]) if rungs else profile.audio_only_kbps,
         duration=float(probe.get("duration") or 0.0),
         sample_rate_cap=48000 if any(r > 48000 for r in rates) else None, video_index=_main_video(probe),
+        deinterlace=bool(rungs and probe.get("interlaced")),
+        tonemap_from=video.get("color_transfer") if rungs and video.get("color_transfer") in HDR_TRANSFERS else None,
+        source_primaries=video.get("color_primaries"), source_matrix=video.get("color_matrix"),
+        subtitles=tuple(plan_subtitles(probe)) if rungs else (),
     )
 
 
+def _videos(probe: dict[str, Any]) -> list[dict[str, Any]]:
+    return sorted((s for s in probe.get("streams") or [] if s.get("type") == "video"),
+                  key=lambda s: int(s.get("index", 0)))
+
+
 def _main_video(probe: dict[str, Any]) -> int:
-    videos = sorted((s for s in probe.get("streams") or [] if s.get("type") == "video"),
-                    key=lambda s: int(s.get("index", 0)))
-    return next((pos for pos, s in enumerate(videos) if not s.get("cover_art")), 0)
+    return next((pos for pos, s in enumerate(_videos(probe)) if not s.get("cover_art")), 0)
+
+
+def _main_video_info(probe: dict[str, Any]) -> dict[str, Any]:
+    return next((s for s in _videos(probe) if not s.get("cover_art")), {})
+
+
+def tonemap_filter(transfer: str, primaries: str | None, matrix: str | None) -> str:
+    """HDR (PQ or HLG, BT.2020) to SDR BT.709: linear light, BT.709 primaries, Hable curve, 8-bit 4:2:0."""
+    source = f"tin={transfer}:pin={primaries or 'bt2020'}:min={matrix or 'bt2020nc'}"
+    return (f"zscale={source}:t=linear:npl=100,format=gbrpf32le,zscale=p=bt709,tonemap=tonemap=hable:desat=0,"
+            "zscale=t=bt709:m=bt709:r=tv,format=yuv420p")
+
+
+def _video_head(plan: TranscodePlan) -> str:
+    """The filters every rung shares, applied once before the split: deinterlace, constant rate, tone map."""
+    filters = ["bwdif=mode=send_frame:parity=auto:deint=all"] if plan.deinterlace else []
+    filters.append(f"fps={_fps_text(plan.fps)}")
+    if plan.tonemap_from:
+        filters.append(tonemap_filter(plan.tonemap_from, plan.source_primaries, plan.source_matrix))
+    return f"[0:v:{plan.video_index}]" + ",".join(filters)
 
 
 def _fps_text(fps: Fraction) -> str:
@@ -201,7 +267,7 @@ def build_ffmpeg_args(plan: TranscodePlan, input_args: Sequence[str], out_dir: P
     if plan.rungs:
         n = len(plan.rungs)
         labels = [f"[s{i}]" for i in range(n)]
-        head = f"[0:v:{plan.video_index}]fps={_fps_text(plan.fps)}"
+        head = _video_head(plan)
         head += f",split={n}{''.join(labels)}" if n > 1 else "[s0]"
         scales = [f"[s{i}]scale={r.width}:{r.height}:flags=bicubic,setsar=1,format=yuv420p[v{i}]"
                   for i, r in enumerate(plan.rungs)]
@@ -209,6 +275,8 @@ def build_ffmpeg_args(plan: TranscodePlan, input_args: Sequence[str], out_dir: P
         for i in range(n):
             args += ["-map", f"[v{i}]"]
         keyint = str(plan.keyint)
+        if plan.tonemap_from:  # tag what the tone map made: SDR BT.709
+            args += ["-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709"]
         args += ["-c:v", "libx264", "-preset", plan.x264_preset, "-fps_mode", "cfr",
                  "-g", keyint, "-keyint_min", keyint, "-sc_threshold", "0",
                  "-force_key_frames", f"expr:gte(t,n_forced*{plan.segment_seconds:g})"]
@@ -238,6 +306,9 @@ def build_ffmpeg_args(plan: TranscodePlan, input_args: Sequence[str], out_dir: P
              "-hls_segment_filename", str(out_dir / "%v" / SEGMENT_PATTERN),
              "-master_pl_name", "master.m3u8", "-var_stream_map", " ".join(stream_map),
              str(out_dir / "%v" / "index.m3u8")]
+    for track in plan.subtitles:  # more outputs of the same run: still one demux and one decode
+        args += ["-map", f"0:s:{track.source_index}", "-c:s", "webvtt", "-f", "webvtt",
+                 str(out_dir / track.name / SUBTITLE_FILE)]
     return args
 
 
@@ -316,6 +387,13 @@ def build_master_playlist(variants: Sequence[Variant]) -> str:
                 attrs.append(f"CHANNELS={_quoted(str(v.channels))}")
             attrs.append(f"URI={_quoted(v.uri)}")
             lines.append("#EXT-X-MEDIA:" + ",".join(attrs))
+    for v in variants:
+        if v.kind == "subtitles" and v.subtitle_group:
+            attrs = [f"TYPE=SUBTITLES,GROUP-ID={_quoted(v.subtitle_group)}", f"NAME={_quoted(v.name_shown or v.name)}"]
+            if v.language:
+                attrs.append(f"LANGUAGE={_quoted(v.language)}")
+            attrs += ["DEFAULT=NO,AUTOSELECT=YES,FORCED=NO", f"URI={_quoted(v.uri)}"]
+            lines.append("#EXT-X-MEDIA:" + ",".join(attrs))
     playable = video or [v for v in variants if v.kind == "audio" and not v.audio_group]
     for v in playable:  # BANDWIDTH as given: for a video rung it already includes its audio
         attrs = [f"BANDWIDTH={v.bandwidth}"]
@@ -328,5 +406,26 @@ def build_master_playlist(variants: Sequence[Variant]) -> str:
         attrs.append(f"CODECS={_quoted(v.codecs)}")
         if v.kind == "video" and v.audio_group:
             attrs.append(f"AUDIO={_quoted(v.audio_group)}")
+        if v.kind == "video" and v.subtitle_group:
+            attrs.append(f"SUBTITLES={_quoted(v.subtitle_group)}")
         lines += ["#EXT-X-STREAM-INF:" + ",".join(attrs), v.uri]
     return "\n".join(lines) + "\n"
+
+
+def subtitle_playlist(duration: float) -> str:
+    """A VOD media playlist whose one segment is the whole WebVTT file (what hls.js and Safari accept)."""
+    seconds = max(0.001, duration)
+    return "\n".join(["#EXTM3U", "#EXT-X-VERSION:3", f"#EXT-X-TARGETDURATION:{max(1, math.ceil(seconds))}",
+                      "#EXT-X-MEDIA-SEQUENCE:0", "#EXT-X-PLAYLIST-TYPE:VOD", f"#EXTINF:{seconds:.3f},",
+                      SUBTITLE_FILE, "#EXT-X-ENDLIST"]) + "\n"
+
+
+def with_timestamp_map(vtt: str, first_video_pts: int) -> str:
+    """WebVTT with X-TIMESTAMP-MAP: cue time 0 is the first video frame, at this 90 kHz PTS in the TS segments."""
+    lines = vtt.splitlines()
+    if lines and lines[0].startswith("WEBVTT"):
+        header, rest = lines[0], lines[1:]
+    else:
+        header, rest = "WEBVTT", lines
+    rest = [ln for ln in rest if not ln.startswith("X-TIMESTAMP-MAP")]
+    return "\n".join([header, f"X-TIMESTAMP-MAP=MPEGTS:{first_video_pts},LOCAL:00:00:00.000", *rest]) + "\n"

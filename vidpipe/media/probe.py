@@ -8,6 +8,8 @@ plain JSON-serialisable dict whose top-level keys other stages rely on (see `PRO
 from __future__ import annotations
 
 import statistics
+import struct
+import time
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -15,21 +17,31 @@ from typing import Any
 import av
 import av.container
 import av.stream
+from av.sidedata.sidedata import Type as SideDataType
 
 from vidpipe.errors import LimitExceededError, MediaDecodeError, UnsupportedMediaError
 from vidpipe.media.safe_open import demuxer_name, open_input
 from vidpipe.settings import Limits
 
 PROBE_KEYS = ("format", "format_long", "duration", "bit_rate", "size", "has_video", "has_audio", "width", "height",
-              "rotation", "video_codec", "audio_codec", "fps", "is_vfr", "streams", "chapters", "tags")
+              "rotation", "video_codec", "audio_codec", "fps", "is_vfr", "interlaced", "hdr", "streams", "chapters",
+              "tags")
 
 # AVColorTransferCharacteristic values worth naming; PQ and HLG are HDR.
 _TRANSFER_NAMES = {1: "bt709", 4: "gamma22", 5: "gamma28", 6: "smpte170m", 7: "smpte240m", 8: "linear",
                    9: "log100", 10: "log316", 11: "iec61966-2-4", 12: "bt1361e", 13: "iec61966-2-1",
                    14: "bt2020-10", 15: "bt2020-12", 16: "smpte2084", 17: "smpte428", 18: "arib-std-b67"}
 _HDR_TRANSFERS = {"smpte2084", "arib-std-b67"}
+_HDR_FORMATS = {"smpte2084": "HDR10", "arib-std-b67": "HLG"}
+_PRIMARIES_NAMES = {1: "bt709", 4: "bt470m", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 9: "bt2020", 11: "smpte431",
+                    12: "smpte432"}
+_MATRIX_NAMES = {0: "gbr", 1: "bt709", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 9: "bt2020nc", 10: "bt2020c",
+                 14: "ictcp"}
+# AVFieldOrder: 1 progressive; 2 top field first; 3 bottom first; 4/5 mixed orders (coded one way, shown the other).
+_FIELD_ORDERS = {1: "progressive", 2: "tt", 3: "bb", 4: "tb", 5: "bt"}
 _VFR_SAMPLE_PACKETS = 240
-_FIRST_FRAME_MAX_PACKETS = 600
+_FIRST_FRAME_MAX_BYTES = 256 * 2**20  # an intra-only 8K stream reaches its first picture long before this
+_FIRST_FRAME_MAX_SECONDS = 20.0
 _STILL_MAX_SECONDS = 0.2
 _HEADER_DURATION_DEMUXERS = {"matroska", "avi", "flv", "mxf"}
 _TAIL_MAX_PACKETS = 5000
@@ -72,6 +84,10 @@ def probe_container(container: av.container.InputContainer, *, size: int, limits
     if video is not None:
         rotation = normalise_rotation(first.get("rotation", 0))
         infos[video.index]["rotation"] = rotation
+        if first.get("interlaced") and not infos[video.index]["interlaced"]:  # flagged per picture only
+            infos[video.index].update(interlaced=True, field_order=infos[video.index]["field_order"] or "unknown")
+        if first.get("hdr_metadata"):
+            infos[video.index].update(first["hdr_metadata"])
         if audio is None and (duration < _STILL_MAX_SECONDS or video.frames == 1):
             raise UnsupportedMediaError(f"a still image is not a video (a single {video.codec_context.name} picture)")
     vinfo = infos[video.index] if video is not None else None
@@ -93,6 +109,8 @@ def probe_container(container: av.container.InputContainer, *, size: int, limits
         "audio_codec": infos[audio.index]["codec"] if audio is not None else None,
         "fps": vinfo["fps"] if vinfo else None,
         "is_vfr": bool(video is not None and is_vfr(timestamps, video.average_rate, video.base_rate)),
+        "interlaced": bool(vinfo and vinfo["interlaced"]),
+        "hdr": vinfo["hdr_format"] if vinfo else None,
         "streams": infos,
         "chapters": [_chapter(ch) for ch in container.chapters()],
         "tags": {str(k): str(v) for k, v in container.metadata.items()},
@@ -150,9 +168,13 @@ def stream_info(stream: av.stream.Stream) -> dict[str, Any]:
     if kind == "video":
         transfer = _TRANSFER_NAMES.get(cc.color_trc)
         rate = stream.average_rate or stream.guessed_rate
+        field_order = _FIELD_ORDERS.get(cc.field_order)
         info.update(width=cc.width, height=cc.height, rotation=0, pix_fmt=cc.pix_fmt,
                     fps=round(float(rate), 3) if rate else None, color_transfer=transfer,
-                    hdr=transfer in _HDR_TRANSFERS, frames=stream.frames or None)
+                    color_primaries=_PRIMARIES_NAMES.get(cc.color_primaries),
+                    color_matrix=_MATRIX_NAMES.get(cc.colorspace), hdr=transfer in _HDR_TRANSFERS,
+                    hdr_format=_HDR_FORMATS.get(transfer or ""), field_order=field_order,
+                    interlaced=field_order not in (None, "progressive"), frames=stream.frames or None)
         if _is_cover_art(stream):
             info["cover_art"] = True
     elif kind == "audio":
@@ -216,32 +238,83 @@ def _check_tail(container: av.container.InputContainer, stream: av.stream.Stream
 
 def _read_first_frames(container: av.container.InputContainer, video: av.stream.Stream | None,
                        audio: av.stream.Stream | None) -> dict[str, Any]:
-    """Decode the first key frame of the primary video and audio streams; collect early video timestamps."""
-    wanted = [s for s in (video, audio) if s is not None]
+    """Decode the first picture of the primary video stream and the first sound of the primary audio stream.
+
+    Only key frames are decoded, but a decoder may still hold its first picture back (B-frame delay, frame
+    threads, an open GOP's recovery point): when the reading budget ends or the file does, the decoders are
+    flushed. The budget is bytes and wall time, never a packet count, which a 250-frame GOP would outlast.
+    """
     found: dict[str, Any] = {"video_pts": []}
     if video is not None:
         video.codec_context.skip_frame = "NONKEY"
     got_video, got_audio = video is None, audio is None
+    read, deadline = 0, time.monotonic() + _FIRST_FRAME_MAX_SECONDS
     try:
-        for n, packet in enumerate(container.demux(wanted)):
+        for packet in container.demux([s for s in (video, audio) if s is not None]):
+            read += packet.size
             if packet.stream is video and packet.pts is not None:
                 found["video_pts"].append(float(packet.pts * packet.time_base))
             if not got_video and packet.stream is video:
-                for frame in packet.decode():
-                    found["rotation"] = frame.rotation
-                    got_video = True
-            elif not got_audio and packet.stream is audio and packet.size:
-                got_audio = got_audio or bool(packet.decode())
-            if (got_video and got_audio and len(found["video_pts"]) >= _VFR_SAMPLE_PACKETS) \
-                    or n >= _FIRST_FRAME_MAX_PACKETS:
+                got_video = _take_picture(packet.decode(), found)
+            elif not got_audio and packet.stream is audio:
+                got_audio = bool(packet.decode())
+            if got_video and got_audio and len(found["video_pts"]) >= _VFR_SAMPLE_PACKETS:
                 break
+            if read > _FIRST_FRAME_MAX_BYTES or time.monotonic() > deadline:
+                break
+        if not got_video:
+            got_video = _take_picture(video.codec_context.decode(None), found)
+        if not got_audio:
+            got_audio = bool(audio.codec_context.decode(None))
     except av.error.FFmpegError as exc:
         raise MediaDecodeError(f"the media data could not be decoded: {getattr(exc, 'strerror', exc)}") from exc
+    scope = (f"the first {read // 2**20} MiB" if read > _FIRST_FRAME_MAX_BYTES
+             else "the file" if time.monotonic() <= deadline else f"{_FIRST_FRAME_MAX_SECONDS:.0f} s of reading")
     if not got_video:
-        raise MediaDecodeError(f"no decodable picture in video stream {video.index} (the file is corrupt or truncated)")
+        raise MediaDecodeError(f"video stream {video.index} ({video.codec_context.name}): FFmpeg decoded no picture "
+                               f"in {scope}; the video data is corrupt or truncated")
     if not got_audio:
-        raise MediaDecodeError(f"no decodable sound in audio stream {audio.index} (the file is corrupt or truncated)")
+        raise MediaDecodeError(f"audio stream {audio.index} ({audio.codec_context.name}): FFmpeg decoded no sound "
+                               f"in {scope}; the audio data is corrupt or truncated")
     return found
+
+
+def _take_picture(frames: list[av.VideoFrame], found: dict[str, Any]) -> bool:
+    for frame in frames:
+        found["rotation"] = frame.rotation
+        found["interlaced"] = bool(frame.interlaced_frame)
+        found["hdr_metadata"] = hdr_side_data(frame)
+        return True
+    return False
+
+
+def hdr_side_data(frame: av.VideoFrame) -> dict[str, Any]:
+    """HDR10 static metadata of a decoded picture: mastering display (SMPTE ST 2086) and content light levels."""
+    out: dict[str, Any] = {}
+    mastering = frame.side_data.get(SideDataType.MASTERING_DISPLAY_METADATA)
+    if mastering is not None:
+        out["mastering_display"] = parse_mastering_display(bytes(mastering))
+    light = frame.side_data.get(SideDataType.CONTENT_LIGHT_LEVEL)
+    if light is not None and len(bytes(light)) >= 8:
+        max_cll, max_fall = struct.unpack_from("<II", bytes(light))
+        out.update(max_cll=max_cll, max_fall=max_fall)
+    return out
+
+
+def parse_mastering_display(raw: bytes) -> dict[str, Any] | None:
+    """AVMasteringDisplayMetadata: 10 AVRationals (R, G, B and white point x/y; min and max luminance), 2 flags."""
+    if len(raw) < 88:
+        return None
+    values = struct.unpack_from("<20i2i", raw)
+    ratios = [values[i] / values[i + 1] if values[i + 1] else 0.0 for i in range(0, 20, 2)]
+    has_primaries, has_luminance = values[20], values[21]
+    out: dict[str, Any] = {}
+    if has_primaries:
+        names = ("red", "green", "blue", "white_point")
+        out.update({n: [round(ratios[2 * i], 4), round(ratios[2 * i + 1], 4)] for i, n in enumerate(names)})
+    if has_luminance:
+        out.update(min_luminance=round(ratios[8], 4), max_luminance=round(ratios[9], 2))
+    return out or None
 
 
 def _video_timestamps(container: av.container.InputContainer, video: av.stream.Stream | None,

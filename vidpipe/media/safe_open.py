@@ -38,8 +38,22 @@ ALLOWED_DEMUXERS: tuple[str, ...] = (
     "aac",
     "mpeg",
     "mxf",
+    # Containers and elementary streams that carry media only (no references to other files or URLs).
+    "asf",  # WMV/WMA (the XML-based ASX playlist is a different format, refused by sniff())
+    "aiff",
+    "ac3",
+    "eac3",
+    "caf",
+    "w64",
+    "wv",
+    "dts",
+    "amr",
+    "ivf",
+    "dv",
 )
 _WHITELIST = ",".join(ALLOWED_DEMUXERS)
+ACCEPTED_CONTAINERS = ("MP4/MOV/3GP, Matroska/WebM, MPEG-TS/PS, AVI, FLV, MXF, ASF/WMV/WMA, Ogg, MP3, AAC, "
+                       "WAV/W64, AIFF, CAF, FLAC, WavPack, AC-3/E-AC-3, DTS, AMR, IVF, DV")
 _SNIFF_BYTES = 4096
 
 # Reasons that make a file a reference to other files rather than media.
@@ -143,7 +157,7 @@ def open_input(path: Path, *, format: str | None = None,
                             options=codec_options)
     except av.error.ArgumentError as exc:  # the probed demuxer is not on the whitelist
         raise UnsupportedMediaError("not a video or audio file we accept (the container format is not one of "
-                                    "MP4/MOV, Matroska/WebM, MPEG-TS/PS, AVI, FLV, MXF, MP3, WAV, FLAC, Ogg, AAC)"
+                                    f"{ACCEPTED_CONTAINERS}; see docs/formats.md)"
                                     ) from exc
     except PermissionError as exc:
         raise UnsafeSourceError(f"the file refers to other files or addresses: {exc}") from exc

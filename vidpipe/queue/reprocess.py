@@ -32,6 +32,13 @@ def reprocess_asset(session: Session, asset_id: uuid.UUID, stage: str, *, actor:
     return job_id
 
 
+def failed_assets(session: Session) -> list[uuid.UUID]:
+    """Assets that ended `failed` and have no live job: what to re-run from the start after an upgrade."""
+    live = select(Job.id).where(Job.asset_id == Asset.id, Job.status.in_(jobs.LIVE)).exists()
+    rows = session.scalars(select(Asset.id).where(Asset.status == "failed", ~live).order_by(Asset.created_at))
+    return list(rows.all())
+
+
 def assets_missing_stage(session: Session, stage: str) -> list[uuid.UUID]:
     """Assets whose latest run of `stage` did not succeed (or that never ran it), and none is live."""
     registry.get_stage(stage)

@@ -6,6 +6,7 @@ The plan, the ffmpeg arguments, the master playlist and the waveform peaks are p
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import tempfile
@@ -26,6 +27,8 @@ from vidpipe.stages.base import Output, RenditionInfo, StageInput, StageResult
 
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 SEGMENT_TYPE = "video/mp2t"
+VTT_TYPE = "text/vtt"
+_DEFAULT_TS_START = 126000  # 1.4 s at 90 kHz: where FFmpeg's MPEG-TS muxer starts when nothing says otherwise
 _POLL_SECONDS = 0.2
 # ffmpeg stderr fragments that mean the machine, not the input, is at fault.
 _ENVIRONMENTAL = ("no space left on device", "cannot allocate memory", "too many open files",
@@ -143,7 +146,41 @@ def _collect(plan: hls.TranscodePlan, hls_dir: Path) -> tuple[list[Output], list
                                     avg + audio_avg, rung.width, rung.height, float(plan.fps or 0),
                                     audio_group=group))
         add_files(rung.name, segments)
+    if plan.subtitles:
+        first_pts = _first_pts_90k(hls_dir / plan.rungs[0].name / "index.m3u8")
+        for track in plan.subtitles:
+            outputs += _subtitle_files(hls_dir / track.name, plan.duration, first_pts)
+            variants.append(hls.Variant(track.name, "subtitles", f"{track.name}/index.m3u8", 0, "wvtt",
+                                        language=track.language, subtitle_group=hls.SUBTITLE_GROUP,
+                                        name_shown=track.title or track.language))
+        for i, v in enumerate(variants):
+            if v.kind == "video":
+                variants[i] = dataclasses.replace(v, subtitle_group=hls.SUBTITLE_GROUP)
     return outputs, variants
+
+
+def _first_pts_90k(playlist: Path) -> int:
+    """The first video timestamp of a rendition's first segment (our own output, so plain PyAV is fine)."""
+    segments = hls.parse_media_playlist(playlist.read_text())
+    try:
+        with av.open(str(playlist.parent / segments[0][0])) as container:
+            stream = container.streams.video[0]
+            for packet in container.demux(stream):
+                if packet.pts is not None:
+                    return int(packet.pts * packet.time_base * 90000)
+    except (av.error.FFmpegError, IndexError):
+        pass
+    return _DEFAULT_TS_START
+
+
+def _subtitle_files(directory: Path, duration: float, first_pts: int) -> list[Output]:
+    vtt = directory / hls.SUBTITLE_FILE
+    text = vtt.read_text(encoding="utf-8", errors="replace") if vtt.is_file() else "WEBVTT\n"
+    vtt.write_text(hls.with_timestamp_map(text, first_pts), encoding="utf-8")
+    playlist = directory / "index.m3u8"
+    playlist.write_text(hls.subtitle_playlist(duration))
+    return [Output(f"hls/{directory.name}/index.m3u8", playlist, "hls_playlist", PLAYLIST_TYPE),
+            Output(f"hls/{directory.name}/{hls.SUBTITLE_FILE}", vtt, "subtitles", VTT_TYPE)]
 
 
 def _write_waveform(source: Path, track: hls.AudioTrack, duration: float, out: Path,
@@ -180,7 +217,7 @@ def run(inp: StageInput) -> StageResult:
     probe = _probe(inp)
     plan = hls.plan_transcode(probe, inp.profile)
     hls_dir = inp.work_dir / "hls"
-    for rendition in [r.name for r in plan.rungs] + [a.name for a in plan.audio]:
+    for rendition in [r.name for r in plan.rungs] + [a.name for a in plan.audio] + [t.name for t in plan.subtitles]:
         (hls_dir / rendition).mkdir(parents=True, exist_ok=True)
     audio_only = plan.mode == "audio_only"
     share = 0.85 if audio_only else 1.0  # the waveform decode is the rest
@@ -202,5 +239,7 @@ def run(inp: StageInput) -> StageResult:
                "audio_kbps": r.audio_kbps if plan.mode == "muxed" else None} for r in plan.rungs]
     metadata = {"ladder": ladder, "segment_seconds": plan.segment_seconds, "segment_format": "mpegts",
                 "fps": float(plan.fps) if plan.fps else None, "audio_mode": plan.mode,
-                "audio": [{"name": a.name, "language": a.language} for a in plan.audio]}
+                "audio": [{"name": a.name, "language": a.language} for a in plan.audio],
+                "subtitles": [{"name": t.name, "language": t.language} for t in plan.subtitles],
+                "deinterlaced": plan.deinterlace, "tone_mapped_from": plan.tonemap_from}
     return StageResult(outputs=outputs, renditions=[_rendition_info(v) for v in variants], metadata=metadata)

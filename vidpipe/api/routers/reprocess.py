@@ -38,13 +38,20 @@ def reprocess_asset(asset_id: uuid.UUID, session: SessionDep, rt: RuntimeDep, ca
              responses={422: {"model": ErrorBody}})
 def reprocess_missing(body: ReprocessRequest, session: SessionDep, rt: RuntimeDep,
                       caller: CallerDep) -> ReprocessAllAccepted:
-    """Queue `stage` for every asset whose latest run of it did not succeed (and none is live)."""
-    if not body.stage:
-        raise InputError("give the stage to reprocess", code="unknown_stage")
+    """Queue `stage` for every asset whose latest run of it did not succeed (and none is live);
+    with `failed`, re-run every failed asset from its first stage."""
+    if body.failed:
+        stage = body.stage or next(iter(registry.STAGES))
+        targets = reprocess.failed_assets(session)
+    elif body.stage:
+        stage, targets = body.stage, reprocess.assets_missing_stage(session, body.stage)
+    else:
+        raise InputError("give the stage to reprocess, or failed=true", code="unknown_stage")
+    registry.get_stage(stage)
     queued = 0
-    for asset_id in reprocess.assets_missing_stage(session, body.stage):
-        if reprocess.reprocess_asset(session, asset_id, body.stage, actor=caller,
+    for asset_id in targets:
+        if reprocess.reprocess_asset(session, asset_id, stage, actor=caller,
                                      max_attempts=rt.settings.job_max_attempts) is not None:
             queued += 1
     session.commit()
-    return ReprocessAllAccepted(stage=body.stage, queued=queued)
+    return ReprocessAllAccepted(stage=stage, queued=queued)
