@@ -283,3 +283,84 @@ def build(sample: Sample, directory: Path) -> Path:
             sample.post(made, final)
         os.replace(final, path)
     return path
+
+
+SAMPLES_BY_NAME = {s.name: s for s in SAMPLES}
+
+_DOC_HEAD = """# Formats: what vidpipe accepts, what comes out, what it refuses
+
+Generated from the compatibility matrix (`tests/formats/test_matrix.py`): each row is a file made at test time
+with the bundled FFmpeg, the way the named tool or device writes it (each encoder at its defaults unless the
+shape says otherwise), pushed through the whole pipeline on both databases. Regenerate with
+`VIDPIPE_UPDATE_DOCS=1 python -m pytest tests/formats -q`.
+
+Every input that FFmpeg decodes should play: if one of yours fails with a reason that does not name a real
+problem with the file, that is a bug — after upgrading, `vidpipe reprocess --failed` (or
+`POST /v1/reprocess {"failed": true}`) runs every failed asset again from the probe.
+
+## What comes out
+
+- **Video**: an HLS ladder of H.264 rungs (MPEG-TS segments, aligned key frames), never above the source's
+  size; constant frame rate (variable-rate phone clips are resampled); the display rotation applied
+  (portrait stays portrait); interlaced sources deinterlaced (bwdif); HDR (PQ or HLG) tone-mapped to SDR
+  BT.709 for the H.264 rungs, with the HDR metadata (transfer, primaries, mastering display, MaxCLL/MaxFALL)
+  kept in the probe.
+- **Audio**: AAC stereo at most (5.1 and 7.1 are downmixed for the ladder; the source layout stays in the
+  metadata), resampled to 48 kHz when above; one audio track is muxed into every rung, several become
+  alternate audio renditions with their languages.
+- **Subtitles**: text subtitle tracks (SubRip, ASS/SSA, 3GPP timed text, WebVTT) become WebVTT subtitle
+  renditions in the master playlist. Bitmap subtitles (DVD, Blu-ray PGS, DVB) are not converted.
+- **Audio-only files**: one AAC rendition plus waveform peaks; cover art is ignored as a picture.
+
+## The matrix
+
+| input | imitates | container | video | audio | result | renditions |
+|---|---|---|---|---|---|---|
+"""
+
+_DOC_TAIL = """
+## What is refused, and why
+
+| input | reason given |
+|---|---|
+| an HLS/M3U playlist, DASH manifest, ffconcat or concat list, SDP, PLS | it points at other files or addresses (a local-file read or SSRF in disguise): upload the media itself |
+| a still image (PNG, JPEG, GIF, WebP, HEIF, a single-picture video) | a still image is not a video |
+| text, an empty file, random bytes | not a video or audio file (the detected format is named) |
+| a container FFmpeg cannot demux or that is not on the allow-list (e.g. raw `.264` elementary streams, image sequences) | the accepted containers are listed in the message |
+| a truncated upload (index or header beyond the data) | how much of the file is present, "was the upload interrupted?" |
+| a picture above `VIDPIPE_LIMIT_MAX_FRAME_PIXELS`, more streams than `…_MAX_STREAMS`, longer than `…_MAX_DURATION_SECONDS` | the limit and the file's value |
+| data FFmpeg itself cannot decode | which stream, which codec, and how much was read |
+
+Accepted containers: """
+
+
+def _codec_cell(probe: dict[str, Any], kind: str) -> str:
+    streams = [s for s in probe.get("streams", []) if s["type"] == kind and not s.get("cover_art")]
+    if not streams:
+        return "—"
+    s = streams[0]
+    if kind == "video":
+        extra = [s.get("pix_fmt") or "", f"{s['width']}x{s['height']}"]
+        extra += [s["hdr_format"]] if s.get("hdr_format") else []
+        extra += ["interlaced"] if s.get("interlaced") else []
+        extra += [f"rot {probe['rotation']}°"] if probe.get("rotation") else []
+        extra += ["VFR"] if probe.get("is_vfr") else []
+        return f"{s['codec']} ({', '.join(e for e in extra if e)})"
+    more = f" ×{len(streams)}" if len(streams) > 1 else ""
+    return f"{s['codec']} {s.get('sample_rate')} Hz {s.get('channel_layout')}{more}"
+
+
+def render_formats_doc(outcomes: dict[str, Any]) -> str:
+    """docs/formats.md from the matrix's outcomes (only facts that do not vary between runs)."""
+    from vidpipe.media.safe_open import ACCEPTED_CONTAINERS
+
+    rows = []
+    for sample in SAMPLES:
+        out = outcomes[sample.name]
+        probe = out.info.probe if out.info else {}
+        result = out.asset.status if out.asset.status == "ready" else f"{out.asset.status}: {out.asset.error_message}"
+        renditions = ", ".join(r.name for r in out.renditions) or "—"
+        container = (probe.get("format") or "?").split(",")[0]
+        rows.append(f"| {sample.description} | {sample.kind} | {container} | {_codec_cell(probe, 'video')} | "
+                    f"{_codec_cell(probe, 'audio')} | {result} | {renditions} |")
+    return _DOC_HEAD + "\n".join(rows) + "\n" + _DOC_TAIL + ACCEPTED_CONTAINERS + ".\n"

@@ -17,6 +17,8 @@ from PIL import Image
 
 from vidpipe.errors import MediaDecodeError
 
+_UNINDEXED = ("mpegts", "mpeg")  # MPEG-TS and program streams: timestamps but no index
+
 
 def prepare_keyframe_decoding(stream: av.stream.Stream, thread_type: str = "SLICE") -> None:
     """Decode key frames only. SLICE, not AUTO threading: every seek flushes the decoder, and frame
@@ -53,10 +55,21 @@ def _first_frame_after_seek(container: av.container.InputContainer, stream: av.s
                             seconds: float) -> av.video.frame.VideoFrame | None:
     offset = (stream.start_time or 0) + int(seconds / stream.time_base)
     try:
-        container.seek(offset, stream=stream, backward=True, any_frame=False)
+        if seconds <= 0 and container.format.name in _UNINDEXED:
+            # Without an index, a time seek to the very start lands on the packet after the first key frame.
+            container.seek(0, backward=True, any_frame=False, unsupported_byte_offset=True)
+        else:
+            container.seek(offset, stream=stream, backward=True, any_frame=False)
         for packet in container.demux(stream):
             for frame in packet.decode():  # the final empty packet flushes the decoder
                 return frame
+            if packet.is_keyframe and packet.size:
+                # With B-frames (or frame threads) the decoder holds the picture back until later frames arrive,
+                # and NONKEY skips them all: drain it now instead of reading the rest of a long GOP.
+                held = stream.codec_context.decode(None)
+                stream.codec_context.flush_buffers()
+                if held:
+                    return held[0]
     except av.error.FFmpegError as exc:
         raise MediaDecodeError(f"could not decode a picture near {seconds:.1f} s: "
                                f"{getattr(exc, 'strerror', exc)}") from exc
