@@ -168,6 +168,27 @@ def test_ingest_dir_wait_with_a_worker(settings, runtime, procs, tmp_path: Path)
     assert worker.popen.poll() is None
 
 
+def test_reprocess_failed_recovers_assets_an_older_version_failed(settings, runtime, procs, tmp_path: Path) -> None:
+    # What an upgrade is for: an asset failed by a bug (here: as an older probe failed default-GOP files) is
+    # queued again from the probe by `vidpipe reprocess --failed` and ends ready; a ready asset is left alone.
+    from sqlalchemy import text
+
+    clip = samples.make_video(tmp_path / "default-gop.mp4", width=320, height=180, seconds=2, gop_seconds=10)
+    failed = ingest_file(runtime, clip)
+    with runtime.db.session() as s, s.begin():
+        s.execute(text("UPDATE jobs SET status = 'failed', last_error = 'no decodable picture in video stream 0' "
+                       "WHERE asset_id = :a"), {"a": failed})
+        s.execute(text("UPDATE assets SET status = 'failed', error_message = 'no decodable picture' WHERE id = :a"),
+                  {"a": failed})
+    env = child_env(settings)
+    res = procs.run(["reprocess", "--failed"], env, timeout=60)
+    assert res.returncode == 0 and "queued probe for 1 asset(s)" in res.stdout, res.stdout + res.stderr
+    procs.spawn(["worker", "-c", "2"], env, name="worker")
+    wait_for(lambda: all_terminal(runtime, [failed]), timeout=120, what="the failed asset to be processed again")
+    assert asset_statuses(runtime, [failed]) == {failed: "ready"}
+    assert procs.run(["reprocess", "--failed"], env, timeout=60).stdout.strip().endswith("queued probe for 0 asset(s)")
+
+
 def test_sigterm_releases_the_running_job_and_another_worker_finishes_it(settings, runtime, procs,
                                                                          tmp_path: Path) -> None:
     # Long enough that the transcode is still running when SIGTERM lands, also on a fast, idle machine.

@@ -19,7 +19,7 @@ from typing import Any
 
 from vidpipe.media.ffmpeg import ffmpeg_exe, run_ffmpeg
 
-VERSION = "1"
+VERSION = "2"
 SECONDS = 6
 LONG = 10  # long enough that a default GOP (250 frames) and its B-frame delay outlast any fixed packet budget
 
@@ -28,7 +28,7 @@ def _video(size: str = "320x240", rate: str = "25", seconds: float = SECONDS, so
     return ["-f", "lavfi", "-i", f"{source}=s={size}:r={rate}:d={seconds}"]
 
 
-def _audio(rate: int = 48000, seconds: float = SECONDS, freq: int = 440, layout: str | None = None) -> list[str]:
+def _audio(rate: int = 48000, seconds: float = SECONDS, freq: int = 440, layout: str | None = "stereo") -> list[str]:
     graph = f"sine=frequency={freq}:sample_rate={rate}:duration={seconds}"
     if layout:
         graph += f",aformat=channel_layouts={layout}"
@@ -360,7 +360,7 @@ def render_formats_doc(outcomes: dict[str, Any]) -> str:
         probe = out.info.probe if out.info else {}
         result = out.asset.status if out.asset.status == "ready" else f"{out.asset.status}: {out.asset.error_message}"
         renditions = ", ".join(r.name for r in out.renditions) or "—"
-        container = (probe.get("format") or "?").split(",")[0]
+        container = f"{Path(sample.filename).suffix} ({(probe.get('format') or '?').split(',')[0]})"
         rows.append(f"| {sample.description} | {sample.kind} | {container} | {_codec_cell(probe, 'video')} | "
                     f"{_codec_cell(probe, 'audio')} | {result} | {renditions} |")
     return _DOC_HEAD + "\n".join(rows) + "\n" + _DOC_TAIL + ACCEPTED_CONTAINERS + ".\n"

@@ -466,6 +466,20 @@ def test_reprocess_one_and_all(api, runtime):
     assert api.get(f"/v1/assets/{a}").json()["status"] == "processing"
 
 
+def test_reprocess_failed_reruns_every_failed_asset_from_probe(api, runtime):
+    [failed, ready, busy] = _insert_assets(runtime, [{"status": "failed"}, {"status": "ready"}, {"status": "failed"}])
+    with runtime.db.session() as s, s.begin():
+        s.add_all([Job(asset_id=failed, stage="probe", status="failed", last_error="no decodable picture"),
+                   Job(asset_id=busy, stage="probe", status="queued")])  # a live job already covers it
+    r = api.post("/v1/reprocess", json={"failed": True})
+    assert r.status_code == 202 and r.json() == {"stage": "probe", "queued": 1}
+    asset = api.get(f"/v1/assets/{failed}").json()
+    assert asset["status"] == "processing"
+    assert api.get(f"/v1/assets/{ready}").json()["status"] == "ready"
+    assert api.post("/v1/reprocess", json={"failed": True}).json()["queued"] == 0
+    assert api.post("/v1/reprocess", json={}).status_code == 422
+
+
 # --- streaming ------------------------------------------------------------------------------------------
 @pytest.mark.slow
 def test_upload_streams_without_growing_memory(api, runtime):
