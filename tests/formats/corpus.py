@@ -19,7 +19,7 @@ from typing import Any
 
 from vidpipe.media.ffmpeg import ffmpeg_exe, run_ffmpeg
 
-VERSION = "2"
+VERSION = "3"
 SECONDS = 6
 LONG = 10  # long enough that a default GOP (250 frames) and its B-frame delay outlast any fixed packet budget
 
@@ -96,6 +96,13 @@ def _vfr(rotation: int | None = None) -> Callable[[Path, Path], None]:
 _SUBS = "1\n00:00:00,500 --> 00:00:02,000\nHello there.\n\n2\n00:00:02,500 --> 00:00:03,500\nSecond line.\n"
 _MASTER_DISPLAY = "G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,1)"
 _X265_PQ = f"colorprim=bt2020:transfer=smpte2084:colormatrix=bt2020nc:master-display={_MASTER_DISPLAY}:max-cll=1000,400"
+
+
+def _to_hdr(transfer: str) -> list[str]:
+    # Really HDR-coded pictures (not SDR pixels with HDR tags): the SDR test picture converted to BT.2020 and PQ/HLG
+    # with SDR white at 100 nits, as a grading tool would, so a tone map back to SDR can be judged against it.
+    return ["-vf", f"zscale=tin=bt709:min=bt709:pin=bt709:rin=tv:t={transfer}:m=bt2020nc:p=bt2020:npl=100,"
+                   "format=yuv420p10le"]
 
 
 def _srt_input() -> list[str]:
@@ -210,13 +217,13 @@ SAMPLES: tuple[Sample, ...] = (
            [*V(), *A(), "-c:v", "mjpeg", "-pix_fmt", "yuvj422p", "-c:a", "pcm_s16le"]),
     # --- HDR ----------------------------------------------------------------------------------------------------
     Sample("hdr10_hevc", "hdr10-hevc.mkv", "HDR", "HDR10: HEVC Main 10, BT.2020, PQ, mastering display + MaxCLL",
-           [*V(), *A(), "-c:v", "libx265", "-pix_fmt", "yuv420p10le", "-x265-params", _X265_PQ, *_AAC],
+           [*V(), *A(), *_to_hdr("smpte2084"), "-c:v", "libx265", "-x265-params", _X265_PQ, *_AAC],
            {"hdr": "smpte2084"}),
     Sample("hlg_hevc", "hlg-hevc.mp4", "HDR", "HLG: HEVC Main 10, BT.2020, ARIB STD-B67",
-           [*V(), *A(), "-c:v", "libx265", "-pix_fmt", "yuv420p10le", "-x265-params",
+           [*V(), *A(), *_to_hdr("arib-std-b67"), "-c:v", "libx265", "-x265-params",
             "colorprim=bt2020:transfer=arib-std-b67:colormatrix=bt2020nc", *_AAC], {"hdr": "arib-std-b67"}),
     Sample("hdr10_h264", "hdr10-h264.mp4", "HDR", "10-bit H.264 tagged BT.2020 PQ",
-           [*V(), *A(), "-c:v", "libx264", "-pix_fmt", "yuv420p10le", "-x264-params",
+           [*V(), *A(), *_to_hdr("smpte2084"), "-c:v", "libx264", "-x264-params",
             "transfer=smpte2084:colorprim=bt2020:colormatrix=bt2020nc", *_AAC], {"hdr": "smpte2084"}),
     # --- audio layouts, tracks, subtitles ------------------------------------------------------------------------
     Sample("surround_51_aac", "surround-51.mp4", "film", "5.1 AAC (stereo downmix for the ladder)",

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
+from PIL import Image
 from sqlalchemy import create_engine, select, text
 
 from tests.conftest import TABLES
@@ -167,9 +169,32 @@ def _check_expectations(out: Outcome, media: Path) -> None:
         assert probe["hdr"] in ("HDR10", "HLG")
         frame = _first_frame(media / video[0].playlist_key)
         assert (frame.color_primaries, frame.color_trc) == (1, 1), "an H.264 rung of HDR must be SDR BT.709"
+        _check_not_washed_out(frame, out.asset.original_key, media)
     if expect.get("hdr") == "smpte2084" and out.sample.name == "hdr10_hevc":
         stream = next(s for s in probe["streams"] if s["type"] == "video")
         assert stream["max_cll"] == 1000 and stream["mastering_display"]["max_luminance"] == 1000
+
+
+def _check_not_washed_out(rung_frame: av.VideoFrame, original_key: str, media: Path) -> None:
+    # The corpus made the HDR picture from the SDR test picture (SDR white at 100 nits): a good tone map gives
+    # back something close to it; showing the HDR code values as if they were SDR is the washed-out look.
+    size = (rung_frame.width, rung_frame.height)
+    reference = np.asarray(_sdr_reference(size), dtype=float)
+    mapped = np.asarray(rung_frame.to_image().convert("RGB"), dtype=float)
+    with av.open(str(media / original_key)) as container:
+        naive = next(container.decode(container.streams.video[0])).to_image().convert("RGB").resize(size)
+    error, naive_error = np.abs(mapped - reference).mean(), np.abs(np.asarray(naive, float) - reference).mean()
+    saturation, naive_saturation = _saturation(mapped), _saturation(np.asarray(naive, float))
+    assert error < 40 and saturation > 1.3 * naive_saturation, (error, naive_error, saturation, naive_saturation)
+
+
+def _saturation(rgb: np.ndarray) -> float:
+    return float((rgb.max(axis=2) - rgb.min(axis=2)).mean())
+
+
+def _sdr_reference(size: tuple[int, int]) -> Image.Image:
+    with av.open(f"testsrc2=s={size[0]}x{size[1]}:r=25:d=0.04", format="lavfi") as container:
+        return next(container.decode(video=0)).to_image().convert("RGB")
 
 
 def _first_frame(playlist: Path) -> av.VideoFrame:

@@ -236,9 +236,12 @@ def _main_video_info(probe: dict[str, Any]) -> dict[str, Any]:
 
 
 def tonemap_filter(transfer: str, primaries: str | None, matrix: str | None) -> str:
-    """HDR (PQ or HLG, BT.2020) to SDR BT.709: linear light, BT.709 primaries, Hable curve, 8-bit 4:2:0."""
+    """HDR (PQ or HLG, BT.2020) to SDR BT.709: linear light, BT.709 primaries, tone curve, 8-bit 4:2:0.
+
+    Möbius keeps what lies within SDR range nearly as it is and rolls off only the highlights; Hable darkened
+    diffuse white (a test picture mastered at 100 nits came out at 65 % of its brightness)."""
     source = f"tin={transfer}:pin={primaries or 'bt2020'}:min={matrix or 'bt2020nc'}"
-    return (f"zscale={source}:t=linear:npl=100,format=gbrpf32le,zscale=p=bt709,tonemap=tonemap=hable:desat=0,"
+    return (f"zscale={source}:t=linear:npl=100,format=gbrpf32le,zscale=p=bt709,tonemap=tonemap=mobius:desat=0,"
             "zscale=t=bt709:m=bt709:r=tv,format=yuv420p")
 
 
