@@ -28,7 +28,7 @@ from vidpipe.store.database import database_unavailable
 log = logging.getLogger(__name__)
 
 IDLE_POLL_SECONDS = 2.0  # fallback when no NOTIFY arrives (e.g. a retry whose backoff just ended)
-SWEEP_SECONDS = 1.0
+SWEEP_SECONDS = 0.5
 RECONNECT_SECONDS = 0.5  # the presence connection comes back fast after a database restart
 
 
