@@ -110,7 +110,7 @@ class Worker:
                     job = jobs.claim(s, self.worker_id, st.job_lease_seconds)
             except Exception as exc:
                 _log_db_failure("worker.claim_failed", exc)
-                self._stop.wait(IDLE_POLL_SECONDS)
+                self._stop.wait(RECONNECT_SECONDS)
                 continue
             if job is None:
                 self._wake.wait(IDLE_POLL_SECONDS)

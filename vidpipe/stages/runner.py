@@ -25,7 +25,7 @@ from vidpipe.store.profiles import resolve_profile
 from vidpipe.store.understanding import ensure_search_indexes, has_embeddings_table
 
 log = logging.getLogger(__name__)
-_OUTCOME_RETRY_SECONDS = (0.2, 5.0)  # first and largest wait between tries to record an outcome
+_OUTCOME_RETRY_SECONDS = (0.2, 1.0)  # first and largest wait between tries to record an outcome
 
 
 @dataclass
