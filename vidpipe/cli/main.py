@@ -47,7 +47,7 @@ def open_runtime(settings: Settings | None = None, **kwargs):
         error = as_user_error(exc)
         if error is None:
             raise
-        err_console.print(f"[red]error:[/red] {error.message}")
+        err_console.print(f"[red]error:[/red] {one_line(error)}")
         raise typer.Exit(2) from exc
 
 

@@ -207,14 +207,17 @@ WITH present AS (
     SELECT objid::bigint AS key FROM pg_locks
     WHERE locktype = 'advisory' AND granted AND classid = :space AND objsubid = 2
       AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+), orphans AS (
+    SELECT id FROM jobs
+    WHERE status = 'running' AND lease_expires_at > now()
+      AND coalesce(heartbeat_at, started_at) < now() - make_interval(secs => :grace)
+      -- right after a server restart no worker has reconnected yet: absence means nothing until they could have
+      AND pg_postmaster_start_time() < now() - make_interval(secs => :restart_grace)
+      AND (hashtext(worker_id)::bigint & 4294967295) NOT IN (SELECT key FROM present)
+    FOR UPDATE SKIP LOCKED  -- never wait: a row busy elsewhere is looked at again in the next sweep
 )
-UPDATE jobs SET lease_expires_at = now()
-WHERE status = 'running' AND lease_expires_at > now()
-  AND coalesce(heartbeat_at, started_at) < now() - make_interval(secs => :grace)
-  -- right after a server restart no worker has reconnected yet: absence means nothing until they could have
-  AND pg_postmaster_start_time() < now() - make_interval(secs => :restart_grace)
-  AND (hashtext(worker_id)::bigint & 4294967295) NOT IN (SELECT key FROM present)
-RETURNING id, asset_id, stage, worker_id
+UPDATE jobs SET lease_expires_at = now() FROM orphans WHERE jobs.id = orphans.id
+RETURNING jobs.id, jobs.asset_id, jobs.stage, jobs.worker_id
 """)
 
 
