@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     job_backoff_base_seconds: float = 2.0
     job_backoff_max_seconds: float = 300.0
     # A running job whose worker holds no presence lock and has not heartbeaten for this long is reclaimed.
-    worker_presence_grace_seconds: float = Field(default=2.0, gt=0)
+    worker_presence_grace_seconds: float = Field(default=1.5, gt=0)
     # ... but not within this long of a database restart (live workers are still reconnecting).
     worker_restart_grace_seconds: float = Field(default=10.0, ge=0)
     # A finished job waits this long for an unavailable database to record its outcome.

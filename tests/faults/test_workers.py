@@ -37,7 +37,8 @@ def test_sigkilled_workers_are_resumed_by_a_peer_within_seconds(fault_settings, 
     rt = fault_runtime
     ids = [ingest_file(rt, clip) for clip in tiny_clips(tmp_path / "clips", 4)]
     env = worker_env(fault_settings)
-    workers = [procs.spawn(["worker", "-c", "2"], env, name=f"worker-{i}") for i in range(2)]
+    # Three slots each: a peer has room to resume a job at once (the figure is detection, not queueing).
+    workers = [procs.spawn(["worker", "-c", "3"], env, name=f"worker-{i}") for i in range(2)]
     kills: list[tuple[int, int, float]] = []  # (job id, attempt killed, wall time of the kill)
     deadline = time.monotonic() + 90
     while not all_terminal(rt, ids):
@@ -49,19 +50,24 @@ def test_sigkilled_workers_are_resumed_by_a_peer_within_seconds(fault_settings, 
             kills.append((job.id, job.attempts, time.time()))
             child.wait(timeout=10)
             workers = [w for w in workers if w is not child]
-            workers.append(procs.spawn(["worker", "-c", "2"], env, name=f"worker-{len(kills) + 1}"))
+            workers.append(procs.spawn(["worker", "-c", "3"], env, name=f"worker-{len(kills) + 1}"))
         time.sleep(0.05)
     assert len(kills) == 4, "the loop should have killed four workers mid-job"
 
     assert_intact(rt, ids)
-    resumed = []
+    detected, resumed = [], []
     for job_id, attempt, killed_at in kills:
         claims = [e for e in events_of(rt, event="job.claimed") if e.job_id == job_id
                   and e.detail["attempt"] == attempt + 1]
         assert claims and claims[0].detail["reclaimed"], f"job {job_id} was not reclaimed"
+        # Found by its missing presence lock, not by its lease running out (a worker running two jobs loses both).
+        lost = [e for e in events_of(rt, event="job.worker_lost") if e.job_id == job_id
+                and e.at.timestamp() >= killed_at - 0.5]
+        assert lost, f"job {job_id} was not found by the sweep"
+        detected.append(lost[0].at.timestamp() - killed_at)
         resumed.append(claims[0].at.timestamp() - killed_at)
-    print(f"\nkill -> resumed by a peer: {', '.join(f'{s:.2f}' for s in resumed)} s "
-          f"(max {max(resumed):.2f} s, lease 30 s)")
+    print(f"\nkill -> found dead: {', '.join(f'{s:.2f}' for s in detected)} s; -> resumed by a peer: "
+          f"{', '.join(f'{s:.2f}' for s in resumed)} s (max {max(resumed):.2f} s, lease 30 s)")
     assert max(resumed) <= RESUME_LIMIT_SECONDS, resumed
 
 
