@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import re
+
 
 class VidpipeError(Exception):
     """Base of every error vidpipe raises on purpose."""
@@ -9,6 +12,7 @@ class VidpipeError(Exception):
     code: str = "error"
     http_status: int = 500
     retryable: bool = False
+    spends_attempt: bool = True  # a retry counts toward the job's attempt limit (see InfrastructureError)
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)
@@ -73,13 +77,56 @@ class TransientError(VidpipeError):
     retryable = True
 
 
-class StorageError(TransientError):
+class InfrastructureError(TransientError):
+    """Our own machinery is unavailable (disk full, media store or database down), not the input's fault.
+
+    Retried with backoff for as long as it lasts, without spending the attempts meant for bad input."""
+
+    code = "infrastructure_unavailable"
+    spends_attempt = False
+    retry_after_seconds = 5  # the API's Retry-After
+
+
+class StorageError(InfrastructureError):
     code = "storage_error"
+
+
+class StorageFullError(StorageError):
+    code = "storage_full"
+
+
+class DatabaseUnavailableError(InfrastructureError):
+    code = "database_unavailable"
 
 
 class JobCancelledError(VidpipeError):
     code = "cancelled"
     http_status = 409
+
+
+def spends_attempt(exc: BaseException) -> bool:
+    """Whether a failure counts toward the job's attempt limit (infrastructure outages do not)."""
+    return getattr(exc, "spends_attempt", True)
+
+
+_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def storage_error(exc: OSError, what: str) -> StorageError:
+    """An OSError of the media store as our error: disk full is its own code; no path in the message."""
+    reason = exc.strerror or type(exc).__name__
+    if exc.errno in _FULL:
+        return StorageFullError(f"{what}: the media store is full ({reason})")
+    return StorageError(f"{what}: {reason}")
+
+
+# An absolute path: "/" then at least one more "/"-separated part, not inside a URL (after ":" or a word).
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.:/~-])/(?:[^\s/'\"`:,;()\[\]]+/)+([^\s/'\"`:,;()\[\]]*)")
+
+
+def public_message(text: str) -> str:
+    """A failure message fit for users: absolute server paths reduced to their last part."""
+    return _ABSOLUTE_PATH.sub(lambda m: m.group(1) or "…", text)
 
 
 def is_retryable(exc: BaseException) -> bool:

@@ -60,6 +60,14 @@ class Settings(BaseSettings):
     job_max_attempts: int = 5
     job_backoff_base_seconds: float = 2.0
     job_backoff_max_seconds: float = 300.0
+    # A running job whose worker holds no presence lock and has not heartbeaten for this long is reclaimed.
+    worker_presence_grace_seconds: float = Field(default=1.5, gt=0)
+    # ... but not within this long of a database restart (live workers are still reconnecting).
+    worker_restart_grace_seconds: float = Field(default=10.0, ge=0)
+    # A finished job waits this long for an unavailable database to record its outcome.
+    job_outcome_wait_seconds: float = Field(default=300.0, ge=0)
+    # /readyz reports not ready when the local media store or scratch space has less free space than this.
+    ready_min_free_bytes: int = Field(default=1024**3, ge=0)
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000

@@ -18,7 +18,7 @@ from vidpipe.cloud.apikeys import import_key
 from vidpipe.cloud.deadletters import redrive
 from vidpipe.cloud.secrets import read_secret
 from vidpipe.cloud.startup import prepare_settings
-from vidpipe.errors import StorageError
+from vidpipe.errors import TransientError
 from vidpipe.ingest.service import IngestRequest, ingest_stream
 from vidpipe.queue import jobs
 from vidpipe.queue.worker import Worker
@@ -91,10 +91,11 @@ def test_dead_job_goes_to_sqs_counts_in_metrics_and_redrives(settings, aws_emula
         with rt.db.session() as s:
             job_id = s.scalar(select(Job.id).where(Job.asset_id == asset.id))
 
-        def storage_down(key, scratch):
-            raise StorageError("media store unreachable")
+        def flaky(key, scratch):
+            # Spends attempts (a storage outage would not: it is waited out, see test_reliability.py).
+            raise TransientError("connection reset by peer")
 
-        monkeypatch.setattr(rt.blobs, "local_copy", storage_down)
+        monkeypatch.setattr(rt.blobs, "local_copy", flaky)
         before = metrics.JOB_OUTCOMES.labels("probe", "dead")._value.get()
         worker = Worker(rt, concurrency=1)
         worker.start()
@@ -110,8 +111,8 @@ def test_dead_job_goes_to_sqs_counts_in_metrics_and_redrives(settings, aws_emula
         assert len(messages) == 1
         body = json.loads(messages[0]["Body"])
         assert body["type"] == "vidpipe.job.dead" and body["job_id"] == job_id and body["asset_id"] == str(asset.id)
-        assert (body["stage"], body["attempts"], body["error_code"]) == ("probe", 1, "storage_error")
-        assert body["reason"] == "media store unreachable"
+        assert (body["stage"], body["attempts"], body["error_code"]) == ("probe", 1, "transient")
+        assert body["reason"] == "connection reset by peer"
 
         # EMF: a stage-completion line from the worker, and queue-depth lines from its reporter.
         docs = _emf_lines(capsys.readouterr().out)
@@ -144,7 +145,7 @@ def test_a_failing_dead_letter_queue_only_warns(settings, aws_emulator, monkeypa
     rt = _cloud_runtime(settings, aws_emulator, dlq_url=missing)
     try:
         ingest_stream(rt, IngestRequest("upload", original_name="x.mp4"), [b"bytes"])
-        monkeypatch.setattr(rt.blobs, "local_copy", lambda key, scratch: (_ for _ in ()).throw(StorageError("down")))
+        monkeypatch.setattr(rt.blobs, "local_copy", lambda key, scratch: (_ for _ in ()).throw(TransientError("down")))
         with rt.db.session() as s, s.begin():
             job = jobs.claim(s, "w1", 30)
         assert StageRunner(rt, "w1").run(JobRun(job)) == "dead"

@@ -10,7 +10,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from vidpipe.errors import AuthError, VidpipeError
+from vidpipe.errors import AuthError, StorageFullError, VidpipeError, storage_error
+from vidpipe.store.database import database_unavailable
 
 log = logging.getLogger("vidpipe.api")
 
@@ -22,12 +23,35 @@ def error_response(status: int, code: str, message: str, headers: dict[str, str]
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
 
 
+def _headers(exc: VidpipeError) -> dict[str, str] | None:
+    if isinstance(exc, AuthError):
+        return {"WWW-Authenticate": "Bearer"}
+    retry_after = getattr(exc, "retry_after_seconds", None)
+    if exc.http_status == 503 and retry_after:
+        return {"Retry-After": str(retry_after)}
+    return None
+
+
+def outage(exc: BaseException) -> VidpipeError | None:
+    """Our 503 error when `exc` means the database or the media store is unavailable (or full), else None."""
+    if isinstance(exc, OSError) and isinstance(storage_error(exc, "x"), StorageFullError):
+        return storage_error(exc, "the request could not be stored")
+    return database_unavailable(exc)
+
+
 async def _vidpipe_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, VidpipeError)
-    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthError) else None
     if exc.http_status >= 500:
         log.warning("api.error", extra={"code": exc.code, "error": exc.message, "path": request.url.path})
-    return error_response(exc.http_status, exc.code, exc.message, headers)
+    return error_response(exc.http_status, exc.code, exc.message, _headers(exc))
+
+
+async def _outage_error(request: Request, exc: Exception) -> JSONResponse:
+    """Database errors: an outage is a 503 with Retry-After; any other (a bug) stays a logged 500."""
+    mapped = outage(exc)
+    if mapped is None:
+        raise exc
+    return await _vidpipe_error(request, mapped)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -68,7 +92,13 @@ class CatchUnexpected:
 
         try:
             await self.app(scope, receive, tracking_send)
-        except Exception:
+        except Exception as exc:
+            mapped = outage(exc)  # e.g. raised by a dependency or middleware, outside the exception handlers
+            if mapped is not None and not started:
+                log.warning("api.error", extra={"code": mapped.code, "path": scope.get("path")})
+                await error_response(mapped.http_status, mapped.code, mapped.message, _headers(mapped))(
+                    scope, receive, send)
+                return
             log.exception("api.unhandled", extra={"path": scope.get("path"), "method": scope.get("method")})
             if started:  # too late for a clean error response; let the server drop the connection
                 raise
@@ -76,7 +106,12 @@ class CatchUnexpected:
 
 
 def install(app: FastAPI) -> None:
+    import psycopg
+    from sqlalchemy import exc as sa_exc
+
     app.add_exception_handler(VidpipeError, _vidpipe_error)
+    for outage_type in (sa_exc.DBAPIError, sa_exc.TimeoutError, psycopg.Error, OSError):
+        app.add_exception_handler(outage_type, _outage_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_middleware(CatchUnexpected)

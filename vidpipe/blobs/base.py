@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from vidpipe.errors import LimitExceededError, UnsafeSourceError
+from vidpipe.errors import LimitExceededError, UnsafeSourceError, storage_error
 
 CHUNK_BYTES = 1024 * 1024
 _KEY_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -46,7 +46,10 @@ class HashingWriter:
         if self.max_bytes is not None and self.size > self.max_bytes:
             raise LimitExceededError(f"upload is larger than the limit of {self.max_bytes} bytes")
         self._hash.update(chunk)
-        return self._sink.write(chunk)
+        try:
+            return self._sink.write(chunk)
+        except OSError as exc:  # a full disk is an outage of ours (503, retried), never the upload's fault
+            raise storage_error(exc, "could not store the upload") from exc
 
     @property
     def sha256(self) -> str:

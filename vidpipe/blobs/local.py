@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from vidpipe.blobs.base import BlobStore, HashingWriter, Staging, StoredBlob, check_key
-from vidpipe.errors import NotFoundError, StorageError
+from vidpipe.errors import NotFoundError, storage_error
 
 INCOMING = ".incoming"  # temp files of uploads and writes in flight; same filesystem, so renames are atomic
 
@@ -22,21 +23,28 @@ class _LocalStaging(Staging):
     def __init__(self, store: LocalBlobStore, max_bytes: int | None) -> None:
         self._store = store
         self._path = store.root / INCOMING / f"upload-{uuid.uuid4().hex}"
-        self._fh = open(self._path, "wb")  # noqa: SIM115 - closed in commit/close
+        try:
+            self._fh = open(self._path, "wb")  # noqa: SIM115 - closed in commit/close
+        except OSError as exc:
+            raise storage_error(exc, "could not store the upload") from exc
         self.writer = HashingWriter(self._fh, max_bytes)
         self.committed: StoredBlob | None = None
 
     def commit(self, key: str) -> StoredBlob:
-        self._fh.close()
         target = self._store.path_for(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(self._path, target)
+        try:
+            self._fh.close()  # flushes the last buffered bytes: a full disk may only show here
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(self._path, target)
+        except OSError as exc:
+            raise storage_error(exc, "could not store the upload") from exc
         self.committed = StoredBlob(key, self.writer.size, self.writer.sha256)
         return self.committed
 
     def close(self) -> None:
         if not self._fh.closed:
-            self._fh.close()
+            with contextlib.suppress(OSError):  # a full disk failing the final flush: the file goes anyway
+                self._fh.close()
         if self.committed is None:
             self._path.unlink(missing_ok=True)
 
@@ -63,8 +71,11 @@ class LocalBlobStore(BlobStore):
         import hashlib
 
         target = self.path_for(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.root / INCOMING, prefix="put-")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.root / INCOMING, prefix="put-")
+        except OSError as exc:
+            raise storage_error(exc, f"could not write {key}") from exc
         digest = hashlib.sha256()
         size = 0
         try:
@@ -76,7 +87,7 @@ class LocalBlobStore(BlobStore):
             os.replace(tmp, target)
         except OSError as exc:
             Path(tmp).unlink(missing_ok=True)
-            raise StorageError(f"could not write {key}: {exc.strerror}") from exc
+            raise storage_error(exc, f"could not write {key}") from exc
         return StoredBlob(key, size, digest.hexdigest())
 
     def open_read(self, key: str) -> BinaryIO:

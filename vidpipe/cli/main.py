@@ -43,9 +43,31 @@ def open_runtime(settings: Settings | None = None, **kwargs):
     settings = settings or load_settings()
     try:
         return Runtime.from_settings(settings, **kwargs)
-    except VidpipeError as exc:
-        err_console.print(f"[red]error:[/red] {exc.message}")
+    except Exception as exc:
+        error = as_user_error(exc)
+        if error is None:
+            raise
+        err_console.print(f"[red]error:[/red] {one_line(error)}")
         raise typer.Exit(2) from exc
+
+
+def as_user_error(exc: BaseException) -> VidpipeError | None:
+    """Our error for what a user can act on (ours, a database outage, a full disk), else None (a bug)."""
+    from vidpipe.errors import storage_error
+    from vidpipe.store.database import database_unavailable
+
+    if isinstance(exc, VidpipeError):
+        return exc
+    if isinstance(exc, OSError):
+        return storage_error(exc, "could not read or store the file")
+    return database_unavailable(exc)
+
+
+def one_line(exc: VidpipeError) -> str:
+    """A failure as one readable line: no server paths, no traceback."""
+    from vidpipe.errors import public_message
+
+    return public_message(" ".join(exc.message.split()))
 
 
 def fail(exc: VidpipeError) -> typer.Exit:
@@ -142,8 +164,11 @@ def ingest(paths: Annotated[list[Path], typer.Argument(help="Files or folders to
                                 priority=priority, actor="cli")
             try:
                 res = ingest_path(rt, f, req, roots=roots)
-            except VidpipeError as exc:
-                err_console.print(f"[red]rejected[/red] {f.name}: {exc.message}")
+            except Exception as exc:  # one line per failed file, then on with the rest of the folder
+                error = as_user_error(exc) or VidpipeError(f"unexpected {type(exc).__name__}: {exc}",
+                                                           code="internal")
+                verb = "rejected" if not error.retryable else "failed"
+                err_console.print(f"[red]{verb}[/red] {f.name}: {one_line(error)} ({error.code})")
                 failures += 1
                 continue
             note = " (already known: same bytes)" if res.duplicate else ""

@@ -6,7 +6,7 @@ import random
 from dataclasses import dataclass
 from datetime import timedelta
 
-from vidpipe.errors import is_retryable
+from vidpipe.errors import is_retryable, spends_attempt
 
 
 @dataclass(frozen=True)
@@ -15,6 +15,7 @@ class RetryDecision:
 
     final_status: str | None  # "failed" (permanent) | "dead" (retries exhausted) | None (retrying)
     retry_in: timedelta | None = None
+    spend_attempt: bool = True  # False: an infrastructure outage, the attempt is given back
 
 
 def backoff(attempt: int, base: float, cap: float, rng: random.Random | None = None) -> timedelta:
@@ -24,9 +25,13 @@ def backoff(attempt: int, base: float, cap: float, rng: random.Random | None = N
 
 
 def decide(exc: BaseException, attempts: int, max_attempts: int, *, base: float, cap: float,
-           rng: random.Random | None = None) -> RetryDecision:
+           rng: random.Random | None = None, deferrals: int = 0) -> RetryDecision:
+    """Bad input fails at once; an infrastructure outage waits it out (backoff grows with `deferrals`, no
+    attempt spent); anything else retryable is retried until `max_attempts`, then the job is dead."""
     if not is_retryable(exc):
         return RetryDecision("failed")
+    if not spends_attempt(exc):
+        return RetryDecision(None, backoff(deferrals + 1, base, cap, rng), spend_attempt=False)
     if attempts >= max_attempts:
         return RetryDecision("dead")
     return RetryDecision(None, backoff(attempts, base, cap, rng))

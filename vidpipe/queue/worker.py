@@ -1,4 +1,9 @@
-"""A worker process: N job threads, one heartbeat thread, one LISTEN thread. SIGTERM releases work cleanly."""
+"""A worker process: N job threads, one heartbeat thread, one LISTEN thread. SIGTERM releases work cleanly.
+
+The LISTEN connection also holds the worker's presence lock (vidpipe.queue.jobs): while it is held, peers know
+this worker is alive; when the process dies the lock goes with its connection and peers reclaim its jobs in
+seconds (vidpipe.queue.sweep, run by the heartbeat thread of every worker).
+"""
 
 from __future__ import annotations
 
@@ -15,12 +20,16 @@ from sqlalchemy.engine import make_url
 
 from vidpipe import metrics
 from vidpipe.queue import jobs
+from vidpipe.queue.sweep import sweep
 from vidpipe.runtime import Runtime
 from vidpipe.stages.runner import JobRun, StageRunner
+from vidpipe.store.database import database_unavailable
 
 log = logging.getLogger(__name__)
 
 IDLE_POLL_SECONDS = 2.0  # fallback when no NOTIFY arrives (e.g. a retry whose backoff just ended)
+SWEEP_SECONDS = 0.5
+RECONNECT_SECONDS = 0.5  # the presence connection comes back fast after a database restart
 
 
 def make_worker_id() -> str:
@@ -42,6 +51,7 @@ class Worker:
         self.on_finished = on_finished
         self._stop = threading.Event()
         self._wake = threading.Event()
+        self._present = threading.Event()  # the presence lock is held: only then may this worker claim
         self._active: dict[int, JobRun] = {}
         self._active_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
@@ -93,12 +103,14 @@ class Worker:
     def _job_loop(self) -> None:
         st = self.rt.settings
         while not self._stop.is_set():
+            if not self._present.wait(IDLE_POLL_SECONDS):
+                continue  # unseen by peers, a job of ours would look orphaned: claim nothing
             try:
                 with self.rt.db.session() as s, s.begin():
                     job = jobs.claim(s, self.worker_id, st.job_lease_seconds)
-            except Exception:
-                log.exception("worker.claim_failed")
-                self._stop.wait(IDLE_POLL_SECONDS)
+            except Exception as exc:
+                _log_db_failure("worker.claim_failed", exc)
+                self._stop.wait(RECONNECT_SECONDS)
                 continue
             if job is None:
                 self._wake.wait(IDLE_POLL_SECONDS)
@@ -113,6 +125,7 @@ class Worker:
             except Exception:  # the runner records failures itself; this is a bug guard
                 log.exception("worker.runner_crashed", extra={"job": job.id})
                 outcome = "crashed"
+                self._give_back(job)
             finally:
                 with self._active_lock:
                     self._active.pop(job.id, None)
@@ -120,31 +133,63 @@ class Worker:
             if self.on_finished:
                 self.on_finished(run, outcome)
 
+    def _give_back(self, job: jobs.ClaimedJob) -> None:
+        """After a runner bug: release the job rather than leave it running under a live presence lock."""
+        try:
+            with self.rt.db.session() as s, s.begin():
+                jobs.release(s, job, self.worker_id)
+        except Exception as exc:
+            _log_db_failure("worker.release_failed", exc)
+
+    def _alive(self) -> bool:
+        return not (self._stop.is_set() and not self.active_jobs)
+
     def _heartbeat_loop(self) -> None:
         st = self.rt.settings
-        last_lease: dict[int, float] = {}
-        while not (self._stop.is_set() and not self.active_jobs):
+        next_sweep = 0.0
+        while self._alive():
             for run in self.active_jobs:
                 try:
                     with self.rt.db.session() as s, s.begin():
                         ours, cancel = jobs.heartbeat(s, run.job, self.worker_id, st.job_lease_seconds,
                                                       run.progress)
-                    last_lease[run.job.id] = time.monotonic()
                     run.lease_lost = run.lease_lost or not ours
                     run.cancel_requested = run.cancel_requested or cancel
-                except Exception:
-                    log.exception("worker.heartbeat_failed", extra={"job": run.job.id})
+                except Exception as exc:  # a database outage: the job goes on, its lease is extended later
+                    _log_db_failure("worker.heartbeat_failed", exc, job=run.job.id)
+            if not self._stop.is_set() and self._present.is_set() and time.monotonic() >= next_sweep:
+                next_sweep = time.monotonic() + SWEEP_SECONDS
+                try:
+                    found = sweep(self.rt, actor=f"worker:{self.worker_id}")
+                    if found.reclaimable:
+                        self._wake.set()
+                except Exception as exc:
+                    _log_db_failure("worker.sweep_failed", exc)
             time.sleep(self._pulse)
 
     def _listen_loop(self) -> None:
+        """LISTEN for new work on the connection that holds this worker's presence lock."""
         conninfo = psycopg_conninfo(self.rt.db.url)
-        while not self._stop.is_set():
+        while self._alive():  # present until the last job is released, or a peer would reclaim it meanwhile
             try:
-                with psycopg.connect(conninfo, autocommit=True) as conn:
+                with psycopg.connect(conninfo, autocommit=True, connect_timeout=5) as conn:
+                    jobs.hold_presence(conn, self.worker_id)
                     conn.execute(f"LISTEN {jobs.NOTIFY_CHANNEL}")
-                    while not self._stop.is_set():
+                    self._present.set()
+                    self._wake.set()  # work may have queued up while we were away
+                    while self._alive():
                         for _ in conn.notifies(timeout=1.0, stop_after=1):
                             self._wake.set()
-            except Exception:
-                log.warning("worker.listen_reconnect", exc_info=True)
-                self._stop.wait(IDLE_POLL_SECONDS)
+            except Exception as exc:
+                self._present.clear()
+                _log_db_failure("worker.listen_reconnect", exc)
+                self._stop.wait(RECONNECT_SECONDS)
+        self._present.clear()
+
+
+def _log_db_failure(event: str, exc: Exception, **extra: object) -> None:
+    """A database outage is expected weather: one line, no stack. Anything else keeps its traceback."""
+    if database_unavailable(exc) is not None:
+        log.warning(event, extra={"error": "database unavailable", **extra})
+    else:
+        log.error(event, exc_info=exc, extra=dict(extra))

@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from vidpipe.analysis import registry
 from vidpipe.analysis.pipeline import Opener, run_pass
+from vidpipe.errors import JobCancelledError
 from vidpipe.media.probe import probe_file
 from vidpipe.stages.base import Output, StageInput, StageResult
 
 ENV_ANALYZERS = "VIDPIPE_ANALYZERS"
+STOP_POLL_SECONDS = 0.1
+T = TypeVar("T")
 
 
 def chosen_names(analyzers: list[str] | None = None) -> list[str] | None:
@@ -38,6 +43,29 @@ def _embedding_options(inp: StageInput) -> dict[str, dict[str, Any]]:
                            description=inp.description or None)
 
 
+def interruptible(step: Callable[[], T], should_stop: Callable[[], bool]) -> T:
+    """Run a step that cannot check `should_stop` itself (loading models: seconds of imports and weights) on a
+    helper thread, and stop waiting for it as soon as a stop is requested, so a worker told to shut down hands
+    its job back at once. The step finishes in the background; the models it loads are cached per process."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = step()
+        except BaseException as exc:
+            box["error"] = exc
+
+    helper = threading.Thread(target=target, name="analysis-load", daemon=True)
+    helper.start()
+    while helper.is_alive():
+        helper.join(STOP_POLL_SECONDS)
+        if should_stop():
+            raise JobCancelledError("analysis stopped on request")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
 def run(inp: StageInput, *, analyzers: list[str] | None = None, options: dict[str, dict[str, Any]] | None = None,
         opener: Opener | None = None) -> StageResult:
     probe = inp.probe or probe_file(inp.source_path, inp.limits)
@@ -45,8 +73,9 @@ def run(inp: StageInput, *, analyzers: list[str] | None = None, options: dict[st
         analyzers = list(inp.profile.analyzers)
     if options is None and inp.settings is not None:
         options = _embedding_options(inp)
-    selection = registry.build(chosen_names(analyzers), options, has_video=bool(probe["has_video"]),
-                               has_audio=bool(probe["has_audio"]))
+    selection = interruptible(lambda: registry.build(chosen_names(analyzers), options,
+                                                     has_video=bool(probe["has_video"]),
+                                                     has_audio=bool(probe["has_audio"])), inp.should_stop)
     result = run_pass(inp.source_path, probe, selection, opener=opener, max_frame_pixels=inp.limits.max_frame_pixels,
                       should_stop=inp.should_stop, progress=inp.progress)
     outputs: list[Output] = []

@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from vidpipe.cloud import deadletters
-from vidpipe.errors import JobCancelledError, NotFoundError, VidpipeError
+from vidpipe.errors import JobCancelledError, VidpipeError, is_retryable, public_message
 from vidpipe.queue import jobs
 from vidpipe.queue.jobs import ClaimedJob
 from vidpipe.queue.retry import decide
@@ -17,11 +19,13 @@ from vidpipe.runtime import Runtime
 from vidpipe.stages import registry
 from vidpipe.stages.base import StageInput, StageResult
 from vidpipe.store import assets
+from vidpipe.store.database import database_unavailable
 from vidpipe.store.models import Asset
 from vidpipe.store.profiles import resolve_profile
 from vidpipe.store.understanding import ensure_search_indexes, has_embeddings_table
 
 log = logging.getLogger(__name__)
+_OUTCOME_RETRY_SECONDS = (0.2, 1.0)  # first and largest wait between tries to record an outcome
 
 
 @dataclass
@@ -65,15 +69,31 @@ class StageRunner:
             work_dir.mkdir(parents=True)
             result, asset = self._execute(run, work_dir)
             sizes = self._publish(asset, result)
-            return self._succeed(job, result, sizes)
-        except JobCancelledError as exc:
-            return self._stopped(run, exc)
+            return self._until_recorded(partial(self._succeed, job, result, sizes))
+        except JobCancelledError:
+            return self._until_recorded(partial(self._stopped, run))
         except Exception as exc:  # every failure becomes a recorded decision, never a dead worker
-            if run.should_stop() and not isinstance(exc, VidpipeError):
-                return self._stopped(run, exc)
-            return self._fail(job, exc)
+            error = database_unavailable(exc) or exc
+            if run.should_stop() and is_retryable(error):  # e.g. ffmpeg got the same Ctrl-C as we did
+                return self._until_recorded(partial(self._stopped, run))
+            return self._until_recorded(partial(self._fail, job, error))
         finally:
             shutil.rmtree(work_dir, ignore_errors=True)
+
+    def _until_recorded(self, record: Callable[[], str]) -> str:
+        """Record an outcome, waiting out a database outage (up to job_outcome_wait_seconds) instead of
+        leaving the job to sit out its lease and spend an attempt."""
+        deadline = time.monotonic() + self.rt.settings.job_outcome_wait_seconds
+        wait, most = _OUTCOME_RETRY_SECONDS
+        while True:
+            try:
+                return record()
+            except Exception as exc:
+                if database_unavailable(exc) is None or time.monotonic() + wait > deadline:
+                    raise
+                log.warning("job.outcome_waiting_for_database", extra={"wait_seconds": wait})
+                time.sleep(wait)
+                wait = min(most, wait * 2)
 
     def _execute(self, run: JobRun, work_dir: Path) -> tuple[StageResult, Asset]:
         job = run.job
@@ -140,20 +160,23 @@ class StageRunner:
     def _fail(self, job: ClaimedJob, exc: BaseException) -> str:
         st = self.rt.settings
         decision = decide(exc, job.attempt, job.max_attempts, base=st.job_backoff_base_seconds,
-                          cap=st.job_backoff_max_seconds)
+                          cap=st.job_backoff_max_seconds, deferrals=job.deferrals)
         code = exc.code if isinstance(exc, VidpipeError) else type(exc).__name__
-        message = str(exc) or type(exc).__name__
+        message = public_message(str(exc) or type(exc).__name__)  # users see it: no server paths
         log.warning("stage.failed", extra={"job": job.id, "stage": job.stage, "error_code": code,
-                                           "retry": decision.retry_in is not None})
+                                           "retry": decision.retry_in is not None,
+                                           "spent_attempt": decision.spend_attempt})
         with self.rt.db.session() as s, s.begin():
+            # The asset before the job, as in _succeed and in the API's reprocess and delete: the other order
+            # deadlocks against them.
+            assets.lock_asset_row(s, job.asset_id)
             if not jobs.finish(s, job, self.worker_id, decision.final_status or "queued", error_code=code,
-                               error=message, retry_in=decision.retry_in):
+                               error=message, retry_in=decision.retry_in, spend_attempt=decision.spend_attempt):
                 return "lost"
             assets.touch_asset(s, job.asset_id)  # the stage's status and error change
             if decision.final_status is not None:
-                try:
-                    asset = assets.get_asset(s, job.asset_id, lock=True)
-                except NotFoundError:
+                asset = s.get(Asset, job.asset_id)
+                if asset is None:
                     return decision.final_status
                 reason = message if decision.final_status == "failed" else (
                     f"{job.stage} gave up after {job.attempt} attempts: {message}")
@@ -162,12 +185,13 @@ class StageRunner:
             deadletters.publish(self.rt.dead_letter_sinks, job, code, message)
         return decision.final_status or "retrying"
 
-    def _stopped(self, run: JobRun, exc: BaseException) -> str:
+    def _stopped(self, run: JobRun) -> str:
         job = run.job
         with self.rt.db.session() as s, s.begin():
             if run.cancel_requested:
+                assets.lock_asset_row(s, job.asset_id)  # asset before job (see _fail)
                 if jobs.finish(s, job, self.worker_id, "cancelled", error_code="cancelled", error="cancelled"):
-                    asset = assets.get_asset(s, job.asset_id, lock=True)
+                    asset = assets.get_asset(s, job.asset_id)
                     assets.set_status(s, asset, "failed", actor=self.actor, error_code="cancelled",
                                       error=f"{job.stage} was cancelled")
                 return "cancelled"

@@ -7,11 +7,11 @@ import threading
 import warnings
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from vidpipe.errors import TransientError
+from vidpipe.errors import DatabaseUnavailableError, TransientError
 from vidpipe.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -87,9 +87,39 @@ def resolve_database_url(settings: Settings) -> str:
     return start_embedded(settings.embedded_pg_dir)
 
 
+# A server that does not answer (as opposed to refusing) fails a connect after this long, not the OS's minutes.
+CONNECT_TIMEOUT_SECONDS = 5
+
+
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     return create_engine(normalize_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
-                         future=True)
+                         future=True, connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS})
+
+
+def database_unavailable(error: BaseException) -> DatabaseUnavailableError | None:
+    """Our error when `error` means the database cannot be reached (down, restarting, pool exhausted), else None.
+
+    Query errors (a constraint, bad SQL, a deadlock) are not outages and stay what they are."""
+    reachable_errors = (exc.InterfaceError, exc.TimeoutError, exc.DisconnectionError)
+    if isinstance(error, DatabaseUnavailableError):
+        return error
+    outage = isinstance(error, reachable_errors) or (
+        isinstance(error, exc.DBAPIError) and (error.connection_invalidated or _is_connection_error(error.orig)))
+    outage = outage or _is_connection_error(error)
+    if not outage:
+        return None
+    return DatabaseUnavailableError("the database is unavailable; try again shortly")
+
+
+def _is_connection_error(error: BaseException | None) -> bool:
+    import psycopg
+
+    if isinstance(error, psycopg.OperationalError):
+        # SQLSTATE class 08 (connection exception) and 57P (operator intervention: shutdown, crash recovery);
+        # none at all when the connection never got as far as a server answer.
+        state = getattr(error, "sqlstate", None) or ""
+        return not state or state.startswith(("08", "57P"))
+    return isinstance(error, psycopg.InterfaceError)
 
 
 class Database:

@@ -149,6 +149,12 @@ class Job(Base):
     run_after: Mapped[datetime] = _now_column()
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     worker_id: Mapped[str | None] = mapped_column(Text)
+    # The running worker's last heartbeat: with its presence lock gone for longer than a grace, it died.
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Attempts that ended with their worker dying (counted in `attempts` too): a crash loop goes dead.
+    crashes: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default=text("0"))
+    # Retries after an infrastructure outage (disk full, storage or database down): not counted in `attempts`.
+    deferrals: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default=text("0"))
     progress: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     last_error_code: Mapped[str | None] = mapped_column(String(64))

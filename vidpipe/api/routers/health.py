@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import shutil
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from vidpipe.api.deps import RuntimeDep
+from vidpipe.runtime import Runtime
 from vidpipe.store import migrate
 
 log = logging.getLogger(__name__)
@@ -21,9 +23,24 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+def low_disk(rt: Runtime) -> list[str]:
+    """Local disks (media store, scratch) with less free space than `ready_min_free_bytes`; no paths shown."""
+    need = rt.settings.ready_min_free_bytes
+    disks = {"media store": getattr(rt.blobs, "root", None), "scratch space": rt.settings.scratch_root}
+    problems = []
+    for name, path in disks.items():
+        try:
+            free = shutil.disk_usage(path).free if path is not None else None
+        except OSError:  # not created yet (no worker ran here) or unreadable: nothing to measure
+            continue
+        if free is not None and free < need:
+            problems.append(f"{name} low on space: {free // 2**20} MiB free, {need // 2**20} MiB required")
+    return problems
+
+
 @router.get("/readyz", responses={503: {"description": "Not ready, with the reasons"}})
 def readyz(rt: RuntimeDep) -> JSONResponse:
-    """Ready for traffic: the database answers and is migrated, the media store takes writes."""
+    """Ready for traffic: the database answers and is migrated, the media store takes writes and has room."""
     problems: list[str] = []
     try:
         with rt.db.engine.connect() as conn:
@@ -39,6 +56,8 @@ def readyz(rt: RuntimeDep) -> JSONResponse:
     except Exception as exc:
         log.warning("readyz.media_store", extra={"error": str(exc)})
         problems.append(f"media store not writable: {type(exc).__name__}")
+    problems += low_disk(rt)
     if problems:
-        return JSONResponse({"status": "unavailable", "problems": problems}, status_code=503)
+        return JSONResponse({"status": "unavailable", "problems": problems}, status_code=503,
+                            headers={"Retry-After": "5"})
     return JSONResponse({"status": "ready"})

@@ -1,0 +1,143 @@
+"""Workers dying: SIGKILLed in a loop (resumed by a peer within seconds), a job that kills every worker that
+runs it (dead after the limit, dead-lettered), and ffmpeg alone getting SIGTERM or SIGINT (retried, not failed)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.acceptance.conftest import all_terminal, events_of, ingest_file, jobs_of, live_ffmpeg, wait_for
+from tests.aws_emulator import aws_emulator_fixture  # noqa: F401 - fixture
+from tests.faults.conftest import assert_intact, tiny_clips, worker_env
+
+RESUME_LIMIT_SECONDS = 5.0
+
+
+def _pid_of(worker_id: str | None) -> int | None:
+    parts = (worker_id or "").split(":")
+    return int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else None
+
+
+def _victim(rt, children, *, job_filter) -> tuple[object, object] | None:
+    """A running job (matching job_filter) and the child process running it."""
+    by_pid = {c.pid: c for c in children if c.popen.poll() is None}
+    for job in jobs_of(rt):
+        child = by_pid.get(_pid_of(job.worker_id))
+        if job.status == "running" and child is not None and job_filter(job):
+            return job, child
+    return None
+
+
+def test_sigkilled_workers_are_resumed_by_a_peer_within_seconds(fault_settings, fault_runtime, procs, tmp_path):
+    rt = fault_runtime
+    ids = [ingest_file(rt, clip) for clip in tiny_clips(tmp_path / "clips", 4)]
+    env = worker_env(fault_settings)
+    # Three slots each: a peer has room to resume a job at once (the figure is detection, not queueing).
+    workers = [procs.spawn(["worker", "-c", "3"], env, name=f"worker-{i}") for i in range(2)]
+    kills: list[tuple[int, int, float]] = []  # (job id, attempt killed, wall time of the kill)
+    deadline = time.monotonic() + 90
+    while not all_terminal(rt, ids):
+        assert time.monotonic() < deadline, "\n".join(w.output()[-2000:] for w in workers)
+        found = len(kills) < 4 and _victim(rt, workers, job_filter=lambda j: j.crashes == 0)
+        if found:
+            job, child = found
+            child.popen.send_signal(signal.SIGKILL)
+            kills.append((job.id, job.attempts, time.time()))
+            child.wait(timeout=10)
+            workers = [w for w in workers if w is not child]
+            workers.append(procs.spawn(["worker", "-c", "3"], env, name=f"worker-{len(kills) + 1}"))
+        time.sleep(0.05)
+    assert len(kills) == 4, "the loop should have killed four workers mid-job"
+
+    assert_intact(rt, ids)
+    detected, resumed = [], []
+    for job_id, attempt, killed_at in kills:
+        claims = [e for e in events_of(rt, event="job.claimed") if e.job_id == job_id
+                  and e.detail["attempt"] == attempt + 1]
+        assert claims and claims[0].detail["reclaimed"], f"job {job_id} was not reclaimed"
+        # Found by its missing presence lock, not by its lease running out (a worker running two jobs loses both).
+        lost = [e for e in events_of(rt, event="job.worker_lost") if e.job_id == job_id
+                and e.at.timestamp() >= killed_at - 0.5]
+        assert lost, f"job {job_id} was not found by the sweep"
+        detected.append(lost[0].at.timestamp() - killed_at)
+        resumed.append(claims[0].at.timestamp() - killed_at)
+    print(f"\nkill -> found dead: {', '.join(f'{s:.2f}' for s in detected)} s; -> resumed by a peer: "
+          f"{', '.join(f'{s:.2f}' for s in resumed)} s (max {max(resumed):.2f} s, lease 30 s)")
+    assert max(resumed) <= RESUME_LIMIT_SECONDS, resumed
+
+
+def test_a_job_that_keeps_killing_its_worker_goes_dead_and_is_dead_lettered(fault_settings, fault_runtime, procs,
+                                                                            tmp_path, aws_emulator):
+    rt = fault_runtime
+    sqs = aws_emulator.client("sqs")
+    queue_url = sqs.create_queue(QueueName=aws_emulator.unique("dlq"))["QueueUrl"]
+    rt.settings.job_max_attempts = 3
+    victim, bystander = [ingest_file(rt, clip) for clip in tiny_clips(tmp_path / "clips", 2)]
+    env = worker_env(fault_settings, job_max_attempts=3, dlq_url=queue_url, aws_endpoint_url=aws_emulator.endpoint_url,
+                     aws_region=aws_emulator.region)
+    workers = [procs.spawn(["worker", "-c", "2"], env, name=f"worker-{i}") for i in range(2)]
+
+    def doomed(job) -> bool:  # the "file that crashes the decoder": its transcode kills whoever runs it
+        return job.asset_id == victim and job.stage == "transcode"
+
+    kills = 0
+    deadline = time.monotonic() + 90
+    while not all_terminal(rt, [victim, bystander]):
+        assert time.monotonic() < deadline, "\n".join(w.output()[-2000:] for w in workers)
+        found = _victim(rt, workers, job_filter=doomed)
+        if found:
+            _, child = found
+            child.popen.send_signal(signal.SIGKILL)
+            child.wait(timeout=10)
+            kills += 1
+            workers = [w for w in workers if w is not child]
+            workers.append(procs.spawn(["worker", "-c", "2"], env, name=f"worker-{kills + 2}"))
+        time.sleep(0.02)
+
+    (job,) = [j for j in jobs_of(rt, victim) if j.stage == "transcode"]
+    assert (job.status, job.attempts, job.crashes, kills) == ("dead", 3, 3, 3)
+    assert (job.last_error_code, job.last_error) == ("worker_died", "worker died 3 times")
+    assert_intact(rt, [victim, bystander], failed={victim: "transcode"})
+    dead = events_of(rt, asset_id=victim, event="job.dead")
+    assert len(dead) == 1 and dead[0].detail["error"] == "worker died 3 times"
+
+    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=2,
+                                   VisibilityTimeout=0).get("Messages", [])
+    bodies = [json.loads(m["Body"]) for m in messages]
+    assert [(b["job_id"], b["reason"], b["error_code"]) for b in bodies] == [
+        (job.id, "worker died 3 times", "worker_died")]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "sigint"])
+def test_ffmpeg_alone_interrupted_is_retried_and_the_asset_still_succeeds(fault_settings, fault_runtime, procs,
+                                                                         tmp_path, sig):
+    rt = fault_runtime
+    # The standard ladder over 6 s of 640x360 keeps ffmpeg busy long enough to be interrupted.
+    (clip,) = tiny_clips(tmp_path / "clips", 1, width=640, height=360, seconds=6)
+    asset_id = ingest_file(rt, clip, profile="standard")
+    worker = procs.spawn(["worker", "-c", "1"], worker_env(fault_settings), name="worker")
+
+    def transcode_running():
+        job = next((j for j in jobs_of(rt, asset_id) if j.stage == "transcode"), None)
+        return job if job is not None and job.status == "running" else None
+
+    job = wait_for(transcode_running, timeout=60, interval=0.05, what="the transcode to run", procs=[worker])
+    marker = str(fault_settings.scratch_root / f"job-{job.id}-a1")
+    pids = wait_for(lambda: live_ffmpeg(marker), timeout=20, interval=0.02, what="ffmpeg to start", procs=[worker])
+    signalled_at = datetime.now(UTC)
+    for pid in pids:
+        os.kill(pid, sig)  # ffmpeg only: the worker is untouched
+    wait_for(lambda: all_terminal(rt, [asset_id]), timeout=90, interval=0.2, what="the asset to finish",
+             procs=[worker])
+
+    assert_intact(rt, [asset_id])
+    (job,) = [j for j in jobs_of(rt, asset_id) if j.stage == "transcode"]
+    assert (job.status, job.attempts) == ("succeeded", 2)
+    retried = [e for e in events_of(rt, asset_id=asset_id, event="job.retry_scheduled") if e.at >= signalled_at]
+    assert [e.detail["error_code"] for e in retried] == ["transient"]
+    assert not events_of(rt, asset_id=asset_id, event="job.failed")

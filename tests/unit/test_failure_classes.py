@@ -1,0 +1,47 @@
+"""Which failures are the input's fault, which are ours, and what users get to read about them."""
+
+from __future__ import annotations
+
+import errno
+
+from vidpipe.errors import (
+    MediaDecodeError,
+    StorageError,
+    StorageFullError,
+    TransientError,
+    public_message,
+    spends_attempt,
+    storage_error,
+)
+from vidpipe.stages import transcode
+
+
+def test_ffmpeg_stopped_by_a_signal_is_an_interruption_not_bad_input():
+    for code, stderr in ((255, "frame=  120 fps=60\nExiting normally, received signal 15.\n"),
+                         (255, "Exiting normally, received signal 2.\n"), (255, ""), (-15, "")):
+        failure = transcode._failure(code, stderr)
+        assert isinstance(failure, TransientError) and not isinstance(failure, MediaDecodeError), (code, stderr)
+        assert failure.retryable and spends_attempt(failure)  # bounded: a signal may be the OOM killer
+
+
+def test_a_full_scratch_disk_is_waited_out_without_spending_attempts():
+    full = transcode._failure(1, "[hls @ 0x1] /srv/scratch/job-1-a1/out/hls/360p/seg_003.ts: No space left on "
+                                 "device\nav_interleaved_write_frame(): No space left on device\n")
+    assert isinstance(full, StorageFullError) and full.retryable and not spends_attempt(full)
+
+
+def test_os_errors_of_the_media_store():
+    full = storage_error(OSError(errno.ENOSPC, "No space left on device", "/srv/media/a/b"), "could not write a/b")
+    assert isinstance(full, StorageFullError) and full.code == "storage_full"
+    assert str(full) == "could not write a/b: the media store is full (No space left on device)"
+    other = storage_error(OSError(errno.EIO, "Input/output error"), "could not write a/b")
+    assert type(other) is StorageError and "/srv" not in str(other)
+
+
+def test_public_messages_lose_server_paths_but_keep_urls_and_keys():
+    assert public_message("[Errno 28] No space left on device: '/var/lib/vidpipe/scratch/job-3-a1/x.ts'") == (
+        "[Errno 28] No space left on device: 'x.ts'")
+    assert public_message("/data/in/clip.mp4: Invalid data found when processing input") == (
+        "clip.mp4: Invalid data found when processing input")
+    kept = "fetch http://example.test/a/b.mp4 failed; key 1f2e/hls/master.m3u8; ratio 1/2"
+    assert public_message(kept) == kept
