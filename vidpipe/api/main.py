@@ -23,9 +23,13 @@ from vidpipe.web import pages
 DESCRIPTION = """\
 Ingest media, follow its processing and fetch the outputs.
 
-Every `/v1` route needs an API key (`vidpipe keys create <name>`), sent as `Authorization: Bearer <key>`
-or `X-API-Key: <key>`. Media URLs (`/v1/media/...`) also accept `?api_key=<key>`, for players that
-cannot send headers; HLS playlists fetched that way get the key appended to the URIs inside them.
+Every `/v1` route needs an API key (`vidpipe keys create <name> --role read|ingest|admin`), sent as
+`Authorization: Bearer <key>` or `X-API-Key: <key>`; never in a URL. Roles: `read` (metadata, search,
+playback links), `ingest` (+ create assets and uploads), `admin` (+ edit, delete, reprocess, jobs, profiles);
+a key without the role a route needs gets 403 `forbidden`.
+
+Players and embeds need no key: an asset's `playback` object (and `GET /v1/assets/{id}/playback`) holds
+signed, expiring URLs of its HLS master playlist, poster, scrub previews and original.
 
 Errors are always `{"error": {"code": "...", "message": "..."}}`.
 """
@@ -60,6 +64,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(assets.router, prefix="/v1")
     app.include_router(jobs.router, prefix="/v1")
     app.include_router(media.router, prefix="/v1")
+    app.include_router(media.play_router, prefix="/v1")
     app.include_router(reprocess.router, prefix="/v1")
     app.include_router(search_router.router, prefix="/v1")
     app.include_router(popular.router, prefix="/v1")

@@ -64,6 +64,17 @@ class ArtifactPublic(BaseModel):
     url: str
 
 
+class PlaybackPublic(BaseModel):
+    """Signed, expiring URLs: a player, an `<img>` or an embed fetches them without an API key. The HLS grant
+    covers the asset's `hls/` files, so the variant playlists and segments the master names are covered too."""
+
+    playback_url: str | None = Field(description="HLS master playlist; None until the transcode finished")
+    poster_url: str | None
+    sprite_vtt_url: str | None = Field(description="Scrub previews (WebVTT naming sprite sheets beside it)")
+    download_url: str = Field(description="The original file")
+    expires_at: datetime
+
+
 class AssetPublic(BaseModel):
     id: uuid.UUID
     title: str
@@ -87,6 +98,7 @@ class AssetPublic(BaseModel):
     hls_master_url: str | None
     poster_url: str | None
     sprite_vtt_url: str | None
+    playback: PlaybackPublic | None = Field(default=None, description="Signed URLs for players (no API key)")
     duplicate: bool | None = Field(default=None, description="Only on create: the bytes were already known")
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
-from vidpipe.api.deps import CallerDep, SessionDep
+from vidpipe.api.deps import AdminCallerDep, CallerDep, SessionDep
 from vidpipe.api.schemas import ErrorBody
 from vidpipe.store import events
 from vidpipe.store import profiles as store
@@ -44,7 +44,7 @@ def _invalid(exc: ValidationError) -> JSONResponse:
 
 @router.put("/{name}", response_model=store.ProfilePublic,
             responses={201: {"model": store.ProfilePublic}, 409: {"model": ErrorBody}, 422: {"model": ErrorBody}})
-def put_profile(name: str, session: SessionDep, caller: CallerDep,
+def put_profile(name: str, session: SessionDep, caller: AdminCallerDep,
                 body: Annotated[dict[str, Any], Body(openapi_examples={"small": {"value": {
                     "ladder": [{"height": 480, "video_kbps": 1200, "audio_kbps": 96}], "segment_seconds": 4,
                     "sprite_interval_seconds": 5, "x264_preset": "veryfast", "analyzers": None,
@@ -67,7 +67,7 @@ def put_profile(name: str, session: SessionDep, caller: CallerDep,
 
 @router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT,
                responses={404: {"model": ErrorBody}, 409: {"model": ErrorBody}})
-def delete_profile(name: str, session: SessionDep, caller: CallerDep) -> Response:
+def delete_profile(name: str, session: SessionDep, caller: AdminCallerDep) -> Response:
     """Assets made with it keep its name; re-processing them then fails with `unknown_profile`."""
     store.delete_profile(session, name)
     events.record(session, "profile.deleted", actor=caller, name=name)

@@ -27,7 +27,7 @@ from starlette.requests import ClientDisconnect
 
 from vidpipe.api import upload as multipart
 from vidpipe.api import views
-from vidpipe.api.deps import CallerDep, RuntimeDep, SessionDep
+from vidpipe.api.deps import IngestCallerDep, RuntimeDep, SessionDep
 from vidpipe.api.schemas import AssetPublic, ErrorBody
 from vidpipe.errors import InputError, LimitExceededError, NotFoundError, TransientError, VidpipeError
 from vidpipe.ingest.service import IngestRequest, ingest_stream
@@ -94,7 +94,7 @@ def sweep_expired(rt: Runtime) -> int:
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=UploadPublic,
              responses={413: {"model": ErrorBody}, 422: {"model": ErrorBody}})
 def create_upload(body: UploadCreate, response: Response, session: SessionDep, rt: RuntimeDep,
-                  caller: CallerDep) -> UploadPublic:
+                  caller: IngestCallerDep) -> UploadPublic:
     """Start a resumable upload of `size` bytes; then PATCH chunks (at most `chunk_size` each is best)."""
     limit = rt.settings.limits.max_upload_bytes
     if body.size > limit:
@@ -126,12 +126,12 @@ def _load(rt: Runtime, upload_id: uuid.UUID, caller: str) -> UploadSession:
 
 
 @router.get("/{upload_id}", response_model=UploadPublic, responses={404: {"model": ErrorBody}})
-def get_upload(upload_id: uuid.UUID, rt: RuntimeDep, caller: CallerDep) -> UploadPublic:
+def get_upload(upload_id: uuid.UUID, rt: RuntimeDep, caller: IngestCallerDep) -> UploadPublic:
     return _public(_load(rt, upload_id, caller))
 
 
 @router.head("/{upload_id}", status_code=204, responses={404: {"model": ErrorBody}})
-def head_upload(upload_id: uuid.UUID, rt: RuntimeDep, caller: CallerDep) -> Response:
+def head_upload(upload_id: uuid.UUID, rt: RuntimeDep, caller: IngestCallerDep) -> Response:
     """The offset to resume from, in `Upload-Offset` (and the total in `Upload-Length`)."""
     row = _load(rt, upload_id, caller)
     return Response(status_code=204, headers={"Upload-Offset": str(row.offset), "Upload-Length": str(row.size),
@@ -139,7 +139,7 @@ def head_upload(upload_id: uuid.UUID, rt: RuntimeDep, caller: CallerDep) -> Resp
 
 
 @router.delete("/{upload_id}", status_code=204, responses={404: {"model": ErrorBody}})
-def abort_upload(upload_id: uuid.UUID, rt: RuntimeDep, caller: CallerDep) -> Response:
+def abort_upload(upload_id: uuid.UUID, rt: RuntimeDep, caller: IngestCallerDep) -> Response:
     """Give up an unfinished upload; its bytes are removed."""
     _load(rt, upload_id, caller)
     with rt.db.session() as s, s.begin():
@@ -158,7 +158,7 @@ def _conflict(code: str, message: str, offset: int) -> JSONResponse:
                          413: {"model": ErrorBody}, 415: {"model": ErrorBody}, 422: {"model": ErrorBody}},
               openapi_extra={"requestBody": {"required": True, "content": {
                   "application/offset+octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
-async def patch_upload(upload_id: uuid.UUID, request: Request, rt: RuntimeDep, caller: CallerDep,
+async def patch_upload(upload_id: uuid.UUID, request: Request, rt: RuntimeDep, caller: IngestCallerDep,
                        upload_offset: Annotated[int, Header(ge=0)]) -> Any:
     """Append the body at `Upload-Offset` (must equal the current offset, else 409 with the current one).
     The chunk that completes the file ingests it: the answer then carries `asset` and `duplicate`."""
@@ -279,7 +279,7 @@ def _finished(rt: Runtime, row: UploadSession) -> UploadProgress:
     assert row.asset_id is not None
     rt.cache.invalidate_assets([row.asset_id])  # lists show it now
     with rt.db.session() as s:
-        asset = views.load_asset(s, row.asset_id, rt.settings.public_base_url)
+        asset = views.load_asset(s, row.asset_id, rt.settings.public_base_url, rt.playback)
     return UploadProgress(offset=row.size, asset=asset, duplicate=bool(row.duplicate))
 
 
