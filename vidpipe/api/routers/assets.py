@@ -187,7 +187,7 @@ def asset_playback(asset_id: uuid.UUID, session: SessionDep, rt: RuntimeDep, cal
     asset = asset_store.get_asset(session, asset_id)
     keys = dict(session.execute(select(Artifact.kind, func.min(Artifact.key))
                                 .where(Artifact.asset_id == asset_id, Artifact.kind.in_(PLAYBACK_KINDS))
-                                .group_by(Artifact.kind)).tuples().all())
+                                .group_by(Artifact.kind)).all())
     links = views.playback_links(rt.playback, asset_id, asset.original_key, keys, ttl_seconds)
     return Response(links.model_dump_json(), media_type="application/json", headers={"Cache-Control": "no-store"})
 
