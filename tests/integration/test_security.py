@@ -183,3 +183,48 @@ def test_media_with_a_header_key_still_works_for_api_clients(client, keys, runti
     assert client.get(url, params={"api_key": keys["read"]}).status_code == 401
     with runtime.db.session() as s:
         assert s.scalar(select(Asset.id).where(Asset.id == aid)) == aid
+
+
+# --- request size limits ----------------------------------------------------------------------------------------
+class Counting:
+    """A chunked request body of `total` bytes that counts how much of it the server pulled."""
+
+    def __init__(self, total: int, piece: bytes = b"x" * 65536) -> None:
+        self.total, self.piece, self.pulled = total, piece, 0
+
+    async def __aiter__(self):
+        while self.pulled < self.total:
+            self.pulled += len(self.piece)
+            yield self.piece
+
+
+@pytest.mark.parametrize(("method", "url", "ctype", "limit"), [
+    ("POST", "/session", "application/json", 16 * 1024),
+    ("POST", "/session", "application/x-www-form-urlencoded", 16 * 1024),
+    ("PATCH", "/v1/assets/{aid}", "application/json", 1024 * 1024),
+    ("PUT", "/v1/profiles/big", "application/json", 1024 * 1024),
+    ("POST", "/v1/uploads", "application/json", 1024 * 1024),
+])
+def test_chunked_bodies_are_cut_off_at_the_routes_limit(client, keys, runtime, method, url, ctype, limit):
+    [aid] = _insert_assets(runtime, [{}])
+    body = Counting(64 * 1024 * 1024)
+    r = client.request(method, url.format(aid=aid), content=body,
+                       headers={**_as(keys["admin"]), **ORIGIN, "Content-Type": ctype})
+    assert r.status_code == 413, r.text
+    assert r.json()["error"]["code"] == "limit_exceeded"
+    assert body.pulled <= limit + 2 * len(body.piece), f"{body.pulled} bytes were read"
+
+
+def test_a_declared_length_over_the_limit_is_refused_before_reading(client, keys):
+    body = Counting(2 * 1024 * 1024)
+    r = client.request("PUT", "/v1/profiles/big", content=body,
+                       headers={**_as(keys["admin"]), "Content-Type": "application/json",
+                                "Content-Length": str(2 * 1024 * 1024)})
+    assert r.status_code == 413 and body.pulled <= len(body.piece)
+
+
+def test_uploads_keep_their_own_larger_limit(client, keys, runtime, clip):
+    runtime.settings.max_body_bytes = 16 * 1024  # far below the clip: uploads are measured by the upload limit
+    r = client.post("/v1/assets", headers=_as(keys["ingest"]), files={"file": ("c.mp4", clip, "video/mp4")})
+    assert r.status_code == 201, r.text
+    assert len(clip) > 16 * 1024

@@ -10,7 +10,8 @@ from functools import partial
 import anyio
 from fastapi import FastAPI
 
-from vidpipe.api import handlers, sessions
+from vidpipe.api import handlers, limits, sessions
+from vidpipe.api.limits import BodyLimit
 from vidpipe.api.routers import assets, health, jobs, live, media, metrics, popular, profiles, reprocess, uploads
 from vidpipe.api.routers import search as search_router
 from vidpipe.cache import background
@@ -75,5 +76,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         app.include_router(router, prefix="/v1")
     # Cache hits of GET /v1/assets/{id} are answered in front of the whole stack (vidpipe.cache.fastpath);
     # everything else, misses included, goes through it. Middleware must be added above this line.
-    app.middleware_stack = FastAssetReads(app.build_middleware_stack(), runtime)
+    # Outermost: every body is capped before anything reads it (vidpipe.api.limits).
+    app.middleware_stack = BodyLimit(FastAssetReads(app.build_middleware_stack(), runtime),
+                                     partial(limits.body_limit, runtime.settings))
     return app
