@@ -10,7 +10,7 @@ from functools import partial
 import anyio
 from fastapi import FastAPI
 
-from vidpipe.api import handlers, limits, sessions
+from vidpipe.api import contract, handlers, limits, sessions
 from vidpipe.api.limits import BodyLimit
 from vidpipe.api.routers import assets, health, jobs, live, media, metrics, popular, profiles, reprocess, uploads
 from vidpipe.api.routers import search as search_router
@@ -59,6 +59,9 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.upload_limiter = anyio.CapacityLimiter(UPLOAD_CONCURRENCY)
     app.state.close_limiter = anyio.CapacityLimiter(CLOSE_THREADS)
     handlers.install(app)
+    app.add_exception_handler(405, contract.method_not_allowed)  # Allow: every method of the path
+    app.add_middleware(contract.RejectNul)
+    app.openapi = partial(contract.truthful_openapi, app, runtime.settings)  # type: ignore[method-assign]
     app.add_exception_handler(RateLimitedError, rate_limited)  # 429 with Retry-After
     app.include_router(health.router)
     app.include_router(metrics.router)

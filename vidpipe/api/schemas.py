@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+# PostgreSQL text cannot hold NUL: refused as input (422), and said so in the schema.
+NO_NUL = "^[^\\u0000]*$"
+
+
+Text = Annotated[str, StringConstraints(pattern=NO_NUL)]
+StrictInt = Annotated[int, Field(strict=True)]  # JSON true/false are not numbers here
 
 AssetStatus = Literal["queued", "processing", "ready", "failed"]
 JobStatus = Literal["queued", "running", "succeeded", "failed", "dead", "cancelled"]
@@ -110,9 +117,9 @@ class AssetList(BaseModel):
 class _AssetFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: str | None = Field(default=None, max_length=500)
-    description: str | None = Field(default=None, max_length=20_000)
-    tags: list[str] | None = Field(default=None, max_length=100)
+    title: Text | None = Field(default=None, max_length=500)
+    description: Text | None = Field(default=None, max_length=20_000)
+    tags: list[Annotated[Text, Field(max_length=100)]] | None = Field(default=None, max_length=100)
 
 
 class AssetUpdate(_AssetFields):
@@ -122,10 +129,10 @@ class AssetUpdate(_AssetFields):
 class AssetCreateFromSource(_AssetFields):
     """JSON body of POST /v1/assets: a server-side path below an import root, or a URL to fetch."""
 
-    path: str | None = None
-    url: str | None = Field(default=None, max_length=8192)
-    profile: str | None = None
-    priority: int = Field(default=0, ge=-100, le=100)
+    path: Text | None = Field(default=None, max_length=4096)
+    url: Text | None = Field(default=None, max_length=8192)
+    profile: Text | None = Field(default=None, max_length=64)
+    priority: StrictInt = Field(default=0, ge=-100, le=100)
 
     @model_validator(mode="after")
     def _one_source(self) -> AssetCreateFromSource:
@@ -134,10 +141,23 @@ class AssetCreateFromSource(_AssetFields):
         return self
 
 
+def _stage_names() -> list[str]:
+    from vidpipe.stages import registry
+
+    return list(registry.STAGES)
+
+
 class ReprocessRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    stage: str | None = None
+    stage: str | None = Field(default=None, json_schema_extra={"enum": _stage_names()},
+                              description="default: the first stage (others: 422 unknown_stage)")
+
+
+class ReprocessAllRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    stage: str = Field(json_schema_extra={"enum": _stage_names()})
 
 
 class ReprocessAccepted(BaseModel):

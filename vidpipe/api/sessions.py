@@ -140,7 +140,8 @@ router = APIRouter(prefix="/session", tags=["session"])
 
 
 def _safe_next(value: str | None) -> str:
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+    if not isinstance(value, str) or not value.startswith("/") or value.startswith("//") or "\\" in value \
+            or any(ord(c) < 32 for c in value):
         return "/"
     return value
 
@@ -175,8 +176,15 @@ def _set_cookie(response: Response, request: Request, rt: Runtime, session_id: s
                         path="/", httponly=True, samesite="lax", secure=secure)
 
 
+_SIGN_IN = {"type": "object", "properties": {"api_key": {"type": "string", "maxLength": 200},
+                                             "next": {"type": "string", "maxLength": 2000}}}
+_SIGN_IN_BODY = {"required": True, "content": {"application/json": {"schema": {**_SIGN_IN, "required": ["api_key"]}},
+                                               "application/x-www-form-urlencoded": {"schema": _SIGN_IN}}}
+
+
 @router.post("", responses={200: {"description": "JSON sign-in: {\"csrf_token\"}"},
-                            303: {"description": "Form sign-in: to `next`"}, 401: {"model": ErrorBody}})
+                            303: {"description": "Form sign-in: to `next`"}, 401: {"model": ErrorBody}},
+             openapi_extra={"requestBody": _SIGN_IN_BODY})
 async def sign_in(request: Request) -> Response:
     """Sign in with an API key (form field or JSON `api_key`); sets the HttpOnly `vidpipe_session` cookie."""
     rt = _runtime(request)

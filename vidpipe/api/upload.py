@@ -184,6 +184,9 @@ def _ingest_form(rt: Runtime, boundary: bytes, pull: Pull, req: IngestRequest, m
 
 def apply_fields(req: IngestRequest, form: _Form) -> None:
     f = form.fields
+    for name, value in f.items():
+        if "\x00" in value:
+            raise InputError(f"form field {name!r} contains a NUL character", code="invalid_multipart")
     req.original_name = form.filename
     req.content_type = form.content_type
     if "title" in f:

@@ -41,11 +41,12 @@ class ProfileDefinition(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, description="optional; must equal the name in the URL")
+    name: str | None = Field(default=None, description="optional; must equal the name in the URL",
+                             json_schema_extra={"pattern": NAME_PATTERN})
     ladder: Annotated[list[RungDefinition], Field(min_length=1, max_length=10)]
     segment_seconds: Annotated[float, Field(ge=1, le=10)] = 4.0
     sprite_interval_seconds: Annotated[float, Field(ge=1, le=60)] = 10.0
-    x264_preset: str = "veryfast"
+    x264_preset: str = Field(default="veryfast", json_schema_extra={"enum": list(X264_PRESETS)})
     analyzers: list[str] | None = None
     zero_shot_labels: Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]] | None,
                                 Field(max_length=100)] = None

@@ -20,6 +20,7 @@ from vidpipe.api import upload, views
 from vidpipe.api.deps import AdminCallerDep, CallerDep, IngestCallerDep, KeyNameDep, RuntimeDep, SessionDep
 from vidpipe.api.pagination import CursorParam, LimitParam, decode_id, decode_time_id, encode_id, encode_time_id
 from vidpipe.api.schemas import (
+    NO_NUL,
     AssetCreateFromSource,
     AssetList,
     AssetPublic,
@@ -53,9 +54,11 @@ _CREATE_BODY = {
             "type": "object", "required": ["file"],
             "properties": {
                 "file": {"type": "string", "format": "binary"},
-                "title": {"type": "string"}, "description": {"type": "string"},
-                "tags": {"type": "string", "description": "comma-separated"},
-                "profile": {"type": "string"}, "priority": {"type": "integer"},
+                "title": {"type": "string", "maxLength": 500, "pattern": NO_NUL},
+                "description": {"type": "string", "maxLength": 20_000, "pattern": NO_NUL},
+                "tags": {"type": "string", "description": "comma-separated", "maxLength": 10_000, "pattern": NO_NUL},
+                "profile": {"type": "string", "maxLength": 64, "pattern": NO_NUL},
+                "priority": {"type": "integer", "minimum": -100, "maximum": 100},
             },
         }},
         "application/json": {"schema": AssetCreateFromSource.model_json_schema()},
@@ -115,7 +118,7 @@ def list_assets(
     status_: Annotated[AssetStatus | None, Query(alias="status")] = None,
     min_duration: Annotated[float | None, Query(ge=0)] = None,
     max_duration: Annotated[float | None, Query(ge=0)] = None,
-    min_height: Annotated[int | None, Query(ge=0)] = None,
+    min_height: Annotated[int | None, Query(ge=0, le=2**31 - 1)] = None,
     codec: Annotated[str | None, Query(max_length=32, description="video codec, e.g. h264")] = None,
     q: Annotated[str | None, Query(max_length=200, description="words in the title")] = None,
     limit: LimitParam = 20,

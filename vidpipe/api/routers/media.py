@@ -46,10 +46,17 @@ def _lookup(session: Session, key: str) -> tuple[str, str]:
     return row.content_type or guess_content_type(key), f'"a{row.id}-{row.size_bytes}"'
 
 
+# What keys look like (check_key): documented; anything else is refused with 400 unsafe_source.
+MediaKey = Annotated[str, Path(json_schema_extra={
+    "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"})]
+PlayToken = Annotated[str, Path(max_length=400, json_schema_extra={
+    "pattern": r"^[0-9]{1,12}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]{43}$"})]
+
+
 @router.head("/{key:path}", operation_id="head_media", response_class=Response)
 @router.get("/{key:path}", operation_id="get_media", response_class=Response,
             responses={206: {"description": "Partial content"}, 416: {"model": ErrorBody}})
-def get_media(key: str, request: Request, session: SessionDep, rt: RuntimeDep, caller: CallerDep) -> Response:
+def get_media(key: MediaKey, request: Request, session: SessionDep, rt: RuntimeDep, caller: CallerDep) -> Response:
     """Serve a stored file (an API key in a header, or the console's session). Supports
     `Range: bytes=a-b | a- | -n`, `If-None-Match` and `If-Range`. Players use the signed `playback` URLs."""
     return serve_media(key, request, session, rt)
@@ -64,7 +71,7 @@ play_router = APIRouter(prefix="/play", tags=["media"],
 @play_router.head("/{token}/{key:path}", operation_id="head_signed_media", response_class=Response)
 @play_router.get("/{token}/{key:path}", operation_id="get_signed_media", response_class=Response,
                  responses={206: {"description": "Partial content"}, 416: {"model": ErrorBody}})
-def get_signed_media(token: Annotated[str, Path(max_length=400)], key: str, request: Request, session: SessionDep,
+def get_signed_media(token: PlayToken, key: MediaKey, request: Request, session: SessionDep,
                      rt: RuntimeDep) -> Response:
     """A stored file through a signed, expiring URL (the `playback` links of an asset); no API key. The
     grant covers a prefix of the asset's files, so relative URIs inside HLS playlists work as they are."""

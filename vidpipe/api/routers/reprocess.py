@@ -8,7 +8,13 @@ from fastapi import APIRouter, status
 from sqlalchemy import select
 
 from vidpipe.api.deps import AdminCallerDep, RuntimeDep, SessionDep
-from vidpipe.api.schemas import ErrorBody, ReprocessAccepted, ReprocessAllAccepted, ReprocessRequest
+from vidpipe.api.schemas import (
+    ErrorBody,
+    ReprocessAccepted,
+    ReprocessAllAccepted,
+    ReprocessAllRequest,
+    ReprocessRequest,
+)
 from vidpipe.errors import InputError
 from vidpipe.queue import jobs, reprocess
 from vidpipe.stages import registry
@@ -36,7 +42,7 @@ def reprocess_asset(asset_id: uuid.UUID, session: SessionDep, rt: RuntimeDep, ca
 
 @router.post("/reprocess", status_code=status.HTTP_202_ACCEPTED, response_model=ReprocessAllAccepted,
              responses={422: {"model": ErrorBody}})
-def reprocess_missing(body: ReprocessRequest, session: SessionDep, rt: RuntimeDep,
+def reprocess_missing(body: ReprocessAllRequest, session: SessionDep, rt: RuntimeDep,
                       caller: AdminCallerDep) -> ReprocessAllAccepted:
     """Queue `stage` for every asset whose latest run of it did not succeed (and none is live)."""
     if not body.stage:

@@ -28,7 +28,7 @@ from starlette.requests import ClientDisconnect
 from vidpipe.api import upload as multipart
 from vidpipe.api import views
 from vidpipe.api.deps import IngestCallerDep, RuntimeDep, SessionDep
-from vidpipe.api.schemas import AssetPublic, ErrorBody
+from vidpipe.api.schemas import AssetPublic, ErrorBody, StrictInt, Text
 from vidpipe.errors import InputError, LimitExceededError, NotFoundError, TransientError, VidpipeError
 from vidpipe.ingest.service import IngestRequest, ingest_stream
 from vidpipe.runtime import Runtime
@@ -45,13 +45,13 @@ CONTENT_TYPES = ("application/offset+octet-stream", "application/octet-stream")
 class UploadCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    filename: str = Field(min_length=1, max_length=1000)
-    size: int = Field(ge=0)
-    profile: str | None = Field(default=None, max_length=64)
-    title: str | None = Field(default=None, max_length=500)
-    description: str | None = Field(default=None, max_length=20_000)
-    tags: list[str] | None = Field(default=None, max_length=100)
-    priority: int = Field(default=0, ge=-100, le=100)
+    filename: Text = Field(min_length=1, max_length=1000)
+    size: StrictInt = Field(ge=0, le=2**63 - 1, description="at most the server's upload limit (413)")
+    profile: Text | None = Field(default=None, max_length=64)
+    title: Text | None = Field(default=None, max_length=500)
+    description: Text | None = Field(default=None, max_length=20_000)
+    tags: list[Annotated[Text, Field(max_length=100)]] | None = Field(default=None, max_length=100)
+    priority: StrictInt = Field(default=0, ge=-100, le=100)
 
 
 class UploadPublic(BaseModel):
@@ -159,7 +159,7 @@ def _conflict(code: str, message: str, offset: int) -> JSONResponse:
               openapi_extra={"requestBody": {"required": True, "content": {
                   "application/offset+octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
 async def patch_upload(upload_id: uuid.UUID, request: Request, rt: RuntimeDep, caller: IngestCallerDep,
-                       upload_offset: Annotated[int, Header(ge=0)]) -> Any:
+                       upload_offset: Annotated[int, Header(ge=0, le=2**63 - 1)]) -> Any:
     """Append the body at `Upload-Offset` (must equal the current offset, else 409 with the current one).
     The chunk that completes the file ingests it: the answer then carries `asset` and `duplicate`."""
     content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
