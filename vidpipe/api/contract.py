@@ -96,3 +96,12 @@ def _apply_settings(schema: dict[str, Any], settings: Settings) -> None:
     size = components.get("UploadCreate", {}).get("properties", {}).get("size")
     if size is not None:
         size["maximum"] = settings.limits.max_upload_bytes
+    from vidpipe.analysis.registry import analyzer_names  # the analyzers this installation has
+
+    for path in ("/v1/profiles/{name}",):
+        body = schema["paths"].get(path, {}).get("put", {}).get("requestBody", {})
+        analyzers = body.get("content", {}).get("application/json", {}).get("schema", {}).get("properties", {}) \
+            .get("analyzers", {})
+        for option in analyzers.get("anyOf", []):
+            if option.get("type") == "array":
+                option["items"] = {"type": "string", "enum": list(analyzer_names())}

@@ -6,14 +6,20 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
 # PostgreSQL text cannot hold NUL: refused as input (422), and said so in the schema.
 NO_NUL = "^[^\\u0000]*$"
 
 
 Text = Annotated[str, StringConstraints(pattern=NO_NUL)]
-StrictInt = Annotated[int, Field(strict=True)]  # JSON true/false are not numbers here
+def _not_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("expected an integer, not true/false")
+    return value
+
+
+StrictInt = Annotated[int, BeforeValidator(_not_bool)]  # JSON true/false are not numbers here (1.0 is)
 
 AssetStatus = Literal["queued", "processing", "ready", "failed"]
 JobStatus = Literal["queued", "running", "succeeded", "failed", "dead", "cancelled"]
@@ -139,6 +145,19 @@ class AssetCreateFromSource(_AssetFields):
         if (self.path is None) == (self.url is None):
             raise ValueError("give exactly one of 'path' or 'url'")
         return self
+
+    @classmethod
+    def request_schema(cls) -> dict[str, Any]:
+        """The JSON schema as the validator above sees it: exactly one of `path` and `url` (anyOf of two)."""
+        base = cls.model_json_schema()
+        variants = []
+        for source, other in (("path", "url"), ("url", "path")):
+            props = {k: v for k, v in base["properties"].items() if k != other}
+            props[source] = {"type": "string", "maxLength": base["properties"][source]["anyOf"][0]["maxLength"],
+                             "pattern": NO_NUL}
+            variants.append({"type": "object", "properties": props, "required": [source],
+                             "additionalProperties": False})
+        return {"title": base["title"], "description": base.get("description", ""), "anyOf": variants}
 
 
 def _stage_names() -> list[str]:

@@ -176,8 +176,8 @@ def _set_cookie(response: Response, request: Request, rt: Runtime, session_id: s
                         path="/", httponly=True, samesite="lax", secure=secure)
 
 
-_SIGN_IN = {"type": "object", "properties": {"api_key": {"type": "string", "maxLength": 200},
-                                             "next": {"type": "string", "maxLength": 2000}}}
+# Any strings: a wrong key is 401 (form: back to the sign-in page), an unusable `next` becomes "/".
+_SIGN_IN = {"type": "object", "properties": {"api_key": {"type": "string"}, "next": {"type": "string"}}}
 _SIGN_IN_BODY = {"required": True, "content": {"application/json": {"schema": {**_SIGN_IN, "required": ["api_key"]}},
                                                "application/x-www-form-urlencoded": {"schema": _SIGN_IN}}}
 

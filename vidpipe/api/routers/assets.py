@@ -61,7 +61,7 @@ _CREATE_BODY = {
                 "priority": {"type": "integer", "minimum": -100, "maximum": 100},
             },
         }},
-        "application/json": {"schema": AssetCreateFromSource.model_json_schema()},
+        "application/json": {"schema": AssetCreateFromSource.request_schema()},
     },
 }
 
