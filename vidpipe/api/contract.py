@@ -97,6 +97,13 @@ def _apply_settings(schema: dict[str, Any], settings: Settings) -> None:
     if size is not None:
         size["maximum"] = settings.limits.max_upload_bytes
     from vidpipe.analysis.registry import analyzer_names  # the analyzers this installation has
+    from vidpipe.search.query import MODALITIES  # searchable here: those whose embedder is configured
+
+    searchable = [m for m, (embedder, _) in MODALITIES.items() if embedder in settings.embedders] + ["all"]
+    for param in schema["paths"].get("/v1/search", {}).get("get", {}).get("parameters", []):
+        if param["name"] == "modality":
+            param["schema"]["enum"] = searchable
+            param["description"] = "Other modalities need their embedder in VIDPIPE_EMBEDDERS (422 otherwise)"
 
     for path in ("/v1/profiles/{name}",):
         body = schema["paths"].get(path, {}).get("put", {}).get("requestBody", {})
