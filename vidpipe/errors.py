@@ -68,6 +68,13 @@ class AuthError(VidpipeError):
     http_status = 401
 
 
+class ForbiddenError(VidpipeError):
+    """A valid key whose role does not allow this (vidpipe.store.apikeys.ROLES)."""
+
+    code = "forbidden"
+    http_status = 403
+
+
 # --- transient: retried with backoff -----------------------------------------------------------
 class TransientError(VidpipeError):
     """A fault outside the input (network, storage, database); worth another attempt."""

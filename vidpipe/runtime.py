@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from vidpipe.blobs import BlobStore, blob_store_from_settings
 from vidpipe.cache import Caching, invalidation
@@ -12,6 +13,9 @@ from vidpipe.errors import VidpipeError
 from vidpipe.settings import Settings
 from vidpipe.store import migrate
 from vidpipe.store.database import Database
+
+if TYPE_CHECKING:
+    from vidpipe.playback.signing import PlaybackSigner
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +47,13 @@ class Runtime:
         from vidpipe.cloud.deadletters import sinks_from_settings
 
         return cls(settings, db, blob_store_from_settings(settings), sinks_from_settings(settings))
+
+    @cached_property
+    def playback(self) -> PlaybackSigner:
+        """Signs the playback URLs the API hands out (vidpipe.playback.signing)."""
+        from vidpipe.playback.signing import signer_from_settings
+
+        return signer_from_settings(self.settings)
 
     def close(self) -> None:
         self.db.dispose()

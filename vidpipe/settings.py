@@ -142,6 +142,19 @@ class Settings(BaseSettings):
     session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
     upload_session_hours: float = Field(default=24.0, gt=0)  # an unfinished chunked upload lives this long
     # --- end of web ------------------------------------------------------------------------------------------
+    # --- security: signed playback URLs, request limits (see docs/security.md) --------------------------------
+    # Players and embeds get expiring signed URLs instead of an API key (vidpipe.playback.signing).
+    playback_signer: Literal["local", "cloudfront"] = "local"
+    # local: the HMAC key (or a Secrets Manager ARN); unset: a random key kept in data_dir/playback-signing.key.
+    playback_signing_key: SecretStr | None = None
+    playback_url_ttl_seconds: int = Field(default=6 * 3600, ge=60, le=7 * 24 * 3600)
+    cloudfront_domain: str | None = None  # e.g. d111111abcdef8.cloudfront.net, its origin the media bucket's root
+    cloudfront_key_pair_id: str | None = None  # the public key's id in the distribution's trusted key group
+    cloudfront_private_key: SecretStr | None = None  # RSA private key, PEM (or a Secrets Manager ARN)
+    # Every request's header block and body are capped (vidpipe.api.limits); uploads get the upload limit.
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024, le=1024 * 1024)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=16 * 1024)
+    # --- end of security --------------------------------------------------------------------------------------
 
     @field_validator("import_roots", mode="before")
     @classmethod

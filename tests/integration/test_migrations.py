@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from alembic import command
 from sqlalchemy import create_engine, text
 
@@ -42,3 +43,27 @@ def test_vector_extension_only_where_available(database_url):
     assert bool(available) == bool(installed)
     if "host=" in database_url:  # the embedded server ships pgvector
         assert installed
+
+
+def test_keys_made_before_roles_become_admin(embedded_admin_url):
+    name = f"vidpipe_mig_{uuid.uuid4().hex[:8]}"
+    ensure_database(embedded_admin_url, name)
+    base, _, query = embedded_admin_url.partition("?")
+    url = base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
+    try:
+        config = migrate.alembic_config(url)
+        for head in ("0002", "0003c", "0003p", "0003w"):  # every head before the roles revision
+            command.upgrade(config, head)
+        engine = create_engine(migrate.alembic_config(url).get_main_option("sqlalchemy.url").replace("%%", "%"))
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO api_keys (name, prefix, key_hash) VALUES ('old', 'vp_x', :h)"),
+                         {"h": "0" * 64})
+        migrate.upgrade(url)
+        assert migrate.head_revisions() == {"0004s"} or "0004s" in migrate.current_revisions(url)
+        with engine.begin() as conn:
+            assert conn.execute(text("SELECT role FROM api_keys WHERE name = 'old'")).scalar() == "admin"
+            with pytest.raises(Exception, match="ck_api_keys_role"):
+                conn.execute(text("UPDATE api_keys SET role = 'root'"))
+        engine.dispose()
+    finally:
+        drop_database(embedded_admin_url, name)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
 import anyio.to_thread
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -14,6 +14,7 @@ from vidpipe.api import sessions as web_sessions
 from vidpipe.errors import AuthError
 from vidpipe.runtime import Runtime
 from vidpipe.store import apikeys
+from vidpipe.store.apikeys import KeyIdentity, Role
 
 
 # Async where no I/O happens: FastAPI runs every sync dependency on the thread pool, one hop each.
@@ -47,18 +48,20 @@ BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 HeaderKeyDep = Annotated[str | None, Depends(_header_key)]
 
 
-def _verify(rt: Runtime, session: Session, secret: str | None, *, limit: bool = True) -> str:
-    name = rt.cache.keys.lookup(secret)  # verified keys are trusted for cache_key_ttl_seconds
-    if name is None:
-        name = apikeys.verify_key(session, secret)
+def _verify(rt: Runtime, session: Session, secret: str | None, *, limit: bool = True) -> KeyIdentity:
+    cached = rt.cache.keys.identity(secret)  # verified keys are trusted for cache_key_ttl_seconds
+    if cached is not None:
+        identity = KeyIdentity(*cached)  # type: ignore[arg-type] - a role the database checked
+    else:
+        identity = apikeys.verify(session, secret)
         session.commit()  # keeps last_used_at, even when the endpoint only reads
-        rt.cache.keys.remember(secret or "", name)
+        rt.cache.keys.remember(secret or "", identity.name, identity.role)
     if limit:
-        rt.cache.limiter.check(name)
-    return f"key:{name}"
+        rt.cache.limiter.check(identity.name)
+    return identity
 
 
-def _from_cookie(request: Request, session: Session, rt: Runtime, *, limit: bool = True) -> str:
+def _from_cookie(request: Request, session: Session, rt: Runtime, *, limit: bool = True) -> KeyIdentity:
     """A browser session (vidpipe.api.sessions): state changes need X-CSRF-Token and the same origin (403)."""
     info = web_sessions.session_from_request(session, request)
     session.commit()  # end the read: an upload or a stream must not hold a pooled connection meanwhile
@@ -67,42 +70,41 @@ def _from_cookie(request: Request, session: Session, rt: Runtime, *, limit: bool
     web_sessions.check_csrf(request, info, rt.settings.public_base_url)
     if limit:
         rt.cache.limiter.check(info.key_name)
-    return info.actor
+    return KeyIdentity(info.key_name, info.role)  # type: ignore[arg-type] - from the api_keys row
 
 
-def get_caller(request: Request, session: SessionDep, rt: RuntimeDep, bearer: BearerDep,
-               header_key: HeaderKeyDep) -> str:
-    """The actor name (`key:<name>`) of a valid API key or browser session, or 401 (429 over the rate limit)."""
+def identify(request: Request, session: Session, rt: Runtime, bearer: HTTPAuthorizationCredentials | None,
+             header_key: str | None, *, limit: bool = True) -> KeyIdentity:
+    """The API key (header) or browser session (cookie) behind a request, or 401 (429 over the rate limit).
+    Keys are never read from the query string: URLs end up in access logs, histories and Referer headers."""
     secret = bearer.credentials if bearer else header_key
     if secret is None and web_sessions.COOKIE in request.cookies:
-        return _from_cookie(request, session, rt)
-    return _verify(rt, session, secret)
+        return _from_cookie(request, session, rt, limit=limit)
+    return _verify(rt, session, secret, limit=limit)
 
 
-CallerDep = Annotated[str, Depends(get_caller)]
+def _caller(needed: Role) -> Callable[..., str]:
+    def caller(request: Request, session: SessionDep, rt: RuntimeDep, bearer: BearerDep,
+               header_key: HeaderKeyDep) -> str:
+        identity = identify(request, session, rt, bearer, header_key)
+        apikeys.require_role(identity, needed)
+        return f"key:{identity.name}"
+
+    caller.__name__ = f"caller_{needed}"
+    caller.__doc__ = f"The actor (`key:<name>`) of a key or session with the role {needed!r} or higher; 401 / 403."
+    return caller
 
 
-def get_media_caller(
-    request: Request,
-    session: SessionDep,
-    rt: RuntimeDep,
-    bearer: BearerDep,
-    header_key: HeaderKeyDep,
-    api_key: Annotated[str | None, Query(description="For players that cannot send headers (HLS in <video>)")] = None,
-) -> str:
-    """Like CallerDep, plus `?api_key=` (media URLs only: keys in URLs end up in logs and histories)."""
-    secret = bearer.credentials if bearer else header_key or api_key
-    if secret is None and web_sessions.COOKIE in request.cookies:
-        return _from_cookie(request, session, rt)
-    return _verify(rt, session, secret)
-
-
-MediaCallerDep = Annotated[str, Depends(get_media_caller)]
+get_caller = _caller("read")
+# The actor name of the caller, by the least role the route needs (vidpipe.store.apikeys.ROLES).
+CallerDep = Annotated[str, Depends(get_caller)]  # read: metadata, search, playback
+IngestCallerDep = Annotated[str, Depends(_caller("ingest"))]  # create assets, uploads
+AdminCallerDep = Annotated[str, Depends(_caller("admin"))]  # edit, delete, reprocess, jobs, profiles
 
 
 async def get_key_name(request: Request, rt: RuntimeDep, bearer: BearerDep, header_key: HeaderKeyDep) -> str:
     """The key's name without a thread hop when it was verified recently (the cached read path); the caller
-    applies the rate limit itself, counted in the same cache round trip as its read."""
+    applies the rate limit itself, counted in the same cache round trip as its read. Every role may read."""
     secret = bearer.credentials if bearer else header_key
     name = rt.cache.keys.lookup(secret)
     if name is not None:
@@ -110,9 +112,7 @@ async def get_key_name(request: Request, rt: RuntimeDep, bearer: BearerDep, head
 
     def verify() -> str:
         with rt.db.session() as session:
-            if secret is None and web_sessions.COOKIE in request.cookies:
-                return _from_cookie(request, session, rt, limit=False).removeprefix("key:")
-            return _verify(rt, session, secret, limit=False).removeprefix("key:")
+            return identify(request, session, rt, bearer, header_key, limit=False).name
 
     return await anyio.to_thread.run_sync(verify)
 

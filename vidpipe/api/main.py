@@ -10,7 +10,8 @@ from functools import partial
 import anyio
 from fastapi import FastAPI
 
-from vidpipe.api import handlers, sessions
+from vidpipe.api import contract, handlers, limits, sessions
+from vidpipe.api.limits import BodyLimit
 from vidpipe.api.routers import assets, health, jobs, live, media, metrics, popular, profiles, reprocess, uploads
 from vidpipe.api.routers import search as search_router
 from vidpipe.cache import background
@@ -23,9 +24,13 @@ from vidpipe.web import pages
 DESCRIPTION = """\
 Ingest media, follow its processing and fetch the outputs.
 
-Every `/v1` route needs an API key (`vidpipe keys create <name>`), sent as `Authorization: Bearer <key>`
-or `X-API-Key: <key>`. Media URLs (`/v1/media/...`) also accept `?api_key=<key>`, for players that
-cannot send headers; HLS playlists fetched that way get the key appended to the URIs inside them.
+Every `/v1` route needs an API key (`vidpipe keys create <name> --role read|ingest|admin`), sent as
+`Authorization: Bearer <key>` or `X-API-Key: <key>`; never in a URL. Roles: `read` (metadata, search,
+playback links), `ingest` (+ create assets and uploads), `admin` (+ edit, delete, reprocess, jobs, profiles);
+a key without the role a route needs gets 403 `forbidden`.
+
+Players and embeds need no key: an asset's `playback` object (and `GET /v1/assets/{id}/playback`) holds
+signed, expiring URLs of its HLS master playlist, poster, scrub previews and original.
 
 Errors are always `{"error": {"code": "...", "message": "..."}}`.
 """
@@ -54,12 +59,16 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.upload_limiter = anyio.CapacityLimiter(UPLOAD_CONCURRENCY)
     app.state.close_limiter = anyio.CapacityLimiter(CLOSE_THREADS)
     handlers.install(app)
+    app.add_exception_handler(405, contract.method_not_allowed)  # Allow: every method of the path
+    app.add_middleware(contract.RejectNul)
+    app.openapi = partial(contract.truthful_openapi, app, runtime.settings)  # type: ignore[method-assign]
     app.add_exception_handler(RateLimitedError, rate_limited)  # 429 with Retry-After
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(assets.router, prefix="/v1")
     app.include_router(jobs.router, prefix="/v1")
     app.include_router(media.router, prefix="/v1")
+    app.include_router(media.play_router, prefix="/v1")
     app.include_router(reprocess.router, prefix="/v1")
     app.include_router(search_router.router, prefix="/v1")
     app.include_router(popular.router, prefix="/v1")
@@ -70,5 +79,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         app.include_router(router, prefix="/v1")
     # Cache hits of GET /v1/assets/{id} are answered in front of the whole stack (vidpipe.cache.fastpath);
     # everything else, misses included, goes through it. Middleware must be added above this line.
-    app.middleware_stack = FastAssetReads(app.build_middleware_stack(), runtime)
+    # Outermost: every body is capped before anything reads it (vidpipe.api.limits).
+    app.middleware_stack = BodyLimit(FastAssetReads(app.build_middleware_stack(), runtime),
+                                     partial(limits.body_limit, runtime.settings))
     return app

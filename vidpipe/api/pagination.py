@@ -13,7 +13,10 @@ from fastapi import Query
 from vidpipe.errors import InputError
 
 LimitParam = Annotated[int, Query(ge=1, le=100)]
-CursorParam = Annotated[str | None, Query(description="`next_cursor` of the previous page")]
+# The pattern documents what the server issues; anything else is refused with 422 invalid_cursor.
+CursorParam = Annotated[str | None, Query(max_length=400, description="`next_cursor` of the previous page",
+                                          json_schema_extra={"pattern": "^[A-Za-z0-9_-]*$"})]
+MAX_ID = 2**63 - 1  # bigint columns
 
 
 def _encode(value: list[object]) -> str:
@@ -38,7 +41,9 @@ def decode_time_id(cursor: str) -> tuple[datetime, uuid.UUID]:
     value = _decode(cursor)
     try:
         at, item_id = value
-        return datetime.fromisoformat(str(at)), uuid.UUID(str(item_id))
+        if not isinstance(at, str) or not isinstance(item_id, str):
+            raise TypeError(at)
+        return datetime.fromisoformat(at), uuid.UUID(item_id)
     except (ValueError, TypeError):
         raise InputError("invalid cursor", code="invalid_cursor") from None
 
@@ -49,6 +54,7 @@ def encode_id(item_id: int) -> str:
 
 def decode_id(cursor: str) -> int:
     value = _decode(cursor)
-    if len(value) != 1 or not isinstance(value[0], int):
+    # bool is an int to Python, and a number past the column's range reaches the database otherwise
+    if len(value) != 1 or type(value[0]) is not int or not 0 <= value[0] <= MAX_ID:
         raise InputError("invalid cursor", code="invalid_cursor")
     return value[0]

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 _RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
+# Past this many digits a position is beyond any file (and int() of thousands of digits raises).
+_MAX_DIGITS = 18
+_BEYOND = 10**_MAX_DIGITS
 
 CONTENT_TYPES = {
     ".m3u8": "application/vnd.apple.mpegurl",
@@ -47,7 +50,7 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
     match = _RANGE.match(header)
     if match is None:  # malformed or multiple ranges: a server may ignore Range and send 200
         return None
-    first, last = match.groups()
+    first, last = (_position(g) for g in match.groups())
     if not first and not last:
         return None
     if not first:  # suffix: the last N bytes
@@ -62,6 +65,11 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
     if start >= size:
         raise Unsatisfiable
     return ByteRange(start, min(end, size - 1))
+
+
+def _position(digits: str) -> str:
+    """The digits as given, or a number past any file for an absurdly long one (same meaning, bounded)."""
+    return str(_BEYOND) if len(digits) > _MAX_DIGITS else digits
 
 
 def guess_content_type(key: str) -> str:

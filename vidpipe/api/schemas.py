@@ -4,9 +4,22 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
+
+# PostgreSQL text cannot hold NUL: refused as input (422), and said so in the schema.
+NO_NUL = "^[^\\u0000]*$"
+
+
+Text = Annotated[str, StringConstraints(pattern=NO_NUL)]
+def _not_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("expected an integer, not true/false")
+    return value
+
+
+StrictInt = Annotated[int, BeforeValidator(_not_bool)]  # JSON true/false are not numbers here (1.0 is)
 
 AssetStatus = Literal["queued", "processing", "ready", "failed"]
 JobStatus = Literal["queued", "running", "succeeded", "failed", "dead", "cancelled"]
@@ -64,6 +77,17 @@ class ArtifactPublic(BaseModel):
     url: str
 
 
+class PlaybackPublic(BaseModel):
+    """Signed, expiring URLs: a player, an `<img>` or an embed fetches them without an API key. The HLS grant
+    covers the asset's `hls/` files, so the variant playlists and segments the master names are covered too."""
+
+    playback_url: str | None = Field(description="HLS master playlist; None until the transcode finished")
+    poster_url: str | None
+    sprite_vtt_url: str | None = Field(description="Scrub previews (WebVTT naming sprite sheets beside it)")
+    download_url: str = Field(description="The original file")
+    expires_at: datetime
+
+
 class AssetPublic(BaseModel):
     id: uuid.UUID
     title: str
@@ -87,6 +111,7 @@ class AssetPublic(BaseModel):
     hls_master_url: str | None
     poster_url: str | None
     sprite_vtt_url: str | None
+    playback: PlaybackPublic | None = Field(default=None, description="Signed URLs for players (no API key)")
     duplicate: bool | None = Field(default=None, description="Only on create: the bytes were already known")
 
 
@@ -98,9 +123,9 @@ class AssetList(BaseModel):
 class _AssetFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: str | None = Field(default=None, max_length=500)
-    description: str | None = Field(default=None, max_length=20_000)
-    tags: list[str] | None = Field(default=None, max_length=100)
+    title: Text | None = Field(default=None, max_length=500)
+    description: Text | None = Field(default=None, max_length=20_000)
+    tags: list[Annotated[Text, Field(max_length=100)]] | None = Field(default=None, max_length=100)
 
 
 class AssetUpdate(_AssetFields):
@@ -110,10 +135,10 @@ class AssetUpdate(_AssetFields):
 class AssetCreateFromSource(_AssetFields):
     """JSON body of POST /v1/assets: a server-side path below an import root, or a URL to fetch."""
 
-    path: str | None = None
-    url: str | None = Field(default=None, max_length=8192)
-    profile: str | None = None
-    priority: int = Field(default=0, ge=-100, le=100)
+    path: Text | None = Field(default=None, max_length=4096)
+    url: Text | None = Field(default=None, max_length=8192)
+    profile: Text | None = Field(default=None, max_length=64)
+    priority: StrictInt = Field(default=0, ge=-100, le=100)
 
     @model_validator(mode="after")
     def _one_source(self) -> AssetCreateFromSource:
@@ -121,13 +146,41 @@ class AssetCreateFromSource(_AssetFields):
             raise ValueError("give exactly one of 'path' or 'url'")
         return self
 
+    @classmethod
+    def request_schema(cls) -> dict[str, Any]:
+        """The JSON schema as the validator above sees it: exactly one of `path` and `url` (anyOf of two)."""
+        base = cls.model_json_schema()
+        variants = []
+        for source, other in (("path", "url"), ("url", "path")):
+            props = {k: v for k, v in base["properties"].items() if k != other}
+            props[source] = {"type": "string", "maxLength": base["properties"][source]["anyOf"][0]["maxLength"],
+                             "pattern": NO_NUL}
+            variants.append({"type": "object", "properties": props, "required": [source],
+                             "additionalProperties": False})
+        return {"title": base["title"], "description": base.get("description", ""), "anyOf": variants}
+
+
+def _stage_names() -> list[str]:
+    from vidpipe.stages import registry
+
+    return list(registry.STAGES)
+
 
 class ReprocessRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    stage: str | None = None
-    failed: bool = Field(False, description="For POST /v1/reprocess: every failed asset, from its first stage "
-                                            "(e.g. after an upgrade fixed what failed them).")
+    stage: str | None = Field(default=None, json_schema_extra={"enum": _stage_names()},
+                              description="default: the first stage (others: 422 unknown_stage)")
+
+
+class ReprocessAllRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    stage: str | None = Field(default=None, json_schema_extra={"enum": _stage_names()},
+                              description="the stage to re-run for every asset missing it; with `failed`, "
+                                          "default: the first stage")
+    failed: bool = Field(False, description="every failed asset, from the stage given or the first one (e.g. after "
+                                            "an upgrade fixed what failed them)")
 
 
 class ReprocessAccepted(BaseModel):

@@ -44,6 +44,7 @@ class BrowserSession:
     key_name: str
     csrf_token: str
     expires_at: datetime
+    role: str = "read"  # the key's role, as of this request (a session can do what its key can)
 
     @property
     def actor(self) -> str:
@@ -54,11 +55,11 @@ def _hash(session_id: str) -> str:
     return hashlib.sha256(session_id.encode()).hexdigest()
 
 
-def create(db: Session, key_name: str, hours: float) -> tuple[str, BrowserSession]:
+def create(db: Session, key_name: str, hours: float, role: str = "read") -> tuple[str, BrowserSession]:
     """A new session for `key_name`: (the cookie value, the session). Expired sessions are swept here."""
     db.execute(delete(WebSession).where(WebSession.expires_at < datetime.now(UTC)))
     session_id = secrets.token_urlsafe(32)
-    info = BrowserSession(key_name, secrets.token_urlsafe(32), datetime.now(UTC) + timedelta(hours=hours))
+    info = BrowserSession(key_name, secrets.token_urlsafe(32), datetime.now(UTC) + timedelta(hours=hours), role)
     db.add(WebSession(id_hash=_hash(session_id), key_name=key_name, csrf_token=info.csrf_token,
                       expires_at=info.expires_at))
     events.record(db, "session.created", actor=info.actor)
@@ -70,11 +71,11 @@ def lookup(db: Session, session_id: str | None) -> BrowserSession | None:
     if not session_id or len(session_id) > 200:
         return None
     row = db.execute(
-        select(WebSession.key_name, WebSession.csrf_token, WebSession.expires_at)
+        select(WebSession.key_name, WebSession.csrf_token, WebSession.expires_at, ApiKey.role)
         .join(ApiKey, ApiKey.name == WebSession.key_name)
         .where(WebSession.id_hash == _hash(session_id), WebSession.expires_at > datetime.now(UTC),
                ApiKey.revoked_at.is_(None))).first()
-    return BrowserSession(row.key_name, row.csrf_token, row.expires_at) if row else None
+    return BrowserSession(row.key_name, row.csrf_token, row.expires_at, row.role) if row else None
 
 
 def end(db: Session, session_id: str | None) -> bool:
@@ -139,7 +140,8 @@ router = APIRouter(prefix="/session", tags=["session"])
 
 
 def _safe_next(value: str | None) -> str:
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+    if not isinstance(value, str) or not value.startswith("/") or value.startswith("//") or "\\" in value \
+            or any(ord(c) < 32 for c in value):
         return "/"
     return value
 
@@ -174,8 +176,15 @@ def _set_cookie(response: Response, request: Request, rt: Runtime, session_id: s
                         path="/", httponly=True, samesite="lax", secure=secure)
 
 
+# Any strings: a wrong key is 401 (form: back to the sign-in page), an unusable `next` becomes "/".
+_SIGN_IN = {"type": "object", "properties": {"api_key": {"type": "string"}, "next": {"type": "string"}}}
+_SIGN_IN_BODY = {"required": True, "content": {"application/json": {"schema": {**_SIGN_IN, "required": ["api_key"]}},
+                                               "application/x-www-form-urlencoded": {"schema": _SIGN_IN}}}
+
+
 @router.post("", responses={200: {"description": "JSON sign-in: {\"csrf_token\"}"},
-                            303: {"description": "Form sign-in: to `next`"}, 401: {"model": ErrorBody}})
+                            303: {"description": "Form sign-in: to `next`"}, 401: {"model": ErrorBody}},
+             openapi_extra={"requestBody": _SIGN_IN_BODY})
 async def sign_in(request: Request) -> Response:
     """Sign in with an API key (form field or JSON `api_key`); sets the HttpOnly `vidpipe_session` cookie."""
     rt = _runtime(request)
@@ -184,8 +193,8 @@ async def sign_in(request: Request) -> Response:
 
     def verify_and_create() -> tuple[str, BrowserSession]:
         with rt.db.session() as db, db.begin():
-            name = apikeys.verify_key(db, key)
-            return create(db, name, rt.settings.session_hours)
+            identity = apikeys.verify(db, key)
+            return create(db, identity.name, rt.settings.session_hours, identity.role)
 
     try:
         session_id, info = await anyio.to_thread.run_sync(verify_and_create)
@@ -196,7 +205,7 @@ async def sign_in(request: Request) -> Response:
                                 status_code=status.HTTP_303_SEE_OTHER)
     response: Response = (RedirectResponse(nxt, status_code=status.HTTP_303_SEE_OTHER) if is_form
                           else JSONResponse({"csrf_token": info.csrf_token, "key_name": info.key_name,
-                                             "expires_at": info.expires_at.isoformat()}))
+                                             "role": info.role, "expires_at": info.expires_at.isoformat()}))
     _set_cookie(response, request, rt, session_id, info)
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -209,7 +218,7 @@ def current(request: Request) -> JSONResponse:
     info = get_web_session(request)
     if info is None:
         raise AuthError("not signed in")
-    return JSONResponse({"key_name": info.key_name, "csrf_token": info.csrf_token,
+    return JSONResponse({"key_name": info.key_name, "role": info.role, "csrf_token": info.csrf_token,
                          "expires_at": info.expires_at.isoformat()}, headers={"Cache-Control": "no-store"})
 
 

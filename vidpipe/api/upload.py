@@ -184,12 +184,18 @@ def _ingest_form(rt: Runtime, boundary: bytes, pull: Pull, req: IngestRequest, m
 
 def apply_fields(req: IngestRequest, form: _Form) -> None:
     f = form.fields
+    for name, value in f.items():
+        if "\x00" in value:
+            raise InputError(f"form field {name!r} contains a NUL character", code="invalid_multipart")
     req.original_name = form.filename
     req.content_type = form.content_type
+    for name, most in (("title", 500), ("description", 20_000)):  # as the JSON routes (and the schema) say
+        if len(f.get(name, "")) > most:
+            raise InputError(f"form field {name!r} is longer than {most} characters", code="invalid_multipart")
     if "title" in f:
-        req.title = f["title"].strip()[:500] or None
+        req.title = f["title"].strip() or None
     if "description" in f:
-        req.description = f["description"][:20_000]
+        req.description = f["description"]
     if "tags" in f:
         req.tags = parse_tags(f["tags"])
     if "profile" in f:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, text
@@ -16,11 +17,13 @@ from vidpipe.api.schemas import (
     AssetPublic,
     ErrorDetail,
     MediaPublic,
+    PlaybackPublic,
     RenditionPublic,
     StagePublic,
 )
 from vidpipe.cache.reads import Entry, make_entry
 from vidpipe.errors import NotFoundError
+from vidpipe.playback.signing import PlaybackSigner, url_for
 from vidpipe.stages import registry
 
 # HLS segments are artifacts too, but thousands of them per asset belong in playlists, not in this view.
@@ -54,27 +57,52 @@ def media_url(base: str | None, key: str) -> str:
     return f"{(base or '').rstrip('/')}/v1/media/{key}"
 
 
-def load_assets(session: Session, ids: Sequence[uuid.UUID], base_url: str | None) -> list[AssetPublic]:
-    """The public views of `ids`, in the order given (missing ids are skipped)."""
+def signed_url(signer: PlaybackSigner, key: str, ttl_seconds: int | None = None) -> str:
+    """A signed URL of a stored key: the grant covers the key's first directory (`hls/`, `thumbs/`), so files
+    the key's document names relatively (variants, segments, sprite sheets) are covered; else the file itself."""
+    asset_id, _, rest = key.partition("/")
+    folder, slash, name = rest.partition("/")
+    prefix = folder + slash if slash else rest
+    return url_for(signer.sign(asset_id, prefix, ttl_seconds), name if slash else "")
+
+
+def playback_links(signer: PlaybackSigner, asset_id: uuid.UUID, original_key: str, keys: dict[str, str | None],
+                   ttl_seconds: int | None = None) -> PlaybackPublic:
+    """`keys`: the stored keys of the HLS master, poster and sprite WebVTT (None when not made yet)."""
+    def sign(key: str | None) -> str | None:
+        return signed_url(signer, key, ttl_seconds) if key else None
+
+    return PlaybackPublic(playback_url=sign(keys.get("hls_master")), poster_url=sign(keys.get("poster")),
+                          sprite_vtt_url=sign(keys.get("sprite_vtt")),
+                          download_url=signed_url(signer, original_key, ttl_seconds),
+                          expires_at=datetime.fromtimestamp(signer.expiry(ttl_seconds), UTC))
+
+
+def load_assets(session: Session, ids: Sequence[uuid.UUID], base_url: str | None,
+                signer: PlaybackSigner | None = None) -> list[AssetPublic]:
+    """The public views of `ids`, in the order given (missing ids are skipped); with `signer`, with playback
+    links (signed URLs)."""
     if not ids:
         return []
     rows = {row.id: row for row in session.execute(_VIEW_SQL, {"ids": list(ids)})}
-    return [_to_public(rows[i], base_url) for i in ids if i in rows]
+    return [_to_public(rows[i], base_url, signer) for i in ids if i in rows]
 
 
-def load_asset(session: Session, asset_id: uuid.UUID, base_url: str | None) -> AssetPublic:
-    found = load_assets(session, [asset_id], base_url)
+def load_asset(session: Session, asset_id: uuid.UUID, base_url: str | None,
+               signer: PlaybackSigner | None = None) -> AssetPublic:
+    found = load_assets(session, [asset_id], base_url, signer)
     if not found:
         raise NotFoundError(f"asset {asset_id} not found")
     return found[0]
 
 
-def asset_entry(session: Session, asset_id: uuid.UUID, base_url: str | None) -> Entry:
+def asset_entry(session: Session, asset_id: uuid.UUID, base_url: str | None,
+                signer: PlaybackSigner | None = None) -> Entry:
     """The response body of GET /v1/assets/{id} as the cache keeps it (NotFoundError when missing)."""
-    return make_entry(load_asset(session, asset_id, base_url).model_dump_json().encode())
+    return make_entry(load_asset(session, asset_id, base_url, signer).model_dump_json().encode())
 
 
-def _to_public(row: Any, base: str | None) -> AssetPublic:
+def _to_public(row: Any, base: str | None, signer: PlaybackSigner | None = None) -> AssetPublic:
     jobs = {j["stage"]: j for j in row.stages}
     stages = [_stage(name, jobs.get(name)) for name in registry.STAGES]
     stages += [_stage(name, job) for name, job in sorted(jobs.items()) if name not in registry.STAGES]
@@ -95,12 +123,16 @@ def _to_public(row: Any, base: str | None) -> AssetPublic:
         error = ErrorDetail(code=row.error_code or "error", message=row.error_message or "")
     renditions = [RenditionPublic(**{k: v for k, v in r.items() if k != "key"}, url=media_url(base, r["key"]))
                   for r in row.renditions]
+    playback = None
+    if signer is not None:
+        keys = {a.kind: a.key for a in reversed(artifacts) if a.kind in _FIRST_ARTIFACT}  # the first of each kind
+        playback = playback_links(signer, row.id, row.original_key, keys)
     return AssetPublic(
         id=row.id, title=row.title, description=row.description, tags=list(row.tags), status=row.status,
         error=error, source_kind=row.source_kind, original_name=row.original_name, sha256=row.sha256,
         size_bytes=row.size_bytes, profile=row.profile, created_at=row.created_at, updated_at=row.updated_at,
         media=media, stages=stages, renditions=renditions, artifacts=artifacts,
-        original_url=media_url(base, row.original_key), **links,
+        original_url=media_url(base, row.original_key), playback=playback, **links,
     )
 
 

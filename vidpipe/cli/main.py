@@ -386,34 +386,6 @@ def db_upgrade() -> None:
     console.print(f"database at revision {migrate.current_revision(url)}")
 
 
-@keys_app.command("create")
-def keys_create(name: str) -> None:
-    """Create an API key; its secret is printed once and stored only as a hash."""
-    from vidpipe.store import apikeys
-
-    rt = open_runtime()
-    try:
-        with rt.db.session() as s, s.begin():
-            key = apikeys.create_key(s, name)
-    except VidpipeError as exc:
-        raise fail(exc) from exc
-    err_console.print(f"API key [bold]{name}[/bold] created. It is shown only now; store it safely:")
-    print(key.secret)
-    rt.close()
-
-
-@keys_app.command("revoke")
-def keys_revoke(name: str) -> None:
-    """Revoke an API key."""
-    from vidpipe.store import apikeys
-
-    rt = open_runtime()
-    with rt.db.session() as s, s.begin():
-        done = apikeys.revoke_key(s, name)
-    console.print(f"{name}: {'revoked' if done else 'no such active key'}")
-    rt.close()
-
-
 @app.command()
 def demo(seconds: Annotated[float, typer.Option(help="Length of the 1080p sample.")] = 12.0) -> None:
     """Generate sample media, process it on the embedded default and print what came out."""
@@ -424,7 +396,9 @@ def demo(seconds: Annotated[float, typer.Option(help="Length of the 1080p sample
 
 
 from vidpipe.cli import cloud as _cloud  # noqa: E402 - its commands need the groups above
+from vidpipe.cli import keys as _keys  # noqa: E402
 
+_keys.register(keys_app)
 _cloud.register(app, jobs_app, keys_app)
 
 

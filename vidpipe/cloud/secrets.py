@@ -37,6 +37,10 @@ def resolve_cloud_settings(settings: Settings, secrets_client: Any | None = None
         if settings.redis_auth_secret is not None:
             token = _secret_text(settings.redis_auth_secret, client)
         updates["redis_url"] = SecretStr(redis_url(settings.redis_endpoint, token))
+    for name in ("playback_signing_key", "cloudfront_private_key"):  # an ARN becomes the secret's value
+        value: SecretStr | None = getattr(settings, name)
+        if value is not None and value.get_secret_value().strip().startswith("arn:"):
+            updates[name] = SecretStr(_secret_text(value, client))
     return settings.model_copy(update=updates) if updates else settings
 
 

@@ -17,3 +17,10 @@ class QueryModelUnavailable(VidpipeError):
 
     code = "search_model_unavailable"
     http_status = 503
+
+
+class ModalityNotConfigured(QueryModelUnavailable):
+    """Every modality asked for needs an embedder this server is not configured with (VIDPIPE_EMBEDDERS): the
+    request cannot succeed here, however often it is retried, so it is the client's to change (422)."""
+
+    http_status = 422

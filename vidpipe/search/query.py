@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import Session
 
 from vidpipe.errors import InputError
-from vidpipe.search.errors import QueryModelUnavailable
+from vidpipe.search.errors import ModalityNotConfigured, QueryModelUnavailable
 from vidpipe.search.index import (
     ensure_index_for_search,
     require_vectors,
@@ -89,20 +89,23 @@ class SearchPage:
 def encode_query(query: str, embedders: Mapping[str, Any], modalities: Iterable[str],
                  status: Mapping[str, str] | None = None) -> tuple[list[QueryVector], dict[str, str]]:
     """Embed the query with the text tower of each modality's embedder; report modalities that cannot run."""
-    vectors, unavailable = [], {}
+    vectors, unavailable, configured_off = [], {}, set()
     for modality in modalities:
         if modality not in MODALITIES:
             raise InputError(f"unknown modality {modality!r} (visual, audio, speech, all)", code="invalid_modality")
         name = MODALITIES[modality][0]
         embedder = embedders.get(name)
         if embedder is None:
-            why = (status or {}).get(name) or f"embedder {name!r} is not configured (VIDPIPE_EMBEDDERS)"
+            why = (status or {}).get(name)
+            if why is None:
+                configured_off.add(modality)
+                why = f"embedder {name!r} is not configured (VIDPIPE_EMBEDDERS)"
             unavailable[modality] = why
             continue
         vectors.append(QueryVector(modality, embedder.model, embedder.embed_texts([query])[0]))
     if not vectors:
-        raise QueryModelUnavailable("no embedder can encode this query: " +
-                                    "; ".join(f"{m}: {w}" for m, w in unavailable.items()))
+        error = ModalityNotConfigured if configured_off == set(unavailable) else QueryModelUnavailable
+        raise error("no embedder can encode this query: " + "; ".join(f"{m}: {w}" for m, w in unavailable.items()))
     return vectors, unavailable
 
 

@@ -10,6 +10,7 @@ from pgvector.sqlalchemy import Vector
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     Float,
     ForeignKey,
@@ -195,6 +196,10 @@ class ApiKey(Base):
     name: Mapped[str] = mapped_column(String(128), nullable=False, unique=True)
     prefix: Mapped[str] = mapped_column(String(16), nullable=False)
     key_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)  # sha256 of the secret
+    # read < ingest < admin (vidpipe.store.apikeys.ROLES); keys made before roles existed became admin.
+    role: Mapped[str] = mapped_column(String(16), nullable=False, server_default="admin")
+
+    __table_args__ = (CheckConstraint("role IN ('read', 'ingest', 'admin')", name="role"),)
     created_at: Mapped[datetime] = _now_column()
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -24,7 +24,8 @@ X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium"
 class RungDefinition(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    height: Annotated[int, Field(ge=144, le=4320, description="short side in pixels, even")]
+    height: Annotated[int, Field(ge=144, le=4320, description="short side in pixels, even",
+                                 json_schema_extra={"multipleOf": 2})]
     video_kbps: Annotated[int, Field(ge=100, le=100_000)]
     audio_kbps: Annotated[int, Field(ge=32, le=512)] = 128
 
@@ -41,15 +42,16 @@ class ProfileDefinition(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, description="optional; must equal the name in the URL")
+    name: str | None = Field(default=None, description="optional; must equal the name in the URL",
+                             json_schema_extra={"pattern": NAME_PATTERN})
     ladder: Annotated[list[RungDefinition], Field(min_length=1, max_length=10)]
     segment_seconds: Annotated[float, Field(ge=1, le=10)] = 4.0
     sprite_interval_seconds: Annotated[float, Field(ge=1, le=60)] = 10.0
-    x264_preset: str = "veryfast"
+    x264_preset: str = Field(default="veryfast", json_schema_extra={"enum": list(X264_PRESETS)})
     analyzers: list[str] | None = None
     zero_shot_labels: Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]] | None,
                                 Field(max_length=100)] = None
-    builtin: bool | None = Field(default=None, description="ignored (read-only)")
+    builtin: bool | None = Field(default=None, strict=True, description="ignored (read-only)")
 
     @field_validator("ladder")
     @classmethod

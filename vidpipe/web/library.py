@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from vidpipe.api import views
 from vidpipe.api.schemas import AssetPublic
+from vidpipe.playback.signing import PlaybackSigner
 from vidpipe.store.models import Asset, MachineTag, MediaInfo
 
 PAGE_SIZE = 24
@@ -78,7 +79,8 @@ def _decode(cursor: str, sort: str) -> tuple[Any, uuid.UUID]:
         raise BadCursor("this page link is out of date; start from the first page") from exc
 
 
-def load_page(session: Session, query: LibraryQuery, base_url: str | None, *, limit: int = PAGE_SIZE) -> LibraryPage:
+def load_page(session: Session, query: LibraryQuery, base_url: str | None, signer: PlaybackSigner | None = None, *,
+              limit: int = PAGE_SIZE) -> LibraryPage:
     sort = query.sort if query.sort in SORTS else "newest"
     descending = SORTS[sort][1]
     key = _sort_expr(sort)
@@ -106,7 +108,7 @@ def load_page(session: Session, query: LibraryQuery, base_url: str | None, *, li
     order = (key.desc(), Asset.id.desc()) if descending else (key.asc(), Asset.id.asc())
     rows = session.execute(stmt.order_by(*order).limit(limit + 1)).all()
     page, more = rows[:limit], len(rows) > limit
-    items = views.load_assets(session, [r.id for r in page], base_url)
+    items = views.load_assets(session, [r.id for r in page], base_url, signer)
     return LibraryPage(items=items, machine_tags=machine_tags(session, [a.id for a in items]),
                        next_cursor=_encode(page[-1].k, page[-1].id) if more else None)
 

@@ -119,11 +119,11 @@ def library_page(
     query.max_duration = _number(max_duration, "Maximum duration", problems, float)
     query.min_height = _number(min_height, "Resolution", problems, int)
     try:
-        page = library.load_page(session, query, rt.settings.public_base_url)
+        page = library.load_page(session, query, rt.settings.public_base_url, rt.playback)
     except library.BadCursor as exc:
         problems.append(str(exc))
         query.cursor = None
-        page = library.load_page(session, query, rt.settings.public_base_url)
+        page = library.load_page(session, query, rt.settings.public_base_url, rt.playback)
     params = {k: v for k, v in request.query_params.items() if k != "cursor" and v}
     return _render(request, "library.html", user, "library", page=page, query=query, problems=problems,
                    params=params, statuses=library.STATUSES, sorts=library.SORTS)
@@ -155,7 +155,7 @@ def asset_page(asset_id: str, request: Request, session: SessionDep, rt: Runtime
         parsed = uuid.UUID(asset_id)
     except ValueError:
         raise NotFoundError("There is no asset with that id.") from None
-    asset = views.load_asset(session, parsed, rt.settings.public_base_url)
+    asset = views.load_asset(session, parsed, rt.settings.public_base_url, rt.playback)
     scenes = [{"start": s.start_s, "end": s.end_s, "thumbnail_url": views.media_url(rt.settings.public_base_url,
                                                                                     s.keyframe_key)
                if s.keyframe_key else None}

@@ -13,13 +13,14 @@ import anyio.to_thread
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
-from sqlalchemy import Select, delete, select, tuple_
+from sqlalchemy import Select, delete, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from vidpipe.api import upload, views
-from vidpipe.api.deps import CallerDep, KeyNameDep, RuntimeDep, SessionDep
+from vidpipe.api.deps import AdminCallerDep, CallerDep, IngestCallerDep, KeyNameDep, RuntimeDep, SessionDep
 from vidpipe.api.pagination import CursorParam, LimitParam, decode_id, decode_time_id, encode_id, encode_time_id
 from vidpipe.api.schemas import (
+    NO_NUL,
     AssetCreateFromSource,
     AssetList,
     AssetPublic,
@@ -28,6 +29,7 @@ from vidpipe.api.schemas import (
     ErrorBody,
     EventList,
     EventPublic,
+    PlaybackPublic,
 )
 from vidpipe.cache.fastpath import COUNTED
 from vidpipe.cache.http import entry_response
@@ -38,12 +40,13 @@ from vidpipe.queue import jobs
 from vidpipe.runtime import Runtime
 from vidpipe.store import assets as asset_store
 from vidpipe.store import events
-from vidpipe.store.models import Asset, Event, Job, MediaInfo
+from vidpipe.store.models import Artifact, Asset, Event, Job, MediaInfo
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/assets", tags=["assets"], responses={401: {"model": ErrorBody}})
 
 MAX_JSON_BODY = 64 * 1024
+PLAYBACK_KINDS = ("hls_master", "poster", "sprite_vtt")
 _CREATE_BODY = {
     "required": True,
     "content": {
@@ -51,12 +54,14 @@ _CREATE_BODY = {
             "type": "object", "required": ["file"],
             "properties": {
                 "file": {"type": "string", "format": "binary"},
-                "title": {"type": "string"}, "description": {"type": "string"},
-                "tags": {"type": "string", "description": "comma-separated"},
-                "profile": {"type": "string"}, "priority": {"type": "integer"},
+                "title": {"type": "string", "maxLength": 500, "pattern": NO_NUL},
+                "description": {"type": "string", "maxLength": 20_000, "pattern": NO_NUL},
+                "tags": {"type": "string", "description": "comma-separated", "maxLength": 10_000, "pattern": NO_NUL},
+                "profile": {"type": "string", "maxLength": 64, "pattern": NO_NUL},
+                "priority": {"type": "integer", "minimum": -100, "maximum": 100},
             },
         }},
-        "application/json": {"schema": AssetCreateFromSource.model_json_schema()},
+        "application/json": {"schema": AssetCreateFromSource.request_schema()},
     },
 }
 
@@ -65,7 +70,7 @@ _CREATE_BODY = {
              responses={200: {"model": AssetPublic, "description": "The same bytes were already ingested"},
                         413: {"model": ErrorBody}, 422: {"model": ErrorBody}, 400: {"model": ErrorBody}},
              openapi_extra={"requestBody": _CREATE_BODY})
-async def create_asset(request: Request, response: Response, rt: RuntimeDep, caller: CallerDep) -> AssetPublic:
+async def create_asset(request: Request, response: Response, rt: RuntimeDep, caller: IngestCallerDep) -> AssetPublic:
     """Upload a file (multipart, streamed to storage as it arrives) or import a server path / fetch a URL (JSON)."""
     content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if content_type == "multipart/form-data":
@@ -104,7 +109,7 @@ async def _create_from_source(rt: Runtime, request: Request, caller: str) -> Ing
 def _view(rt: Runtime, asset_id: uuid.UUID) -> AssetPublic:
     rt.cache.invalidate_assets([asset_id])  # lists show it now
     with rt.db.session() as s:
-        return views.load_asset(s, asset_id, rt.settings.public_base_url)
+        return views.load_asset(s, asset_id, rt.settings.public_base_url, rt.playback)
 
 
 @router.get("", response_model=AssetList, responses={304: {"description": "Not modified (If-None-Match)"}})
@@ -113,7 +118,7 @@ def list_assets(
     status_: Annotated[AssetStatus | None, Query(alias="status")] = None,
     min_duration: Annotated[float | None, Query(ge=0)] = None,
     max_duration: Annotated[float | None, Query(ge=0)] = None,
-    min_height: Annotated[int | None, Query(ge=0)] = None,
+    min_height: Annotated[int | None, Query(ge=0, le=2**31 - 1)] = None,
     codec: Annotated[str | None, Query(max_length=32, description="video codec, e.g. h264")] = None,
     q: Annotated[str | None, Query(max_length=200, description="words in the title")] = None,
     limit: LimitParam = 20,
@@ -151,7 +156,7 @@ def _list(session: Session, rt: Runtime, status_: AssetStatus | None, min_durati
         stmt = stmt.where(tuple_(Asset.created_at, Asset.id) < tuple_(*decode_time_id(cursor)))
     rows = session.execute(stmt.order_by(Asset.created_at.desc(), Asset.id.desc()).limit(limit + 1)).all()
     page, more = rows[:limit], len(rows) > limit
-    items = views.load_assets(session, [r.id for r in page], rt.settings.public_base_url)
+    items = views.load_assets(session, [r.id for r in page], rt.settings.public_base_url, rt.playback)
     return AssetList(items=items, next_cursor=encode_time_id(page[-1].created_at, page[-1].id) if more else None)
 
 
@@ -172,12 +177,27 @@ async def get_asset(asset_id: uuid.UUID, request: Request, rt: RuntimeDep, key_n
 
 def load_entry(rt: Runtime, asset_id: uuid.UUID) -> Entry:
     with rt.db.session() as s:
-        return views.asset_entry(s, asset_id, rt.settings.public_base_url)
+        return views.asset_entry(s, asset_id, rt.settings.public_base_url, rt.playback)
+
+
+@router.get("/{asset_id}/playback", response_model=PlaybackPublic, responses={404: {"model": ErrorBody}})
+def asset_playback(asset_id: uuid.UUID, session: SessionDep, rt: RuntimeDep, caller: CallerDep,
+                   ttl_seconds: Annotated[int | None, Query(ge=60, le=7 * 24 * 3600, description=(
+                       "Lifetime of the URLs (default: the server's playback_url_ttl_seconds)"))] = None,
+                   ) -> Response:
+    """Signed, expiring URLs of the asset's HLS master playlist, poster, scrub previews and original, for a
+    player or an embed that has no API key (give them to it; they grant nothing else)."""
+    asset = asset_store.get_asset(session, asset_id)
+    keys = dict(session.execute(select(Artifact.kind, func.min(Artifact.key))
+                                .where(Artifact.asset_id == asset_id, Artifact.kind.in_(PLAYBACK_KINDS))
+                                .group_by(Artifact.kind)).all())
+    links = views.playback_links(rt.playback, asset_id, asset.original_key, keys, ttl_seconds)
+    return Response(links.model_dump_json(), media_type="application/json", headers={"Cache-Control": "no-store"})
 
 
 @router.patch("/{asset_id}", response_model=AssetPublic, responses={404: {"model": ErrorBody}})
 def update_asset(asset_id: uuid.UUID, body: AssetUpdate, session: SessionDep, rt: RuntimeDep,
-                 caller: CallerDep) -> AssetPublic:
+                 caller: AdminCallerDep) -> AssetPublic:
     """Change title, description or tags; records `asset.updated` with the caller as actor."""
     asset = asset_store.get_asset(session, asset_id, lock=True)
     changes = body.model_dump(exclude_unset=True)
@@ -191,11 +211,11 @@ def update_asset(asset_id: uuid.UUID, body: AssetUpdate, session: SessionDep, rt
         asset_store.touch_asset(session, asset_id)
         events.record(session, "asset.updated", actor=caller, asset_id=asset_id, changes=changed)
         session.commit()
-    return views.load_asset(session, asset_id, rt.settings.public_base_url)
+    return views.load_asset(session, asset_id, rt.settings.public_base_url, rt.playback)
 
 
 @router.delete("/{asset_id}", status_code=status.HTTP_204_NO_CONTENT, responses={404: {"model": ErrorBody}})
-def delete_asset(asset_id: uuid.UUID, session: SessionDep, rt: RuntimeDep, caller: CallerDep) -> Response:
+def delete_asset(asset_id: uuid.UUID, session: SessionDep, rt: RuntimeDep, caller: AdminCallerDep) -> Response:
     """Delete the asset, its rows and its media; running jobs are asked to stop. The audit log stays."""
     asset = asset_store.get_asset(session, asset_id, lock=True)
     running = session.scalars(select(Job.id).where(Job.asset_id == asset_id, Job.status == "running")).all()

@@ -5,17 +5,19 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vidpipe.api.deps import CallerDep, SessionDep
+from vidpipe.api.deps import AdminCallerDep, SessionDep
 from vidpipe.api.pagination import CursorParam, LimitParam, decode_id, encode_id
 from vidpipe.api.schemas import ErrorBody, JobList, JobPublic, JobStatus
 from vidpipe.errors import NotFoundError
 from vidpipe.queue import jobs
 from vidpipe.store import assets
 from vidpipe.store.models import Job
+
+JobId = Annotated[int, Path(ge=1, le=2**63 - 1)]  # a bigint column
 
 router = APIRouter(prefix="/jobs", tags=["jobs"], responses={401: {"model": ErrorBody}})
 
@@ -31,7 +33,7 @@ def _public(job: Job) -> JobPublic:
 
 @router.get("", response_model=JobList)
 def list_jobs(
-    session: SessionDep, caller: CallerDep,
+    session: SessionDep, caller: AdminCallerDep,
     status: Annotated[JobStatus | None, Query()] = None,
     stage: Annotated[str | None, Query(max_length=32)] = None,
     asset_id: Annotated[uuid.UUID | None, Query()] = None,
@@ -62,13 +64,13 @@ def _refreshed(session: Session, job_id: int) -> JobPublic:
 
 
 @router.get("/{job_id}", response_model=JobPublic, responses={404: {"model": ErrorBody}})
-def get_job(job_id: int, session: SessionDep, caller: CallerDep) -> JobPublic:
+def get_job(job_id: JobId, session: SessionDep, caller: AdminCallerDep) -> JobPublic:
     return _refreshed(session, job_id)
 
 
 @router.post("/{job_id}/retry", response_model=JobPublic,
              responses={404: {"model": ErrorBody}, 409: {"model": ErrorBody}})
-def retry_job(job_id: int, session: SessionDep, caller: CallerDep) -> JobPublic:
+def retry_job(job_id: JobId, session: SessionDep, caller: AdminCallerDep) -> JobPublic:
     """Requeue a dead, failed or cancelled job with a fresh attempt budget; its asset is processing again."""
     job = jobs.retry(session, job_id, actor=caller)
     if job.asset_id is not None:
@@ -80,7 +82,7 @@ def retry_job(job_id: int, session: SessionDep, caller: CallerDep) -> JobPublic:
 
 @router.post("/{job_id}/cancel", response_model=JobPublic,
              responses={404: {"model": ErrorBody}, 409: {"model": ErrorBody}})
-def cancel_job(job_id: int, session: SessionDep, caller: CallerDep) -> JobPublic:
+def cancel_job(job_id: JobId, session: SessionDep, caller: AdminCallerDep) -> JobPublic:
     """A queued job is cancelled at once; a running one is asked to stop at its next heartbeat."""
     jobs.cancel(session, job_id, actor=caller)
     session.commit()

@@ -142,7 +142,8 @@ def load_views(rt: Runtime, ids: set[str] | list[str]) -> dict[str, str]:
         with contextlib.suppress(ValueError):
             parsed.append(uuid.UUID(raw))
     with rt.db.session() as s:
-        return {str(a.id): a.model_dump_json() for a in views.load_assets(s, parsed, rt.settings.public_base_url)}
+        found = views.load_assets(s, parsed, rt.settings.public_base_url, rt.playback)
+    return {str(a.id): a.model_dump_json() for a in found}
 
 
 @contextlib.asynccontextmanager

@@ -1,34 +1,32 @@
 """/v1/media/{key}: stored originals and outputs, with HTTP Range (seeking players, resumable downloads).
 
-Only keys the database knows are served: an artifact row of the asset, or the asset's original.
+Only keys the database knows are served: an artifact row of the asset, or the asset's original. With an API key
+in a header (role read) or the console's session at `/v1/media/{key}`; with a signed URL (vidpipe.playback) at
+`/v1/play/{token}/{key}`. API keys in query strings are not accepted anywhere (they end up in logs).
 """
 
 from __future__ import annotations
 
-import re
 import uuid
-from urllib.parse import quote
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy import literal, null, select, union_all
 from sqlalchemy.orm import Session
 
-from vidpipe.api.deps import MediaCallerDep, RuntimeDep, SessionDep
+from vidpipe.api.deps import CallerDep, RuntimeDep, SessionDep
 from vidpipe.api.handlers import error_response
 from vidpipe.api.ranges import Unsatisfiable, guess_content_type, parse_range
 from vidpipe.api.schemas import ErrorBody
 from vidpipe.blobs.base import check_key
 from vidpipe.cache.http import media_cache_control
 from vidpipe.errors import NotFoundError
+from vidpipe.playback.signing import LocalSigner
+from vidpipe.runtime import Runtime
 from vidpipe.store.models import Artifact, Asset
 
 router = APIRouter(prefix="/media", tags=["media"], responses={401: {"model": ErrorBody}, 404: {"model": ErrorBody}})
-
-MAX_PLAYLIST_BYTES = 4 * 1024 * 1024
-_URI_ATTR = re.compile(r'URI="([^"]*)"')
-_HAS_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:|^/")
-
 
 def _lookup(session: Session, key: str) -> tuple[str, str]:
     """(content type, ETag) of a stored key the database knows about, else NotFoundError."""
@@ -48,29 +46,46 @@ def _lookup(session: Session, key: str) -> tuple[str, str]:
     return row.content_type or guess_content_type(key), f'"a{row.id}-{row.size_bytes}"'
 
 
-def _with_key(uri: str, api_key: str) -> str:
-    if not uri or _HAS_SCHEME.match(uri):
-        return uri
-    return f"{uri}{'&' if '?' in uri else '?'}api_key={quote(api_key, safe='')}"
-
-
-def rewrite_playlist(text: str, api_key: str) -> str:
-    """Carry `?api_key=` into the relative URIs of a playlist, so a header-less player can follow it."""
-    lines = []
-    for line in text.splitlines():
-        if line.startswith("#"):
-            line = _URI_ATTR.sub(lambda m: f'URI="{_with_key(m.group(1), api_key)}"', line)
-        elif line.strip():
-            line = _with_key(line.strip(), api_key)
-        lines.append(line)
-    return "\n".join(lines) + "\n"
+# What keys look like (check_key): documented; anything else is refused with 400 unsafe_source.
+MediaKey = Annotated[str, Path(json_schema_extra={
+    "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"})]
+PlayToken = Annotated[str, Path(max_length=400, json_schema_extra={
+    "pattern": r"^[0-9]{1,12}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]{43}$"})]
 
 
 @router.head("/{key:path}", operation_id="head_media", response_class=Response)
 @router.get("/{key:path}", operation_id="get_media", response_class=Response,
             responses={206: {"description": "Partial content"}, 416: {"model": ErrorBody}})
-def get_media(key: str, request: Request, session: SessionDep, rt: RuntimeDep, caller: MediaCallerDep) -> Response:
-    """Serve a stored file. Supports `Range: bytes=a-b | a- | -n`, `If-None-Match` and `If-Range`."""
+def get_media(key: MediaKey, request: Request, session: SessionDep, rt: RuntimeDep, caller: CallerDep) -> Response:
+    """Serve a stored file (an API key in a header, or the console's session). Supports
+    `Range: bytes=a-b | a- | -n`, `If-None-Match` and `If-Range`. Players use the signed `playback` URLs."""
+    return serve_media(key, request, session, rt)
+
+
+play_router = APIRouter(prefix="/play", tags=["media"],
+                        responses={403: {"model": ErrorBody, "description": "Not signed here, expired, or not "
+                                                                            "covered by the URL's grant"},
+                                   404: {"model": ErrorBody}})
+
+
+@play_router.head("/{token}/{key:path}", operation_id="head_signed_media", response_class=Response)
+@play_router.get("/{token}/{key:path}", operation_id="get_signed_media", response_class=Response,
+                 responses={206: {"description": "Partial content"}, 416: {"model": ErrorBody}})
+def get_signed_media(token: PlayToken, key: MediaKey, request: Request, session: SessionDep,
+                     rt: RuntimeDep) -> Response:
+    """A stored file through a signed, expiring URL (the `playback` links of an asset); no API key. The
+    grant covers a prefix of the asset's files, so relative URIs inside HLS playlists work as they are."""
+    check_key(key)
+    signer = rt.playback
+    if not isinstance(signer, LocalSigner):
+        raise NotFoundError("playback URLs are served by the CDN in this deployment")
+    signer.verify(token, key)
+    response = serve_media(key, request, session, rt)
+    response.headers["Access-Control-Allow-Origin"] = "*"  # the URL is the credential: embeds on any site
+    return response
+
+
+def serve_media(key: str, request: Request, session: Session, rt: Runtime) -> Response:
     check_key(key)
     content_type, etag = _lookup(session, key)
     session.close()  # the stream below may take long; give the connection back now
@@ -79,13 +94,6 @@ def get_media(key: str, request: Request, session: SessionDep, rt: RuntimeDep, c
                "Cache-Control": media_cache_control(key, original=not etag.startswith('"a'))}
     if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
         return Response(status_code=304, headers=headers)
-    api_key = request.query_params.get("api_key")
-    if api_key and key.endswith(".m3u8") and size <= MAX_PLAYLIST_BYTES:
-        with rt.blobs.open_read(key) as fh:
-            body = rewrite_playlist(fh.read().decode("utf-8", errors="replace"), api_key).encode()
-        headers["Cache-Control"] = "private, no-store"
-        del headers["Accept-Ranges"], headers["ETag"]  # per-key content: not the stored bytes
-        return Response(body if request.method == "GET" else b"", media_type=content_type, headers=headers)
     range_header = request.headers.get("range")
     if_range = request.headers.get("if-range")
     if if_range is not None and if_range.strip() != etag:

@@ -31,5 +31,5 @@ def popular(session: SessionDep, rt: RuntimeDep, caller: CallerDep,
     """Most viewed first. Counts reach this list within `popular_flush_seconds` (with Redis) or
     `popular_persist_seconds` (from the database, without Redis); `1h` is the current and the previous hour."""
     top = rt.cache.views.top(session, window, limit)
-    found = {a.id: a for a in views.load_assets(session, [a for a, _ in top], rt.settings.public_base_url)}
+    found = {a.id: a for a in views.load_assets(session, [a for a, _ in top], rt.settings.public_base_url, rt.playback)}
     return PopularList(window=window, items=[PopularItem(views=n, asset=found[a]) for a, n in top if a in found])

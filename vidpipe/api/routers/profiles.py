@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Response, status
+from fastapi import APIRouter, Body, Path, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
-from vidpipe.api.deps import CallerDep, SessionDep
+from vidpipe.api.deps import AdminCallerDep, CallerDep, SessionDep
 from vidpipe.api.schemas import ErrorBody
 from vidpipe.store import events
 from vidpipe.store import profiles as store
@@ -26,8 +26,14 @@ def list_profiles(session: SessionDep, caller: CallerDep) -> ProfileList:
     return ProfileList(items=store.list_profiles(session))
 
 
+# Documented, not enforced by FastAPI: the route answers its own 422 invalid_profile_name.
+ProfileName = Annotated[str, Path(json_schema_extra={"pattern": store.NAME_PATTERN})]
+_DEFINITION = store.ProfileDefinition.model_json_schema(ref_template="#/components/schemas/{model}")
+_DEFINITION.pop("$defs", None)  # RungDefinition is in the components already (ProfilePublic uses it)
+
+
 @router.get("/{name}", response_model=store.ProfilePublic, responses={404: {"model": ErrorBody}})
-def get_profile(name: str, session: SessionDep, caller: CallerDep) -> store.ProfilePublic:
+def get_profile(name: ProfileName, session: SessionDep, caller: CallerDep) -> store.ProfilePublic:
     return store.get_public(session, name)
 
 
@@ -43,8 +49,10 @@ def _invalid(exc: ValidationError) -> JSONResponse:
 
 
 @router.put("/{name}", response_model=store.ProfilePublic,
-            responses={201: {"model": store.ProfilePublic}, 409: {"model": ErrorBody}, 422: {"model": ErrorBody}})
-def put_profile(name: str, session: SessionDep, caller: CallerDep,
+            responses={201: {"model": store.ProfilePublic}, 409: {"model": ErrorBody}, 422: {"model": ErrorBody}},
+            openapi_extra={"requestBody": {"required": True,
+                                           "content": {"application/json": {"schema": _DEFINITION}}}})
+def put_profile(name: ProfileName, session: SessionDep, caller: AdminCallerDep,
                 body: Annotated[dict[str, Any], Body(openapi_examples={"small": {"value": {
                     "ladder": [{"height": 480, "video_kbps": 1200, "audio_kbps": 96}], "segment_seconds": 4,
                     "sprite_interval_seconds": 5, "x264_preset": "veryfast", "analyzers": None,
@@ -67,7 +75,7 @@ def put_profile(name: str, session: SessionDep, caller: CallerDep,
 
 @router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT,
                responses={404: {"model": ErrorBody}, 409: {"model": ErrorBody}})
-def delete_profile(name: str, session: SessionDep, caller: CallerDep) -> Response:
+def delete_profile(name: ProfileName, session: SessionDep, caller: AdminCallerDep) -> Response:
     """Assets made with it keep its name; re-processing them then fails with `unknown_profile`."""
     store.delete_profile(session, name)
     events.record(session, "profile.deleted", actor=caller, name=name)

@@ -7,8 +7,14 @@ import uuid
 from fastapi import APIRouter, status
 from sqlalchemy import select
 
-from vidpipe.api.deps import CallerDep, RuntimeDep, SessionDep
-from vidpipe.api.schemas import ErrorBody, ReprocessAccepted, ReprocessAllAccepted, ReprocessRequest
+from vidpipe.api.deps import AdminCallerDep, RuntimeDep, SessionDep
+from vidpipe.api.schemas import (
+    ErrorBody,
+    ReprocessAccepted,
+    ReprocessAllAccepted,
+    ReprocessAllRequest,
+    ReprocessRequest,
+)
 from vidpipe.errors import InputError
 from vidpipe.queue import jobs, reprocess
 from vidpipe.stages import registry
@@ -19,7 +25,7 @@ router = APIRouter(tags=["reprocess"], responses={401: {"model": ErrorBody}})
 
 @router.post("/assets/{asset_id}/reprocess", status_code=status.HTTP_202_ACCEPTED, response_model=ReprocessAccepted,
              responses={404: {"model": ErrorBody}, 422: {"model": ErrorBody}})
-def reprocess_asset(asset_id: uuid.UUID, session: SessionDep, rt: RuntimeDep, caller: CallerDep,
+def reprocess_asset(asset_id: uuid.UUID, session: SessionDep, rt: RuntimeDep, caller: AdminCallerDep,
                     body: ReprocessRequest | None = None) -> ReprocessAccepted:
     """Queue `stage` (default: the first stage) for the asset; if a prerequisite is missing, that runs first."""
     stage = (body.stage if body else None) or next(iter(registry.STAGES))
@@ -36,8 +42,8 @@ def reprocess_asset(asset_id: uuid.UUID, session: SessionDep, rt: RuntimeDep, ca
 
 @router.post("/reprocess", status_code=status.HTTP_202_ACCEPTED, response_model=ReprocessAllAccepted,
              responses={422: {"model": ErrorBody}})
-def reprocess_missing(body: ReprocessRequest, session: SessionDep, rt: RuntimeDep,
-                      caller: CallerDep) -> ReprocessAllAccepted:
+def reprocess_missing(body: ReprocessAllRequest, session: SessionDep, rt: RuntimeDep,
+                      caller: AdminCallerDep) -> ReprocessAllAccepted:
     """Queue `stage` for every asset whose latest run of it did not succeed (and none is live);
     with `failed`, re-run every failed asset from its first stage."""
     if body.failed:

@@ -120,7 +120,7 @@ def search_media(
     modality: Modality = "all",
     min_duration: Annotated[float | None, Query(ge=0)] = None,
     max_duration: Annotated[float | None, Query(ge=0)] = None,
-    min_height: Annotated[int | None, Query(ge=0)] = None,
+    min_height: Annotated[int | None, Query(ge=0, le=2**31 - 1)] = None,
     tag: Annotated[list[str], Query(description="user tag (repeatable, all required)")] = [],  # noqa: B006
     machine_tag: Annotated[list[str], Query(description="model label (repeatable, all required)")] = [],  # noqa: B006
     machine_tag_min_score: Annotated[float, Query(ge=0, le=1)] = 0.25,

@@ -27,8 +27,8 @@ from starlette.requests import ClientDisconnect
 
 from vidpipe.api import upload as multipart
 from vidpipe.api import views
-from vidpipe.api.deps import CallerDep, RuntimeDep, SessionDep
-from vidpipe.api.schemas import AssetPublic, ErrorBody
+from vidpipe.api.deps import IngestCallerDep, RuntimeDep, SessionDep
+from vidpipe.api.schemas import AssetPublic, ErrorBody, StrictInt, Text
 from vidpipe.errors import InputError, LimitExceededError, NotFoundError, TransientError, VidpipeError
 from vidpipe.ingest.service import IngestRequest, ingest_stream
 from vidpipe.runtime import Runtime
@@ -45,13 +45,13 @@ CONTENT_TYPES = ("application/offset+octet-stream", "application/octet-stream")
 class UploadCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    filename: str = Field(min_length=1, max_length=1000)
-    size: int = Field(ge=0)
-    profile: str | None = Field(default=None, max_length=64)
-    title: str | None = Field(default=None, max_length=500)
-    description: str | None = Field(default=None, max_length=20_000)
-    tags: list[str] | None = Field(default=None, max_length=100)
-    priority: int = Field(default=0, ge=-100, le=100)
+    filename: Text = Field(min_length=1, max_length=1000)
+    size: StrictInt = Field(ge=0, le=2**63 - 1, description="at most the server's upload limit (413)")
+    profile: Text | None = Field(default=None, max_length=64)
+    title: Text | None = Field(default=None, max_length=500)
+    description: Text | None = Field(default=None, max_length=20_000)
+    tags: list[Annotated[Text, Field(max_length=100)]] | None = Field(default=None, max_length=100)
+    priority: StrictInt = Field(default=0, ge=-100, le=100)
 
 
 class UploadPublic(BaseModel):
@@ -94,7 +94,7 @@ def sweep_expired(rt: Runtime) -> int:
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=UploadPublic,
              responses={413: {"model": ErrorBody}, 422: {"model": ErrorBody}})
 def create_upload(body: UploadCreate, response: Response, session: SessionDep, rt: RuntimeDep,
-                  caller: CallerDep) -> UploadPublic:
+                  caller: IngestCallerDep) -> UploadPublic:
     """Start a resumable upload of `size` bytes; then PATCH chunks (at most `chunk_size` each is best)."""
     limit = rt.settings.limits.max_upload_bytes
     if body.size > limit:
@@ -126,12 +126,12 @@ def _load(rt: Runtime, upload_id: uuid.UUID, caller: str) -> UploadSession:
 
 
 @router.get("/{upload_id}", response_model=UploadPublic, responses={404: {"model": ErrorBody}})
-def get_upload(upload_id: uuid.UUID, rt: RuntimeDep, caller: CallerDep) -> UploadPublic:
+def get_upload(upload_id: uuid.UUID, rt: RuntimeDep, caller: IngestCallerDep) -> UploadPublic:
     return _public(_load(rt, upload_id, caller))
 
 
 @router.head("/{upload_id}", status_code=204, responses={404: {"model": ErrorBody}})
-def head_upload(upload_id: uuid.UUID, rt: RuntimeDep, caller: CallerDep) -> Response:
+def head_upload(upload_id: uuid.UUID, rt: RuntimeDep, caller: IngestCallerDep) -> Response:
     """The offset to resume from, in `Upload-Offset` (and the total in `Upload-Length`)."""
     row = _load(rt, upload_id, caller)
     return Response(status_code=204, headers={"Upload-Offset": str(row.offset), "Upload-Length": str(row.size),
@@ -139,7 +139,7 @@ def head_upload(upload_id: uuid.UUID, rt: RuntimeDep, caller: CallerDep) -> Resp
 
 
 @router.delete("/{upload_id}", status_code=204, responses={404: {"model": ErrorBody}})
-def abort_upload(upload_id: uuid.UUID, rt: RuntimeDep, caller: CallerDep) -> Response:
+def abort_upload(upload_id: uuid.UUID, rt: RuntimeDep, caller: IngestCallerDep) -> Response:
     """Give up an unfinished upload; its bytes are removed."""
     _load(rt, upload_id, caller)
     with rt.db.session() as s, s.begin():
@@ -158,8 +158,8 @@ def _conflict(code: str, message: str, offset: int) -> JSONResponse:
                          413: {"model": ErrorBody}, 415: {"model": ErrorBody}, 422: {"model": ErrorBody}},
               openapi_extra={"requestBody": {"required": True, "content": {
                   "application/offset+octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
-async def patch_upload(upload_id: uuid.UUID, request: Request, rt: RuntimeDep, caller: CallerDep,
-                       upload_offset: Annotated[int, Header(ge=0)]) -> Any:
+async def patch_upload(upload_id: uuid.UUID, request: Request, rt: RuntimeDep, caller: IngestCallerDep,
+                       upload_offset: Annotated[int, Header(ge=0, le=2**63 - 1)]) -> Any:
     """Append the body at `Upload-Offset` (must equal the current offset, else 409 with the current one).
     The chunk that completes the file ingests it: the answer then carries `asset` and `duplicate`."""
     content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
@@ -279,7 +279,7 @@ def _finished(rt: Runtime, row: UploadSession) -> UploadProgress:
     assert row.asset_id is not None
     rt.cache.invalidate_assets([row.asset_id])  # lists show it now
     with rt.db.session() as s:
-        asset = views.load_asset(s, row.asset_id, rt.settings.public_base_url)
+        asset = views.load_asset(s, row.asset_id, rt.settings.public_base_url, rt.playback)
     return UploadProgress(offset=row.size, asset=asset, duplicate=bool(row.duplicate))
 
 

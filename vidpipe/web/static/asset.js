@@ -146,9 +146,11 @@ function render(a) {
   const wasTerminal = TERMINAL.has(asset.status);
   asset = a;
   renderStatus(a); renderStages(a); renderTech(a); renderRenditions(a); renderArtifacts(a);
-  if (a.hls_master_url && a.status === 'ready') {
-    player.load(a.hls_master_url);
-    player.loadSprites(a.sprite_vtt_url);
+  // Signed, expiring URLs (no key, no cookie needed): the HLS grant covers the variants and segments too.
+  const links = a.playback || {};
+  if (links.playback_url && a.status === 'ready') {
+    player.load(links.playback_url);
+    player.loadSprites(links.sprite_vtt_url);
   }
   if (TERMINAL.has(a.status) && !wasTerminal) { loadRelated(); refreshPageData(); }
   refreshEvents();

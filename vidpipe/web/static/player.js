@@ -53,11 +53,13 @@ export class Player {
   say(text) { this.msg.textContent = text; }
 
   load(masterUrl) {
-    if (!masterUrl || this.src === masterUrl) return;
+    // A fresh signature of the same playlist is the same video: keep playing (the old URL lasts for hours).
+    const same = (u) => (u || '').replace(/\/v1\/play\/[^/]+\//, '/v1/play/-/');
+    if (!masterUrl || same(this.src) === same(masterUrl)) return;
     this.src = masterUrl;
     const Hls = window.Hls;
     if (Hls && Hls.isSupported()) {
-      const hls = new Hls({ xhrSetup: (xhr) => { xhr.withCredentials = true; } });
+      const hls = new Hls();  // the URL is signed: no credentials to send
       this.hls = hls;
       hls.on(Hls.Events.MANIFEST_PARSED, (_e, data) => this.fillQuality(data.levels));
       hls.on(Hls.Events.LEVEL_SWITCHED, (_e, data) => {
@@ -99,7 +101,7 @@ export class Player {
   async loadSprites(vttUrl) {
     if (!vttUrl || this.cues.length) return;
     try {
-      const r = await fetch(vttUrl, { credentials: 'same-origin' });
+      const r = await fetch(vttUrl, { credentials: 'omit' });
       if (r.ok) this.cues = parseVtt(await r.text(), new URL(vttUrl, location.href).href);
     } catch { /* no previews */ }
   }

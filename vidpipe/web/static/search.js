@@ -24,7 +24,7 @@ async function run(q, modality) {
     const assets = await describe(res.items);
     hits.replaceChildren(...res.items.map((hit) => {
       const a = assets.get(hit.asset_id);
-      const thumb = hit.thumbnail_url || (a && a.poster_url);
+      const thumb = hit.thumbnail_url || (a && ((a.playback && a.playback.poster_url) || a.poster_url));
       const href = `/assets/${hit.asset_id}?t=${hit.start.toFixed(2)}`;
       return h('li', {}, h('a', { href, 'data-start': String(hit.start) },
         thumb ? h('img', { src: thumb, alt: '', loading: 'lazy' }) : h('span', { class: 'noimg' }),
