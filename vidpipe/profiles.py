@@ -35,8 +35,14 @@ class Profile:
     # None: the analyze stage's default choice (VIDPIPE_ANALYZERS, else all) and the configured label set.
     analyzers: tuple[str, ...] | None = None
     zero_shot_labels: tuple[str, ...] | None = None
+    # "per_title": each rung at the constant quality that reaches target_vmaf on sampled windows, capped at the
+    # ladder's bitrate, rungs that add nothing dropped; "fixed": the ladder's bitrates as they are.
+    ladder_mode: str = "fixed"
+    target_vmaf: float = 93.0
+    min_vmaf_step: float = 2.0  # a lower rung must look at least this much worse than the one above it
 
 
+LADDER_MODES = ("per_title", "fixed")
 STANDARD_LADDER = (
     Rung(1080, 5000),
     Rung(720, 2800),
@@ -45,7 +51,7 @@ STANDARD_LADDER = (
 )
 
 PROFILES: dict[str, Profile] = {
-    "standard": Profile("standard", STANDARD_LADDER),
+    "standard": Profile("standard", STANDARD_LADDER, ladder_mode="per_title"),
     "mobile": Profile("mobile", (Rung(720, 2400), Rung(480, 1200), Rung(360, 700, 96), Rung(240, 400, 64))),
     # Cheap and quick: one small rung, dense scrub previews. Used by tests and previews.
     "preview": Profile("preview", (Rung(360, 700, 96),), segment_seconds=2.0, sprite_interval_seconds=2.0,

@@ -58,6 +58,16 @@ class StagePublic(BaseModel):
     last_error: str | None
 
 
+class RenditionQuality(BaseModel):
+    """VMAF of a video rung measured on sampled windows of the source (not the whole file)."""
+
+    vmaf: float
+    target_vmaf: float | None = Field(None, description="the per-title target; null for a fixed ladder")
+    meets_target: bool | None = Field(None, description="false: the rung is more than 1 VMAF point below target")
+    crf: float | None = None
+    sampled_seconds: float
+
+
 class RenditionPublic(BaseModel):
     name: str
     kind: str
@@ -66,6 +76,7 @@ class RenditionPublic(BaseModel):
     bandwidth: int | None
     codecs: str | None
     language: str | None
+    quality: RenditionQuality | None = None
     url: str
 
 

@@ -34,7 +34,7 @@ SELECT a.id, a.title, a.description, a.tags, a.status, a.error_code, a.error_mes
        m.bit_rate, m.format, m.has_video, m.has_audio, m.rotation,
        (SELECT coalesce(jsonb_agg(jsonb_build_object(
                    'name', r.name, 'kind', r.kind, 'width', r.width, 'height', r.height, 'bandwidth', r.bandwidth,
-                   'codecs', r.codecs, 'language', r.language, 'key', r.playlist_key)
+                   'codecs', r.codecs, 'language', r.language, 'key', r.playlist_key, 'quality', r.quality)
                ORDER BY r.height DESC NULLS LAST, r.name), '[]'::jsonb)
           FROM renditions r WHERE r.asset_id = a.id) AS renditions,
        (SELECT coalesce(jsonb_agg(jsonb_build_object(

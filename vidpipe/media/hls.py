@@ -38,14 +38,16 @@ class PlannedRung:
     height: int
     video_kbps: int
     audio_kbps: int
+    crf: float | None = None  # per-title: constant quality, capped at cap_kbps; None: the fixed bitrate
+    cap_kbps: int | None = None
 
     @property
     def maxrate_kbps(self) -> int:
-        return math.ceil(self.video_kbps * 1.07)
+        return self.cap_kbps or math.ceil(self.video_kbps * 1.07)
 
     @property
     def bufsize_kbps(self) -> int:
-        return self.video_kbps * 3 // 2
+        return self.maxrate_kbps * 2 if self.crf is not None else self.video_kbps * 3 // 2
 
 
 @dataclass(frozen=True)
@@ -245,13 +247,17 @@ def tonemap_filter(transfer: str, primaries: str | None, matrix: str | None) -> 
             "zscale=t=bt709:m=bt709:r=tv,format=yuv420p")
 
 
-def _video_head(plan: TranscodePlan) -> str:
+def video_filters(plan: TranscodePlan) -> str:
     """The filters every rung shares, applied once before the split: deinterlace, constant rate, tone map."""
     filters = ["bwdif=mode=send_frame:parity=auto:deint=all"] if plan.deinterlace else []
     filters.append(f"fps={_fps_text(plan.fps)}")
     if plan.tonemap_from:
         filters.append(tonemap_filter(plan.tonemap_from, plan.source_primaries, plan.source_matrix))
-    return f"[0:v:{plan.video_index}]" + ",".join(filters)
+    return ",".join(filters)
+
+
+def _video_head(plan: TranscodePlan) -> str:
+    return f"[0:v:{plan.video_index}]" + video_filters(plan)
 
 
 def _fps_text(fps: Fraction) -> str:
@@ -284,8 +290,8 @@ def build_ffmpeg_args(plan: TranscodePlan, input_args: Sequence[str], out_dir: P
                  "-g", keyint, "-keyint_min", keyint, "-sc_threshold", "0",
                  "-force_key_frames", f"expr:gte(t,n_forced*{plan.segment_seconds:g})"]
         for i, r in enumerate(plan.rungs):
-            args += [f"-b:v:{i}", f"{r.video_kbps}k", f"-maxrate:v:{i}", f"{r.maxrate_kbps}k",
-                     f"-bufsize:v:{i}", f"{r.bufsize_kbps}k"]
+            rate = [f"-crf:v:{i}", f"{r.crf:g}"] if r.crf is not None else [f"-b:v:{i}", f"{r.video_kbps}k"]
+            args += [*rate, f"-maxrate:v:{i}", f"{r.maxrate_kbps}k", f"-bufsize:v:{i}", f"{r.bufsize_kbps}k"]
     if plan.mode == "muxed":
         track = plan.audio[0]
         for i, r in enumerate(plan.rungs):

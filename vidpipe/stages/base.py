@@ -56,6 +56,7 @@ class RenditionInfo:
     bandwidth: int | None = None  # bits/s as in the master playlist
     codecs: str | None = None  # "avc1.64001f,mp4a.40.2"
     language: str | None = None
+    quality: dict[str, Any] | None = None  # sampled VMAF (and the per-title target) of a video rung
 
 
 @dataclass

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import subprocess
 import tempfile
 import threading
@@ -19,12 +20,13 @@ from typing import IO, Any
 import av
 
 from vidpipe.errors import JobCancelledError, MediaDecodeError, StorageFullError, TransientError
-from vidpipe.media import hls, waveform
+from vidpipe.media import hls, per_title, vmaf, waveform
 from vidpipe.media.ffmpeg import popen_ffmpeg
 from vidpipe.media.probe import probe_file
 from vidpipe.media.safe_open import ffmpeg_input_args, open_input
 from vidpipe.stages.base import Output, RenditionInfo, StageInput, StageResult
 
+log = logging.getLogger(__name__)
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 SEGMENT_TYPE = "video/mp2t"
 VTT_TYPE = "text/vtt"
@@ -214,9 +216,60 @@ def _write_waveform(source: Path, track: hls.AudioTrack, duration: float, out: P
     out.write_text(json.dumps(doc, separators=(",", ":")))
 
 
-def _rendition_info(v: hls.Variant) -> RenditionInfo:
+def _rendition_info(v: hls.Variant, quality: dict[str, dict[str, Any]]) -> RenditionInfo:
     return RenditionInfo(name=v.name, kind=v.kind, playlist_key=f"hls/{v.uri}", width=v.width, height=v.height,
-                         bandwidth=v.bandwidth, codecs=v.codecs, language=v.language)
+                         bandwidth=v.bandwidth, codecs=v.codecs, language=v.language, quality=quality.get(v.name))
+
+
+def _per_title(plan: hls.TranscodePlan, input_args: list[str], inp: StageInput,
+               windows: list[vmaf.Window]) -> tuple[hls.TranscodePlan, dict[str, Any], dict[str, dict[str, Any]]]:
+    """Measure the title on sampled windows, set every rung's CRF and drop the rungs that add nothing.
+
+    Two trial CRFs at the top rung's size give the CRF for the target; every rung is then encoded at it, which
+    yields what each costs, how it looks at its own size (the quality report) and shown at the top rung's size
+    (for dropping rungs). When the top rung misses the target by more than a point, once more at a corrected CRF.
+    """
+    target, top = inp.profile.target_vmaf, plan.rungs[0]
+    top_size, seconds = (top.width, top.height), sum(w.seconds for w in windows)
+    common = {"head_filters": hls.video_filters(plan), "video_stream": f"v:{plan.video_index}",
+              "preset": plan.x264_preset}
+    sizes = [(r.width, r.height) for r in plan.rungs]
+    with tempfile.TemporaryDirectory(dir=inp.work_dir, prefix="per-title-") as tmp:
+        work = Path(tmp)
+        reference, first = vmaf.trial_encodes(input_args, windows, sizes=[top_size] * len(per_title.TRIAL_CRFS),
+                                              crfs=per_title.TRIAL_CRFS, work=work, reference_size=top_size,
+                                              **common)
+        assert reference is not None
+        scores = vmaf.vmaf_scores(first, reference, top_size, work)
+        trials = [per_title.Trial(c, v, vmaf.kbps(p, seconds))
+                  for c, v, p in zip(per_title.TRIAL_CRFS, scores, first, strict=True)]
+        inp.progress(0.05)
+        crf = per_title.refine_crf(per_title.crf_for_target(trials, target))
+        for attempt in range(2):
+            _, at_crf = vmaf.trial_encodes(input_args, windows, sizes=sizes, crfs=[crf] * len(sizes), work=work,
+                                           tag=f"rung{attempt}", **common)
+            display = vmaf.vmaf_scores(at_crf, reference, top_size, work)  # the top rung's is its own VMAF
+            trials.append(per_title.Trial(crf, display[0], vmaf.kbps(at_crf[0], seconds)))
+            corrected = per_title.refine_crf(per_title.crf_for_target(trials, target))
+            if attempt == 1 or abs(display[0] - target) <= 1.0 or corrected == crf:
+                break
+            crf = corrected
+        own = [display[0]] + [vmaf.vmaf_scores([p], reference, size, work)[0]
+                              for p, size in zip(at_crf[1:], sizes[1:], strict=True)]
+        rates = [vmaf.kbps(p, seconds) for p in at_crf]
+        inp.progress(0.12)
+    estimates = [per_title.RungEstimate(r.name, rate, d) for r, rate, d in zip(plan.rungs, rates, display, strict=True)]
+    keep = per_title.choose_rungs(estimates, min_vmaf_step=inp.profile.min_vmaf_step)
+    rungs = tuple(dataclasses.replace(r, crf=crf, video_kbps=max(1, round(rate)),
+                                      cap_kbps=per_title.capped_rate(rate, r.maxrate_kbps))
+                  for r, rate in zip(plan.rungs, rates, strict=True) if r.name in keep)
+    decision = {"mode": "per_title", "target_vmaf": target, "crf": crf, "windows": len(windows),
+                "sampled_seconds": round(seconds, 3), "trials": [dataclasses.asdict(t) for t in trials],
+                "rungs": [dataclasses.asdict(e) | {"kept": e.name in keep} for e in estimates]}
+    quality = {r.name: {"vmaf": round(v, 2), "target_vmaf": target, "crf": crf, "sampled_seconds": round(seconds, 3),
+                        "meets_target": not per_title.misses_target(v, target) if r is plan.rungs[0] else None}
+               for r, v in zip(plan.rungs, own, strict=True) if r.name in keep}
+    return dataclasses.replace(plan, rungs=rungs), decision, quality
 
 
 def run(inp: StageInput) -> StageResult:
@@ -230,8 +283,20 @@ def run(inp: StageInput) -> StageResult:
     share = 0.85 if audio_only else 1.0  # the waveform decode is the rest
     # The source is untrusted: pinned demuxer from an allow-list, local file protocol only, pixel cap.
     input_args = ffmpeg_input_args(inp.source_path, max_frame_pixels=inp.limits.max_frame_pixels)
+    windows = vmaf.sample_windows(plan.duration)
+    decision: dict[str, Any] = {"mode": "fixed"}
+    quality: dict[str, dict[str, Any]] = {}
+    start = 0.0
+    if plan.rungs and inp.profile.ladder_mode == "per_title":
+        try:
+            plan, decision, quality = _per_title(plan, input_args, inp, windows)
+        except MediaDecodeError as exc:  # the trial encodes are an optimisation: the fixed ladder still plays
+            log.warning("transcode.per_title_fallback", extra={"asset_id": str(inp.asset_id), "error": str(exc)})
+            decision = {"mode": "fixed", "per_title_failed": str(exc)}
+        start = 0.12
     args = hls.build_ffmpeg_args(plan, input_args, hls_dir)
-    run_ffmpeg_with_progress(args, duration=plan.duration, progress=lambda f: inp.progress(f * share),
+    run_ffmpeg_with_progress(args, duration=plan.duration,
+                             progress=lambda f: inp.progress(start + f * (share - start) * 0.95),
                              should_stop=inp.should_stop)
     outputs, variants = _collect(plan, hls_dir)
     master = hls_dir / "master.m3u8"
@@ -242,11 +307,13 @@ def run(inp: StageInput) -> StageResult:
         _write_waveform(inp.source_path, plan.audio[0], plan.duration, wave, inp.should_stop)
         outputs.append(Output("waveform.json", wave, "waveform", "application/json"))
     inp.progress(1.0)
-    ladder = [{"name": r.name, "width": r.width, "height": r.height, "video_kbps": r.video_kbps,
-               "audio_kbps": r.audio_kbps if plan.mode == "muxed" else None} for r in plan.rungs]
+    ladder = [{"name": r.name, "width": r.width, "height": r.height, "video_kbps": r.video_kbps, "crf": r.crf,
+               "maxrate_kbps": r.maxrate_kbps, "audio_kbps": r.audio_kbps if plan.mode == "muxed" else None}
+              for r in plan.rungs]
     metadata = {"ladder": ladder, "segment_seconds": plan.segment_seconds, "segment_format": "mpegts",
                 "fps": float(plan.fps) if plan.fps else None, "audio_mode": plan.mode,
                 "audio": [{"name": a.name, "language": a.language} for a in plan.audio],
                 "subtitles": [{"name": t.name, "language": t.language} for t in plan.subtitles],
-                "deinterlaced": plan.deinterlace, "tone_mapped_from": plan.tonemap_from}
-    return StageResult(outputs=outputs, renditions=[_rendition_info(v) for v in variants], metadata=metadata)
+                "deinterlaced": plan.deinterlace, "tone_mapped_from": plan.tonemap_from, "ladder_decision": decision,
+                "quality": quality}
+    return StageResult(outputs=outputs, renditions=[_rendition_info(v, quality) for v in variants], metadata=metadata)

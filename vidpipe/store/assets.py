@@ -74,7 +74,8 @@ def save_stage_result(session: Session, asset_id: uuid.UUID, stage: str, result:
         for r in result.renditions:
             session.add(Rendition(asset_id=asset_id, name=r.name, kind=r.kind,
                                   playlist_key=f"{asset_id}/{r.playlist_key}", width=r.width, height=r.height,
-                                  bandwidth=r.bandwidth, codecs=r.codecs, language=r.language))
+                                  bandwidth=r.bandwidth, codecs=r.codecs, language=r.language,
+                                  quality=r.quality))
     probe = result.metadata.get("probe")
     if probe is not None:
         values = {k: probe.get(k) for k in MEDIA_INFO_KEYS} | {"asset_id": asset_id, "probe": probe}

@@ -111,6 +111,7 @@ class Rendition(Base):
     bandwidth: Mapped[int | None] = mapped_column(BigInteger)
     codecs: Mapped[str | None] = mapped_column(Text)
     language: Mapped[str | None] = mapped_column(String(16))
+    quality: Mapped[dict[str, Any] | None] = mapped_column(JSONB)  # sampled VMAF, per-title target and CRF
 
     __table_args__ = (UniqueConstraint("asset_id", "name", name="uq_renditions_asset_name"),)
 

@@ -4,7 +4,7 @@ code (vidpipe.profiles). Built-in names cannot be stored, so a name always means
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import delete, func, select
@@ -48,6 +48,10 @@ class ProfileDefinition(BaseModel):
     segment_seconds: Annotated[float, Field(ge=1, le=10)] = 4.0
     sprite_interval_seconds: Annotated[float, Field(ge=1, le=60)] = 10.0
     x264_preset: str = Field(default="veryfast", json_schema_extra={"enum": list(X264_PRESETS)})
+    ladder_mode: Literal["per_title", "fixed"] = Field(
+        default="fixed", description="per_title: each rung at the quality that reaches target_vmaf, capped at the "
+                                     "ladder's bitrates; fixed: the ladder's bitrates as they are")
+    target_vmaf: Annotated[float, Field(ge=60, le=99, description="top-rung VMAF per-title encoding aims at")] = 93.0
     analyzers: list[str] | None = None
     zero_shot_labels: Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]] | None,
                                 Field(max_length=100)] = None
@@ -97,6 +101,8 @@ class ProfilePublic(BaseModel):
     segment_seconds: float
     sprite_interval_seconds: float
     x264_preset: str
+    ladder_mode: str
+    target_vmaf: float
     analyzers: list[str] | None
     zero_shot_labels: list[str] | None
     builtin: bool
@@ -114,7 +120,8 @@ def to_profile(name: str, definition: dict[str, Any]) -> Profile:
     return Profile(name, tuple(Rung(r.height, r.video_kbps, r.audio_kbps) for r in d.ladder),
                    segment_seconds=d.segment_seconds, sprite_interval_seconds=d.sprite_interval_seconds,
                    x264_preset=d.x264_preset, analyzers=tuple(d.analyzers) if d.analyzers is not None else None,
-                   zero_shot_labels=tuple(d.zero_shot_labels) if d.zero_shot_labels is not None else None)
+                   zero_shot_labels=tuple(d.zero_shot_labels) if d.zero_shot_labels is not None else None,
+                   ladder_mode=d.ladder_mode, target_vmaf=d.target_vmaf)
 
 
 def to_public(profile: Profile, *, builtin: bool) -> ProfilePublic:
@@ -123,7 +130,7 @@ def to_public(profile: Profile, *, builtin: bool) -> ProfilePublic:
         ladder=[RungDefinition(height=r.height, video_kbps=r.video_kbps, audio_kbps=r.audio_kbps)
                 for r in profile.ladder],
         segment_seconds=profile.segment_seconds, sprite_interval_seconds=profile.sprite_interval_seconds,
-        x264_preset=profile.x264_preset,
+        x264_preset=profile.x264_preset, ladder_mode=profile.ladder_mode, target_vmaf=profile.target_vmaf,
         analyzers=list(profile.analyzers) if profile.analyzers is not None else None,
         zero_shot_labels=list(profile.zero_shot_labels) if profile.zero_shot_labels is not None else None,
         builtin=builtin)

@@ -50,7 +50,14 @@ function renderRenditions(a) {
   $('renditions').tBodies[0].replaceChildren(...a.renditions.map((r) => h('tr', {},
     h('td', {}, h('a', { href: r.url, text: r.name })), h('td', { text: r.kind }),
     h('td', { text: r.width ? `${r.width}×${r.height}` : (r.language || '–') }),
-    h('td', { text: r.bandwidth ? `${Math.round(r.bandwidth / 1000)} kbps` : '–' }), h('td', { text: r.codecs || '–' }))));
+    h('td', { text: r.bandwidth ? `${Math.round(r.bandwidth / 1000)} kbps` : '–' }), h('td', { text: r.codecs || '–' }),
+    h('td', { class: r.quality && r.quality.meets_target === false ? 'error' : '', text: quality(r.quality) }))));
+}
+
+function quality(q) {
+  if (!q) return '–';
+  const target = q.target_vmaf == null ? '' : ` (target ${q.target_vmaf}${q.meets_target ? '' : ', missed'})`;
+  return `VMAF ${q.vmaf.toFixed(1)}${target}`;
 }
 
 async function drawWaveform(url) {

@@ -66,6 +66,8 @@ function fill(p) {
   $('pf-segment').value = p ? p.segment_seconds : 4;
   $('pf-sprite').value = p ? p.sprite_interval_seconds : 10;
   $('pf-preset').value = p ? p.x264_preset : 'veryfast';
+  $('pf-ladder-mode').value = p ? p.ladder_mode : 'per_title';
+  $('pf-target-vmaf').value = p ? p.target_vmaf : 93;
   $('rungs').tBodies[0].replaceChildren();
   (p ? p.ladder : [{ height: 720, video_kbps: 2800, audio_kbps: 128 }]).forEach(addRung);
   const chosen = p && p.analyzers;
@@ -85,6 +87,7 @@ function collect() {
   return {
     ladder, segment_seconds: num($('pf-segment')), sprite_interval_seconds: num($('pf-sprite')),
     x264_preset: $('pf-preset').value,
+    ladder_mode: $('pf-ladder-mode').value, target_vmaf: num($('pf-target-vmaf')),
     analyzers: $('pf-default-analyzers').checked ? null
       : [...form.querySelectorAll('input[name=analyzer]:checked')].map((c) => c.value),
     zero_shot_labels: labels.length ? labels : null,
@@ -140,6 +143,8 @@ $('pf-name').dataset.field = 'name';
 $('pf-segment').dataset.field = 'segment_seconds';
 $('pf-sprite').dataset.field = 'sprite_interval_seconds';
 $('pf-preset').dataset.field = 'x264_preset';
+$('pf-ladder-mode').dataset.field = 'ladder_mode';
+$('pf-target-vmaf').dataset.field = 'target_vmaf';
 $('pf-labels').dataset.field = 'zero_shot_labels';
 $('pf-analyzers').dataset.field = 'analyzers';
 $('rungs').dataset.field = 'ladder';
