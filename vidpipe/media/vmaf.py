@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import subprocess
 import tempfile
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from vidpipe.errors import MediaDecodeError
+from vidpipe.errors import JobCancelledError, MediaDecodeError
 from vidpipe.media.ffmpeg import popen_ffmpeg
 
 WINDOW_SECONDS = 1.0
@@ -52,7 +53,8 @@ def _concat(count: int, stream: str, filters: str, label: str) -> str:
 
 def trial_encodes(input_args: Sequence[str], windows: Sequence[Window], *, head_filters: str, video_stream: str,
                   sizes: Sequence[tuple[int, int]], crfs: Sequence[float], preset: str, work: Path,
-                  reference_size: tuple[int, int] | None = None, tag: str = "trial") -> tuple[Path | None, list[Path]]:
+                  reference_size: tuple[int, int] | None = None, tag: str = "trial",
+                  should_stop: Callable[[], bool] | None = None) -> tuple[Path | None, list[Path]]:
     """Encode the windows once per (size, crf) pair, from one decode; optionally a lossless reference too."""
     branches = len(sizes) + (1 if reference_size else 0)
     graph = _concat(len(windows), video_stream, head_filters, "s") + f",split={branches}"
@@ -71,11 +73,12 @@ def trial_encodes(input_args: Sequence[str], windows: Sequence[Window], *, head_
         out = work / f"{tag}-{i}.mkv"
         maps += ["-map", f"[eo{i}]", "-c:v", "libx264", "-preset", preset, "-crf", f"{crf:g}", str(out)]
         outputs.append(out)
-    _run([*args, "-filter_complex", graph, *maps])
+    _run([*args, "-filter_complex", graph, *maps], should_stop)
     return reference, outputs
 
 
-def vmaf_scores(distorted: Sequence[Path], reference: Path, size: tuple[int, int], work: Path) -> list[float]:
+def vmaf_scores(distorted: Sequence[Path], reference: Path, size: tuple[int, int], work: Path,
+                should_stop: Callable[[], bool] | None = None) -> list[float]:
     """Mean VMAF of each distorted file against the reference, every picture scaled to `size`."""
     n = len(distorted)
     graph = f"[{n}:v]setpts=PTS-STARTPTS,split={n}" + "".join(f"[r{i}]" for i in range(n))
@@ -89,7 +92,7 @@ def vmaf_scores(distorted: Sequence[Path], reference: Path, size: tuple[int, int
     args = ["-loglevel", "error", "-y"]
     for path in [*distorted, reference]:
         args += ["-i", str(path)]
-    _run([*args, "-filter_complex", graph, "-f", "null", "-"])
+    _run([*args, "-filter_complex", graph, "-f", "null", "-"], should_stop)
     return [float(json.loads(log.read_text())["pooled_metrics"]["vmaf"]["mean"]) for log in logs]
 
 
@@ -97,10 +100,18 @@ def kbps(path: Path, seconds: float) -> float:
     return path.stat().st_size * 8 / 1000 / max(0.04, seconds)
 
 
-def _run(args: list[str]) -> None:
+def _run(args: list[str], should_stop: Callable[[], bool] | None = None) -> None:
     with tempfile.TemporaryFile() as err:
         proc = popen_ffmpeg(args, stdout=subprocess.DEVNULL, stderr=err)
-        proc.wait()
+        try:
+            while proc.poll() is None:
+                if should_stop is not None and should_stop():
+                    raise JobCancelledError("quality measurement stopped on request")
+                time.sleep(0.1)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
         if proc.returncode != 0:
             err.seek(0)
             tail = err.read()[-2000:].decode(errors="replace").strip().splitlines()

@@ -232,7 +232,8 @@ def _per_title(plan: hls.TranscodePlan, input_args: list[str], inp: StageInput,
     target, top = inp.profile.target_vmaf, plan.rungs[0]
     top_size, seconds = (top.width, top.height), sum(w.seconds for w in windows)
     common = {"head_filters": hls.video_filters(plan), "video_stream": f"v:{plan.video_index}",
-              "preset": plan.x264_preset}
+              "preset": plan.x264_preset, "should_stop": inp.should_stop}
+    stop = inp.should_stop
     sizes = [(r.width, r.height) for r in plan.rungs]
     with tempfile.TemporaryDirectory(dir=inp.work_dir, prefix="per-title-") as tmp:
         work = Path(tmp)
@@ -240,7 +241,7 @@ def _per_title(plan: hls.TranscodePlan, input_args: list[str], inp: StageInput,
                                               crfs=per_title.TRIAL_CRFS, work=work, reference_size=top_size,
                                               **common)
         assert reference is not None
-        scores = vmaf.vmaf_scores(first, reference, top_size, work)
+        scores = vmaf.vmaf_scores(first, reference, top_size, work, stop)
         trials = [per_title.Trial(c, v, vmaf.kbps(p, seconds))
                   for c, v, p in zip(per_title.TRIAL_CRFS, scores, first, strict=True)]
         inp.progress(0.05)
@@ -248,13 +249,13 @@ def _per_title(plan: hls.TranscodePlan, input_args: list[str], inp: StageInput,
         for attempt in range(2):
             _, at_crf = vmaf.trial_encodes(input_args, windows, sizes=sizes, crfs=[crf] * len(sizes), work=work,
                                            tag=f"rung{attempt}", **common)
-            display = vmaf.vmaf_scores(at_crf, reference, top_size, work)  # the top rung's is its own VMAF
+            display = vmaf.vmaf_scores(at_crf, reference, top_size, work, stop)  # the top rung's: its own VMAF
             trials.append(per_title.Trial(crf, display[0], vmaf.kbps(at_crf[0], seconds)))
             corrected = per_title.refine_crf(per_title.crf_for_target(trials, target))
             if attempt == 1 or abs(display[0] - target) <= 1.0 or corrected == crf:
                 break
             crf = corrected
-        own = [display[0]] + [vmaf.vmaf_scores([p], reference, size, work)[0]
+        own = [display[0]] + [vmaf.vmaf_scores([p], reference, size, work, stop)[0]
                               for p, size in zip(at_crf[1:], sizes[1:], strict=True)]
         rates = [vmaf.kbps(p, seconds) for p in at_crf]
         inp.progress(0.12)
