@@ -10,7 +10,15 @@ import uuid
 import httpx
 
 from tests.acceptance.conftest import all_terminal, events_of, ingest_file, jobs_of, wait_for
-from tests.faults.conftest import assert_intact, database_ok, fill, start_api, tiny_clips, worker_env
+from tests.faults.conftest import (
+    assert_intact,
+    database_ok,
+    fill,
+    spawn_worker,
+    start_api,
+    tiny_clips,
+    worker_env,
+)
 
 
 def _answers(api, path: str) -> int:
@@ -26,7 +34,7 @@ def test_database_stopped_and_started_mid_run(fault_settings, fault_runtime, pg_
     ids = [ingest_file(rt, clip, profile="standard") for clip in clips[:2]]
     # Lists are cached for 5 s by default: make every list during the outage reach the database.
     api = start_api(procs, fault_settings, cache_list_ttl_seconds=0.01)
-    worker = procs.spawn(["worker", "-c", "2"], worker_env(fault_settings), name="worker")
+    worker = spawn_worker(procs, worker_env(fault_settings), "worker", 2)
     wait_for(lambda: any(j.stage == "transcode" and j.status == "running" for j in jobs_of(rt)), timeout=60,
              interval=0.05, what="a transcode to run", procs=[worker])
 
@@ -69,8 +77,7 @@ def test_redis_killed_the_api_keeps_answering(fault_settings, fault_runtime, red
     clips = tiny_clips(tmp_path / "clips", 2)
     first = ingest_file(rt, clips[0])
     api = start_api(procs, fault_settings, redis_url=redis_server.url)
-    worker = procs.spawn(["worker", "-c", "2"], worker_env(fault_settings, redis_url=redis_server.url),
-                         name="worker")
+    worker = spawn_worker(procs, worker_env(fault_settings, redis_url=redis_server.url), "worker", 2)
     wait_for(lambda: all_terminal(rt, [first]), timeout=60, what="the first asset", procs=[worker])
     assert [api.get(f"/v1/assets/{first}").status_code for _ in range(3)] == [200, 200, 200]
 
@@ -132,7 +139,7 @@ def _full_disk_scenario(settings, rt, disk, procs, tmp_path) -> None:
     # The worker: outputs do not fit either. The jobs wait (backoff, no attempt spent: more outages than
     # attempts) and finish once there is room again.
     fill_rest = fill(disk, leave_bytes=0, name="filler-rest")
-    worker = procs.spawn(["worker", "-c", "2"], env, name="worker")
+    worker = spawn_worker(procs, env, "worker", 2)
 
     def deferred_enough() -> bool:
         return any(j.deferrals > 2 for j in jobs_of(rt))

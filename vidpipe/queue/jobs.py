@@ -65,7 +65,7 @@ WITH next AS (
     WHERE (status = 'queued' AND run_after <= now())
        -- a reclaim past the limit is not claimed: the sweep buries it (dead, "worker died N times")
        OR (status = 'running' AND lease_expires_at < now() AND attempts < max_attempts)
-    ORDER BY priority DESC, run_after, id
+    ORDER BY status = 'running' DESC, priority DESC, run_after, id  -- a dead worker's job resumes first
     FOR UPDATE SKIP LOCKED
     LIMIT 1
 )

@@ -1,8 +1,8 @@
-"""A worker process: N job threads, one heartbeat thread, one LISTEN thread. SIGTERM releases work cleanly.
+"""A worker process: N job threads, a heartbeat, a sweep and a LISTEN thread. SIGTERM releases work cleanly.
 
 The LISTEN connection also holds the worker's presence lock (vidpipe.queue.jobs): while it is held, peers know
 this worker is alive; when the process dies the lock goes with its connection and peers reclaim its jobs in
-seconds (vidpipe.queue.sweep, run by the heartbeat thread of every worker).
+seconds (vidpipe.queue.sweep, run by a sweep thread in every worker).
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ class Worker:
         sweep = getattr(self.rt.blobs, "sweep_incoming", None)
         if sweep:
             sweep()
-        targets = [("listen", self._listen_loop), ("heartbeat", self._heartbeat_loop)]
+        targets = [("listen", self._listen_loop), ("heartbeat", self._heartbeat_loop), ("sweep", self._sweep_loop)]
         targets += [(f"job-{i}", self._job_loop) for i in range(self.concurrency)]
         for name, target in targets:
             t = threading.Thread(target=target, name=f"vidpipe-{name}", daemon=True)
@@ -146,7 +146,6 @@ class Worker:
 
     def _heartbeat_loop(self) -> None:
         st = self.rt.settings
-        next_sweep = 0.0
         while self._alive():
             for run in self.active_jobs:
                 try:
@@ -157,15 +156,19 @@ class Worker:
                     run.cancel_requested = run.cancel_requested or cancel
                 except Exception as exc:  # a database outage: the job goes on, its lease is extended later
                     _log_db_failure("worker.heartbeat_failed", exc, job=run.job.id)
-            if not self._stop.is_set() and self._present.is_set() and time.monotonic() >= next_sweep:
-                next_sweep = time.monotonic() + SWEEP_SECONDS
-                try:
-                    found = sweep(self.rt, actor=f"worker:{self.worker_id}")
-                    if found.reclaimable:
-                        self._wake.set()
-                except Exception as exc:
-                    _log_db_failure("worker.sweep_failed", exc)
             time.sleep(self._pulse)
+
+    def _sweep_loop(self) -> None:
+        """Watch the peers (a thread of its own: a worker busy heartbeating many jobs still sweeps on time)."""
+        while not self._stop.wait(SWEEP_SECONDS):
+            if not self._present.is_set():
+                continue
+            try:
+                found = sweep(self.rt, actor=f"worker:{self.worker_id}")
+                if found.reclaimable:
+                    self._wake.set()
+            except Exception as exc:
+                _log_db_failure("worker.sweep_failed", exc)
 
     def _listen_loop(self) -> None:
         """LISTEN for new work on the connection that holds this worker's presence lock."""
