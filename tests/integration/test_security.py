@@ -228,3 +228,110 @@ def test_uploads_keep_their_own_larger_limit(client, keys, runtime, clip):
     r = client.post("/v1/assets", headers=_as(keys["ingest"]), files={"file": ("c.mp4", clip, "video/mp4")})
     assert r.status_code == 201, r.text
     assert len(clip) > 16 * 1024
+
+
+# --- hostile input: 4xx, never 500 ------------------------------------------------------------------------------
+def _cursor(value: object) -> str:
+    import base64
+    import json
+
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+
+def test_hostile_input_is_answered_with_4xx(client, keys, runtime, caplog):
+    [aid] = _insert_assets(runtime, [{}])
+    _store(runtime, aid, {"hls/master.m3u8": ("hls_master", MASTER, "application/vnd.apple.mpegurl")})
+    admin = _as(keys["admin"])
+    cases = [
+        # NUL characters (PostgreSQL text cannot hold them)
+        ("GET", "/v1/assets", {"params": {"q": "a\x00b"}}),
+        ("GET", "/v1/assets", {"params": {"codec": "h\x00"}}),
+        ("GET", "/v1/jobs", {"params": {"stage": "pro\x00be"}}),
+        ("GET", "/v1/search", {"params": {"q": "\x00"}}),
+        ("GET", "/v1/profiles/a%00b", {}),
+        ("PUT", "/v1/profiles/a%00b", {"json": {"ladder": [{"height": 240, "video_kbps": 300}]}}),
+        ("PATCH", f"/v1/assets/{aid}", {"json": {"title": "a\x00b"}}),
+        ("PATCH", f"/v1/assets/{aid}", {"json": {"tags": ["x\x00"]}}),
+        ("PATCH", f"/v1/assets/{aid}", {"json": {"description": "\x00"}}),
+        ("POST", "/v1/assets", {"json": {"path": "/tmp/\x00x"}}),
+        ("POST", "/v1/assets", {"json": {"url": "http://x/\x00", "title": "\x00"}}),
+        ("POST", "/v1/assets", {"files": {"file": ("a.mp4", b"abc", "video/mp4")}, "data": {"title": "a\x00"}}),
+        ("POST", "/v1/uploads", {"json": {"filename": "a\x00.mp4", "size": 3}}),
+        ("POST", "/v1/uploads", {"json": {"filename": "a.mp4", "size": 3, "profile": "\x00"}}),
+        ("PUT", "/v1/profiles/mine", {"json": {"ladder": [{"height": 240, "video_kbps": 300}],
+                                               "zero_shot_labels": ["a\x00"]}}),
+        ("POST", "/v1/reprocess", {"json": {"stage": "pro\x00be"}}),
+        ("GET", f"/v1/media/{aid}/hls/master%00.m3u8", {}),
+        # integers beyond the columns
+        ("GET", "/v1/assets", {"params": {"min_height": 2147483648}}),
+        ("GET", "/v1/search", {"params": {"q": "x", "min_height": 2**31}}),
+        ("GET", "/v1/jobs/9223372036854775808", {}),
+        ("POST", "/v1/jobs/99999999999999999999999/retry", {}),
+        ("POST", "/v1/uploads", {"json": {"filename": "a.mp4", "size": 2**64}}),
+        ("POST", "/v1/uploads", {"json": {"filename": "a.mp4", "size": 3, "priority": True}}),
+        # tampered cursors
+        ("GET", "/v1/jobs", {"params": {"cursor": _cursor([True])}}),
+        ("GET", "/v1/jobs", {"params": {"cursor": _cursor([2**70])}}),
+        ("GET", "/v1/jobs", {"params": {"cursor": _cursor([-1.5])}}),
+        ("GET", f"/v1/assets/{aid}/events", {"params": {"cursor": _cursor([True])}}),
+        ("GET", f"/v1/assets/{aid}/events", {"params": {"cursor": _cursor(["1"])}}),
+        ("GET", "/v1/assets", {"params": {"cursor": _cursor([1, 2])}}),
+        ("GET", "/v1/assets", {"params": {"cursor": _cursor([None, None])}}),
+        ("GET", "/v1/assets?cursor=%FF%FE", {}),
+    ]
+    for method, url, kw in cases:
+        r = client.request(method, url, headers=admin, **kw)
+        assert 400 <= r.status_code < 500, (method, url, kw, r.status_code, r.text)
+        assert r.json()["error"]["code"], (method, url)
+    assert not [rec for rec in caplog.records if rec.message == "api.unhandled"]
+
+
+def test_an_absurd_range_header_is_not_a_500(client, keys, runtime):
+    [aid] = _insert_assets(runtime, [{}])
+    _store(runtime, aid, {"hls/master.m3u8": ("hls_master", MASTER, "application/vnd.apple.mpegurl")})
+    url, read = f"/v1/media/{aid}/hls/master.m3u8", _as(keys["read"])
+    huge = "9" * 4300
+    r = client.get(url, headers={**read, "Range": f"bytes={huge}-"})
+    assert r.status_code == 416 and r.headers["content-range"] == f"bytes */{len(MASTER)}"
+    r = client.get(url, headers={**read, "Range": f"bytes=0-{huge}"})
+    assert r.status_code == 206 and r.content == MASTER
+    r = client.get(url, headers={**read, "Range": f"bytes=-{huge}"})
+    assert r.status_code == 206 and r.content == MASTER
+
+
+def test_405_names_every_method_of_the_path(client, keys, runtime):
+    [aid] = _insert_assets(runtime, [{}])
+    r = client.request("OPTIONS", f"/v1/assets/{aid}", headers=_as(keys["admin"]))
+    assert r.status_code == 405 and set(r.headers["allow"].split(", ")) == {"GET", "PATCH", "DELETE"}
+    r = client.request("PUT", "/session")
+    assert r.status_code == 405 and set(r.headers["allow"].split(", ")) == {"GET", "POST", "DELETE"}
+
+
+def test_the_openapi_document_says_what_routes_answer(client):
+    doc = client.get("/openapi.json").json()
+    delete = doc["paths"]["/v1/assets/{asset_id}"]["delete"]["responses"]
+    assert {"401", "403", "404", "413", "422", "429"} <= set(delete)
+    params = {p["name"]: p["schema"] for p in doc["paths"]["/v1/assets"]["get"]["parameters"]}
+    assert params["min_height"]["anyOf"][0]["maximum"] == 2**31 - 1
+    assert params["q"]["anyOf"][0]["pattern"] == "^[^\\u0000]*$"
+    assert "api_key" not in {p["name"] for p in doc["paths"]["/v1/media/{key}"]["get"].get("parameters", [])}
+    size = doc["components"]["schemas"]["UploadCreate"]["properties"]["size"]
+    assert size["maximum"] == 20 * 1024**3
+
+
+def test_keys_cli_creates_scoped_keys(runtime, settings, monkeypatch):
+    from typer.testing import CliRunner
+
+    from vidpipe.cli.main import app
+
+    monkeypatch.setenv("VIDPIPE_DATABASE_URL", settings.database_url.get_secret_value())
+    monkeypatch.setenv("VIDPIPE_DATA_DIR", str(settings.data_dir))
+    result = CliRunner().invoke(app, ["keys", "create", "player", "--role", "read"])
+    assert result.exit_code == 0, result.output
+    secret = result.stdout.strip().splitlines()[-1]
+    with runtime.db.session() as s:
+        assert apikeys.verify(s, secret) == apikeys.KeyIdentity("player", "read")
+    bad = CliRunner().invoke(app, ["keys", "create", "root", "--role", "root"])
+    assert bad.exit_code != 0 and "unknown role" in bad.output
+    listed = CliRunner().invoke(app, ["keys", "list"])
+    assert "player" in listed.stdout and "read" in listed.stdout and secret not in listed.stdout

@@ -152,3 +152,18 @@ def test_settings_pick_the_signer_and_the_local_key_is_made_once(tmp_path, caplo
     assert isinstance(signer_from_settings(cloud), CloudFrontSigner)
     with pytest.raises(Exception, match="VIDPIPE_CLOUDFRONT_DOMAIN"):
         signer_from_settings(Settings(data_dir=tmp_path, playback_signer="cloudfront", _env_file=None))
+
+
+def test_access_log_lines_do_not_carry_playback_tokens():
+    import logging
+
+    from vidpipe.api.server import RedactPlaybackTokens
+
+    signer = LocalSigner(b"k" * 32, clock=Clock(NOW))
+    url = url_for(signer.sign(ASSET, "hls/"), "720p/seg_00001.ts")
+    token, _ = _token_and_key(url)
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+                               ("127.0.0.1:5000", "GET", url + "?x=1", "1.1", 200), None)
+    assert RedactPlaybackTokens().filter(record)
+    line = record.getMessage()
+    assert token not in line and f"/v1/play/-/{ASSET}/hls/720p/seg_00001.ts?x=1" in line

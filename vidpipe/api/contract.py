@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from vidpipe.api.schemas import NO_NUL
@@ -53,13 +54,14 @@ def _has_nul(query: bytes) -> bool:
     return b"\x00" in query or b"%00" in query.lower()
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
 async def method_not_allowed(request: Request, exc: Exception) -> JSONResponse:
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        regex, route_methods = getattr(route, "path_regex", None), getattr(route, "methods", None)
-        if regex is not None and route_methods and regex.match(request.scope["path"]):
-            methods |= set(route_methods)
-    allow = ", ".join(sorted(methods))
+    methods = [m for m in _METHODS
+               if any(route.matches({**request.scope, "method": m})[0] == Match.FULL
+                      for route in request.app.router.routes)]
+    allow = ", ".join(methods)
     return JSONResponse({"error": {"code": "method_not_allowed", "message": f"use one of: {allow}"}},
                         status_code=405, headers={"Allow": allow})
 

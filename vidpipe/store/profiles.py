@@ -16,6 +16,7 @@ from vidpipe.profiles import PROFILES, Profile, Rung
 from vidpipe.store.web_models import ProcessingProfile
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+NO_NUL = "^[^\\u0000]*$"  # PostgreSQL text (and jsonb) cannot hold NUL
 _NAME = re.compile(NAME_PATTERN)
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow",
                 "placebo")
@@ -43,7 +44,7 @@ class ProfileDefinition(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(default=None, description="optional; must equal the name in the URL",
-                             json_schema_extra={"pattern": NAME_PATTERN})
+                             pattern=NAME_PATTERN)
     ladder: Annotated[list[RungDefinition], Field(min_length=1, max_length=10)]
     segment_seconds: Annotated[float, Field(ge=1, le=10)] = 4.0
     sprite_interval_seconds: Annotated[float, Field(ge=1, le=60)] = 10.0
@@ -53,7 +54,7 @@ class ProfileDefinition(BaseModel):
                                      "ladder's bitrates; fixed: the ladder's bitrates as they are")
     target_vmaf: Annotated[float, Field(ge=60, le=99, description="top-rung VMAF per-title encoding aims at")] = 93.0
     analyzers: list[str] | None = None
-    zero_shot_labels: Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]] | None,
+    zero_shot_labels: Annotated[list[Annotated[str, Field(min_length=1, max_length=64, pattern=NO_NUL)]] | None,
                                 Field(max_length=100)] = None
     builtin: bool | None = Field(default=None, strict=True, description="ignored (read-only)")
 
