@@ -10,7 +10,7 @@ from aws_cdk import aws_rds as rds
 from constructs import Construct
 
 from .compliance import acknowledge
-from .config import log_retention
+from .config import VPC_CIDR, log_retention
 from .rotation import ROTATION_DAYS
 
 # A current minor of the current major; cfn-lint flags bare majors and retired minors.
@@ -143,10 +143,20 @@ class Database(Construct):
         # RDS's own single-user rotation (a Secrets Manager rotation function in the private subnets, which reach
         # the database and the Secrets Manager endpoint). Tasks keep their sessions; new connections that the
         # server refuses re-read the secret (vidpipe/cloud/secrets.py), so nothing restarts.
+        self.rotation_sg = ec2.SecurityGroup(
+            self,
+            "RotationSg",
+            vpc=vpc,
+            security_group_name=f"rds-rotation-{suffix}",
+            description="Database password rotation function: to PostgreSQL and the Secrets Manager endpoint",
+            allow_all_outbound=False,
+        )
+        self.rotation_sg.add_egress_rule(ec2.Peer.ipv4(VPC_CIDR), ec2.Port.tcp(443), "Secrets Manager endpoint")
         self.rotation = self.instance.add_rotation_single_user(
             automatically_after=Duration.days(ROTATION_DAYS),
             exclude_characters=EXCLUDED_CHARACTERS,
             vpc_subnets=rotation_subnets,
+            security_group=self.rotation_sg,
         )
         if not deletion_protection:
             acknowledge(

@@ -136,12 +136,6 @@ class Delivery(Construct):
         checkov_skip(self.distribution, "CKV_AWS_68", "WAF is an opt-in for prod (see AwsSolutions-CFR2 in the code).")
         checkov_skip(self.distribution, "CKV_AWS_174", "The default CloudFront certificate fixes the minimum TLS "
                                                        "version; a custom domain sets TLSv1.2_2021 (docs/deploy.md).")
-        checkov_skip(self.distribution, "CKV_AWS_305", "The default behaviour proxies the app, which answers / itself "
-                                                       "(the console's library page); no S3 root object exists.")
-        checkov_skip(self.distribution, "CKV_AWS_310", "One media bucket in one region: there is no second origin to "
-                                                       "fail over to; S3's own availability is the SLA.")
-        checkov_skip(self.distribution, "CKV_AWS_374", "No geo restriction: media rights are not regional here (see "
-                                                       "AwsSolutions-CFR1 in the code).")
 
     def _key_pair(self, suffix: str, key: kms.IKey, log_retention_days: int) -> str:
         """The public half (PEM) of an RSA key pair whose private half the custom resource writes to the secret."""

@@ -10,7 +10,6 @@ from constructs import Construct
 
 from .config import VPC_CIDR, log_retention
 
-
 # (construct id, service): every AWS API the tasks call from the private subnets.
 INTERFACE_ENDPOINTS = (
     ("Ecr", ec2.InterfaceVpcEndpointAwsService.ECR),

@@ -83,3 +83,7 @@ class RedisTokenRotation(Construct):
         self.schedule = secret.add_rotation_schedule(
             "Schedule", rotation_lambda=self.function, automatically_after=Duration.days(ROTATION_DAYS),
         )  # fmt: skip
+        # Secrets Manager may invoke the function for this secret only (confused-deputy guard).
+        for child in self.function.node.children:
+            if isinstance(child, lambda_.CfnPermission):
+                child.source_arn = secret.secret_arn

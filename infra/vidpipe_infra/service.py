@@ -220,8 +220,9 @@ class Compute(Construct):
         self.worker_service = self._service("WorkerService", f"vidpipe-worker-{suffix}", worker_task, worker_min,
                                             self.worker_sg, subnets)
         self.worker_scaling = WorkerScaling(
-            self, "WorkerScaling", suffix=suffix, service=self.worker_service, cluster_name=f"video-processing-{suffix}",
-            min_capacity=worker_min, max_capacity=worker_max, backlog_per_task=worker_backlog_per_task,
+            self, "WorkerScaling", suffix=suffix, service=self.worker_service,
+            cluster_name=f"video-processing-{suffix}", min_capacity=worker_min, max_capacity=worker_max,
+            backlog_per_task=worker_backlog_per_task,
         )  # fmt: skip
         self.backlog_metric = self.worker_scaling.backlog_metric
 

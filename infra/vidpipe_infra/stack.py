@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from aws_cdk import Aws, Stack, Tags
 from aws_cdk import aws_ec2 as ec2
-from constructs import Construct
-
 from aws_cdk import aws_ecs as ecs
+from constructs import Construct
 
 from .api import STAGE, Api
 from .cache import REDIS_PORT, Cache
