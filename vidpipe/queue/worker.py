@@ -137,10 +137,9 @@ class Worker:
             time.sleep(self._pulse)
 
     def _listen_loop(self) -> None:
-        conninfo = psycopg_conninfo(self.rt.db.url)
         while not self._stop.is_set():
-            try:
-                with psycopg.connect(conninfo, autocommit=True) as conn:
+            try:  # the URL is read per connection: it carries the current password after a rotation
+                with psycopg.connect(psycopg_conninfo(self.rt.db.url), autocommit=True) as conn:
                     conn.execute(f"LISTEN {jobs.NOTIFY_CHANNEL}")
                     while not self._stop.is_set():
                         for _ in conn.notifies(timeout=1.0, stop_after=1):
