@@ -4,7 +4,9 @@
 # torch +cpu wheel, as FIND_LINKS). tests/unit/test_image_lock.py fails until the lock matches the pins.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source_args=(--extra-index-url https://download.pytorch.org/whl/cpu --index-strategy unsafe-best-match)
+# The CPU wheel index the image build uses (named once, in the Dockerfile).
+torch_index=$(grep -o -- '--extra-index-url [^ ]*' Dockerfile | head -n1 | cut -d' ' -f2)
+source_args=(--extra-index-url "$torch_index" --index-strategy unsafe-best-match)
 if [ -n "${FIND_LINKS:-}" ]; then
   source_args=(--find-links "$FIND_LINKS")
 fi
