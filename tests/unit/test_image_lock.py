@@ -67,6 +67,6 @@ def test_torch_is_the_cpu_build_without_cuda_wheels() -> None:
 def test_the_dockerfile_installs_the_lock_with_hashes() -> None:
     dockerfile = (REPO / "Dockerfile").read_text()
     assert "COPY requirements/lock-image.txt" in dockerfile
-    assert re.search(r"pip install --require-hashes --no-deps \\\s*\n\s*--extra-index-url "
-                     r"https://download\.pytorch\.org/whl/cpu -r /tmp/lock-image\.txt", dockerfile)
+    assert re.search(r"pip install --require-hashes --no-deps \\\s*\n\s*--extra-index-url https://\S+/whl/cpu "
+                     r"-r /tmp/lock-image\.txt", dockerfile)  # the PyTorch CPU wheel index
     assert "huggingface-hub" in _locked()  # the models stage downloads with it
