@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
@@ -18,7 +16,6 @@ from .config import API_PORT, APP_GID, APP_UID, log_retention
 from .loadbalancer import api_load_balancer
 from .scaling import BACKLOG_METRIC, BACKLOG_NAMESPACE, WorkerScaling
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRATCH_PATH = "/mnt/scratch"
 __all__ = ["BACKLOG_METRIC", "BACKLOG_NAMESPACE", "Compute"]
 API_COMMAND = ["serve"]
