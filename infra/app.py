@@ -1,14 +1,10 @@
 #!/usr/bin/env python3
-"""CDK entry point: `npx aws-cdk@2 synth` / `deploy` / `destroy` from infra/ (see docs/deploy.md)."""
+"""Kept for old commands: the entry point is infra/tap.py (cdk.json runs it)."""
 
 from __future__ import annotations
 
-import sys
+import runpy
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from vidpipe_infra.app import build_app  # noqa: E402
-
 if __name__ == "__main__":
-    build_app().synth()
+    runpy.run_path(str(Path(__file__).with_name("tap.py")), run_name="__main__")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import Aws, Fn, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_kms as kms
@@ -73,6 +73,10 @@ class Api(Construct):
             ),
             default_method_options=apigw.MethodOptions(api_key_required=True),
         )
+        # The stage's own URL, built from the API's id and the literal stage name: referencing the Stage resource
+        # would make every task definition wait for the deployment.
+        self.stage_url = Fn.join("", ["https://", self.rest_api.rest_api_id, ".execute-api.", Aws.REGION, ".",
+                                      Aws.URL_SUFFIX, f"/{STAGE}"])  # fmt: skip
         validator = self.rest_api.add_request_validator(
             "Validator", request_validator_name=f"validate-{suffix}", validate_request_parameters=True,
             validate_request_body=True,

@@ -12,6 +12,7 @@ from constructs import Construct
 
 from .compliance import acknowledge
 from .config import log_retention
+from .rotation import RedisTokenRotation
 
 REDIS_PORT = 6379
 ENGINE_VERSION = "7.1"
@@ -56,12 +57,6 @@ class Cache(Construct):
                 password_length=64, exclude_punctuation=True, include_space=False
             ),
             removal_policy=RemovalPolicy.DESTROY,
-        )
-        acknowledge(
-            self.auth_secret,
-            "AwsSolutions-SMG4",
-            "Rotating an AUTH token needs the ROTATE/SET strategy on the group and clients that re-read it; the "
-            "app reads it at start-up. 64 random characters, CMK-encrypted, readable only by the task roles.",
         )
         subnet_group = elasticache.CfnSubnetGroup(
             self,
@@ -121,6 +116,11 @@ class Cache(Construct):
             "Default port 6379 kept: isolated subnets, security group admits only the task security groups, "
             "and every connection needs TLS plus the AUTH token.",
         )
+        self.rotation = RedisTokenRotation(
+            self, "Rotation", suffix=suffix, secret=self.auth_secret, group_id=self.group_id, key=key,
+            log_retention_days=log_retention_days,
+        )  # fmt: skip
+        self.rotation.schedule.node.add_dependency(self.replication_group)  # nothing to rotate before it exists
         self.member_ids = [f"{self.group_id}-{i:03d}" for i in range(1, nodes + 1)]
 
     @property

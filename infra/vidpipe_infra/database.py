@@ -10,12 +10,15 @@ from aws_cdk import aws_rds as rds
 from constructs import Construct
 
 from .compliance import acknowledge
-from .config import log_retention
+from .config import VPC_CIDR, log_retention
+from .rotation import ROTATION_DAYS
 
 # A current minor of the current major; cfn-lint flags bare majors and retired minors.
 ENGINE_VERSION = rds.PostgresEngineVersion.VER_18_3
 DB_NAME = "vidpipe"
 DB_USER = "vidpipe"
+# Characters that would need quoting in a connection URL or a shell; the rotation generates without them too.
+EXCLUDED_CHARACTERS = " %+~`#$&*()|[]{}:;<>?!'/@\"\\"
 
 
 class Database(Construct):
@@ -37,6 +40,7 @@ class Database(Construct):
         backup_days: int,
         log_retention_days: int,
         deletion_protection: bool,
+        rotation_subnets: ec2.SubnetSelection,
     ) -> None:
         super().__init__(scope, construct_id)
         identifier = f"rds-postgresql-{suffix}"
@@ -76,7 +80,7 @@ class Database(Construct):
             username=DB_USER,
             dbname=DB_NAME,
             encryption_key=key,
-            exclude_characters=" %+~`#$&*()|[]{}:;<>?!'/@\"\\",
+            exclude_characters=EXCLUDED_CHARACTERS,
         )
         generated.apply_removal_policy(RemovalPolicy.DESTROY)
         self.instance = rds.DatabaseInstance(
@@ -136,12 +140,23 @@ class Database(Construct):
             "Default port 5432 kept: the instance sits in isolated subnets and its security group admits only "
             "the two task security groups, so a non-default port adds no protection.",
         )
-        acknowledge(
-            generated,
-            "AwsSolutions-SMG4",
-            "The app reads the credentials once at start-up; single-user rotation would cut running tasks off "
-            "until they restart. The password is 30 random characters, encrypted with the platform CMK and "
-            "readable only by the task roles. Rotate with a redeploy (see docs/deploy.md).",
+        # RDS's own single-user rotation (a Secrets Manager rotation function in the private subnets, which reach
+        # the database and the Secrets Manager endpoint). Tasks keep their sessions; new connections that the
+        # server refuses re-read the secret (vidpipe/cloud/secrets.py), so nothing restarts.
+        self.rotation_sg = ec2.SecurityGroup(
+            self,
+            "RotationSg",
+            vpc=vpc,
+            security_group_name=f"rds-rotation-{suffix}",
+            description="Database password rotation function: to PostgreSQL and the Secrets Manager endpoint",
+            allow_all_outbound=False,
+        )
+        self.rotation_sg.add_egress_rule(ec2.Peer.ipv4(VPC_CIDR), ec2.Port.tcp(443), "Secrets Manager endpoint")
+        self.rotation = self.instance.add_rotation_single_user(
+            automatically_after=Duration.days(ROTATION_DAYS),
+            exclude_characters=EXCLUDED_CHARACTERS,
+            vpc_subnets=rotation_subnets,
+            security_group=self.rotation_sg,
         )
         if not deletion_protection:
             acknowledge(

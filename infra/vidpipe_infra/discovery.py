@@ -22,7 +22,18 @@ PARAMETERS = {
     "DeadLetterQueueUrl": "dead-letter-queue-url",
     "AlarmTopicArn": "alarm-topic-arn",
     "ApiKeySecretArn": "api-key-secret-arn",
+    "PublicBaseUrl": "public-base-url",
+    "CdnDomainName": "cdn-domain-name",
+    "ImageRepositoryUri": "image-repository-uri",
 }
+# The seed contract other stacks read (the names predate vidpipe): prod publishes the bare paths, every other
+# environment the same paths with its suffix appended, so environments never overwrite each other.
+SEED_PREFIX = "/videopgvector"
+SEED_PARAMETERS = {"EcsClusterName": "ecs-cluster-name", "VpcId": "ecs-vpc-id"}
+
+
+def seed_parameter_name(leaf: str, suffix: str) -> str:
+    return f"{SEED_PREFIX}/{leaf}" if suffix == "prod" else f"{SEED_PREFIX}/{leaf}-{suffix}"
 
 
 class Discovery(Construct):
@@ -41,3 +52,11 @@ class Discovery(Construct):
                 description=f"vidpipe {suffix}: {output}",
             )
             CfnOutput(scope, output, value=values[output], description=f"vidpipe {suffix}: {output}")
+        for output, leaf in SEED_PARAMETERS.items():
+            self.parameters[f"Seed{output}"] = ssm.StringParameter(
+                self,
+                f"Seed{output}Param",
+                parameter_name=seed_parameter_name(leaf, suffix),
+                string_value=values[output],
+                description=f"vidpipe {suffix}: {output} (seed contract)",
+            )

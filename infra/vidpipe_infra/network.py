@@ -10,6 +10,20 @@ from constructs import Construct
 
 from .config import VPC_CIDR, log_retention
 
+# (construct id, service): every AWS API the tasks call from the private subnets.
+INTERFACE_ENDPOINTS = (
+    ("Ecr", ec2.InterfaceVpcEndpointAwsService.ECR),
+    ("EcrDocker", ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER),
+    ("SecretsManager", ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER),
+    ("Logs", ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS),
+    ("Kinesis", ec2.InterfaceVpcEndpointAwsService.KINESIS_STREAMS),
+    ("Sqs", ec2.InterfaceVpcEndpointAwsService.SQS),
+    ("Monitoring", ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_MONITORING),
+    ("Ecs", ec2.InterfaceVpcEndpointAwsService.ECS),
+    ("EcsAgent", ec2.InterfaceVpcEndpointAwsService.ECS_AGENT),
+    ("EcsTelemetry", ec2.InterfaceVpcEndpointAwsService.ECS_TELEMETRY),
+)
+
 
 class Network(Construct):
     """The VPC every other unit lives in. Isolated subnets have no route to or from the internet."""
@@ -61,8 +75,11 @@ class Network(Construct):
         Tags.of(self.vpc).add("Name", f"vpc-{suffix}")
 
         # Gateway endpoint: S3 traffic (media up/downloads, ECR layers) never crosses the NAT.
-        self.vpc.add_gateway_endpoint("S3", service=ec2.GatewayVpcEndpointAwsService.S3)
-        # Interface endpoints: image pulls, secrets and logs keep working without NAT and stay private.
+        s3 = self.vpc.add_gateway_endpoint("S3", service=ec2.GatewayVpcEndpointAwsService.S3)
+        Tags.of(s3).add("Name", f"vpce-s3-{suffix}")
+        # Interface endpoints: image pulls, secrets and logs keep working without NAT and stay private, and
+        # the workers' steady traffic (Kinesis, SQS, CloudWatch metrics, ECS task protection and the agent)
+        # never crosses the NAT gateway, which bills per GB.
         self.endpoint_sg = ec2.SecurityGroup(
             self,
             "EndpointSg",
@@ -74,13 +91,9 @@ class Network(Construct):
         self.endpoint_sg.add_ingress_rule(
             ec2.Peer.ipv4(VPC_CIDR), ec2.Port.tcp(443), "HTTPS from inside the VPC"
         )
-        for name, service in (
-            ("Ecr", ec2.InterfaceVpcEndpointAwsService.ECR),
-            ("EcrDocker", ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER),
-            ("SecretsManager", ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER),
-            ("Logs", ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS),
-        ):
-            self.vpc.add_interface_endpoint(
+        self.interface_endpoints: dict[str, ec2.InterfaceVpcEndpoint] = {}
+        for name, service in INTERFACE_ENDPOINTS:
+            self.interface_endpoints[name] = self.vpc.add_interface_endpoint(
                 name,
                 service=service,
                 private_dns_enabled=True,
@@ -88,6 +101,7 @@ class Network(Construct):
                 security_groups=[self.endpoint_sg],
                 subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
             )
+            Tags.of(self.interface_endpoints[name]).add("Name", f"vpce-{name.lower()}-{suffix}")
 
     @property
     def private_subnets(self) -> ec2.SubnetSelection:

@@ -64,7 +64,7 @@ def grant_task_roles(
         execution_role,
         "AwsSolutions-IAM5[Resource::*]",
         "ecr:GetAuthorizationToken has no resource-level permissions (AWS requires Resource *); image pulls "
-        "themselves are limited to the CDK asset repository by the other statement.",
+        "themselves are limited to the stack's vidpipe-{suffix} repository by the other statement.",
     )
 
 
@@ -72,6 +72,7 @@ def grant_worker_self_management(role: iam.Role, *, suffix: str, namespace: str)
     """What a worker needs to steer its own scaling: task protection, its service's count, its metric."""
     stack = Stack.of(role)
     cluster = f"video-processing-{suffix}"
+    grant_backlog_publishing(role, suffix=suffix, namespace=namespace)
     # ECS task scale-in protection for the worker's own tasks while a job runs.
     _allow(role, "ScaleInProtection", ["ecs:GetTaskProtection", "ecs:UpdateTaskProtection"],
            [stack.format_arn(service="ecs", resource="task", resource_name=f"{cluster}/*")])  # fmt: skip
@@ -81,6 +82,12 @@ def grant_worker_self_management(role: iam.Role, *, suffix: str, namespace: str)
         "Task ids exist only at run time; the grant covers tasks of this one cluster and only the two "
         "task-protection actions a worker uses to shield itself from scale-in during a job.",
     )
+
+
+def grant_backlog_publishing(role: iam.Role, *, suffix: str, namespace: str) -> None:
+    """BacklogPerTask: the API publishes it too, so the metric exists while no worker runs (scale from zero)."""
+    stack = Stack.of(role)
+    cluster = f"video-processing-{suffix}"
     # Counting running workers for BacklogPerTask. Built from names: the service's ARN attribute would
     # make the service wait for this policy, which waits for the service.
     service = stack.format_arn(service="ecs", resource="service", resource_name=f"{cluster}/vidpipe-worker-{suffix}")
@@ -98,7 +105,7 @@ def grant_worker_self_management(role: iam.Role, *, suffix: str, namespace: str)
         role,
         "AwsSolutions-IAM5[Resource::*]",
         "cloudwatch:PutMetricData has no resource-level permissions; the statement is conditioned on the "
-        f"`{namespace}` namespace, so the worker can publish only its BacklogPerTask metric.",
+        f"`{namespace}` namespace, so the task can publish only the BacklogPerTask metric.",
     )
 
 

@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from aws_cdk import Duration, IgnoreMode, RemovalPolicy
-from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_efs as efs
-from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from .compliance import acknowledge, checkov_skip
-from .config import API_PORT, APP_GID, APP_UID, VPC_CIDR, log_retention
+from .compliance import acknowledge
+from .config import API_PORT, APP_GID, APP_UID, log_retention
+from .loadbalancer import api_load_balancer
+from .scaling import BACKLOG_METRIC, BACKLOG_NAMESPACE, WorkerScaling
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRATCH_PATH = "/mnt/scratch"
-BACKLOG_NAMESPACE = "Vidpipe"
-BACKLOG_METRIC = "BacklogPerTask"
+__all__ = ["BACKLOG_METRIC", "BACKLOG_NAMESPACE", "Compute"]
 API_COMMAND = ["serve"]
 WORKER_COMMAND = ["worker"]
 INGEST_COMMAND = ["consume-kinesis"]
@@ -52,7 +47,9 @@ class Compute(Construct):
         key: kms.IKey,
         file_system: efs.IFileSystem,
         access_point: efs.IAccessPoint,
+        image: ecs.ContainerImage,
         environment: dict[str, str],
+        worker_environment: dict[str, str],
         api_cpu: int,
         api_memory_mib: int,
         api_desired: int,
@@ -64,6 +61,7 @@ class Compute(Construct):
         ingest_cpu: int,
         ingest_memory_mib: int,
         log_retention_days: int,
+        start_tasks: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
         self.suffix = suffix
@@ -84,13 +82,8 @@ class Compute(Construct):
             encryption_key=key,
             removal_policy=RemovalPolicy.DESTROY,
         )
-        # Built from the repo's Dockerfile at deploy time; synthesis only stages the files .dockerignore allows.
-        self.image = ecs.ContainerImage.from_asset(
-            str(REPO_ROOT),
-            file="Dockerfile",
-            ignore_mode=IgnoreMode.DOCKER,
-            platform=ecr_assets.Platform.LINUX_AMD64,
-        )
+        # From the stack's ECR repository (registry.py), at the tag given as `-c imageTag=...`.
+        self.image = image
         # One execution role (pull image, write logs) shared by every service; task roles are separate.
         self.execution_role = iam.Role(
             self,
@@ -185,13 +178,7 @@ class Compute(Construct):
             image=self.image,
             command=WORKER_COMMAND,
             essential=True,
-            environment={
-                **environment,
-                # What the worker needs to publish BacklogPerTask (see vidpipe/cloud/metrics.py).
-                "VIDPIPE_METRICS_ENVIRONMENT": suffix,
-                "VIDPIPE_ECS_CLUSTER": f"video-processing-{suffix}",
-                "VIDPIPE_ECS_SERVICE": f"vidpipe-worker-{suffix}",
-            },
+            environment={**environment, **worker_environment},
             readonly_root_filesystem=True,
             user=f"{APP_UID}:{APP_GID}",
             # Fargate's maximum: time for a worker to hand its leased job back on SIGTERM.
@@ -218,50 +205,38 @@ class Compute(Construct):
             logging=ecs.LogDrivers.aws_logs(stream_prefix="ingest", log_group=self._log_groups["Ingest"]),
         )
         self._mount(ingest, scratch=False)
+        self.containers = {"migrate": migrate, "api": api, "worker": worker, "ingest": ingest}
 
-        self.api_service = self._service("ApiService", f"vidpipe-api-{suffix}", api_task, api_desired, self.api_sg,
+        # First deploy (`-c firstDeploy=true`): the image repository is created empty, so nothing may start yet.
+        api_count = api_desired if start_tasks else 0
+        self.api_service = self._service("ApiService", f"vidpipe-api-{suffix}", api_task, api_count, self.api_sg,
                                          subnets, health_check_grace_period=Duration.seconds(120))
-        api_scaling = self.api_service.auto_scale_task_count(min_capacity=api_desired, max_capacity=api_desired * 4)
+        api_scaling = self.api_service.auto_scale_task_count(min_capacity=api_count, max_capacity=api_desired * 4)
         api_scaling.scale_on_cpu_utilization("Cpu", target_utilization_percent=60)
 
         self.worker_service = self._service("WorkerService", f"vidpipe-worker-{suffix}", worker_task, worker_min,
                                             self.worker_sg, subnets)
-        # Two policies; the service scales out when either asks and in only when both allow it.
-        # Target tracking cannot use metric math, so the app publishes backlog / running workers itself.
-        # Tasks in the middle of a long job set ECS task scale-in protection (granted below) so a
-        # scale-in never kills a transcode; the queue's lease would retry it, but the work would be lost.
-        self.worker_scaling = self.worker_service.auto_scale_task_count(
-            min_capacity=worker_min, max_capacity=worker_max
-        )
-        self.worker_scaling.scale_on_cpu_utilization(
-            "Cpu",
-            target_utilization_percent=70,
-            scale_in_cooldown=Duration.minutes(5),
-            scale_out_cooldown=Duration.minutes(1),
-        )
-        self.backlog_metric = cloudwatch.Metric(
-            namespace=BACKLOG_NAMESPACE,
-            metric_name=BACKLOG_METRIC,
-            dimensions_map={"Environment": suffix},
-            statistic="Average",
-            period=Duration.minutes(1),
-        )
-        self.worker_scaling.scale_to_track_custom_metric(
-            "Backlog",
-            metric=self.backlog_metric,
-            target_value=worker_backlog_per_task,
-            scale_in_cooldown=Duration.minutes(5),
-            scale_out_cooldown=Duration.minutes(1),
-        )
+        self.worker_scaling = WorkerScaling(
+            self, "WorkerScaling", suffix=suffix, service=self.worker_service,
+            cluster_name=f"video-processing-{suffix}", min_capacity=worker_min, max_capacity=worker_max,
+            backlog_per_task=worker_backlog_per_task,
+        )  # fmt: skip
+        self.backlog_metric = self.worker_scaling.backlog_metric
 
         # Exactly one consumer: it reads every shard of the stream itself. A second one would read the same
         # shards again (the claims make that harmless but wasteful), so a deploy stops the old task before
         # starting the new one (min 0% / max 100%) and nothing autoscales it. Scaling out means splitting
         # shards between consumers, which the app does not do yet; see docs/cloud.md.
-        self.ingest_service = self._service("IngestService", f"vidpipe-ingest-{suffix}", ingest_task, 1,
+        self.ingest_service = self._service("IngestService", f"vidpipe-ingest-{suffix}", ingest_task, int(start_tasks),
                                             self.ingest_sg, subnets, min_healthy_percent=0, max_healthy_percent=100)
 
-        self.load_balancer, self.target_group = self._load_balancer(vpc, subnets)
+        self.load_balancer, self.target_group = api_load_balancer(self, suffix=suffix, vpc=vpc, subnets=subnets,
+                                                                  service=self.api_service, api_sg=self.api_sg)
+
+    def add_environment(self, name: str, value: str, *, containers: tuple[str, ...] | None = None) -> None:
+        """A setting whose value comes from a unit built after this one (the API's URL, the CDN's domain)."""
+        for container in containers or tuple(self.containers):
+            self.containers[container].add_environment(name, value)
 
     # --- pieces -----------------------------------------------------------------------------------
     def _service(self, construct_id: str, name: str, task: ecs.FargateTaskDefinition, desired: int,
@@ -356,53 +331,3 @@ class Compute(Construct):
             container.add_mount_points(
                 ecs.MountPoint(container_path=SCRATCH_PATH, source_volume="scratch", read_only=False),
             )
-
-    def _load_balancer(
-        self, vpc: ec2.IVpc, subnets: ec2.SubnetSelection
-    ) -> tuple[elbv2.NetworkLoadBalancer, elbv2.NetworkTargetGroup]:
-        # API Gateway REST VPC links can only target an NLB; API Gateway terminates TLS and does the
-        # HTTP work (throttling, keys, access logs), so an ALB between them would add cost, not function.
-        sg = ec2.SecurityGroup(
-            self,
-            "NlbSg",
-            vpc=vpc,
-            security_group_name=f"api-nlb-{self.suffix}",
-            description="API load balancer: from the API Gateway VPC link (PrivateLink) inside the VPC",
-            allow_all_outbound=False,
-        )
-        sg.add_ingress_rule(ec2.Peer.ipv4(VPC_CIDR), ec2.Port.tcp(80), "VPC link and in-VPC callers")
-        nlb = elbv2.NetworkLoadBalancer(
-            self,
-            "Nlb",
-            load_balancer_name=f"api-nlb-{self.suffix}",
-            vpc=vpc,
-            vpc_subnets=subnets,
-            internet_facing=False,
-            cross_zone_enabled=True,
-            security_groups=[sg],
-        )
-        listener = nlb.add_listener("Tcp", port=80, protocol=elbv2.Protocol.TCP)
-        target_group = listener.add_targets(
-            "Api",
-            target_group_name=f"api-{self.suffix}",
-            port=API_PORT,
-            protocol=elbv2.Protocol.TCP,
-            targets=[self.api_service],
-            deregistration_delay=Duration.seconds(30),
-            health_check=elbv2.HealthCheck(
-                protocol=elbv2.Protocol.HTTP,
-                path="/healthz",
-                interval=Duration.seconds(15),
-                healthy_threshold_count=2,
-                unhealthy_threshold_count=3,
-            ),
-        )
-        nlb.connections.allow_to(self.api_sg, ec2.Port.tcp(API_PORT), "NLB to API tasks (traffic and health checks)")
-        acknowledge(
-            nlb,
-            "AwsSolutions-ELB2",
-            "NLBs write access logs only for TLS listeners; this one is a private TCP hop behind API Gateway, "
-            "whose access log records every request.",
-        )
-        checkov_skip(nlb, "CKV_AWS_91", "NLB access logs exist only for TLS listeners; API Gateway logs each request.")
-        return nlb, target_group

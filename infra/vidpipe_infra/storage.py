@@ -24,7 +24,9 @@ class Storage(Construct):
             # S3 server access log delivery supports only SSE-S3 on the target bucket.
             encryption=s3.BucketEncryption.S3_MANAGED,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            # CloudFront's standard logs are delivered with an ACL grant, so ACLs must stay possible; the
+            # bucket owner still owns every object (S3 server access logs arrive through the bucket policy).
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
             enforce_ssl=True,
             lifecycle_rules=[s3.LifecycleRule(id="expire", expiration=Duration.days(90))],
             removal_policy=RemovalPolicy.DESTROY,

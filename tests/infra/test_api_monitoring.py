@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vidpipe_infra.discovery import PARAMETERS
+from vidpipe_infra.discovery import PARAMETERS, SEED_PARAMETERS
 
 from .cfn import refs, text
 
@@ -15,6 +15,18 @@ def test_nlb_is_internal_tcp_to_port_8000(dev) -> None:
     assert (tg["HealthCheckProtocol"], tg["HealthCheckPath"]) == ("HTTP", "/healthz")
     listener = dev.props("AWS::ElasticLoadBalancingV2::Listener")
     assert (listener["Port"], listener["Protocol"]) == (80, "TCP")
+
+
+def test_nlb_admits_the_vpc_link_without_opening_to_the_world(dev, prod) -> None:
+    """AWS's guide for a REST API VPC link to an NLB with security groups: PrivateLink evaluation off."""
+    for synth in (dev, prod):
+        nlb = synth.props("AWS::ElasticLoadBalancingV2::LoadBalancer")
+        assert nlb["EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic"] == "off"
+        assert refs(nlb["SecurityGroups"]) == {synth.logical_id("Compute/NlbSg")}
+        sg = synth.template["Resources"][synth.logical_id("Compute/NlbSg")]["Properties"]
+        assert [(r["CidrIp"], r["FromPort"], r["ToPort"]) for r in sg["SecurityGroupIngress"]] == [
+            ("10.40.0.0/16", 80, 80)
+        ]  # fmt: skip
 
 
 def test_rest_api_goes_through_the_vpc_link(dev) -> None:
@@ -64,7 +76,9 @@ def test_alarms_notify_the_encrypted_topic(dev) -> None:
     topic_id, topic = dev.one("AWS::SNS::Topic")
     assert topic["Properties"]["TopicName"] == "alarms-dev" and "KmsMasterKeyId" in topic["Properties"]
     alarms = {a["Properties"]["AlarmName"]: a["Properties"] for a in dev.resources("AWS::CloudWatch::Alarm").values()}
-    assert set(alarms) == EXPECTED_ALARMS
+    assert set(alarms) == EXPECTED_ALARMS | {"worker-scale-from-zero-dev"}
+    scaling = alarms.pop("worker-scale-from-zero-dev")  # acts on the worker service, not on people
+    assert scaling["AlarmActions"] == [{"Ref": dev.logical_id("Compute/WorkerScaling/FromZero/Resource")}]
     for props in alarms.values():
         assert props["AlarmActions"] == [{"Ref": topic_id}]
         assert props["TreatMissingData"] == "notBreaching"
@@ -109,7 +123,9 @@ def test_outputs_and_parameters(dev) -> None:
     assert {"VpcId", "EcsClusterName", "RdsEndpoint", "RedisEndpoint", "EfsFileSystemId", "ApiEndpoint",
             "DbSecretArn", "MediaBucketName", "IngestStreamName", "DeadLetterQueueName"} <= set(outputs)  # fmt: skip
     params = {p["Properties"]["Name"]: p["Properties"] for p in dev.resources("AWS::SSM::Parameter").values()}
-    assert set(params) == {f"/vidpipe/dev/{leaf}" for leaf in PARAMETERS.values()}
+    assert set(params) == {f"/vidpipe/dev/{leaf}" for leaf in PARAMETERS.values()} | {
+        f"/videopgvector/{leaf}-dev" for leaf in SEED_PARAMETERS.values()
+    }  # fmt: skip
     assert refs(params["/vidpipe/dev/vpc-id"]["Value"]) == {dev.logical_id("Network/Vpc")}
     assert params["/vidpipe/dev/ecs-cluster-name"]["Value"] == {"Ref": dev.logical_id("Compute/Cluster")}
     ingest = dev.logical_id("Compute/IngestService/Service")

@@ -17,12 +17,11 @@ from .conftest import IN_CI, REPO
 # synth; a new acknowledgement fails this test until it is added here, with its reason, in review.
 EXPECTED_ACKNOWLEDGEMENTS = {
     ("Storage/AccessLogs", "AwsSolutions-S1"),
-    ("Database/Secret", "AwsSolutions-SMG4"),
     ("Database/Instance", "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
                           "AmazonRDSEnhancedMonitoringRole]"),
     ("Database/Instance", "AwsSolutions-RDS11"),
     ("Database/Instance", "AwsSolutions-RDS10"),  # dev only: prod turns deletion protection on
-    ("Cache/AuthToken", "AwsSolutions-SMG4"),
+    ("Cache/Rotation/Role", "AwsSolutions-IAM5[Resource::*]"),  # GetRandomPassword has no resource ARN
     ("Cache/Group", "AwsSolutions-AEC5"),
     ("Messaging/IngestEvents", "AwsSolutions-KDS3"),
     ("Messaging/JobsDlq", "AwsSolutions-SQS3"),
@@ -31,6 +30,7 @@ EXPECTED_ACKNOWLEDGEMENTS = {
     ("Compute/WorkerTaskRole", "AwsSolutions-IAM5[Resource::<StorageMedia9333CB25.Arn>/*]"),
     ("Compute/IngestTaskRole", "AwsSolutions-IAM5[Resource::<StorageMedia9333CB25.Arn>/*]"),
     ("Compute/WorkerTaskRole", "AwsSolutions-IAM5[Resource::*]"),
+    ("Compute/ApiTaskRole", "AwsSolutions-IAM5[Resource::*]"),  # PutMetricData: the API publishes the backlog too
     ("Compute/WorkerTaskRole", "AwsSolutions-IAM5[Resource::arn:aws:ecs:us-east-1:<AWS::AccountId>:task/"
                                "video-processing-dev/*]"),
     ("Compute/ApiTask", "AwsSolutions-ECS2"),
@@ -43,6 +43,10 @@ EXPECTED_ACKNOWLEDGEMENTS = {
     ("Api/RestApi", "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
                     "AmazonAPIGatewayPushToCloudWatchLogs]"),
     ("Api/ApiKeySecret", "AwsSolutions-SMG4"),
+    ("Delivery/SigningKey", "AwsSolutions-SMG4"),
+    ("Delivery/Distribution", "AwsSolutions-CFR1"),
+    ("Delivery/Distribution", "AwsSolutions-CFR2"),
+    ("Delivery/Distribution", "AwsSolutions-CFR4"),
 }  # fmt: skip
 
 # checkov checks skipped in the template's Metadata, by resource logical-id prefix.
@@ -55,6 +59,9 @@ EXPECTED_CHECKOV_SKIPS = {
     ("StorageAccessLogs", "CKV_AWS_21"),
     ("ComputeNlb", "CKV_AWS_91"),
     ("ApiRestApiDeploymentStagev1", "CKV_AWS_120"),
+    *(("DeliveryDistribution", c) for c in ("CKV_AWS_68", "CKV_AWS_174")),
+    *(("DeliveryKeyPairFunction", c) for c in ("CKV_AWS_115", "CKV_AWS_116", "CKV_AWS_117", "CKV_AWS_173")),
+    *(("CacheRotationFunction", c) for c in ("CKV_AWS_115", "CKV_AWS_116", "CKV_AWS_117")),
     *((p, c) for p in PROVIDERS for c in ("CKV_AWS_115", "CKV_AWS_116", "CKV_AWS_117")),
 }
 
@@ -144,10 +151,21 @@ def test_names_carry_the_suffix(prod) -> None:
         "AWS::SQS::Queue": "QueueName", "AWS::SNS::Topic": "TopicName", "AWS::ApiGateway::RestApi": "Name",
         "AWS::ElasticLoadBalancingV2::LoadBalancer": "Name", "AWS::CloudWatch::Dashboard": "DashboardName",
         "AWS::EC2::SecurityGroup": "GroupName", "AWS::ECS::Service": "ServiceName",
+        "AWS::ECR::Repository": "RepositoryName", "AWS::CloudFront::KeyGroup": "KeyGroupConfig.Name",
+        "AWS::CloudFront::PublicKey": "PublicKeyConfig.Name",
+        "AWS::CloudFront::VpcOrigin": "VpcOriginEndpointConfig.Name",
+        "AWS::CloudFront::OriginAccessControl": "OriginAccessControlConfig.Name",
     }  # fmt: skip
+    ours = {"FunctionName": ("cdn-key-pair-prod", "redis-rotation-prod")}
     for type_, prop in names.items():
+        assert prod.resources(type_), type_
         for res in prod.resources(type_).values():
-            assert res["Properties"][prop].endswith("-prod"), (type_, res["Properties"][prop])
+            value = res["Properties"]
+            for part in prop.split("."):
+                value = value[part]
+            assert value.endswith("-prod"), (type_, value)
+    functions = {f["Properties"].get("FunctionName") for f in prod.resources("AWS::Lambda::Function").values()}
+    assert set(ours["FunctionName"]) <= functions
     assert "dev" not in json.dumps(prod.template).replace("/dev/", "").replace("device", "")
 
 

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
+
 from vidpipe.cloud.metrics import METRIC_NAME, NAMESPACE
 from vidpipe.settings import Settings
 
 from .cfn import as_list, ref, refs, statements, text
 
-# Read by vidpipe/cloud/metrics.py callers (the worker's backlog publisher), not by Settings.
-WORKER_ONLY_ENV = {"VIDPIPE_METRICS_ENVIRONMENT", "VIDPIPE_ECS_CLUSTER", "VIDPIPE_ECS_SERVICE"}
+# The backlog publisher's settings (vidpipe/metrics.py): workers and the API publish BacklogPerTask.
+BACKLOG_ENV = {"VIDPIPE_METRICS_ENVIRONMENT", "VIDPIPE_ECS_CLUSTER", "VIDPIPE_ECS_SERVICE"}
+# Only the API signs playback URLs (vidpipe/playback/signing.py; the agreed names).
+PLAYBACK_ENV = {"VIDPIPE_PLAYBACK_SIGNER", "VIDPIPE_PLAYBACK_URL_TTL_SECONDS", "VIDPIPE_CLOUDFRONT_DOMAIN",
+                "VIDPIPE_CLOUDFRONT_KEY_PAIR_ID"}  # fmt: skip
+PLAYBACK_SECRET = "VIDPIPE_CLOUDFRONT_PRIVATE_KEY"
 
 
 def _containers(synth, family: str) -> dict[str, dict]:
@@ -85,17 +91,24 @@ def test_containers_are_locked_down(dev) -> None:
             assert container["LogConfiguration"]["LogDriver"] == "awslogs"
 
 
+def _env(synth, family: str, container: str) -> dict:
+    return {e["Name"]: e["Value"] for e in _containers(synth, family)[container]["Environment"]}
+
+
 def test_environment_matches_the_app_settings(dev) -> None:
-    api_env = {e["Name"]: e["Value"] for e in _containers(dev, "vidpipe-api-dev")["api"]["Environment"]}
-    worker_env = {e["Name"]: e["Value"] for e in _containers(dev, "vidpipe-worker-dev")["worker"]["Environment"]}
-    assert set(worker_env) - set(api_env) == WORKER_ONLY_ENV
-    fields = set(Settings.model_fields)
+    api_env = _env(dev, "vidpipe-api-dev", "api")
+    worker_env = _env(dev, "vidpipe-worker-dev", "worker")
+    migrate_env = _env(dev, "vidpipe-api-dev", "migrate")
+    assert set(api_env) - set(worker_env) == PLAYBACK_ENV
+    assert set(worker_env) == set(migrate_env) | BACKLOG_ENV
+    assert set(api_env) >= BACKLOG_ENV  # the API publishes the backlog too: the metric exists at zero workers
+    fields = set(Settings.model_fields) | {n.removeprefix("VIDPIPE_").lower() for n in PLAYBACK_ENV}
     unknown = {name for name in api_env if name.removeprefix("VIDPIPE_").lower() not in fields}
     assert not unknown, f"injected variables the app does not read: {unknown}"
     assert {
         "VIDPIPE_DB_SECRET", "VIDPIPE_REDIS_AUTH_SECRET", "VIDPIPE_REDIS_ENDPOINT", "VIDPIPE_MEDIA_STORE",
         "VIDPIPE_S3_BUCKET", "VIDPIPE_KINESIS_STREAM", "VIDPIPE_DLQ_URL", "VIDPIPE_SCRATCH_DIR",
-        "VIDPIPE_AWS_REGION", "VIDPIPE_DATA_DIR", "VIDPIPE_API_HOST",
+        "VIDPIPE_AWS_REGION", "VIDPIPE_DATA_DIR", "VIDPIPE_API_HOST", "VIDPIPE_PUBLIC_BASE_URL", "VIDPIPE_S3_PREFIX",
     } <= set(api_env)  # fmt: skip
     assert api_env["VIDPIPE_MEDIA_STORE"] == "s3"
     assert api_env["VIDPIPE_SCRATCH_DIR"] == "/mnt/scratch"
@@ -103,11 +116,81 @@ def test_environment_matches_the_app_settings(dev) -> None:
     assert api_env["VIDPIPE_API_HOST"] == "0.0.0.0"
     assert refs(api_env["VIDPIPE_DB_SECRET"]) == {dev.logical_id("Database/Secret/Attachment")}
     assert worker_env["VIDPIPE_METRICS_ENVIRONMENT"] == "dev"
-    ingest_env = {e["Name"]: e["Value"] for e in _containers(dev, "vidpipe-ingest-dev")["ingest"]["Environment"]}
-    assert ingest_env == {k: v for k, v in api_env.items() if k != "VIDPIPE_SCRATCH_DIR"}  # no EFS mount there
+    ingest_env = _env(dev, "vidpipe-ingest-dev", "ingest")
+    assert ingest_env == {k: v for k, v in migrate_env.items() if k != "VIDPIPE_SCRATCH_DIR"}  # no EFS mount there
     # Settings accept every value as injected (strings parse into their types).
     literal = {k.removeprefix("VIDPIPE_").lower(): v for k, v in api_env.items() if isinstance(v, str)}
     Settings(_env_file=None, **literal)  # type: ignore[call-arg]
+
+
+def test_public_base_url_is_the_stage_url(dev) -> None:
+    """Every URL the API returns starts with it, so it must include the stage API Gateway serves under."""
+    for family, container in (("vidpipe-api-dev", "api"), ("vidpipe-worker-dev", "worker")):
+        url = _env(dev, family, container)["VIDPIPE_PUBLIC_BASE_URL"]
+        assert url == {"Fn::Join": ["", ["https://", ref(dev.logical_id("Api/RestApi")), ".execute-api.",
+                                         ref("AWS::Region"), ".", ref("AWS::URLSuffix"), "/v1"]]}  # fmt: skip
+    assert dev.props("AWS::ApiGateway::Stage")["StageName"] == "v1"
+
+
+def test_playback_signing_settings_reach_only_the_api(dev) -> None:
+    api = _containers(dev, "vidpipe-api-dev")["api"]
+    env = _env(dev, "vidpipe-api-dev", "api")
+    assert env["VIDPIPE_PLAYBACK_SIGNER"] == "cloudfront"
+    assert env["VIDPIPE_PLAYBACK_URL_TTL_SECONDS"] == "21600"
+    assert env["VIDPIPE_CLOUDFRONT_DOMAIN"] == {"Fn::GetAtt": [dev.logical_id("Delivery/Distribution"), "DomainName"]}
+    assert env["VIDPIPE_CLOUDFRONT_KEY_PAIR_ID"] == ref(dev.logical_id("Delivery/PublicKey"))
+    # The PEM is an ECS secret (resolved by the agent at start), never an environment value.
+    assert api["Secrets"] == [{"Name": PLAYBACK_SECRET, "ValueFrom": ref(dev.logical_id("Delivery/SigningKey"))}]
+    assert PLAYBACK_SECRET not in text(dev.resources("AWS::ECS::TaskDefinition")).replace(
+        text(api["Secrets"]), "")  # fmt: skip
+    for family, container in (("vidpipe-worker-dev", "worker"), ("vidpipe-ingest-dev", "ingest"),
+                              ("vidpipe-api-dev", "migrate")):  # fmt: skip
+        assert not PLAYBACK_ENV & set(_env(dev, family, container)), (family, container)
+        assert "Secrets" not in _containers(dev, family)[container]
+    assert _env(dev, "vidpipe-api-dev", "api")["VIDPIPE_S3_PREFIX"] == "media/"
+
+
+def test_image_comes_from_the_stack_repository(dev, prod) -> None:
+    for synth in (dev, prod):
+        repo_id, repo = synth.one("AWS::ECR::Repository")
+        props = repo["Properties"]
+        assert props["RepositoryName"] == f"vidpipe-{synth.suffix}"
+        assert props["ImageScanningConfiguration"] == {"ScanOnPush": True}
+        assert props["ImageTagMutability"] == "IMMUTABLE"
+        assert props["EmptyOnDelete"] is True and repo["DeletionPolicy"] == "Delete"
+        assert props["EncryptionConfiguration"]["EncryptionType"] == "KMS"
+        rules = json.loads(props["LifecyclePolicy"]["LifecyclePolicyText"])["rules"]
+        assert [(r["selection"]["tagStatus"], r["selection"]["countType"]) for r in rules] == [
+            ("untagged", "sinceImagePushed"), ("any", "imageCountMoreThan")
+        ]  # fmt: skip
+        assert all(r["action"]["type"] == "expire" for r in rules)
+        for task in synth.resources("AWS::ECS::TaskDefinition").values():
+            for container in task["Properties"]["ContainerDefinitions"]:
+                image = container["Image"]
+                assert repo_id in refs(image), container["Name"]
+                assert image["Fn::Join"][1][-1] == ":bootstrap"  # the default tag; deploys pass -c imageTag
+    assert not [p for p in dev.outdir.glob("asset.*") if (p / "Dockerfile").exists()], "no CDK-built image asset"
+
+
+def test_image_tag_and_first_deploy_come_from_context(tmp_path) -> None:
+    import pytest
+    from vidpipe_infra.app import build_app
+    from vidpipe_infra.registry import validate_image_tag
+
+    from .conftest import cdk_context
+
+    app = build_app(context={**cdk_context(), "imageTag": "3f2a9c1", "firstDeploy": "true"}, outdir=str(tmp_path),
+                    nag=False)  # fmt: skip
+    template = app.synth().get_stack_by_name("Vidpipe-dev").template
+    tasks = [r for r in template["Resources"].values() if r["Type"] == "AWS::ECS::TaskDefinition"]
+    assert {c["Image"]["Fn::Join"][1][-1] for t in tasks for c in t["Properties"]["ContainerDefinitions"]} == {
+        ":3f2a9c1"
+    }  # fmt: skip
+    counts = {r["Properties"]["ServiceName"]: r["Properties"]["DesiredCount"]
+              for r in template["Resources"].values() if r["Type"] == "AWS::ECS::Service"}  # fmt: skip
+    assert counts == {"vidpipe-api-dev": 0, "vidpipe-worker-dev": 0, "vidpipe-ingest-dev": 0}
+    with pytest.raises(ValueError, match="imageTag"):
+        validate_image_tag("latest:bad")
 
 
 def test_services(dev, prod) -> None:
@@ -152,11 +235,12 @@ def test_worker_scales_on_backlog_and_cpu(dev) -> None:
         if worker in text(t["Properties"]["ResourceId"])
     }  # fmt: skip
     (target_id, target), = targets.items()
-    assert (target["MinCapacity"], target["MaxCapacity"]) == (1, 4)
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (0, 4)  # scales to zero when idle
     policies = [
         p["Properties"]["TargetTrackingScalingPolicyConfiguration"]
         for p in dev.resources("AWS::ApplicationAutoScaling::ScalingPolicy").values()
         if p["Properties"]["ScalingTargetId"] == ref(target_id)
+        and p["Properties"]["PolicyType"] == "TargetTrackingScaling"
     ]
     assert len(policies) == 2
     cpu = next(p for p in policies if "PredefinedMetricSpecification" in p)
@@ -168,6 +252,34 @@ def test_worker_scales_on_backlog_and_cpu(dev) -> None:
     assert metric["Dimensions"] == [{"Name": "Environment", "Value": "dev"}]
     assert backlog["TargetValue"] == 4
     assert backlog["ScaleInCooldown"] == 300
+    assert "DisableScaleIn" not in backlog  # target tracking takes an idle service down to MinCapacity 0
+
+
+def test_worker_scales_from_zero_on_the_backlog(dev, prod) -> None:
+    """Target tracking cannot start the first task; a step policy on "queued and none running" does."""
+    for synth in (dev, prod):
+        services = {s["Properties"]["ServiceName"]: s["Properties"]
+                    for s in synth.resources("AWS::ECS::Service").values()}  # fmt: skip
+        assert services[f"vidpipe-worker-{synth.suffix}"]["DesiredCount"] == 0
+        target_id = synth.logical_id("Compute/WorkerService/TaskCount/Target")
+        step = synth.template["Resources"][synth.logical_id("Compute/WorkerScaling/FromZero/Resource")]["Properties"]
+        assert step["PolicyType"] == "StepScaling" and step["ScalingTargetId"] == ref(target_id)
+        config = step["StepScalingPolicyConfiguration"]
+        assert config["AdjustmentType"] == "ChangeInCapacity"
+        assert config["StepAdjustments"] == [{"MetricIntervalLowerBound": 0, "ScalingAdjustment": 1}]
+        alarm = next(a["Properties"] for a in synth.resources("AWS::CloudWatch::Alarm").values()
+                     if a["Properties"]["AlarmName"] == f"worker-scale-from-zero-{synth.suffix}")  # fmt: skip
+        assert alarm["AlarmActions"] == [ref(synth.logical_id("Compute/WorkerScaling/FromZero/Resource"))]
+        assert (alarm["ComparisonOperator"], alarm["Threshold"], alarm["EvaluationPeriods"]) == (
+            "GreaterThanOrEqualToThreshold", 1, 1)  # fmt: skip
+        metrics = {m["Id"]: m for m in alarm["Metrics"]}
+        assert metrics["expr_1"]["Expression"] == "IF(backlog > 0 AND FILL(running, 0) < 1, 1, 0)"
+        backlog = metrics["backlog"]["MetricStat"]
+        assert (backlog["Metric"]["Namespace"], backlog["Metric"]["MetricName"], backlog["Period"]) == (
+            NAMESPACE, METRIC_NAME, 60)  # fmt: skip
+        running = metrics["running"]["MetricStat"]["Metric"]
+        assert running["MetricName"] == "RunningTaskCount"
+        assert {"Name": "ServiceName", "Value": f"vidpipe-worker-{synth.suffix}"} in running["Dimensions"]
 
 
 def test_log_groups_have_retention_and_key(dev, prod) -> None:
@@ -198,7 +310,9 @@ def test_task_roles_are_least_privilege(dev) -> None:
     api_actions = set().union(*map(_actions, api))
     worker_actions = set().union(*map(_actions, worker))
     assert {"kinesis:PutRecord", "kinesis:PutRecords"} <= api_actions
-    assert "kinesis:GetRecords" not in api_actions and "cloudwatch:PutMetricData" not in api_actions
+    assert "kinesis:GetRecords" not in api_actions
+    assert {"cloudwatch:PutMetricData", "ecs:DescribeServices"} <= api_actions  # the backlog at zero workers
+    assert "ecs:UpdateTaskProtection" not in api_actions
     assert not any(a.startswith("kinesis:") for a in worker_actions)  # only the consumer reads the stream
     assert "sqs:SendMessage" in worker_actions and "sqs:SendMessage" not in api_actions
     assert {"elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"} <= api_actions & worker_actions
@@ -255,10 +369,15 @@ def test_execution_role_only_pulls_and_logs(dev) -> None:
     assert actions <= {
         "ecr:GetAuthorizationToken", "ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer",
         "ecr:BatchGetImage", "logs:CreateLogStream", "logs:PutLogEvents",
+        "secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "kms:Decrypt",
     }  # fmt: skip
     for st in execution:
         if as_list(st["Resource"]) == ["*"]:
             assert _actions(st) == {"ecr:GetAuthorizationToken"}
+        if _actions(st) & {"secretsmanager:GetSecretValue"}:  # only the signing key, for the API's ECS secret
+            assert refs(st["Resource"]) == {dev.logical_id("Delivery/SigningKey")}
+        if "ecr:BatchGetImage" in _actions(st):
+            assert refs(st["Resource"]) == {dev.logical_id("Registry/Repository")}
 
 
 # --- security groups ----------------------------------------------------------------------------------------------
@@ -282,7 +401,8 @@ def test_security_groups_pairwise(dev) -> None:
     api, worker, nlb = (dev.logical_id(f"Compute/{n}") for n in ("ApiSg", "WorkerSg", "NlbSg"))
     db_port = text({"Fn::GetAtt": [dev.logical_id("Database/Instance"), "Endpoint.Port"]})
     ingest = dev.logical_id("Compute/IngestSg")
-    assert _ingress(dev, "Database/Sg") == {(api, db_port), (worker, db_port), (ingest, db_port)}
+    rotation = dev.logical_id("Database/RotationSg")
+    assert _ingress(dev, "Database/Sg") == {(api, db_port), (worker, db_port), (ingest, db_port), (rotation, db_port)}
     assert dev.props("AWS::RDS::DBInstance").get("Port", "5432") == "5432"
     assert _ingress(dev, "Cache/Sg") == {(api, 6379), (worker, 6379), (ingest, 6379)}
     assert _ingress(dev, "FileSystem/Sg") == {(api, 2049), (worker, 2049)}

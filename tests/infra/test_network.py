@@ -45,9 +45,13 @@ def test_vpc_endpoints(dev) -> None:
         props = ep["Properties"]
         name = text(props["ServiceName"])  # a string, or a Join ending in ".s3"
         services[name.rsplit(".", 1)[-1].split('"')[0]] = props
-    assert set(services) == {"s3", "api", "dkr", "secretsmanager", "logs"}
+    interface = {"api", "dkr", "secretsmanager", "logs", "kinesis-streams", "sqs", "monitoring", "ecs", "ecs-agent",
+                 "ecs-telemetry"}  # fmt: skip
+    assert set(services) == {"s3"} | interface
     assert services["s3"]["VpcEndpointType"] == "Gateway"
-    for name in ("api", "dkr", "secretsmanager", "logs"):
+    private = {k for k in dev.resources("AWS::EC2::Subnet") if "private" in k}
+    for name in interface:
+        assert refs(services[name]["SubnetIds"]) == private, name
         assert services[name]["VpcEndpointType"] == "Interface"
         assert services[name]["PrivateDnsEnabled"] is True
 

@@ -23,9 +23,11 @@ def cache_from_settings(settings: Settings) -> Cache:
     if settings.redis_url is None:
         return MemoryCache(settings.cache_memory_max_entries)
     from vidpipe.cache.redis import RedisCache
+    from vidpipe.cloud.secrets import redis_url_source
 
     return RedisCache(settings.redis_url.get_secret_value(), prefix=settings.cache_key_prefix,
-                      timeout=settings.redis_timeout_seconds, retry_seconds=settings.redis_retry_seconds)
+                      timeout=settings.redis_timeout_seconds, retry_seconds=settings.redis_retry_seconds,
+                      url_source=redis_url_source(settings))
 
 
 @dataclass

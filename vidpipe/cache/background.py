@@ -53,7 +53,7 @@ async def running(rt: Any, load: Callable[[uuid.UUID], Entry | None], *, listen:
     caching, st = rt.cache, rt.settings
     listener = None
     if listen:
-        listener = Listener(rt.db.url, caching.invalidate_assets, caching.cache.retire_all)
+        listener = Listener(lambda: rt.db.url, caching.invalidate_assets, caching.cache.retire_all)
         listener.start()
     tasks = [
         asyncio.create_task(_every(st.popular_flush_seconds, caching.views.aflush, "views.flush", on_loop=True)),

@@ -50,15 +50,20 @@ class Listener:
     """LISTEN on its own connection and thread; on (re)connect everything is invalidated, since notifications
     sent while it was away are lost."""
 
-    def __init__(self, database_url: str, on_asset: Callable[[list[str]], None], on_reconnect: Callable[[], None],
-                 *, retry_seconds: float = 1.0) -> None:
-        self.url = libpq_url(database_url)
+    def __init__(self, database_url: str | Callable[[], str], on_asset: Callable[[list[str]], None],
+                 on_reconnect: Callable[[], None], *, retry_seconds: float = 1.0) -> None:
+        # A callable is read per connection (the password changes when the database secret is rotated).
+        self._url = database_url if callable(database_url) else (lambda: database_url)
         self.on_asset, self.on_reconnect = on_asset, on_reconnect
         self.retry_seconds = retry_seconds
         self._stop = threading.Event()
         self.ready = threading.Event()
         self._thread = threading.Thread(target=self._run, name="cache-invalidation", daemon=True)
         self.received = 0
+
+    @property
+    def url(self) -> str:
+        return libpq_url(self._url())
 
     def start(self) -> None:
         self._thread.start()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import redis
@@ -30,13 +30,22 @@ MAX_LOST = 10_000
 _ERRORS = (redis.RedisError, OSError, asyncio.TimeoutError, EOFError)
 
 
+def _is_auth_failure(exc: BaseException) -> bool:
+    """WRONGPASS / NOAUTH from redis-py (AuthenticationError) or from the async RESP pool (a RespError reply)."""
+    text = str(exc).upper()
+    return isinstance(exc, redis.AuthenticationError) or "WRONGPASS" in text or "NOAUTH" in text
+
+
 class RedisCache(Cache):
     name = "redis"
     shared = True
 
     def __init__(self, url: str, *, prefix: str = "vp:", timeout: float = 0.05, retry_seconds: float = 5.0,
-                 max_connections: int = 64) -> None:
+                 max_connections: int = 64, url_source: Callable[[], str] | None = None) -> None:
         self.url, self.prefix = url, prefix
+        # Re-reads the URL (the AUTH token from Secrets Manager) when Redis refuses the current one: a rotated
+        # token then needs no restart (ElastiCache accepts old and new while clients move over).
+        self._url_source = url_source
         # Blocking pools: a burst beyond max_connections waits briefly for a connection instead of failing.
         self._options: dict[str, Any] = dict(
             socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0),
@@ -51,14 +60,38 @@ class RedisCache(Cache):
     def _k(self, key: str) -> str:
         return self.prefix + key
 
+    def refresh_credentials(self, exc: BaseException) -> bool:
+        """After an authentication failure: reconnect with a freshly read URL; False when there is none newer."""
+        if self._url_source is None or not _is_auth_failure(exc):
+            return False
+        try:
+            fresh = self._url_source()
+        except Exception as error:  # Secrets Manager unreachable: the breaker retries later
+            log.warning("cache.credentials_refresh_failed", extra={"error": type(error).__name__})
+            return False
+        if fresh == self.url:
+            return False
+        old, self.url = self.client, fresh
+        self.client = redis.Redis(connection_pool=redis.BlockingConnectionPool.from_url(fresh, **self._options))
+        self._apool = None  # the async pool reconnects with the new URL on next use
+        old.close()
+        log.info("cache.credentials_refreshed")
+        return True
+
     def _run(self, fn, default):  # type: ignore[no-untyped-def]
         if not self.breaker.allow():
             return default
         try:
             result = fn()
         except _ERRORS as exc:
-            self.breaker.failure(exc)
-            return default
+            if not self.refresh_credentials(exc):
+                self.breaker.failure(exc)
+                return default
+            try:  # once more with the new token
+                result = fn()
+            except _ERRORS as again:
+                self.breaker.failure(again)
+                return default
         self.breaker.success()
         if self._lost:
             self._replay_lost()
@@ -158,6 +191,7 @@ class RedisCache(Cache):
             await self._async_pool().execute(commands)
         except _ERRORS as exc:
             self.breaker.failure(exc)
+            self.refresh_credentials(exc)
             return False
         self.breaker.success()
         return True
@@ -173,6 +207,7 @@ class RedisCache(Cache):
             result = await self._async_pool().execute(commands)
         except _ERRORS as exc:
             self.breaker.failure(exc)
+            self.refresh_credentials(exc)
             return [None] * len(keys), None
         self.breaker.success()
         values = result[0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import threading
 import uuid
 from pathlib import Path
 from typing import Annotated
@@ -108,7 +109,15 @@ def serve(host: Annotated[str | None, typer.Option()] = None,
     # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; with the default handler that kills us
     # before rt.close() (and the embedded PostgreSQL's cleanup) runs. Our handler makes it a normal return.
     _install_stop_handlers(lambda: None)
-    run_api(rt, host=host or rt.settings.api_host, port=port or rt.settings.api_port)
+    reporting = threading.Event()
+    if rt.settings.metrics_environment:  # BacklogPerTask from the API too: idle workers scale from zero on it
+        from vidpipe.metrics import start_reporters
+
+        start_reporters(rt, reporting)
+    try:
+        run_api(rt, host=host or rt.settings.api_host, port=port or rt.settings.api_port)
+    finally:
+        reporting.set()
     rt.close()
 
 

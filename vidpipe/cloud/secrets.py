@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
 from pydantic import SecretStr
+from sqlalchemy.engine import make_url
 
 from vidpipe.cloud.errors import CloudServiceError, ConfigurationError
 from vidpipe.settings import Settings
@@ -72,6 +74,32 @@ def redis_url(endpoint: str, token: str | None) -> str:
         raise ConfigurationError(f"redis endpoint must be host:port, got {endpoint!r}")
     auth = f":{quote(token, safe='')}@" if token else ""
     return f"rediss://{auth}{host}:{port}/0"
+
+
+def database_password_source(settings: Settings, secrets_client: Any | None = None) -> Callable[[], str]:
+    """Reads the database secret again and returns its password (after a rotation refused the old one)."""
+    client = _LazyClient(secrets_client, settings)
+    secret = settings.db_secret
+    assert secret is not None
+
+    def current_password() -> str:
+        url = make_url(database_url_from_secret(_secret_text(secret, client)))
+        return str(url.password)
+
+    return current_password
+
+
+def redis_url_source(settings: Settings, secrets_client: Any | None = None) -> Callable[[], str] | None:
+    """Builds the Redis URL again from the AUTH secret (after Redis refused the old token); None without one."""
+    if settings.redis_auth_secret is None or not settings.redis_endpoint:
+        return None
+    client = _LazyClient(secrets_client, settings)
+    secret, endpoint = settings.redis_auth_secret, settings.redis_endpoint
+
+    def current_url() -> str:
+        return redis_url(endpoint, _secret_text(secret, client))
+
+    return current_url
 
 
 def read_secret(settings: Settings, value: str, secrets_client: Any | None = None) -> str:

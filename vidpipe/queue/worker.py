@@ -172,10 +172,9 @@ class Worker:
 
     def _listen_loop(self) -> None:
         """LISTEN for new work on the connection that holds this worker's presence lock."""
-        conninfo = psycopg_conninfo(self.rt.db.url)
         while self._alive():  # present until the last job is released, or a peer would reclaim it meanwhile
-            try:
-                with psycopg.connect(conninfo, autocommit=True, connect_timeout=5) as conn:
+            try:  # the URL is read per connection: it carries the current password after a rotation
+                with psycopg.connect(psycopg_conninfo(self.rt.db.url), autocommit=True, connect_timeout=5) as conn:
                     jobs.hold_presence(conn, self.worker_id)
                     conn.execute(f"LISTEN {jobs.NOTIFY_CHANNEL}")
                     self._present.set()

@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import threading
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, exc, text
+from sqlalchemy import Engine, create_engine, event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -17,6 +18,7 @@ from vidpipe.settings import Settings
 log = logging.getLogger(__name__)
 
 EMBEDDED_DB_NAME = "vidpipe"
+_AUTH_STATES = frozenset({"28P01", "28000"})  # invalid_password, invalid_authorization_specification
 _embedded_servers: dict[Path, object] = {}  # keep servers referenced for the life of the process
 _embedded_lock = threading.Lock()
 
@@ -122,17 +124,66 @@ def _is_connection_error(error: BaseException | None) -> bool:
     return isinstance(error, psycopg.InterfaceError)
 
 
-class Database:
-    """An engine and its session factory; built once per process from settings."""
+def is_auth_failure(exc: BaseException) -> bool:
+    """The server refused the credentials (a rotated password), as opposed to being down or unreachable."""
+    state = getattr(exc, "sqlstate", None)
+    return state in _AUTH_STATES or "password authentication failed" in str(exc)
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
-        self.url = normalize_url(url)
+
+class Database:
+    """An engine and its session factory; built once per process from settings.
+
+    With a `password_source` (the database secret in Secrets Manager), a connection the server refuses for its
+    password is retried once with a freshly read password, which then serves every later connection: rotating
+    the secret needs no restart. Open connections are unaffected (PostgreSQL checks passwords at log-in only).
+    """
+
+    def __init__(self, url: str, *, pool_size: int = 10, password_source: Callable[[], str] | None = None) -> None:
+        self._url = make_url(normalize_url(url))
+        self._password_source = password_source
+        self._password_lock = threading.Lock()
         self.engine = make_engine(self.url, pool_size=pool_size)
+        if password_source is not None:
+            event.listen(self.engine, "do_connect", self._connect)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False, class_=Session)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, pool_size: int = 10) -> Database:
-        return cls(resolve_database_url(settings), pool_size=pool_size)
+        source = None
+        if settings.db_secret is not None:  # the URL was built from the secret: it can be read again
+            from vidpipe.cloud.secrets import database_password_source
+
+            source = database_password_source(settings)
+        return cls(resolve_database_url(settings), pool_size=pool_size, password_source=source)
+
+    @property
+    def url(self) -> str:
+        """The URL with the password currently in use (LISTEN connections and migrations read it when they connect)."""
+        return self._url.render_as_string(hide_password=False)
+
+    def refresh_password(self, refused: str | None) -> bool:
+        """Re-read the password after the server refused `refused`; False when the source has nothing newer."""
+        if self._password_source is None:
+            return False
+        with self._password_lock:
+            if self._url.password != refused:  # another connection refreshed it meanwhile
+                return True
+            fresh = self._password_source()
+            if fresh == refused:
+                return False
+            self._url = self._url.set(password=fresh)
+        log.info("database.credentials_refreshed")
+        return True
+
+    def _connect(self, dialect, conn_rec, cargs, cparams):  # type: ignore[no-untyped-def]
+        cparams["password"] = self._url.password
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except Exception as exc:
+            if not is_auth_failure(exc) or not self.refresh_password(cparams["password"]):
+                raise
+        cparams["password"] = self._url.password
+        return dialect.connect(*cargs, **cparams)
 
     def session(self) -> Session:
         return self.sessions()

@@ -84,9 +84,9 @@ class Hub:
                 sub.queue.put_nowait(None)
 
     async def _listen(self) -> None:
-        url = libpq_url(self.rt.db.url)
         while True:
-            try:
+            try:  # the URL is read per connection: it carries the current password after a rotation
+                url = libpq_url(self.rt.db.url)
                 async with await psycopg.AsyncConnection.connect(url, autocommit=True, connect_timeout=5) as conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
                     if self.ready.is_set():  # back after a gap: notifications were lost, everyone resyncs
