@@ -60,7 +60,13 @@ def test_stage_end_to_end_and_persisted(runtime, tmp_path):
         assert {r.kind for r in rows} >= {"scene", "oneshot"}
         assert next(r for r in rows if r.kind == "scene").keyframe_key == f"{asset_id}/analysis/scene-001.jpg"
         prints = {f.kind: f.data for f in s.scalars(select(Fingerprint).where(Fingerprint.asset_id == asset_id))}
-        assert set(prints) == {"phash", "dhash", "audio"} and len(prints["phash"]["hashes"]) >= 16
+        assert set(prints) == {"phash", "dhash", "audio", "loudness"} and len(prints["phash"]["hashes"]) >= 16
+        # The measured loudness is kept and GET /v1/assets/{id} (this view) returns it.
+        from vidpipe.api.views import load_asset
+
+        loud = load_asset(s, asset_id, None).loudness
+        assert loud is not None and loud.integrated_lufs == result.metadata["loudness"]["integrated_lufs"]
+        assert loud.range_lu is not None and loud.true_peak_dbtp is not None and loud.channels
         stored = set(s.scalars(select(Artifact.kind).where(Artifact.asset_id == asset_id,
                                                           Artifact.stage == "analyze")))
         assert {"scene_keyframe", "oneshot_pack"} <= stored
