@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from vidpipe.errors import InputError
 
@@ -35,6 +36,8 @@ class Profile:
     # None: the analyze stage's default choice (VIDPIPE_ANALYZERS, else all) and the configured label set.
     analyzers: tuple[str, ...] | None = None
     zero_shot_labels: tuple[str, ...] | None = None
+    # Per-analyzer options, e.g. {"scenes": {"detector": "hard", "threshold": 20}, "speech": {"engine": ...}}.
+    analyzer_options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 STANDARD_LADDER = (

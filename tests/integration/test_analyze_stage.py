@@ -79,3 +79,14 @@ def test_analyzer_list_from_the_environment_and_cancellation(tmp_path, monkeypat
     assert result.understanding.analyzers == {"black": "ok", "loudness": "ok"}
     with pytest.raises(JobCancelledError):
         analyze.run(_input(clip, tmp_path / "b", should_stop=lambda: True))
+
+
+def test_profile_analyzer_options_reach_the_scene_detector(tmp_path):
+    import dataclasses
+
+    clip = MediaCache(default_cache_dir()).get("small_360p")  # 2 scenes
+    inp = _input(clip, tmp_path / "a")
+    strict = dataclasses.replace(inp.profile, analyzer_options={"scenes": {"detector": "hard", "threshold": 250}})
+    result = analyze.run(dataclasses.replace(inp, profile=strict), analyzers=["scenes"])
+    assert result.metadata["analysis"]["results"]["scenes"]["detector"] == "hard"
+    assert result.metadata["analysis"]["results"]["scenes"]["scenes"] == 1  # nothing changes by 250/255
