@@ -115,3 +115,28 @@ def test_frame_hashes_from_stored_json_with_mirrors():
     old = frame_hashes({"interval": 0.5, "duration": 8.0, "hashes": ["01", "02"]})
     assert old.mirrored is None and old.times.tolist() == [0.0, 0.5]
     assert frame_hashes({"hashes": []}) is None and frame_hashes("junk") is None
+
+
+def test_black_bars_are_cropped_before_hashing_but_dark_scenes_are_not():
+    from vidpipe.analysis.fingerprints import content_box
+
+    picture = np.random.default_rng(1).integers(40, 255, size=(100, 160, 3), dtype=np.uint8)
+    boxed = np.zeros((140, 160, 3), np.uint8)
+    boxed[20:120] = picture
+    assert content_box(boxed) == (20, 120, 0, 160)
+    assert content_box(picture) == (0, 100, 0, 160)
+    night = np.zeros((100, 160, 3), np.uint8)
+    night[45:50, 70:80] = 200  # a small light in a dark scene: not a letterbox
+    assert content_box(night) == (0, 100, 0, 160)
+
+
+def test_audio_overlap_at_any_offset():
+    from vidpipe.analysis.audio_fingerprint import best_overlap, fingerprint
+
+    rng = np.random.default_rng(2)
+    tones = [np.sin(2 * np.pi * f * np.arange(4000) / 16000) * np.hanning(4000)
+             for f in 220 * 2 ** (rng.integers(0, 24, 80) / 12)]
+    words = fingerprint(np.concatenate(tones).astype(np.float32))
+    assert best_overlap(words, words[200:]) == (0.0, 200)
+    other = fingerprint(rng.standard_normal(320_000).astype(np.float32))
+    assert best_overlap(words, other)[0] > 0.35
