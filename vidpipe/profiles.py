@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from vidpipe.errors import InputError
 
@@ -40,6 +41,8 @@ class Profile:
     ladder_mode: str = "fixed"
     target_vmaf: float = 93.0
     min_vmaf_step: float = 2.0  # a lower rung must look at least this much worse than the one above it
+    # Per-analyzer options, e.g. {"scenes": {"detector": "hard", "threshold": 20}, "speech": {"engine": ...}}.
+    analyzer_options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 LADDER_MODES = ("per_title", "fixed")

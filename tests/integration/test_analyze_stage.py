@@ -60,7 +60,13 @@ def test_stage_end_to_end_and_persisted(runtime, tmp_path):
         assert {r.kind for r in rows} >= {"scene", "oneshot"}
         assert next(r for r in rows if r.kind == "scene").keyframe_key == f"{asset_id}/analysis/scene-001.jpg"
         prints = {f.kind: f.data for f in s.scalars(select(Fingerprint).where(Fingerprint.asset_id == asset_id))}
-        assert set(prints) == {"phash", "dhash", "audio"} and len(prints["phash"]["hashes"]) >= 16
+        assert set(prints) == {"phash", "dhash", "audio", "loudness"} and len(prints["phash"]["hashes"]) >= 16
+        # The measured loudness is kept and GET /v1/assets/{id} (this view) returns it.
+        from vidpipe.api.views import load_asset
+
+        loud = load_asset(s, asset_id, None).loudness
+        assert loud is not None and loud.integrated_lufs == result.metadata["loudness"]["integrated_lufs"]
+        assert loud.range_lu is not None and loud.true_peak_dbtp is not None and loud.channels
         stored = set(s.scalars(select(Artifact.kind).where(Artifact.asset_id == asset_id,
                                                           Artifact.stage == "analyze")))
         assert {"scene_keyframe", "oneshot_pack"} <= stored
@@ -73,3 +79,14 @@ def test_analyzer_list_from_the_environment_and_cancellation(tmp_path, monkeypat
     assert result.understanding.analyzers == {"black": "ok", "loudness": "ok"}
     with pytest.raises(JobCancelledError):
         analyze.run(_input(clip, tmp_path / "b", should_stop=lambda: True))
+
+
+def test_profile_analyzer_options_reach_the_scene_detector(tmp_path):
+    import dataclasses
+
+    clip = MediaCache(default_cache_dir()).get("small_360p")  # 2 scenes
+    inp = _input(clip, tmp_path / "a")
+    strict = dataclasses.replace(inp.profile, analyzer_options={"scenes": {"detector": "hard", "threshold": 250}})
+    result = analyze.run(dataclasses.replace(inp, profile=strict), analyzers=["scenes"])
+    assert result.metadata["analysis"]["results"]["scenes"]["detector"] == "hard"
+    assert result.metadata["analysis"]["results"]["scenes"]["scenes"] == 1  # nothing changes by 250/255

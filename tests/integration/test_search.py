@@ -272,14 +272,16 @@ def test_without_pgvector_vector_search_says_so_and_the_rest_works(session):
     for asset in (a, b):  # vectors are dropped quietly by save_understanding where the table is absent
         save_understanding(s, asset, "analyze", UnderstandingResult(
             segments=[Segment("scene", 0, 8, vectors=[rec("visual", axis(0))])], fingerprints=prints))
-    for call in (lambda: search(s, [QueryVector("visual", MODEL, axis(0))]), lambda: similar(s, a),
-                 lambda: recommend(s, [a])):
+    for call in (lambda: search(s, [QueryVector("visual", MODEL, axis(0))]), lambda: recommend(s, [a])):
         with pytest.raises(VectorSearchUnavailable) as err:
             call()
         assert err.value.code == "vector_search_unavailable" and err.value.http_status == 501
         assert "pgvector" in err.value.message
     found = duplicates(s, a)
     assert [d.asset_id for d in found.exact] == [b] and found.exact[0].reason == "phash_sequence"
+    related = similar(s, a)  # from fingerprints: works without pgvector, and says what it compared
+    assert [r.asset_id for r in related] == [b] and related[0].reason == "pictures"
+    assert related.modalities["pictures"] == "used" and "pgvector" in related.modalities["vectors"]
 
 
 # --- the API on both servers -----------------------------------------------------------------------------
@@ -314,8 +316,10 @@ def test_search_api(runtime):
     found, sim, recs, dups, visual, anon = asyncio.run(calls())
     assert dups.status_code == 200 and dups.json() == {"exact": [], "near": []}
     assert anon.status_code == 401
+    # The two titles/transcripts are unrelated: similar returns nothing rather than the nearest noise.
+    assert sim.status_code == 200 and sim.json()["items"] == [], sim.text
     if not vectors_ok:
-        for r in (found, sim, recs, visual):
+        for r in (found, recs, visual):
             assert r.status_code == 501 and r.json()["error"]["code"] == "vector_search_unavailable"
         return
     assert found.status_code == 200, found.text
@@ -324,8 +328,7 @@ def test_search_api(runtime):
     assert index_name(runtime.settings.text_model, 384, "segment") in indexes
     top = found.json()["items"][0]
     assert (top["asset_id"], top["start"], top["end"], top["modality"]) == (str(a), 1.0, 4.0, "speech")
-    assert sim.status_code == 200 and [i["asset_id"] for i in sim.json()["items"]] == [str(b)]
-    assert sim.json()["items"][0]["reason"] == "speech"
+    assert sim.json()["modalities"]["speech"] == "used"
     assert recs.status_code == 200 and [i["asset_id"] for i in recs.json()["items"]] == [str(b)]
     # clip is opt-in: a visual-only query has no model to encode it with, on this server, however often it is
     # retried: the client's to change (422), not an outage (503 is for a configured model that failed to load)
@@ -534,3 +537,33 @@ def test_analyze_stage_with_the_embedders_then_search(runtime, tmp_path):
         vectors, _ = encode_query("test pattern tone", {"text": load_embedder("text", config.text_model)}, ["speech"])
         top = search(s, vectors, limit=1).hits[0]
         assert (top.asset_id, top.kind, top.start, top.end) == (asset_id, "metadata", 0.0, pytest.approx(3.0, abs=0.1))
+
+
+def test_similar_from_fingerprints_shared_music_and_a_floor(session):
+    """Without vectors: the same music under other pictures is related ("sound"), unrelated videos are not listed."""
+    s = session
+    from vidpipe.analysis.audio_fingerprint import fingerprint
+
+    def melody(seed: int, seconds: float = 30.0) -> list[int]:
+        r, rate = np.random.default_rng(seed), 16_000
+        notes = [np.sin(2 * np.pi * f * np.arange(rate // 4) / rate) * np.hanning(rate // 4)
+                 for f in 220 * 2 ** (r.integers(0, 24, int(seconds * 4)) / 12)]
+        return fingerprint(np.concatenate(notes).astype(np.float32) + 0.01 * r.standard_normal(
+            int(seconds * 4) * (rate // 4)).astype(np.float32)).tolist()
+
+    music, other_music = melody(8), melody(9)
+
+    def frames(seed: int) -> dict:
+        r = np.random.default_rng(seed)
+        hashes = [f"{int(x):016x}" for x in r.integers(0, 2**63, 30, dtype=np.int64)]
+        return {"interval": 1.0, "duration": 30.0, "times": [float(i) for i in range(30)], "hashes": hashes}
+
+    a, b, c = add_asset(s, "a"), add_asset(s, "b"), add_asset(s, "c")
+    prints = {a: (frames(1), music), b: (frames(2), music[157:]), c: (frames(3), other_music)}  # b: 5 s later
+    for asset, (phash, words) in prints.items():
+        save_understanding(s, asset, "analyze", UnderstandingResult(fingerprints={"phash": phash,
+                                                                                  "audio": {"words": words}}))
+    related = similar(s, a)
+    assert [r.asset_id for r in related] == [b] and related[0].reason == "sound" and related[0].score > 0.9
+    assert related.modalities["sound"] == "used" and related.modalities["pictures"] == "used"
+    assert not duplicates(s, a).exact and not duplicates(s, a).near  # shared music is not a duplicate

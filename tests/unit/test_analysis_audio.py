@@ -136,3 +136,47 @@ def test_audio_fingerprint_survives_reencoding_and_tells_clips_apart(tmp_path):
 
 def test_fingerprint_of_too_little_audio_is_empty():
     assert fingerprint(np.zeros(100, np.float32)).size == 0
+
+
+def test_bs1770_channel_weights_exclude_lfe_and_lift_surrounds():
+    from vidpipe.analysis.loudness import channel_weights
+
+    assert channel_weights(("FL", "FR", "FC", "LFE", "BL", "BR"), 6).tolist() == [1.0, 1.0, 1.0, 0.0, 1.41, 1.41]
+    assert channel_weights(("FL", "FR", "FC", "LFE", "SL", "SR", "BL", "BR"), 8).tolist() == [
+        1.0, 1.0, 1.0, 0.0, 1.41, 1.41, 1.41, 1.41]
+    assert channel_weights((), 2).tolist() == [1.0, 1.0]  # unnamed: all count
+
+
+def _ebur128(path: Path) -> dict[str, float]:
+    """FFmpeg's own EBU R128 meter (the reference): integrated, range, true peak."""
+    from vidpipe.media.ffmpeg import ffmpeg_exe
+
+    err = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostats", "-i", str(path), "-af", "ebur128=peak=true",
+                          "-f", "null", "-"], capture_output=True, text=True, check=True).stderr
+    summary = err[err.rindex("Summary:"):]
+    value = {k: float(summary.split(f"{k}:")[1].split()[0]) for k in ("I", "LRA", "Peak")}
+    return value
+
+
+@pytest.mark.parametrize("layout", ["5.1", "7.1", "mono"])
+def test_surround_loudness_matches_ffmpeg_ebur128(tmp_path, layout):
+    # A different signal per channel (a loud LFE tone that must not count, noise on a surround channel that
+    # counts +1.5 dB): a stereo downmix, or equal weights, miss the reference by more than 1 LU.
+    n = {"5.1": 6, "7.1": 8, "mono": 1}[layout]
+    sources = ["sine=f=440:d=6,volume=0.5", "sine=f=550:d=6", "sine=f=660:d=6", "sine=f=60:d=6",
+               "anoisesrc=d=6:a=0.3:seed=2", "sine=f=1000:d=6", "sine=f=1500:d=6,volume=0.3",
+               "anoisesrc=d=6:a=0.1:seed=3"][:n]
+    args = [a for s in sources for a in ("-f", "lavfi", "-i", s)]
+    path = tmp_path / f"tone-{layout}.mka"
+    inputs = "".join(f"[{i}]" for i in range(n))
+    mix = f"{inputs}join=inputs={n}:channel_layout={layout}[a]" if n > 1 else "[0]anull[a]"
+    run_ffmpeg([*args, "-filter_complex", mix, "-map", "[a]", "-c:a", "flac", str(path)])
+    ours = analyse(path, ["loudness"]).metrics["loudness"]
+    ref = _ebur128(path)
+    print(f"\n{layout}: ours {ours['integrated_lufs']} LUFS / {ours['true_peak_dbtp']} dBTP, "
+          f"ebur128 {ref['I']} LUFS / {ref['Peak']} dBTP, channels {ours['channels']}")
+    assert len(ours["channels"]) == n
+    assert ours["integrated_lufs"] == pytest.approx(ref["I"], abs=0.2)
+    assert ours["range_lu"] == pytest.approx(ref["LRA"], abs=0.5)
+    # Noise reaching 24 kHz: the 48-tap 4x oversampler (BS.1770 Annex 2) and FFmpeg's resampler differ a little.
+    assert ours["true_peak_dbtp"] == pytest.approx(ref["Peak"], abs=0.5)

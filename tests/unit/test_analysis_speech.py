@@ -109,3 +109,43 @@ def test_faster_whisper_is_registered_but_unavailable_without_its_package():
     assert status.startswith("unavailable:") and "faster_whisper" in status
     no_model = registry.build(["speech"], {"speech": {"engine": "faster-whisper"}}).status["speech"]
     assert no_model.startswith("unavailable:") and "model" in no_model
+
+
+def test_words_split_into_sentences_at_pauses_and_length():
+    from vidpipe.analysis.asr import Transcript
+    from vidpipe.analysis.speech import split_words, transcript_segments
+
+    words = [("a", 0.0, 0.3), ("b", 0.35, 0.6), ("c", 1.5, 1.8), ("d", 1.85, 2.0)]
+    assert [[w for w, _, _ in run] for run in split_words(words)] == [["a", "b"], ["c", "d"]]
+    long = [(str(i), i * 0.5, i * 0.5 + 0.4) for i in range(40)]  # 20 s without a pause
+    runs = split_words(long, max_seconds=8.0)
+    assert len(runs) == 3 and all(r[-1][2] - r[0][1] <= 8.0 for r in runs)
+    parts = transcript_segments([Transcript("a b c d", 0.0, 2.0, words)], offset=10.0, range_end=14.0)
+    assert [(a, b, t) for a, b, t, _ in parts] == [(10.0, 10.6, "a b"), (11.5, 12.0, "c d")]
+    no_words = transcript_segments([Transcript("hello", 0.0, 0.0)], offset=3.0, range_end=5.0)
+    assert [(a, b, t) for a, b, t, _ in no_words] == [(3.0, 5.0, "hello")]
+
+
+def test_sentences_over_music_get_their_own_times(tmp_path):
+    """Music under the voice joins the sentences into one voice range; the word times split them again."""
+    t = np.arange(14 * RATE) / RATE
+    music = 0.05 * (np.sin(2 * np.pi * 220 * t) + 0.5 * np.sin(2 * np.pi * 330 * t * (1 + 0.01 * np.sin(t))))
+    mix = music.copy()
+    starts = [1.0, 5.5, 10.0]
+    lines = ["the quick brown fox jumps over the lazy dog", "please call me tomorrow morning at nine",
+             "she sells sea shells by the sea shore"]
+    for i, (at, text) in enumerate(zip(starts, lines, strict=True)):
+        wav = tmp_path / f"s{i}.wav"
+        subprocess.run(["espeak-ng", "-s", "160", "-w", str(wav), text], check=True)
+        voice, rate = soundfile.read(wav, dtype="float32")
+        voice = np.interp(np.arange(int(voice.size * RATE / rate)) * rate / RATE, np.arange(voice.size), voice)
+        a, _ = active_range(voice, RATE)
+        mix[int(at * RATE):int(at * RATE) + voice.size] += 0.5 * voice
+        starts[i] = at + a
+    path = tmp_path / "music.wav"
+    soundfile.write(path, np.stack([mix, mix], axis=1).astype(np.float32), RATE)
+    speech = [s for s in run_pass(path, probe_file(path, Limits()), registry.build(["speech"])).analysis
+              .segments_of("speech") if s.text]
+    print(f"\nsentences at {[round(s, 2) for s in starts]}; segments {[(s.start, s.end, s.text) for s in speech]}")
+    for at in starts:  # every sentence start has a segment starting within 1 s of it
+        assert min(abs(s.start - at) for s in speech) <= 1.0, (at, [(s.start, s.end) for s in speech])

@@ -20,7 +20,7 @@ import numpy as np
 from vidpipe.stages.base import MachineTag, Segment, VectorRecord
 
 ANALYSIS_RATE = 16_000  # mono float32 for VAD, ASR, onsets, fingerprints
-LOUDNESS_RATE = 48_000  # original channels (mono or stereo) for EBU R128
+LOUDNESS_RATE = 48_000  # original channels (mono, stereo or surround, LFE included) for EBU R128
 
 
 class AnalyzerUnavailable(Exception):  # noqa: N818 - a state, not a failure of the pass
@@ -33,7 +33,7 @@ class AudioChunk:
 
     t: float  # seconds from the start of the track
     mono: np.ndarray  # float32, ANALYSIS_RATE, shape (n,)
-    pcm: np.ndarray  # float32, LOUDNESS_RATE, shape (m, channels), channels 1 or 2
+    pcm: np.ndarray  # float32, LOUDNESS_RATE, shape (m, channels), in the order of AnalysisContext.channel_names
 
 
 @dataclass
@@ -59,6 +59,7 @@ class AnalysisContext:
     source_width: int | None = None
     source_height: int | None = None
     channels: int | None = None  # of AudioChunk.pcm
+    channel_names: tuple[str, ...] = ()  # FFmpeg names of AudioChunk.pcm's channels: FL, FR, FC, LFE, BL, ...
     probe: dict[str, Any] | None = None
     # Filled in after phase 1, before any finish(): the whole mono track at ANALYSIS_RATE (or empty).
     audio: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))

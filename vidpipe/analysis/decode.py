@@ -3,7 +3,7 @@
 Video: full decode (`thread_type = "AUTO"`), every frame scaled ONCE by swscale to the analysis
 size (RGB uint8, display rotation applied) on the producer thread, then handed to all video
 analyzers. Audio: one decode, two resamplers fed the same decoded frames: 48 kHz float32 in the
-original layout (mono or stereo, for loudness and one-shots) and 16 kHz mono (VAD, ASR, onsets,
+original layout (mono, stereo or the surround layout, for loudness and one-shots) and 16 kHz mono (VAD, ASR, onsets,
 fingerprints). The queue is bounded, so slow analyzers apply backpressure instead of filling memory.
 """
 
@@ -39,6 +39,32 @@ class DecodeStats:
     opens: dict[str, int] = field(default_factory=lambda: {"video": 0, "audio": 0})
     video_frames: int = 0
     audio_samples: int = 0  # at ANALYSIS_RATE
+
+
+# Layouts kept whole for loudness (BS.1770 weighs each channel); anything else is mixed down to stereo.
+_KNOWN_LAYOUTS = {3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
+
+
+def loudness_layout(channels: int, layout_name: str | None = None) -> str:
+    """The layout of the 48 kHz track: mono, stereo, or the source's own surround layout (channels named)."""
+    if channels <= 1:
+        return "mono"
+    if channels == 2:
+        return "stereo"
+    for name in (layout_name, _KNOWN_LAYOUTS.get(channels)):
+        if not name:
+            continue
+        try:
+            layout = av.AudioLayout(name)
+        except (ValueError, TypeError, av.error.FFmpegError):
+            continue
+        if len(layout.channels) == channels:
+            return layout.name
+    return "stereo"
+
+
+def layout_channel_names(layout: str) -> tuple[str, ...]:
+    return tuple(c.name for c in av.AudioLayout(layout).channels)
 
 
 def analysis_size(width: int, height: int, sar: float = 1.0, short_side: int = 224) -> tuple[int, int]:
@@ -171,15 +197,15 @@ class AudioChunks(_Producer):
     """Iterate `AudioChunk`s (about `chunk_seconds` each) from one decode of an audio stream."""
 
     def __init__(self, path: Path, opener: Opener, stats: DecodeStats, *, stream_index: int | None,
-                 channels: int, chunk_seconds: float = 1.0, maxsize: int = 16) -> None:
-        self.channels = channels
+                 channels: int, chunk_seconds: float = 1.0, maxsize: int = 16, layout: str | None = None) -> None:
+        self.layout = layout or ("stereo" if channels == 2 else "mono")
+        self.channels = len(av.AudioLayout(self.layout).channels)
         super().__init__("analysis-audio", lambda put: self._decode(path, opener, stats, stream_index,
                                                                     chunk_seconds, put), maxsize)
 
     def _decode(self, path, opener, stats, stream_index, chunk_seconds, put) -> None:
         stats.opens["audio"] += 1
-        layout = "stereo" if self.channels == 2 else "mono"
-        full = AudioResampler(format="flt", layout=layout, rate=LOUDNESS_RATE)
+        full = AudioResampler(format="flt", layout=self.layout, rate=LOUDNESS_RATE)
         mono = AudioResampler(format="flt", layout="mono", rate=ANALYSIS_RATE)
         pend_mono: list[np.ndarray] = []
         pend_pcm: list[np.ndarray] = []

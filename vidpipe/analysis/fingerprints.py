@@ -1,7 +1,9 @@
 """Visual fingerprints: perceptual hashes (pHash and dHash, 64 bits) of frames sampled through the video.
 
 One frame per `interval` seconds (1 s, or shorter so that short clips still get >= 16 hashes),
-the first frame at or after each sample time. Near-duplicate search compares aligned hash lists.
+the first frame at or after each sample time. Black borders (letterbox, pillarbox) are cropped before
+hashing, and the mirrored frame is hashed too (`mirror`), so letterboxed and flipped copies still match.
+Duplicate search (vidpipe.search.matching) aligns the hash lists at any offset and speed.
 """
 
 from __future__ import annotations
@@ -20,6 +22,24 @@ def sample_interval(duration: float, per_second: float = 1.0, minimum: int = MIN
     if duration <= 0:
         return 1.0 / per_second
     return min(1.0 / per_second, duration / minimum)
+
+
+_BORDER_LUMA = 28  # a border row/column is one whose brightest pixel is darker than this
+_MIN_CONTENT = 0.4  # crop only when what is left is at least this share of each side (not a dark scene)
+
+
+def content_box(rgb: np.ndarray) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) of the picture inside black bars; the whole frame when there are none."""
+    luma = rgb.max(axis=2)
+    rows = np.flatnonzero(luma.max(axis=1) >= _BORDER_LUMA)
+    cols = np.flatnonzero(luma.max(axis=0) >= _BORDER_LUMA)
+    h, w = luma.shape
+    if rows.size == 0 or cols.size == 0:
+        return 0, h, 0, w
+    top, bottom, left, right = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    if bottom - top < _MIN_CONTENT * h or right - left < _MIN_CONTENT * w:
+        return 0, h, 0, w
+    return top, bottom, left, right
 
 
 def hamming(a: str, b: str) -> int:
@@ -47,6 +67,8 @@ class FrameHashAnalyzer:
         self._times: list[float] = []
         self._phash: list[str] = []
         self._dhash: list[str] = []
+        self._mirror_phash: list[str] = []
+        self._mirror_dhash: list[str] = []
 
     def on_frame(self, t: float, index: int, rgb: np.ndarray) -> None:
         if self._interval is None:
@@ -55,10 +77,14 @@ class FrameHashAnalyzer:
             return
         while self._next <= t + 1e-6:  # sample on a fixed grid, so frame timing does not drift it
             self._next += self._interval
-        img = self._image.fromarray(rgb)
+        top, bottom, left, right = content_box(rgb)
+        img = self._image.fromarray(np.ascontiguousarray(rgb[top:bottom, left:right]))
+        flipped = img.transpose(self._image.Transpose.FLIP_LEFT_RIGHT)
         self._times.append(round(t, 3))
         self._phash.append(str(self._imagehash.phash(img)))
         self._dhash.append(str(self._imagehash.dhash(img)))
+        self._mirror_phash.append(str(self._imagehash.phash(flipped)))
+        self._mirror_dhash.append(str(self._imagehash.dhash(flipped)))
 
     def start(self, ctx: AnalysisContext) -> None:
         """Before decoding: pick the interval for this duration."""
@@ -68,5 +94,6 @@ class FrameHashAnalyzer:
         interval = round(self._interval or 1.0, 4)
         common = {"interval": interval, "duration": round(ctx.duration, 3), "times": self._times, "bits": 64}
         return AnalyzerOutput(
-            fingerprints={"phash": {**common, "hashes": self._phash}, "dhash": {**common, "hashes": self._dhash}},
+            fingerprints={"phash": {**common, "hashes": self._phash, "mirror": self._mirror_phash},
+                          "dhash": {**common, "hashes": self._dhash, "mirror": self._mirror_dhash}},
             metrics={"hashes": len(self._phash), "interval": interval})

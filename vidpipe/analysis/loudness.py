@@ -23,6 +23,16 @@ _SUB = LOUDNESS_RATE // 10  # 100 ms
 _CTX = 32  # samples of context kept for the true-peak oversampler
 # 4x oversampling low-pass, 48 taps (12 per phase) as in BS.1770-4 Annex 2; gain 4 restores the level.
 _OVERSAMPLE = signal.firwin(48, 0.9 / 4) * 4
+# BS.1770-4 Table 3 (as FFmpeg's ebur128 applies it): channels behind the listener count +1.5 dB, LFE not at all.
+_SURROUND = frozenset({"BL", "BR", "BC", "SL", "SR", "TBL", "TBR", "TBC", "SDL", "SDR"})
+_LFE = frozenset({"LFE", "LFE2", "LFE1"})
+
+
+def channel_weights(names: tuple[str, ...] | list[str], count: int) -> np.ndarray:
+    """BS.1770 weight of each channel; unnamed channels (or a count mismatch) weigh 1.0."""
+    if len(names) != count:
+        return np.ones(count)
+    return np.array([0.0 if n in _LFE else 1.41 if n in _SURROUND else 1.0 for n in names])
 
 
 def _lufs(power: np.ndarray | float) -> np.ndarray | float:
@@ -59,12 +69,17 @@ class LoudnessAnalyzer:
     name: ClassVar[str] = "loudness"
 
     def __init__(self) -> None:
+        self._names: tuple[str, ...] = ()
+        self._weights: np.ndarray | None = None
         self._zi: list[np.ndarray] | None = None
         self._sub: list[float] = []  # channel-summed mean square per 100 ms sub-block
         self._acc = np.zeros(0, np.float64)  # weighted squares not yet forming a full sub-block
         self._tail: np.ndarray | None = None
         self._true_peak = 0.0
         self._sample_peak = 0.0
+
+    def start(self, ctx: AnalysisContext) -> None:
+        self._names = tuple(ctx.channel_names)
 
     def on_audio(self, chunk: AudioChunk) -> None:
         x = chunk.pcm.astype(np.float64)
@@ -73,9 +88,10 @@ class LoudnessAnalyzer:
         channels = x.shape[1]
         if self._zi is None:
             self._zi = [np.zeros((channels, 2)), np.zeros((channels, 2))]
+            self._weights = channel_weights(self._names, channels)
         y, self._zi[0] = signal.lfilter(*_SHELF, x.T, axis=1, zi=self._zi[0])
         y, self._zi[1] = signal.lfilter(*_RLB, y, axis=1, zi=self._zi[1])
-        squares = (y * y).sum(axis=0)  # channel weights are 1.0 for L, R and mono
+        squares = self._weights @ (y * y)  # BS.1770 channel weights: 1.0 front, 1.41 surround, LFE 0
         acc = np.concatenate([self._acc, squares])
         full = acc.size // _SUB
         if full:
@@ -115,5 +131,7 @@ class LoudnessAnalyzer:
             "true_peak_dbtp": None if peak_db is None else round(float(peak_db), 2),
             "sample_peak_dbfs": None if sample_db is None else round(float(sample_db), 2),
             "standard": "ITU-R BS.1770-4 / EBU R128",
+            "channels": list(self._names) or None,
         }
-        return AnalyzerOutput(metrics=metrics)
+        # Also kept per asset (the `fingerprints` table, kind "loudness"): the API and the asset page show it.
+        return AnalyzerOutput(metrics=metrics, fingerprints={"loudness": metrics})

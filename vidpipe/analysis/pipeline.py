@@ -23,7 +23,15 @@ from vidpipe.analysis.base import (
     DeriverOutput,
     FileOutput,
 )
-from vidpipe.analysis.decode import AudioChunks, DecodeStats, Opener, VideoFrames, analysis_size
+from vidpipe.analysis.decode import (
+    AudioChunks,
+    DecodeStats,
+    Opener,
+    VideoFrames,
+    analysis_size,
+    layout_channel_names,
+    loudness_layout,
+)
 from vidpipe.analysis.registry import Selection
 from vidpipe.errors import JobCancelledError
 from vidpipe.media.safe_open import open_input
@@ -101,8 +109,11 @@ def run_pass(path: Path, probe: dict[str, Any], selection: Selection, *, opener:
                             fast_decode=fast_decode)
     # Derivers may want the audio track (e.g. audio embeddings) even when no audio analyzer runs.
     if audio_info and (audio_analyzers or selection.derivers):
-        ctx.channels = 2 if (audio_info.get("channels") or 1) >= 2 else 1
-        audio = AudioChunks(path, opener, stats, stream_index=audio_info["index"], channels=ctx.channels)
+        layout = loudness_layout(int(audio_info.get("channels") or 1), audio_info.get("channel_layout"))
+        ctx.channel_names = layout_channel_names(layout)
+        ctx.channels = len(ctx.channel_names)
+        audio = AudioChunks(path, opener, stats, stream_index=audio_info["index"], channels=ctx.channels,
+                            layout=layout)
 
     for a in [*video_analyzers, *audio_analyzers]:
         if hasattr(a, "start"):

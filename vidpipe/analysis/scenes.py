@@ -1,26 +1,30 @@
-"""Shots/scenes: PySceneDetect's ContentDetector fed from our frame stream, plus a key frame per scene.
+"""Shots/scenes: our own detector (vidpipe.analysis.cuts: adaptive hard cuts, flash suppression, dissolves and
+fades) fed from the shared frame stream, plus a key frame per scene.
 
-The detector only sees `(FrameTimecode, BGR array)`; it never opens the file. Cut frame numbers
-map back to our own timestamps (so VFR sources keep true times). The key frame of a scene is the
-best candidate (sampled ~4/s) by a score that is 0 for black or flat pictures and grows with
-sharpness (variance of the Laplacian) and contrast. Memory stays bounded: candidates older than
-the detector's possible reporting lag collapse into the best one of the open scene.
+Cuts are found in blocks with a few seconds of look-ahead, so memory stays bounded: only the recent
+thumbnails (24x14 luma) and the key-frame candidates of the open scene(s) are kept. Cut frame numbers
+map back to our own timestamps (VFR sources keep true times). The key frame of a scene is the best
+candidate (sampled ~4/s) by a score that is 0 for black or flat pictures and grows with sharpness
+(variance of the Laplacian) and contrast.
 """
 
 from __future__ import annotations
 
 import io
-from fractions import Fraction
-from typing import Any, ClassVar
+from dataclasses import replace
+from typing import ClassVar
 
 import numpy as np
 from PIL import Image
 
 from vidpipe.analysis.base import AnalysisContext, AnalyzerOutput, FileOutput
+from vidpipe.analysis.cuts import CutParams, detect, thumbnail
 from vidpipe.stages.base import Segment
 
 _BLACK_MEAN = 24.0
 _FLAT_STD = 6.0
+_LOOKAHEAD_SECONDS = 4.0  # > 3 x the largest gradual scale + flash span: cuts older than this are final
+_BLOCK_SECONDS = 10.0
 
 
 def keyframe_score(rgb: np.ndarray) -> float:
@@ -33,88 +37,110 @@ def keyframe_score(rgb: np.ndarray) -> float:
     return float(np.log1p(lap.var()) + min(std, 80.0) / 40.0)
 
 
-def small_bgr(rgb: np.ndarray) -> np.ndarray:
-    """Half-size BGR for the detector: cut scores are averages, so 4x fewer pixels barely change them."""
-    return np.ascontiguousarray(rgb[::2, ::2, ::-1])
-
-
 def keyframe_name(index: int) -> str:
     return f"analysis/scene-{index:03d}.jpg"
+
+
+class CutStream:
+    """Runs `cuts.detect` over a sliding buffer of thumbnails; reports each cut once, `lookahead` s late."""
+
+    def __init__(self, params: CutParams, fps: float) -> None:
+        self.params, self.fps = params, fps
+        self._thumbs: list[np.ndarray] = []
+        self._times: list[float] = []
+        self._final_until = -1.0  # cuts at or before this time are reported
+        self._last_cut = -1e9
+
+    def push(self, t: float, rgb: np.ndarray) -> list[tuple[float, str]]:
+        self._thumbs.append(thumbnail(rgb[::2, ::2]))
+        self._times.append(t)
+        if t - max(self._final_until, self._times[0]) < _BLOCK_SECONDS + _LOOKAHEAD_SECONDS:
+            return []
+        return self._run(final=False)
+
+    def finish(self) -> list[tuple[float, str]]:
+        return self._run(final=True)
+
+    def _run(self, final: bool) -> list[tuple[float, str]]:
+        if not self._times:
+            return []
+        until = self._times[-1] + 1.0 if final else self._times[-1] - _LOOKAHEAD_SECONDS
+        found = []
+        for i, kind in detect(np.stack(self._thumbs), self.fps, self.params):
+            t = self._times[i]
+            if self._final_until < t <= until and t - self._last_cut >= self.params.min_scene_seconds:
+                found.append((t, kind))
+                self._last_cut = t
+        self._final_until = until
+        keep_from = next((k for k, t in enumerate(self._times) if t >= until - _LOOKAHEAD_SECONDS), 0)
+        del self._thumbs[:keep_from], self._times[:keep_from]
+        return found
 
 
 class SceneAnalyzer:
     name: ClassVar[str] = "scenes"
 
-    def __init__(self, threshold: float = 27.0, min_scene_seconds: float = 0.5, candidates_per_second: float = 4.0,
-                 detector: str = "content") -> None:
-        from scenedetect.common import FrameTimecode
-        from scenedetect.detectors import AdaptiveDetector, ContentDetector
-
-        self._tc = FrameTimecode
-        self._threshold, self._min_scene_seconds, self._detector_kind = threshold, min_scene_seconds, detector
-        self._make = (lambda n: ContentDetector(threshold=threshold, min_scene_len=n)) if detector == "content" else (
-            lambda n: AdaptiveDetector(min_scene_len=n))
-        self._detector: Any = None
-        self._fps = Fraction(30)
+    def __init__(self, threshold: float = 12.0, min_scene_seconds: float = 0.5, candidates_per_second: float = 4.0,
+                 detector: str = "adaptive", ratio: float = 3.0, gradual: bool = True,
+                 flash_seconds: float = 0.35) -> None:
+        if detector not in ("adaptive", "hard"):
+            raise ValueError(f"unknown scene detector {detector!r}: adaptive (cuts + dissolves/fades) or hard")
+        # threshold: the least mean luma change (0-255) of a hard cut; ratio: against its neighbours' change.
+        self._params = CutParams(ratio=ratio, min_diff=threshold / 255, min_scene_seconds=min_scene_seconds,
+                                 gradual=gradual and detector == "adaptive", flash_seconds=flash_seconds)
+        self._threshold, self._detector_kind = threshold, detector
+        self._stream: CutStream | None = None
         self._per_second = candidates_per_second
         self._next_candidate = 0.0
-        self._times: dict[int, float] = {}  # detector frame number -> our time (recent frames only)
         self._cuts: list[float] = []
+        self._kinds: list[str] = []
         self._candidates: list[tuple[float, float, np.ndarray]] = []  # (t, score, rgb), open scene(s)
         self._closed: list[tuple[float, float, np.ndarray] | None] = []  # best key frame of each closed scene
         self._last_t = 0.0
-        self._last_index = -1
-        self._lag_seconds = 3.0
+        self._lag_seconds = _LOOKAHEAD_SECONDS + _BLOCK_SECONDS + 1.0
 
-    def _start(self, t: float, index: int) -> None:
-        self._fps = Fraction(30)  # a nominal rate: only frame numbers matter to the detector
-        min_len = max(1, round(self._min_scene_seconds * float(self._fps)))
-        self._detector = self._make(min_len)
-        self._lag_seconds = max(3.0, 4 * self._min_scene_seconds)
+    def start(self, ctx: AnalysisContext) -> None:
+        self._fps = float(ctx.fps or 30.0)
 
     def on_frame(self, t: float, index: int, rgb: np.ndarray) -> None:
-        if self._detector is None:
-            self._start(t, index)
-        self._times[index] = t
-        self._last_t, self._last_index = t, index
-        for cut in self._detector.process_frame(self._tc(index, self._fps), small_bgr(rgb)):
-            self._cut_at(self._time_of(cut))
-        if len(self._times) > 4096:  # keep only frames the detector may still report
-            for k in [k for k in self._times if k < index - 2048]:
-                del self._times[k]
+        if self._stream is None:
+            fps = getattr(self, "_fps", 30.0) or 30.0
+            self._stream = CutStream(replace(self._params), fps)
+        self._last_t = t
+        for cut, kind in self._stream.push(t, rgb):
+            self._cut_at(cut, kind)
         if t >= self._next_candidate:
             self._next_candidate = t + 1.0 / self._per_second
             self._candidates.append((t, keyframe_score(rgb), rgb.copy()))
             self._compact(t)
 
-    def _time_of(self, cut: Any) -> float:
-        n = cut.frame_num
-        return self._times.get(n, float(n / self._fps))
-
-    def _cut_at(self, t: float) -> None:
+    def _cut_at(self, t: float, kind: str) -> None:
         before = [c for c in self._candidates if c[0] < t]
         self._candidates = [c for c in self._candidates if c[0] >= t]
         self._closed.append(max(before, key=lambda c: c[1]) if before else None)
         self._cuts.append(t)
+        self._kinds.append(kind)
 
     def _compact(self, now: float) -> None:
+        """Candidates older than any cut still to be reported collapse into the best one (bounded memory)."""
         old = [c for c in self._candidates if c[0] < now - self._lag_seconds]
         if len(old) > 1:
             best = max(old, key=lambda c: c[1])
             self._candidates = [best, *(c for c in self._candidates if c[0] >= now - self._lag_seconds)]
 
     def finish(self, ctx: AnalysisContext) -> AnalyzerOutput:
-        if self._detector is None:
+        if self._stream is None:
             return AnalyzerOutput(metrics={"scenes": 0})
-        for cut in self._detector.post_process(self._tc(self._last_index, self._fps)) or []:
-            self._cut_at(self._time_of(cut))
+        for cut, kind in self._stream.finish():
+            self._cut_at(cut, kind)
         self._closed.append(max(self._candidates, key=lambda c: c[1]) if self._candidates else None)
         end = max(ctx.duration, self._last_t)
         bounds = [0.0, *self._cuts, end]
         out = AnalyzerOutput(data={"keyframes": {}})
         for i, (start, stop) in enumerate(zip(bounds, bounds[1:], strict=False)):
             best = self._closed[i] if i < len(self._closed) else None
-            seg = Segment(kind="scene", start=round(start, 3), end=round(stop, 3), detail={"index": i})
+            detail = {"index": i} | ({"transition": self._kinds[i - 1]} if i > 0 else {})
+            seg = Segment(kind="scene", start=round(start, 3), end=round(stop, 3), detail=detail)
             if best is not None:
                 key = keyframe_name(i + 1)
                 seg.keyframe_key, seg.score = key, round(best[1], 3)
@@ -125,5 +151,5 @@ class SceneAnalyzer:
                 out.data["keyframes"][key] = best[2]
             out.segments.append(seg)
         out.metrics = {"scenes": len(out.segments), "cuts": [round(c, 3) for c in self._cuts],
-                       "detector": self._detector_kind, "threshold": self._threshold}
+                       "transitions": self._kinds, "detector": self._detector_kind, "threshold": self._threshold}
         return out

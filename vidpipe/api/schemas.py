@@ -99,6 +99,15 @@ class PlaybackPublic(BaseModel):
     expires_at: datetime
 
 
+class LoudnessPublic(BaseModel):
+    """EBU R128 / ITU-R BS.1770-4 measurement of the audio track (channel-weighted, LFE excluded)."""
+
+    integrated_lufs: float
+    range_lu: float | None
+    true_peak_dbtp: float | None
+    channels: list[str] | None = Field(default=None, description="Channels measured, e.g. FL FR FC LFE BL BR")
+
+
 class AssetPublic(BaseModel):
     id: uuid.UUID
     title: str
@@ -114,6 +123,7 @@ class AssetPublic(BaseModel):
     created_at: datetime
     updated_at: datetime
     media: MediaPublic | None
+    loudness: LoudnessPublic | None = None
     stages: list[StagePublic]
     renditions: list[RenditionPublic]
     # Published outputs except HLS segments (a long video has thousands; playlists list them).

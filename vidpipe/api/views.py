@@ -16,6 +16,7 @@ from vidpipe.api.schemas import (
     ArtifactPublic,
     AssetPublic,
     ErrorDetail,
+    LoudnessPublic,
     MediaPublic,
     PlaybackPublic,
     RenditionPublic,
@@ -32,6 +33,7 @@ SELECT a.id, a.title, a.description, a.tags, a.status, a.error_code, a.error_mes
        a.original_name, a.sha256, a.size_bytes, a.profile, a.created_at, a.updated_at, a.original_key,
        m.asset_id IS NOT NULL AS has_media, m.duration, m.width, m.height, m.fps, m.video_codec, m.audio_codec,
        m.bit_rate, m.format, m.has_video, m.has_audio, m.rotation,
+       (SELECT f.data FROM fingerprints f WHERE f.asset_id = a.id AND f.kind = 'loudness') AS loudness,
        (SELECT coalesce(jsonb_agg(jsonb_build_object(
                    'name', r.name, 'kind', r.kind, 'width', r.width, 'height', r.height, 'bandwidth', r.bandwidth,
                    'codecs', r.codecs, 'language', r.language, 'key', r.playlist_key, 'quality', r.quality)
@@ -131,9 +133,17 @@ def _to_public(row: Any, base: str | None, signer: PlaybackSigner | None = None)
         id=row.id, title=row.title, description=row.description, tags=list(row.tags), status=row.status,
         error=error, source_kind=row.source_kind, original_name=row.original_name, sha256=row.sha256,
         size_bytes=row.size_bytes, profile=row.profile, created_at=row.created_at, updated_at=row.updated_at,
-        media=media, stages=stages, renditions=renditions, artifacts=artifacts,
+        media=media, loudness=_loudness(row.loudness), stages=stages, renditions=renditions, artifacts=artifacts,
         original_url=media_url(base, row.original_key), playback=playback, **links,
     )
+
+
+def _loudness(data: Any) -> LoudnessPublic | None:
+    """The analyze stage's EBU R128 measurement, when it ran on an audio track."""
+    if not isinstance(data, dict) or data.get("integrated_lufs") is None:
+        return None
+    return LoudnessPublic(integrated_lufs=data["integrated_lufs"], range_lu=data.get("range_lu"),
+                          true_peak_dbtp=data.get("true_peak_dbtp"), channels=data.get("channels"))
 
 
 def _stage(name: str, job: dict[str, Any] | None) -> StagePublic:

@@ -1,4 +1,12 @@
-"""Nearest videos by pooled (per-asset) vectors: `similar` for one asset, `recommend` (MMR-diversified) for several."""
+"""Related videos: `similar` for one asset, `recommend` (MMR-diversified) for several.
+
+`similar` uses every modality the asset actually has and says which: pooled vectors where pgvector and the
+embedders are there (visual = CLIP, audio = CLAP, speech = transcript, metadata = title/description), and
+always the analysis pass's fingerprints — `pictures` (frame hashes: shared shots, intros, copies) and `sound`
+(audio fingerprint at any offset: the same music or recording). Each modality has a score floor measured on
+unrelated pairs (docs/benchmarks.md, "Quality"); a candidate below every floor is not returned, so an asset
+with nothing really related gets an empty list rather than the nearest noise.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +19,20 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import Session
 
+from vidpipe.analysis.audio_fingerprint import best_overlap
 from vidpipe.errors import InputError, NotFoundError
+from vidpipe.search.duplicates import frame_hashes
 from vidpipe.search.index import require_vectors
+from vidpipe.search.matching import best_match
 from vidpipe.search.query import QueryVector, nearest
+from vidpipe.store.understanding import has_embeddings_table
 from vidpipe.understanding.embedders.base import l2_normalize, pool
 
 # Stored modality of a pooled vector -> the reason reported for a match on it.
 REASONS = {"visual": "visual", "audio": "audio", "speech": "speech", "text": "metadata"}
+# Least score that means "related" per reason. Cosines of unrelated titles/transcripts (MiniLM) reach ~0.45;
+# frame-hash agreement of unrelated videos stays under 0.15; audio: 1 - bit error rate, unrelated ~0.5.
+FLOORS = {"visual": 0.8, "audio": 0.8, "speech": 0.5, "metadata": 0.55, "pictures": 0.3, "sound": 0.78}
 MMR_LAMBDA = 0.7  # relevance vs. novelty; 1.0 would be plain nearest neighbours
 
 
@@ -25,8 +40,16 @@ MMR_LAMBDA = 0.7  # relevance vs. novelty; 1.0 would be plain nearest neighbours
 class SimilarAsset:
     asset_id: uuid.UUID
     score: float
-    reason: str  # the modality that matched best: visual | audio | speech | metadata
+    reason: str  # the modality that matched best: visual | audio | speech | metadata | pictures | sound
     scores: dict[str, float] = field(default_factory=dict)
+
+
+class SimilarResults(list):
+    """SimilarAssets best first, plus which modalities were compared (`modalities`: name -> "used" or why not)."""
+
+    def __init__(self, items=(), modalities: dict[str, str] | None = None) -> None:
+        super().__init__(items)
+        self.modalities = modalities or {}
 
 
 _POOLED_SQL = text("""
@@ -65,21 +88,68 @@ def _candidates(session: Session, probes: dict[tuple[str, str], np.ndarray], exc
     return found
 
 
-def _rank(found: dict[uuid.UUID, dict[str, float]]) -> list[SimilarAsset]:
+def _rank(found: dict[uuid.UUID, dict[str, float]], floors: dict[str, float] | None = None) -> list[SimilarAsset]:
+    """Best reason per candidate; with `floors`, only reasons at or above their floor count."""
     out = []
     for asset_id, scores in found.items():
-        reason = max(scores, key=lambda r: scores[r])
-        out.append(SimilarAsset(asset_id, scores[reason], reason, dict(scores)))
+        kept = {r: s for r, s in scores.items() if floors is None or s >= floors.get(r, 1.0)}
+        if not kept:
+            continue
+        reason = max(kept, key=lambda r: kept[r])
+        out.append(SimilarAsset(asset_id, kept[reason], reason, dict(scores)))
     out.sort(key=lambda s: (-s.score, str(s.asset_id)))
     return out
 
 
-def similar(session: Session, asset_id: uuid.UUID, *, limit: int = 10) -> list[SimilarAsset]:
-    """Nearest other assets by each pooled vector of `asset_id`, with the modality that matched best."""
-    require_vectors(session)
+def fingerprint_scores(session: Session, asset_id: uuid.UUID) -> tuple[dict[uuid.UUID, dict[str, float]],
+                                                                         dict[str, str]]:
+    """Per other asset: `pictures` (frame-hash agreement at the best alignment) and `sound` (1 - audio BER)."""
+    prints = {r.kind: r.data for r in session.execute(
+        text("SELECT kind, data FROM fingerprints WHERE asset_id = :id AND kind IN ('phash', 'dhash', 'audio')"),
+        {"id": asset_id})}
+    mine = frame_hashes(prints.get("phash"), prints.get("dhash"))
+    words = (prints.get("audio") or {}).get("words") if isinstance(prints.get("audio"), dict) else None
+    my_words = np.asarray(words, np.uint32) if words and len(set(words)) > 1 else None
+    used = {"pictures": "used" if mine is not None else "no frame fingerprints",
+            "sound": "used" if my_words is not None else "no informative audio fingerprint"}
+    found: dict[uuid.UUID, dict[str, float]] = {}
+    if mine is None and my_words is None:
+        return found, used
+    rows = session.execute(text(
+        "SELECT a.id, p.data AS phash, d.data AS dhash, s.data AS audio FROM assets a "
+        "LEFT JOIN fingerprints p ON p.asset_id = a.id AND p.kind = 'phash' "
+        "LEFT JOIN fingerprints d ON d.asset_id = a.id AND d.kind = 'dhash' "
+        "LEFT JOIN fingerprints s ON s.asset_id = a.id AND s.kind = 'audio' "
+        "WHERE a.id <> :id AND (p.data IS NOT NULL OR s.data IS NOT NULL)"), {"id": asset_id})
+    for other, phash, dhash, audio in rows:
+        scores: dict[str, float] = {}
+        theirs = frame_hashes(phash, dhash) if mine is not None else None
+        if theirs is not None:
+            m = best_match(mine, theirs)
+            if m is not None and m.distinct >= 3:
+                scores["pictures"] = round(m.matched / max(len(mine.times), 1) * (1.0 - m.mean_distance), 4)
+        their_words = (audio or {}).get("words") if isinstance(audio, dict) and my_words is not None else None
+        if their_words and len(set(their_words)) > 1:
+            ber, _ = best_overlap(my_words, np.asarray(their_words, np.uint32))
+            scores["sound"] = round(1.0 - ber, 4)
+        if scores:
+            found[other] = scores
+    return found, used
+
+
+def similar(session: Session, asset_id: uuid.UUID, *, limit: int = 10) -> SimilarResults:
+    """Other assets related to `asset_id` by every modality it has, best first, none under the score floors."""
     _require_assets(session, [asset_id])
-    probes = _pooled(session, [asset_id]).get(asset_id, {})
-    return _rank(_candidates(session, probes, [asset_id], limit))[:limit]
+    found, modalities = fingerprint_scores(session, asset_id)
+    if has_embeddings_table(session):
+        probes = _pooled(session, [asset_id]).get(asset_id, {})
+        for reason in {REASONS[m] for m, _ in probes}:
+            modalities[reason] = "used"
+        for other, scores in _candidates(session, probes, [asset_id], max(limit * 3, 30)).items():
+            found.setdefault(other, {}).update(scores)
+    else:
+        modalities["vectors"] = "this PostgreSQL server has no pgvector: embeddings not compared"
+    return SimilarResults(_rank(found, FLOORS)[:limit], modalities)
 
 
 def mmr(relevance: np.ndarray, similarity: np.ndarray, k: int, lam: float = MMR_LAMBDA) -> list[int]:

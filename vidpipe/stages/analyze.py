@@ -73,6 +73,9 @@ def run(inp: StageInput, *, analyzers: list[str] | None = None, options: dict[st
         analyzers = list(inp.profile.analyzers)
     if options is None and inp.settings is not None:
         options = _embedding_options(inp)
+    for name, extra in (inp.profile.analyzer_options or {}).items():  # the profile's settings reach every analyzer
+        options = dict(options or {})
+        options[name] = {**options.get(name, {}), **extra}
     selection = interruptible(lambda: registry.build(chosen_names(analyzers), options,
                                                      has_video=bool(probe["has_video"]),
                                                      has_audio=bool(probe["has_audio"])), inp.should_stop)

@@ -228,7 +228,7 @@ class Fingerprint(Base):
     __tablename__ = "fingerprints"
 
     asset_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(32), primary_key=True)  # phash | audio
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)  # phash | dhash | audio | loudness
     stage: Mapped[str] = mapped_column(String(32), nullable=False)
     data: Mapped[Any] = mapped_column(JSONB, nullable=False)
 

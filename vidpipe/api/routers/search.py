@@ -73,6 +73,8 @@ class SimilarPublic(BaseModel):
 
 class SimilarList(BaseModel):
     items: list[SimilarPublic]
+    # similar only: each modality compared ("used") or why not (no fingerprints, no pgvector, ...)
+    modalities: dict[str, str] | None = None
 
 
 class DuplicatePublic(BaseModel):
@@ -106,7 +108,7 @@ def _hit(h: Hit, base: str | None) -> SearchHitPublic:
 
 def _similar(items: list[SimilarAsset]) -> SimilarList:
     return SimilarList(items=[SimilarPublic(asset_id=s.asset_id, score=s.score, reason=s.reason, scores=s.scores)
-                              for s in items])
+                              for s in items], modalities=getattr(items, "modalities", None))
 
 
 def _dup(d: DuplicateHit) -> DuplicatePublic:
@@ -165,7 +167,8 @@ def _search(rt: Runtime, session, q: str, modality: str, min_duration: float | N
 @router.get("/assets/{asset_id}/similar", response_model=SimilarList, responses={404: {"model": ErrorBody}})
 def similar_assets(session: SessionDep, caller: CallerDep, asset_id: uuid.UUID,
                    limit: LimitParam = 10) -> SimilarList:
-    """Nearest other videos by pooled vectors, with the modality that matched (visual, audio, speech, metadata)."""
+    """Related videos by every modality the asset has (pictures, sound, visual, audio, speech, metadata), above
+    per-modality score floors (an empty list rather than noise); `modalities` says which were compared."""
     return _similar(similar(session, asset_id, limit=limit))
 
 

@@ -31,6 +31,14 @@ function renderStages(a) {
   if (!sel.options.length) sel.replaceChildren(...a.stages.map((s) => h('option', { value: s.stage, text: s.stage })));
 }
 
+function loudnessText(l) {
+  if (!l) return null;
+  const parts = [`${l.integrated_lufs.toFixed(1)} LUFS`];
+  if (l.range_lu != null) parts.push(`LRA ${l.range_lu.toFixed(1)} LU`);
+  if (l.true_peak_dbtp != null) parts.push(`true peak ${l.true_peak_dbtp.toFixed(1)} dBTP`);
+  return parts.join(' · ');
+}
+
 function renderTech(a) {
   const m = a.media || {};
   const rows = [
@@ -39,6 +47,7 @@ function renderTech(a) {
     ['Frame rate', m.fps ? `${Math.round(m.fps * 100) / 100} fps` : null], ['Video', m.video_codec],
     ['Audio', m.audio_codec], ['Bit rate', m.bit_rate ? `${Math.round(m.bit_rate / 1000)} kbps` : null],
     ['Container', m.format], ['Rotation', m.rotation ? `${m.rotation}°` : null],
+    ['Loudness', loudnessText(a.loudness)],
     ['Added', new Date(a.created_at).toLocaleString()], ['SHA-256', a.sha256],
   ];
   $('tech').replaceChildren(...rows.filter(([, v]) => v).flatMap(([k, v]) => [h('dt', { text: k }), h('dd', { text: v })]));

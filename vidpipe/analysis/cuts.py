@@ -1,0 +1,167 @@
+"""Shot boundaries from tiny luma thumbnails (pure: arrays in, cut frame indices out).
+
+Features: each frame as a 24x14 luma thumbnail (float, 0..1). Luma, not hue/saturation, so cuts between
+two grayscale pictures count as much as between colour ones. d[i] = mean |thumb[i] - thumb[i-1]|.
+
+- Hard cuts (adaptive): d[i] is at least `ratio` times the mean of its neighbours' d (two frames each
+  side) and at least `min_diff`. Steady fast motion raises the neighbours too, so it is not a cut.
+- Flash suppression: a jump whose picture comes back within `flash_seconds` (a frame after it is close to
+  the frame before it, or the frame after it is close to one shortly before) is a flash or a brief
+  occlusion, not a cut — both edges of the flash are dropped.
+- Gradual transitions (dissolves, fades through black): at scale w (0.25, 0.5, 1 s), frame c is a
+  transition centre when the pictures w before and w after differ by D, the stretches before and after
+  are steady (their own change over 2w is under D / `steady_ratio`), and each half moves monotonically
+  (its summed frame differences stay near its end-to-end difference: a blend, not motion, which wanders).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+THUMB = (14, 24)  # rows, columns
+
+
+@dataclass(frozen=True)
+class CutParams:
+    ratio: float = 3.0  # hard cut: d against the mean of its neighbours
+    min_diff: float = 12 / 255  # hard cut: mean absolute luma change at least this
+    flash_seconds: float = 0.35
+    gradual: bool = True
+    gradual_scales: tuple[float, ...] = (0.25, 0.5, 1.0)  # seconds each side of a transition centre
+    gradual_min_diff: float = 0.07
+    steady_ratio: float = 2.0
+    monotonic_slack: float = 1.35  # path length / end-to-end difference allowed per half
+    min_scene_seconds: float = 0.5
+
+
+def thumbnail(rgb: np.ndarray) -> np.ndarray:
+    """24x14 luma (BT.601 weights) by block means over the frame; float32 0..1, flattened."""
+    h, w = rgb.shape[:2]
+    rows, cols = THUMB
+    luma = rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114 if rgb.ndim == 3 else rgb
+    ys = (np.arange(rows + 1) * h) // rows
+    xs = (np.arange(cols + 1) * w) // cols
+    sums = np.add.reduceat(np.add.reduceat(luma.astype(np.float32), ys[:-1], axis=0), xs[:-1], axis=1)
+    counts = np.outer(np.diff(ys), np.diff(xs))
+    return (sums / counts / 255.0).astype(np.float32).reshape(-1)
+
+
+def _dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.abs(a - b).mean(axis=-1)
+
+
+def frame_diffs(thumbs: np.ndarray) -> np.ndarray:
+    """d[i] = mean |thumb[i] - thumb[i-1]| (d[0] = 0)."""
+    d = np.zeros(len(thumbs), np.float32)
+    if len(thumbs) > 1:
+        d[1:] = _dist(thumbs[1:], thumbs[:-1])
+    return d
+
+
+def hard_cuts(thumbs: np.ndarray, fps: float, p: CutParams) -> list[int]:
+    d = frame_diffs(thumbs)
+    n = len(d)
+    cuts = []
+    flash = max(1, round(p.flash_seconds * fps))
+    for i in range(1, n):
+        if d[i] < p.min_diff:
+            continue
+        nb = [d[j] for j in (i - 2, i - 1, i + 1, i + 2) if 1 <= j < n]
+        if nb and d[i] < p.ratio * (float(np.mean(nb)) + 1e-3):
+            continue
+        if _is_flash(thumbs, d, i, flash):
+            continue
+        cuts.append(i)
+    return cuts
+
+
+def _is_flash(thumbs: np.ndarray, d: np.ndarray, i: int, span: int) -> bool:
+    """The picture before the jump returns shortly after it (or the picture after it was there just before)."""
+    close = max(0.35 * float(d[i]), 4 / 255)
+    after = thumbs[i + 1: i + 1 + span]
+    if len(after) and float(_dist(after, thumbs[i - 1]).min()) < close:
+        return True
+    before = thumbs[max(0, i - 1 - span): i - 1]
+    return bool(len(before) and float(_dist(before, thumbs[i]).min()) < close)
+
+
+def coarse(thumbs: np.ndarray) -> np.ndarray:
+    """7x12 (2x2 means of the thumbnails): camera motion moves less across these blocks than a transition does."""
+    rows, cols = THUMB
+    t = thumbs.reshape(-1, rows // 2, 2, cols // 2, 2).mean(axis=(2, 4))
+    return t.reshape(len(thumbs), -1)
+
+
+def _merge_fades(found: list[tuple[int, float]], dark: np.ndarray, fps: float) -> list[tuple[int, float]]:
+    """A fade out and the fade in after it (dark frames between them) are one transition, at the dark middle."""
+    out: list[tuple[int, float]] = []
+    for centre, strength in found:
+        if out and centre - out[-1][0] <= 2 * fps:
+            between = np.flatnonzero(dark[out[-1][0]: centre + 1]) + out[-1][0]
+            if between.size:
+                out[-1] = (int(between[between.size // 2]), max(strength, out[-1][1]))
+                continue
+        out.append((centre, strength))
+    return out
+
+
+def gradual_cuts(thumbs: np.ndarray, fps: float, p: CutParams, hard: list[int]) -> list[tuple[int, float]]:
+    """(centre frame, strength) of dissolves and fades, strongest per transition, not overlapping hard cuts."""
+    dark = thumbs.mean(axis=1) < 0.06
+    thumbs = coarse(thumbs)
+    n = len(thumbs)
+    d = frame_diffs(thumbs)
+    path = np.concatenate([[0.0], np.cumsum(d[1:], dtype=np.float64)])  # path[j] - path[i]: sum of d(i+1..j)
+    found: list[tuple[int, float, int]] = []
+    hard_arr = np.asarray(hard, np.int64)
+    for scale in p.gradual_scales:
+        w = max(2, round(scale * fps))
+        c = np.arange(3 * w, n - 3 * w)
+        if c.size == 0:
+            continue
+        big = _dist(thumbs[c - w], thumbs[c + w])
+        steady = np.maximum(_dist(thumbs[c - 3 * w], thumbs[c - w]), _dist(thumbs[c + w], thumbs[c + 3 * w]))
+        left, right = _dist(thumbs[c - w], thumbs[c]), _dist(thumbs[c], thumbs[c + w])
+        slack = p.monotonic_slack
+        mono = ((path[c] - path[c - w] <= slack * left + w * 1.5 / 255)
+                & (path[c + w] - path[c] <= slack * right + w * 1.5 / 255))
+        ok = (big >= p.gradual_min_diff) & (big >= p.steady_ratio * steady) & mono
+        # the transition's own frame steps are small: a hard cut inside the window explains the change instead
+        steps = np.lib.stride_tricks.sliding_window_view(d, 2 * w)[c - w + 1].max(axis=1)
+        ok &= steps < 0.5 * big
+        for k in np.flatnonzero(ok):
+            centre = int(c[k])
+            if hard_arr.size and np.abs(hard_arr - centre).min() <= 3 * w:
+                continue
+            found.append((centre, float(big[k] / max(steady[k], 1e-3)), w))
+    found.sort(key=lambda f: -f[1])
+    kept: list[tuple[int, float, int]] = []
+    for centre, strength, w in found:  # one centre per transition: suppress others within its window
+        if all(abs(centre - k[0]) > max(w, k[2]) * 2 for k in kept):
+            kept.append((centre, strength, w))
+    return _merge_fades(sorted((k[0], k[1]) for k in kept), dark, fps)
+
+
+def detect(thumbs: np.ndarray, fps: float, p: CutParams | None = None) -> list[tuple[int, str]]:
+    """(frame index, "hard" | "gradual") of every shot boundary, in order, at least min_scene apart."""
+    p = p or CutParams()
+    if len(thumbs) < 2:
+        return []
+    hard = hard_cuts(thumbs, fps, p)
+    cuts = [(i, "hard", 10.0) for i in hard]
+    if p.gradual:
+        cuts += [(i, "gradual", s) for i, s in gradual_cuts(thumbs, fps, p, hard)]
+    cuts.sort()
+    min_gap = max(1, round(p.min_scene_seconds * fps))
+    out: list[tuple[int, str, float]] = []
+    for cut in cuts:
+        if out and cut[0] - out[-1][0] < min_gap:
+            if cut[2] > out[-1][2]:
+                out[-1] = cut
+            continue
+        if cut[0] < min_gap:
+            continue
+        out.append(cut)
+    return [(i, kind) for i, kind, _ in out]
