@@ -14,7 +14,7 @@ import pytest
 
 from tests.acceptance.conftest import all_terminal, events_of, ingest_file, jobs_of, live_ffmpeg, wait_for
 from tests.aws_emulator import aws_emulator_fixture  # noqa: F401 - fixture
-from tests.faults.conftest import assert_intact, spawn_worker, tiny_clips, worker_env
+from tests.faults.conftest import ApiServer, assert_intact, spawn_worker, start_api, tiny_clips, worker_env
 
 RESUME_LIMIT_SECONDS = 5.0
 
@@ -46,6 +46,25 @@ def _present_workers(rt) -> int:
                              "WHERE datname = current_database())"), {"space": PRESENCE_LOCK_SPACE})
 
 
+def victim_asset_reason(api: ApiServer, asset_id) -> str:
+    return api.get(f"/v1/assets/{asset_id}").json()["error"]["message"]
+
+
+class ApiWatch:
+    """Reads the API every half second while workers die: it must never answer 500."""
+
+    def __init__(self, api: ApiServer, paths: list[str]) -> None:
+        self.api, self.paths, self.codes, self.next = api, paths, [], 0.0
+
+    def poll(self) -> None:
+        if time.monotonic() >= self.next:
+            self.next = time.monotonic() + 0.5
+            self.codes += [self.api.get(path).status_code for path in self.paths]
+
+    def assert_no_500(self) -> None:
+        assert self.codes and 500 not in self.codes and set(self.codes) <= {200}, self.codes
+
+
 def _reclaimed(rt, job_id: int, attempt: int) -> bool:
     return any(j.id == job_id and j.attempts > attempt for j in jobs_of(rt))
 
@@ -55,6 +74,7 @@ def test_sigkilled_workers_are_resumed_by_a_peer_within_seconds(fault_settings, 
     clips = tiny_clips(tmp_path / "clips", 4, width=640, height=360, seconds=4)
     ids = [ingest_file(rt, clip, profile="standard") for clip in clips]
     env = worker_env(fault_settings)
+    watch = ApiWatch(start_api(procs, fault_settings), ["/v1/assets", "/v1/jobs", f"/v1/assets/{ids[0]}"])
     # Enough slots that one worker alone can run every job at once: a peer always has room to resume a job
     # (the figure is how fast a death is noticed and acted on, not how long a job queues for a slot).
     workers = [spawn_worker(procs, env, f"worker-{i}", 12) for i in range(3)]
@@ -74,10 +94,12 @@ def test_sigkilled_workers_are_resumed_by_a_peer_within_seconds(fault_settings, 
             workers.append(spawn_worker(procs, env, f"worker-{len(kills) + 2}", 12))
             wait_for(partial(_reclaimed, rt, job.id, job.attempts), timeout=30, interval=0.05,
                      what=f"job {job.id} to be reclaimed", procs=workers)
+        watch.poll()
         time.sleep(0.05)
     assert len(kills) >= 3, "the loop should have killed at least three workers mid-job"
 
     assert_intact(rt, ids)
+    watch.assert_no_500()
     detected, resumed = [], []
     for job_id, attempt, killed_at in kills:
         claims = [e for e in events_of(rt, event="job.claimed") if e.job_id == job_id
@@ -103,6 +125,7 @@ def test_a_job_that_keeps_killing_its_worker_goes_dead_and_is_dead_lettered(faul
     victim, bystander = [ingest_file(rt, clip) for clip in tiny_clips(tmp_path / "clips", 2)]
     env = worker_env(fault_settings, job_max_attempts=3, dlq_url=queue_url, aws_endpoint_url=aws_emulator.endpoint_url,
                      aws_region=aws_emulator.region)
+    watch = ApiWatch(start_api(procs, fault_settings), ["/v1/jobs?status=dead", f"/v1/assets/{victim}"])
     # One slot each: killing the worker of the doomed job takes down no other job with it.
     workers = [spawn_worker(procs, env, f"worker-{i}", 1) for i in range(2)]
 
@@ -121,12 +144,15 @@ def test_a_job_that_keeps_killing_its_worker_goes_dead_and_is_dead_lettered(faul
             kills += 1
             workers = [w for w in workers if w is not child]
             workers.append(spawn_worker(procs, env, f"worker-{kills + 2}", 1))
+        watch.poll()
         time.sleep(0.02)
 
     (job,) = [j for j in jobs_of(rt, victim) if j.stage == "transcode"]
     assert (job.status, job.attempts, job.crashes, kills) == ("dead", 3, 3, 3)
     assert (job.last_error_code, job.last_error) == ("worker_died", "worker died 3 times")
     assert_intact(rt, [victim, bystander], failed={victim: "transcode"})
+    watch.assert_no_500()
+    assert victim_asset_reason(watch.api, victim) == "transcode gave up: worker died 3 times"
     dead = events_of(rt, asset_id=victim, event="job.dead")
     assert len(dead) == 1 and dead[0].detail["error"] == "worker died 3 times"
 

@@ -337,3 +337,26 @@ def test_ffmpeg_alone_getting_a_signal_is_retried_not_failed(tmp_path, sig):
         run_ffmpeg_with_progress(args, duration=60, progress=progress, should_stop=lambda: False)
     assert sent and info.value.retryable and not isinstance(info.value, MediaDecodeError)
     assert info.value.spends_attempt  # a signal could be the OOM killer on a hostile file: bounded retries
+
+
+def test_a_runner_bug_spends_attempts_and_ends_dead_not_in_a_loop(runtime):
+    from vidpipe.queue.worker import Worker
+
+    _, jid = _asset_with_job(runtime, max_attempts=2)
+    worker = Worker(runtime, concurrency=1)
+
+    def buggy(run):  # a bug in the shell itself, after the claim (the runner normally records every failure)
+        raise RuntimeError("bug")
+
+    worker.runner.run = buggy
+    worker.start()
+    try:
+        deadline = time.monotonic() + 20
+        while _job(runtime, jid).status != "dead":
+            assert time.monotonic() < deadline, _job(runtime, jid).status
+            time.sleep(0.05)
+    finally:
+        worker.request_stop()
+        worker.join(timeout=10)
+    job = _job(runtime, jid)
+    assert (job.attempts, job.last_error_code) == (2, "internal_error")

@@ -110,7 +110,9 @@ def install(app: FastAPI) -> None:
     from sqlalchemy import exc as sa_exc
 
     app.add_exception_handler(VidpipeError, _vidpipe_error)
-    for outage_type in (sa_exc.DBAPIError, sa_exc.TimeoutError, psycopg.Error, OSError):
+    # A full disk (OSError) is mapped by CatchUnexpected only: a handler here would also see a client's
+    # ConnectionResetError in the middle of a streamed response.
+    for outage_type in (sa_exc.DBAPIError, sa_exc.TimeoutError, psycopg.Error):
         app.add_exception_handler(outage_type, _outage_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)

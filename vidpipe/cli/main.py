@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from vidpipe.cli.errors import as_user_error, one_line
 from vidpipe.cli.search import search_command
 from vidpipe.errors import VidpipeError
 from vidpipe.logs import setup_logging
@@ -50,25 +51,6 @@ def open_runtime(settings: Settings | None = None, **kwargs):
             raise
         err_console.print(f"[red]error:[/red] {one_line(error)}")
         raise typer.Exit(2) from exc
-
-
-def as_user_error(exc: BaseException) -> VidpipeError | None:
-    """Our error for what a user can act on (ours, a database outage, a full disk), else None (a bug)."""
-    from vidpipe.errors import storage_error
-    from vidpipe.store.database import database_unavailable
-
-    if isinstance(exc, VidpipeError):
-        return exc
-    if isinstance(exc, OSError):
-        return storage_error(exc, "could not read or store the file")
-    return database_unavailable(exc)
-
-
-def one_line(exc: VidpipeError) -> str:
-    """A failure as one readable line: no server paths, no traceback."""
-    from vidpipe.errors import public_message
-
-    return public_message(" ".join(exc.message.split()))
 
 
 def fail(exc: VidpipeError) -> typer.Exit:

@@ -19,7 +19,9 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 from vidpipe import metrics
+from vidpipe.errors import TransientError
 from vidpipe.queue import jobs
+from vidpipe.queue.retry import decide
 from vidpipe.queue.sweep import sweep
 from vidpipe.runtime import Runtime
 from vidpipe.stages.runner import JobRun, StageRunner
@@ -122,10 +124,10 @@ class Worker:
                 run.shutdown = self._stop.is_set()
             try:
                 outcome = self.runner.run(run)
-            except Exception:  # the runner records failures itself; this is a bug guard
+            except Exception as exc:  # the runner records failures itself; this is a bug guard
                 log.exception("worker.runner_crashed", extra={"job": job.id})
                 outcome = "crashed"
-                self._give_back(job)
+                self._give_back(job, exc)
             finally:
                 with self._active_lock:
                     self._active.pop(job.id, None)
@@ -133,13 +135,19 @@ class Worker:
             if self.on_finished:
                 self.on_finished(run, outcome)
 
-    def _give_back(self, job: jobs.ClaimedJob) -> None:
-        """After a runner bug: release the job rather than leave it running under a live presence lock."""
+    def _give_back(self, job: jobs.ClaimedJob, exc: Exception) -> None:
+        """After a runner bug: retry the job later rather than leave it running under a live presence lock,
+        spending the attempt (a bug that recurs must end in `dead`, not loop)."""
+        st = self.rt.settings
+        error = TransientError(f"internal error: {type(exc).__name__}", code="internal_error")
+        decision = decide(error, job.attempt, job.max_attempts, base=st.job_backoff_base_seconds,
+                          cap=st.job_backoff_max_seconds)
         try:
             with self.rt.db.session() as s, s.begin():
-                jobs.release(s, job, self.worker_id)
-        except Exception as exc:
-            _log_db_failure("worker.release_failed", exc)
+                jobs.finish(s, job, self.worker_id, decision.final_status or "queued", error_code=error.code,
+                            error=error.message, retry_in=decision.retry_in)
+        except Exception as failure:  # e.g. the database is still down: the lease runs out, a peer retries
+            _log_db_failure("worker.give_back_failed", failure)
 
     def _alive(self) -> bool:
         return not (self._stop.is_set() and not self.active_jobs)
