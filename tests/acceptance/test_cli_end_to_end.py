@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import time
 from pathlib import Path
+from urllib.parse import urljoin
 
 import httpx
 import pytest
@@ -120,6 +121,14 @@ def test_up_serves_uploads_and_media_and_stops_on_sigterm(tmp_path: Path, procs)
         part = client.get(segment_url, headers=auth | {"Range": "bytes=0-99"})
         assert part.status_code == 206, part.text
         assert len(part.content) == 100 and part.headers["content-range"].startswith("bytes 0-99/")
+        # A player needs no key: the signed playback URL, and what its playlists name relatively, play as they are.
+        signed = body["playback"]["playback_url"]
+        assert "/v1/play/" in signed and "vp_" not in signed
+        signed_master = client.get(signed)
+        assert signed_master.status_code == 200 and signed_master.text == master.text
+        signed_variant = client.get(urljoin(str(signed_master.url), next(iter(variants))))
+        assert signed_variant.status_code == 200 and signed_variant.text == playlist.text
+        assert client.get(urljoin(str(signed_variant.url), segments[0][0])).status_code == 200
 
         # Over the upload limit: refused at upload time with a 4xx and a reason.
         big = client.post("/v1/assets", headers=auth, files={"file": ("big.mp4", b"\0" * (2 * 1024 * 1024))})

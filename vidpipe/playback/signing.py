@@ -16,6 +16,7 @@ same for a while: cached API responses keep their ETag and browsers keep their c
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import math
@@ -163,8 +164,11 @@ class CloudFrontSigner:
 
     def sign(self, asset_id: uuid.UUID | str, path_prefix: str, ttl_seconds: int | None = None) -> str:
         url = f"{self.base_url}/{self.key_prefix}{_asset(asset_id)}/{path_prefix}"
-        expires = datetime.fromtimestamp(self.expiry(ttl_seconds), UTC)
-        policy = self._boto.build_policy(url + "*", expires)
+        return self._signed(url, self.expiry(ttl_seconds))
+
+    @functools.lru_cache(maxsize=8192)  # noqa: B019 - one signer per process; an RSA signature costs ~1 ms
+    def _signed(self, url: str, expires: int) -> str:
+        policy = self._boto.build_policy(url + "*", datetime.fromtimestamp(expires, UTC))
         return self._boto.generate_presigned_url(url, policy=policy)
 
 
