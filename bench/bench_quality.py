@@ -80,7 +80,7 @@ def pyscenedetect_cuts(path: Path, kind: str) -> list[int]:
     return [s.frame_num for s, _ in scenes[1:]]
 
 
-def bench_cuts(truth: dict) -> None:
+def bench_cuts(truth: dict, label: str = "6 clips") -> None:
     totals: dict[str, dict] = {}
     for name, t in truth.items():
         path = OUT / "cuts" / name
@@ -95,7 +95,7 @@ def bench_cuts(truth: dict) -> None:
                 acc[k] = [acc[k][0] + s[k][0], acc[k][1] + s[k][1]]
             acc["false_traps"] += s["false_traps"]
             acc["false_other"] += s["false_other"]
-    print("\nCUTS (6 clips of real photographs; hard +-2 frames, gradual = a cut inside the transition)")
+    print(f"\nCUTS ({label} of real photographs; hard +-2 frames, gradual = a cut inside the transition)")
     print(f"  {'detector':24s} {'hard recall':>14s} {'gradual recall':>15s} {'false on traps':>15s} "
           f"{'false other':>12s}")
     for who, a in totals.items():
@@ -263,7 +263,9 @@ def bench_cost(files: list[Path], speech: tuple[float, float]) -> None:
     media = sum(float(p["duration"]) for p in probes.values())
     print(f"\nCOST (load {os.getloadavg()[0]:.1f}): {len(files)} bench files, {media:.0f} s of media: bare decode "
           f"{decode:.1f} s, analysis pass without speech {ours:.1f} s, ratio {ours / decode:.2f}")
-    big = Path(__file__).resolve().parent / "out" / "bench-1080p30-60s.mp4"
+    import bench_analysis
+
+    big = bench_analysis.clip()  # generated once (shared with bench_analysis.py)
     if big.exists():
         probe, selection = probe_file(big, Limits()), sel()
         d = wall(lambda: bare_decode(big))
@@ -278,6 +280,7 @@ def main() -> None:
     truth = quality_media.build()
     print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
     bench_cuts(truth["cuts"])
+    bench_cuts(truth["cuts_holdout"], "4 held-out clips (thresholds not tuned on them)")
     loud = bench_dups(truth["dups"])
     speech = bench_speech(truth["speech"], truth["sentences"])
     bench_loudness(loud, truth["loud"])
