@@ -1,6 +1,7 @@
 """Understanding quality on real photographs: cuts, duplicates, speech search timing, loudness, cost.
 
-    python bench/bench_quality.py            # builds bench/out/quality/ once (bench/quality_media.py)
+    python bench/bench_quality.py [--sections cuts,dups,speech,loudness,cost]
+    (builds bench/out/quality/ once: bench/quality_media.py)
 
 Prints, side by side with baselines run here on the same files:
 - cuts: hard-cut recall (+-2 frames), gradual recall (a cut inside the dissolve/fade), false cuts (on the
@@ -17,7 +18,6 @@ Prints, side by side with baselines run here on the same files:
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -80,7 +80,7 @@ def pyscenedetect_cuts(path: Path, kind: str) -> list[int]:
     return [s.frame_num for s, _ in scenes[1:]]
 
 
-def bench_cuts(truth: dict) -> None:
+def bench_cuts(truth: dict, label: str = "6 clips") -> None:
     totals: dict[str, dict] = {}
     for name, t in truth.items():
         path = OUT / "cuts" / name
@@ -95,7 +95,7 @@ def bench_cuts(truth: dict) -> None:
                 acc[k] = [acc[k][0] + s[k][0], acc[k][1] + s[k][1]]
             acc["false_traps"] += s["false_traps"]
             acc["false_other"] += s["false_other"]
-    print("\nCUTS (6 clips of real photographs; hard +-2 frames, gradual = a cut inside the transition)")
+    print(f"\nCUTS ({label} of real photographs; hard +-2 frames, gradual = a cut inside the transition)")
     print(f"  {'detector':24s} {'hard recall':>14s} {'gradual recall':>15s} {'false on traps':>15s} "
           f"{'false other':>12s}")
     for who, a in totals.items():
@@ -248,42 +248,61 @@ def bare_decode(path: Path) -> None:
                     "-f", "null", "-"], check=True)
 
 
-def wall(fn) -> float:
-    start = time.perf_counter()
+def cpu() -> float:
+    import resource
+
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def measured(fn) -> tuple[float, float]:
+    """(wall, CPU of this process and its children) seconds."""
+    w, c = time.perf_counter(), cpu()
     fn()
-    return time.perf_counter() - start
+    return time.perf_counter() - w, cpu() - c
 
 
 def bench_cost(files: list[Path], speech: tuple[float, float]) -> None:
     sel = lambda: registry.build(NO_SPEECH)  # noqa: E731 - constructed outside the timed part below
     probes = {f: probe_file(f, Limits()) for f in files}
     selections = {f: sel() for f in files}
-    decode = sum(wall(lambda f=f: bare_decode(f)) for f in files)
-    ours = sum(wall(lambda f=f: run_pass(f, probes[f], selections[f])) for f in files)
+    decode = np.sum([measured(lambda f=f: bare_decode(f)) for f in files], axis=0)
+    ours = np.sum([measured(lambda f=f: run_pass(f, probes[f], selections[f])) for f in files], axis=0)
     media = sum(float(p["duration"]) for p in probes.values())
     print(f"\nCOST (load {os.getloadavg()[0]:.1f}): {len(files)} bench files, {media:.0f} s of media: bare decode "
-          f"{decode:.1f} s, analysis pass without speech {ours:.1f} s, ratio {ours / decode:.2f}")
-    big = Path(__file__).resolve().parent / "out" / "bench-1080p30-60s.mp4"
-    if big.exists():
-        probe, selection = probe_file(big, Limits()), sel()
-        d = wall(lambda: bare_decode(big))
-        o = wall(lambda: run_pass(big, probe, selection))
-        print(f"  1080p30 60 s clip: bare decode {d:.1f} s, pass without speech {o:.1f} s, ratio {o / d:.2f}")
-    cpu, seconds = speech
-    print(f"  speech (VAD + ASR) CPU {cpu:.1f} s for {seconds:.0f} s of narration: {cpu / seconds:.2f}x real time",
+          f"wall {decode[0]:.1f} s / CPU {decode[1]:.1f} s, analysis pass without speech wall {ours[0]:.1f} s / "
+          f"CPU {ours[1]:.1f} s; ratio wall {ours[0] / decode[0]:.2f}, CPU {ours[1] / decode[1]:.2f}")
+    import bench_analysis
+
+    big = bench_analysis.clip()  # generated once (shared with bench_analysis.py)
+    probe, selection = probe_file(big, Limits()), sel()
+    d = measured(lambda: bare_decode(big))
+    o = measured(lambda: run_pass(big, probe, selection))
+    print(f"  1080p30 60 s clip: bare decode wall {d[0]:.1f} s / CPU {d[1]:.1f} s, pass without speech wall "
+          f"{o[0]:.1f} s / CPU {o[1]:.1f} s; ratio wall {o[0] / d[0]:.2f}, CPU {o[1] / d[1]:.2f}")
+    cpu_s, seconds = speech
+    print(f"  speech (VAD + ASR) CPU {cpu_s:.1f} s for {seconds:.0f} s of narration: {cpu_s / seconds:.2f}x real time",
           flush=True)
 
 
 def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sections", default="cuts,dups,speech,loudness,cost")
+    wanted = set(parser.parse_args().sections.split(","))
     truth = quality_media.build()
     print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
-    bench_cuts(truth["cuts"])
-    loud = bench_dups(truth["dups"])
-    speech = bench_speech(truth["speech"], truth["sentences"])
-    bench_loudness(loud, truth["loud"])
-    files = sorted((OUT / "cuts").glob("*.mp4")) + sorted((OUT / "dups").glob("base?.mp4"))
-    bench_cost(files, speech)
-    (OUT / "last_run.json").write_text(json.dumps({"time": time.time()}))
+    if "cuts" in wanted:
+        bench_cuts(truth["cuts"])
+        bench_cuts(truth["cuts_holdout"], "4 held-out clips (thresholds not tuned on them)")
+    loud = bench_dups(truth["dups"]) if wanted & {"dups", "loudness"} else {}
+    speech = bench_speech(truth["speech"], truth["sentences"]) if wanted & {"speech", "cost"} else (0.0, 1.0)
+    if "loudness" in wanted:
+        bench_loudness(loud, truth["loud"])
+    if "cost" in wanted:
+        files = sorted((OUT / "cuts").glob("*.mp4")) + sorted((OUT / "dups").glob("base?.mp4"))
+        bench_cost(files, speech)
 
 
 if __name__ == "__main__":

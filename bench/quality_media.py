@@ -1,8 +1,9 @@
 """Media for bench_quality.py, built from real photographs (scikit-image's data set), once, into bench/out/quality/.
 
-- cuts/: 6 clips of Ken Burns shots (slow zoom and drift over one photo) joined by hard cuts, dissolves and
-  fades through black, with traps inside shots: a camera flash (3 over-exposed frames) and a whip pan.
-  Truth: cuts.json (hard cut frames, gradual windows, trap windows).
+- cuts/: 6 clips (+ 4 held-out ones, other seeds, not used to pick thresholds) of Ken Burns shots (slow zoom
+  and drift over one photo) joined by hard cuts, dissolves and fades through black, with traps inside
+  shots: a camera flash (3 over-exposed frames) and a whip pan.
+  Truth in truth.json (hard cut frames, gradual windows, trap windows).
 - dups/: 6 base clips (own photos, own music), 10 transformed copies of each (re-encode, scale, crop,
   letterbox, logo, trim 5 s, mirror, speed +-10 %, volume), 3 clips with another base's music under other
   pictures and 3 with another base's 4 s intro, then their own pictures (hard negatives).
@@ -116,6 +117,8 @@ def write_wav(path: Path, mono: np.ndarray, channels: int = 2) -> Path:
 
 
 def encode(frames: list, path: Path, audio: Path | None = None) -> Path:
+    if path.exists() and path.stat().st_size > 0:  # an interrupted build resumes
+        return path
     args = [ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{W}x{H}",
             "-r", str(FPS), "-i", "-"]
     args += ["-i", str(audio), "-c:a", "aac", "-b:a", "128k", "-shortest"] if audio else []
@@ -170,14 +173,14 @@ def shots_clip(pics: list[np.ndarray], rng: np.random.Generator, transitions: li
     return frames, truth
 
 
-def build_cuts(pool: list[np.ndarray]) -> dict:
+def build_cuts(pool: list[np.ndarray], seed: int = 100, count: int = 6, prefix: str = "cuts") -> dict:
     (OUT / "cuts").mkdir(parents=True, exist_ok=True)
     truth = {}
-    for c in range(6):
-        rng = np.random.default_rng(100 + c)
+    for c in range(count):
+        rng = np.random.default_rng(seed + c)
         pics = [pool[k] for k in rng.permutation(len(pool))[:11]]
         frames, t = shots_clip(pics, rng, ["hard", "dissolve", "hard", "fade"], traps=True)
-        path = encode(frames, OUT / "cuts" / f"cuts{c}.mp4")
+        path = encode(frames, OUT / "cuts" / f"{prefix}{c}.mp4")
         truth[path.name] = t
     return truth
 
@@ -186,7 +189,7 @@ def build_dups(pool: list[np.ndarray]) -> dict:
     d = OUT / "dups"
     d.mkdir(parents=True, exist_ok=True)
     families: dict[str, str] = {}
-    per = len(pool) // 9  # 6 base clips + 3 music-sharing clips, disjoint photos
+    per = len(pool) // 12  # 6 base clips, 3 music-sharing and 3 intro-sharing clips: disjoint photos
     intros = {}
     for b in range(6):
         rng = np.random.default_rng(200 + b)
@@ -199,10 +202,12 @@ def build_dups(pool: list[np.ndarray]) -> dict:
         families[src.name] = f"base{b}"
         for name, (vf, af) in TRANSFORMS.items():
             out = d / f"base{b}~{name}.mp4"
+            families[out.name] = f"base{b}"
+            if out.exists() and out.stat().st_size > 0:
+                continue
             pre, vf = (vf[:2], vf[2:]) if vf[:1] == ["-ss"] else ([], vf)
             subprocess.run([ffmpeg_exe(), "-y", "-loglevel", "error", *pre, "-i", str(src), *vf, *af, "-c:v",
                             "libx264", "-preset", "veryfast", "-crf", "23", "-c:a", "aac", str(out)], check=True)
-            families[out.name] = f"base{b}"
     for k in range(3):  # another video under base k's music
         rng = np.random.default_rng(300 + k)
         pics = pool[(6 + k) * per:(7 + k) * per]
@@ -211,7 +216,7 @@ def build_dups(pool: list[np.ndarray]) -> dict:
         families[path.name] = path.stem
     for k in range(3, 6):  # base k's first 4 s, then other pictures and other music
         rng = np.random.default_rng(400 + k)
-        pics = pool[(k - 3 + 6) * per:(k - 3 + 7) * per]
+        pics = pool[(k + 6) * per:(k + 7) * per]
         frames, _ = shots_clip(pics * 4, rng, ["hard"], shot_seconds=(3.0, 4.0))
         frames = intros[k] + frames[: 20 * FPS]
         audio = write_wav(d / f"music_intro{k}.wav", melody(50 + k, len(frames) / FPS + 1))
@@ -287,9 +292,14 @@ def build() -> dict:
     """Everything, once (bench/out/quality/truth.json marks a complete set)."""
     done = OUT / "truth.json"
     if done.exists():
-        return json.loads(done.read_text())
+        truth = json.loads(done.read_text())
+        if "cuts_holdout" not in truth:  # added later: clips the cut thresholds were not tuned on
+            truth["cuts_holdout"] = build_cuts(photos(), seed=900, count=4, prefix="holdout")
+            done.write_text(json.dumps(truth, indent=1))
+        return truth
     pool = photos()
-    truth = {"cuts": build_cuts(pool), "dups": build_dups(pool), "speech": build_speech(), "loud": build_loud(),
+    truth = {"cuts": build_cuts(pool), "cuts_holdout": build_cuts(pool, seed=900, count=4, prefix="holdout"),
+             "dups": build_dups(pool), "speech": build_speech(), "loud": build_loud(),
              "sentences": SENTENCES}
     done.write_text(json.dumps(truth, indent=1))
     return truth

@@ -103,12 +103,61 @@ def test_captions_vtt_format():
     assert text == "WEBVTT\n\n1\n00:00:01.500 --> 00:00:03.250\nhello there\n"
 
 
-def test_faster_whisper_is_registered_but_unavailable_without_its_package():
+def test_faster_whisper_without_a_loadable_model_is_unavailable():
     assert {"pocketsphinx", "faster-whisper"} <= set(ENGINES)
-    status = registry.build(["speech"], {"speech": {"engine": "faster-whisper", "model": "small"}}).status["speech"]
-    assert status.startswith("unavailable:") and "faster_whisper" in status
+    status = registry.build(["speech"], {"speech": {"engine": "faster-whisper", "model": "/nonexistent/whisper"}}
+                            ).status["speech"]
+    assert status.startswith("unavailable:") and ("faster_whisper" in status or "could not load" in status)
     no_model = registry.build(["speech"], {"speech": {"engine": "faster-whisper"}}).status["speech"]
     assert no_model.startswith("unavailable:") and "model" in no_model
+
+
+def make_tiny_whisper(root: Path) -> Path:
+    """A randomly initialised 2-layer Whisper (transformers) with a byte-level tokenizer carrying Whisper's
+    special tokens, converted to CTranslate2 the way real models are: exercises faster-whisper's real loading,
+    feature extraction, language detection, decoding and word alignment, offline."""
+    import shutil as sh
+
+    import torch
+    from ctranslate2.converters import TransformersConverter
+    from faster_whisper.tokenizer import _LANGUAGE_CODES
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import WhisperConfig, WhisperForConditionalGeneration
+
+    vocab = {c: i for i, c in enumerate(sorted(pre_tokenizers.ByteLevel.alphabet()))}
+    vocab.update({f"tok{i}": i for i in range(len(vocab), 50257)})
+    tokenizer = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    tokenizer.add_special_tokens(["<|endoftext|>", "<|startoftranscript|>", *[f"<|{c}|>" for c in _LANGUAGE_CODES],
+                                  "<|translate|>", "<|transcribe|>", "<|startoflm|>", "<|startofprev|>",
+                                  "<|nospeech|>", "<|notimestamps|>", *[f"<|{i * 0.02:.2f}|>" for i in range(1501)]])
+    hf = root / "hf"
+    hf.mkdir(parents=True)
+    config = WhisperConfig(vocab_size=tokenizer.get_vocab_size(), d_model=64, encoder_layers=2, decoder_layers=2,
+                           encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=128,
+                           decoder_ffn_dim=128, num_mel_bins=80, decoder_start_token_id=50258, eos_token_id=50257,
+                           pad_token_id=50257, bos_token_id=50257)
+    torch.manual_seed(0)
+    WhisperForConditionalGeneration(config).save_pretrained(hf)
+    tokenizer.save(str(hf / "tokenizer.json"))
+    out = root / "ct2"
+    TransformersConverter(str(hf)).convert(str(out), force=True)
+    sh.copy(hf / "tokenizer.json", out / "tokenizer.json")
+    return out
+
+
+def test_faster_whisper_loads_and_decodes_a_converted_model(spoken_clip, tmp_path):
+    model = make_tiny_whisper(tmp_path / "whisper")
+    options = {"engine": "faster-whisper", "model": str(model),
+               "engine_options": {"options": {"max_new_tokens": 4, "beam_size": 1}}}
+    clip, _ = spoken_clip
+    result = run_pass(clip, probe_file(clip, Limits()), registry.build(["speech"], {"speech": options}))
+    assert result.understanding.analyzers["speech"] == "ok", result.understanding.analyzers
+    speech = result.analysis.segments_of("speech")
+    assert speech and all(s.detail["engine"] == "faster-whisper" and s.detail["model"] == str(model) for s in speech)
+    assert all(s.detail.get("language") for s in speech)  # detected per voice range (random weights: any)
+    assert result.metrics["speech"]["engine"] == "faster-whisper"
 
 
 def test_words_split_into_sentences_at_pauses_and_length():

@@ -74,3 +74,9 @@ def test_hard_only_mode_and_minimum_scene_length():
     assert detect(thumbs(frames), FPS, CutParams(gradual=False)) == []
     quick = pan(a, 40) + pan(b, 5) + pan(a, 40)  # 0.2 s shot: only one of its two cuts is kept
     assert len(detect(thumbs(quick), FPS)) == 1
+
+
+def test_a_cut_between_two_dark_pictures_is_found():
+    a, b = (picture(seed=s) // 6 for s in (50, 51))  # night shots: luma under 45/255
+    frames = [a] * 50 + [b] * 50
+    assert detect(thumbs(frames), FPS) == [(50, "hard")]

@@ -140,3 +140,21 @@ def test_audio_overlap_at_any_offset():
     assert best_overlap(words, words[200:]) == (0.0, 200)
     other = fingerprint(rng.standard_normal(320_000).astype(np.float32))
     assert best_overlap(words, other)[0] > 0.35
+
+
+def test_our_hashes_equal_imagehash_for_the_picture_and_its_mirror():
+    import imagehash
+    from PIL import Image
+
+    from vidpipe.analysis.fingerprints import hashes
+
+    rgb = np.kron(np.random.default_rng(3).integers(0, 255, (9, 16, 3)), np.ones((20, 20, 1))).astype(np.uint8)
+    img = Image.fromarray(rgb)
+    gray = img.convert("L")
+    mine = hashes(np.asarray(gray.resize((32, 32), Image.Resampling.LANCZOS)),
+                  np.asarray(gray.resize((9, 8), Image.Resampling.LANCZOS)))
+    flipped = img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    theirs = (str(imagehash.phash(img)), str(imagehash.dhash(img)), str(imagehash.phash(flipped)),
+              str(imagehash.dhash(flipped)))
+    assert mine[:2] == theirs[:2]
+    assert sum(bin(int(a, 16) ^ int(b, 16)).count("1") for a, b in zip(mine[2:], theirs[2:], strict=True)) <= 4

@@ -1,10 +1,10 @@
 """Speech recognition engines by name. `pocketsphinx` (ships an en-us model, offline) is the default;
-`faster-whisper` is registered but imported only when chosen (a model id or a local path)."""
+`faster-whisper` (the `asr` extra) is imported only when chosen, with a model id or a local path."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
@@ -55,31 +55,44 @@ class PocketSphinxEngine:
 
 
 class FasterWhisperEngine:
-    """faster-whisper (CTranslate2) from a hub id ("small", "Systran/faster-whisper-small") or a local path."""
+    """faster-whisper (CTranslate2): a hub id ("Systran/faster-whisper-small", fetched once into the HF cache) or
+    a local CTranslate2 directory (model.bin, config.json, tokenizer.json, vocabulary.json). Word timestamps on;
+    `language` None detects it per voice range (reported in the segments' detail); `options` go to
+    `WhisperModel.transcribe` (e.g. beam_size, temperature, max_new_tokens)."""
 
     name: ClassVar[str] = "faster-whisper"
 
-    def __init__(self, model: str | None = None, compute_type: str = "int8") -> None:
+    def __init__(self, model: str | None = None, compute_type: str = "int8", language: str | None = None,
+                 options: dict | None = None) -> None:
         if not model:
             raise AnalyzerUnavailable("faster-whisper needs a model id or a local path (option 'model')")
-        from faster_whisper import WhisperModel  # optional; not in the ml extra
+        from faster_whisper import WhisperModel  # optional: the asr extra
 
-        self._model = WhisperModel(model, device="cpu", compute_type=compute_type)
+        try:
+            self._model = WhisperModel(model, device="cpu", compute_type=compute_type)
+        except (OSError, ValueError, RuntimeError) as exc:  # missing files, offline hub, bad model directory
+            raise AnalyzerUnavailable(f"faster-whisper could not load {model!r}: {exc}") from exc
         self.model_id = model
+        self._language = language
+        self._options = {"temperature": 0.0, "condition_on_previous_text": False, **(options or {})}
+        self.last_language: str | None = None
 
     def transcribe(self, audio: np.ndarray) -> list[Transcript]:
-        segments, _ = self._model.transcribe(audio.astype(np.float32), word_timestamps=True)
-        return [Transcript(text=s.text.strip(), start=s.start, end=s.end,
-                           words=[(w.word.strip(), w.start, w.end) for w in (s.words or [])]) for s in segments]
+        segments, info = self._model.transcribe(audio.astype(np.float32), word_timestamps=True,
+                                                language=self._language, **self._options)
+        out = [Transcript(text=s.text.strip(), start=s.start, end=s.end,
+                          words=[(w.word.strip(), w.start, w.end) for w in (s.words or [])]) for s in segments]
+        self.last_language = info.language
+        return out
 
 
 ENGINES: dict[str, type] = {e.name: e for e in (PocketSphinxEngine, FasterWhisperEngine)}
 
 
-def load_engine(name: str, model: str | None = None) -> AsrEngine:
+def load_engine(name: str, model: str | None = None, **options: Any) -> AsrEngine:
     """The engine `name`; raises ImportError / AnalyzerUnavailable when it cannot run here."""
     try:
         cls = ENGINES[name]
     except KeyError:
         raise AnalyzerUnavailable(f"unknown ASR engine {name!r}; engines: {list(ENGINES)}") from None
-    return cls(model=model)
+    return cls(model=model, **options)

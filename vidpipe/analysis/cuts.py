@@ -10,8 +10,9 @@ two grayscale pictures count as much as between colour ones. d[i] = mean |thumb[
   occlusion, not a cut — both edges of the flash are dropped.
 - Gradual transitions (dissolves, fades through black): at scale w (0.25, 0.5, 1 s), frame c is a
   transition centre when the pictures w before and w after differ by D, the stretches before and after
-  are steady (their own change over 2w is under D / `steady_ratio`), and each half moves monotonically
-  (its summed frame differences stay near its end-to-end difference: a blend, not motion, which wanders).
+  are steady (their own change over 2w is under D / `steady_ratio`), each half moves monotonically
+  (its summed frame differences stay near its end-to-end difference), and the middle frame is a mix of the
+  pictures around it (or dark, for a fade) — a pan's middle frame is a shifted picture, not a mix.
 """
 
 from __future__ import annotations
@@ -26,13 +27,15 @@ THUMB = (14, 24)  # rows, columns
 @dataclass(frozen=True)
 class CutParams:
     ratio: float = 3.0  # hard cut: d against the mean of its neighbours
-    min_diff: float = 12 / 255  # hard cut: mean absolute luma change at least this
+    min_diff: float = 12 / 255  # hard cut: mean absolute luma change at least this (or quiet_ratio below it)
+    quiet_ratio: float = 10.0
     flash_seconds: float = 0.35
     gradual: bool = True
     gradual_scales: tuple[float, ...] = (0.25, 0.5, 1.0)  # seconds each side of a transition centre
     gradual_min_diff: float = 0.07
-    steady_ratio: float = 2.0
+    steady_ratio: float = 1.6
     monotonic_slack: float = 1.35  # path length / end-to-end difference allowed per half
+    blend_error: float = 0.35  # the middle frame against the mean of the pictures around it, / their difference
     min_scene_seconds: float = 0.5
 
 
@@ -40,7 +43,11 @@ def thumbnail(rgb: np.ndarray) -> np.ndarray:
     """24x14 luma (BT.601 weights) by block means over the frame; float32 0..1, flattened."""
     h, w = rgb.shape[:2]
     rows, cols = THUMB
-    luma = rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114 if rgb.ndim == 3 else rgb
+    if rgb.ndim == 3:  # integer BT.601 weights (77, 150, 29) / 256: a fraction of the float cost per frame
+        wide = rgb.astype(np.uint16)
+        luma = (wide[..., 0] * 77 + wide[..., 1] * 150 + wide[..., 2] * 29) >> 8
+    else:
+        luma = rgb
     ys = (np.arange(rows + 1) * h) // rows
     xs = (np.arange(cols + 1) * w) // cols
     sums = np.add.reduceat(np.add.reduceat(luma.astype(np.float32), ys[:-1], axis=0), xs[:-1], axis=1)
@@ -65,15 +72,22 @@ def hard_cuts(thumbs: np.ndarray, fps: float, p: CutParams) -> list[int]:
     n = len(d)
     cuts = []
     flash = max(1, round(p.flash_seconds * fps))
-    for i in range(1, n):
-        if d[i] < p.min_diff:
-            continue
+    for i in np.flatnonzero(d >= p.min_diff / 3):
         nb = [d[j] for j in (i - 2, i - 1, i + 1, i + 2) if 1 <= j < n]
-        if nb and d[i] < p.ratio * (float(np.mean(nb)) + 1e-3):
+        around = float(np.mean(nb)) + 1e-3 if nb else 1e-3
+        # a cut between two dark or flat pictures changes little in absolute terms but stands far out of its
+        # neighbours: below min_diff, a cut needs `quiet_ratio` instead of `ratio`
+        if d[i] < p.min_diff:  # against the largest change within +-4 frames (duplicated or jerky frames)
+            lo = max(1, i - 4)
+            others = np.delete(d[lo: i + 5], i - lo)
+            around = (float(others.max()) if others.size else 0.0) + 2e-4
+            if d[i] < p.quiet_ratio * around:
+                continue
+        elif d[i] < p.ratio * around:
             continue
         if _is_flash(thumbs, d, i, flash):
             continue
-        cuts.append(i)
+        cuts.append(int(i))
     return cuts
 
 
@@ -107,10 +121,26 @@ def _merge_fades(found: list[tuple[int, float]], dark: np.ndarray, fps: float) -
     return out
 
 
+def _centre(full: np.ndarray, c: int, w: int) -> int:
+    """The frame of [c-w, c+w] as far from the picture before as from the picture after: the transition's middle."""
+    span = full[c - w: c + w + 1]
+    gap = np.abs(_dist(span, full[c - w]) - _dist(span, full[c + w]))
+    return c - w + int(np.argmin(gap))
+
+
+def _is_blend(full: np.ndarray, dark: np.ndarray, c: int, w: int, max_error: float) -> bool:
+    """The middle frame is a mix of the pictures around it (a dissolve) or dark (a fade through black), not the
+    picture half-way through a movement (a pan's middle is neither)."""
+    if dark[c] and not (dark[c - w] and dark[c + w]):
+        return True
+    a, b = full[max(0, c - w)], full[min(len(full) - 1, c + w)]
+    return float(_dist(full[c], (a + b) / 2)) <= max_error * max(float(_dist(a, b)), 1e-3)
+
+
 def gradual_cuts(thumbs: np.ndarray, fps: float, p: CutParams, hard: list[int]) -> list[tuple[int, float]]:
     """(centre frame, strength) of dissolves and fades, strongest per transition, not overlapping hard cuts."""
     dark = thumbs.mean(axis=1) < 0.06
-    thumbs = coarse(thumbs)
+    full, thumbs = thumbs, coarse(thumbs)
     n = len(thumbs)
     d = frame_diffs(thumbs)
     path = np.concatenate([[0.0], np.cumsum(d[1:], dtype=np.float64)])  # path[j] - path[i]: sum of d(i+1..j)
@@ -132,8 +162,10 @@ def gradual_cuts(thumbs: np.ndarray, fps: float, p: CutParams, hard: list[int]) 
         steps = np.lib.stride_tricks.sliding_window_view(d, 2 * w)[c - w + 1].max(axis=1)
         ok &= steps < 0.5 * big
         for k in np.flatnonzero(ok):
-            centre = int(c[k])
+            centre = _centre(full, int(c[k]), w)
             if hard_arr.size and np.abs(hard_arr - centre).min() <= 3 * w:
+                continue
+            if not _is_blend(full, dark, centre, w, p.blend_error):
                 continue
             found.append((centre, float(big[k] / max(steady[k], 1e-3)), w))
     found.sort(key=lambda f: -f[1])

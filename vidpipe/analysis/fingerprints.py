@@ -42,6 +42,22 @@ def content_box(rgb: np.ndarray) -> tuple[int, int, int, int]:
     return top, bottom, left, right
 
 
+def _hex(bits: np.ndarray) -> str:
+    return f"{int(''.join('1' if b else '0' for b in bits.reshape(-1)), 2):016x}"
+
+
+def hashes(gray32: np.ndarray, gray9x8: np.ndarray) -> tuple[str, str, str, str]:
+    """pHash and dHash (imagehash's algorithms and hex form) of a picture and of its mirror image, from its
+    32x32 and 9x8 (columns x rows) grayscale reductions: one resize each serves both orientations."""
+    from scipy.fftpack import dct
+
+    out = []
+    for g32, g98 in ((gray32, gray9x8), (gray32[:, ::-1], gray9x8[:, ::-1])):
+        low = dct(dct(g32, axis=0), axis=1)[:8, :8]
+        out += [_hex(low > np.median(low)), _hex(g98[:, 1:] > g98[:, :-1])]
+    return out[0], out[1], out[2], out[3]
+
+
 def hamming(a: str, b: str) -> int:
     """Bits that differ between two hex hashes."""
     return (int(a, 16) ^ int(b, 16)).bit_count()
@@ -57,10 +73,9 @@ class FrameHashAnalyzer:
     name: ClassVar[str] = "fingerprints"
 
     def __init__(self, per_second: float = 1.0, minimum: int = MIN_HASHES) -> None:
-        import imagehash
         from PIL import Image
 
-        self._imagehash, self._image = imagehash, Image
+        self._image = Image
         self._per_second, self._minimum = per_second, minimum
         self._interval: float | None = None
         self._next = 0.0
@@ -78,13 +93,14 @@ class FrameHashAnalyzer:
         while self._next <= t + 1e-6:  # sample on a fixed grid, so frame timing does not drift it
             self._next += self._interval
         top, bottom, left, right = content_box(rgb)
-        img = self._image.fromarray(np.ascontiguousarray(rgb[top:bottom, left:right]))
-        flipped = img.transpose(self._image.Transpose.FLIP_LEFT_RIGHT)
+        gray = self._image.fromarray(np.ascontiguousarray(rgb[top:bottom, left:right])).convert("L")
+        lanczos = self._image.Resampling.LANCZOS  # imagehash's ANTIALIAS
+        p, d, mp, md = hashes(np.asarray(gray.resize((32, 32), lanczos)), np.asarray(gray.resize((9, 8), lanczos)))
         self._times.append(round(t, 3))
-        self._phash.append(str(self._imagehash.phash(img)))
-        self._dhash.append(str(self._imagehash.dhash(img)))
-        self._mirror_phash.append(str(self._imagehash.phash(flipped)))
-        self._mirror_dhash.append(str(self._imagehash.dhash(flipped)))
+        self._phash.append(p)
+        self._dhash.append(d)
+        self._mirror_phash.append(mp)
+        self._mirror_dhash.append(md)
 
     def start(self, ctx: AnalysisContext) -> None:
         """Before decoding: pick the interval for this duration."""

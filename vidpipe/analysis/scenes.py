@@ -52,7 +52,7 @@ class CutStream:
         self._last_cut = -1e9
 
     def push(self, t: float, rgb: np.ndarray) -> list[tuple[float, str]]:
-        self._thumbs.append(thumbnail(rgb[::2, ::2]))
+        self._thumbs.append(thumbnail(rgb[::4, ::4]))  # 4x4 subsampled: >= 3x3 samples per thumbnail block
         self._times.append(t)
         if t - max(self._final_until, self._times[0]) < _BLOCK_SECONDS + _LOOKAHEAD_SECONDS:
             return []

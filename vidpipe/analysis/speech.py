@@ -74,14 +74,15 @@ def transcript_segments(texts: list[Transcript], offset: float, range_end: float
 class SpeechAnalyzer:
     name: ClassVar[str] = "speech"
 
-    def __init__(self, engine: str = "pocketsphinx", model: str | None = None, vad_threshold: float = 0.5,
+    def __init__(self, engine: str = "pocketsphinx", model: str | None = None, engine_options: dict | None = None,
+                 vad_threshold: float = 0.5,
                  min_speech_ms: int = 250, min_silence_ms: int = 300, pad_ms: int = 100, split_gap: float = 0.45,
                  max_segment_seconds: float = 8.0) -> None:
         import torch
         from silero_vad import get_speech_timestamps, load_silero_vad
 
         try:
-            self._engine = load_engine(engine, model)
+            self._engine = load_engine(engine, model, **(engine_options or {}))
         except ImportError as exc:
             raise AnalyzerUnavailable(f"ASR engine {engine!r}: {exc.name or exc} is not installed") from exc
         self._torch, self._timestamps = torch, get_speech_timestamps
@@ -110,6 +111,8 @@ class SpeechAnalyzer:
             texts = self._engine.transcribe(piece)
             detail = {"engine": self._engine.name, "model": self._engine.model_id, "voice": [round(start, 3),
                                                                                            round(end, 3)]}
+            if getattr(self._engine, "last_language", None):
+                detail["language"] = self._engine.last_language
             parts = transcript_segments(texts, start, end, **self._split)
             if not parts:  # voice without recognised words: keep the range (no text)
                 segments.append(Segment(kind="speech", start=round(start, 3), end=round(end, 3), text=None,

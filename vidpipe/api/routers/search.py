@@ -85,6 +85,9 @@ class DuplicatePublic(BaseModel):
     matched_frames: int
     compared_frames: int
     duration: float | None
+    offset: float = 0.0  # seconds: the other video's time = speed x this video's time + offset
+    speed: float = 1.0
+    mirrored: bool = False
 
 
 class DuplicateList(BaseModel):
@@ -184,6 +187,7 @@ def recommendations(session: SessionDep, caller: CallerDep,
 @router.get("/assets/{asset_id}/duplicates", response_model=DuplicateList, responses={404: {"model": ErrorBody}})
 def asset_duplicates(session: SessionDep, caller: CallerDep, asset_id: uuid.UUID,
                      limit: LimitParam = 20) -> DuplicateList:
-    """Exact duplicates (same audio fingerprint or hash sequence) apart from near ones (re-encodes, crops, logos)."""
+    """Exact duplicates (the same pictures and sound) apart from near ones (re-encodes, crops, letterbox, logos,
+    trims, mirrored, speed changes), each with the offset/speed/mirroring that aligns them."""
     found = duplicates(session, asset_id, limit=limit)
     return DuplicateList(exact=[_dup(d) for d in found.exact], near=[_dup(d) for d in found.near])
