@@ -10,8 +10,20 @@ from functools import partial
 import anyio
 from fastapi import FastAPI
 
-from vidpipe.api import handlers, sessions
-from vidpipe.api.routers import assets, health, jobs, live, media, metrics, popular, profiles, reprocess, uploads
+from vidpipe.api import docs, handlers, sessions
+from vidpipe.api.routers import (
+    assets,
+    health,
+    jobs,
+    live,
+    media,
+    metrics,
+    popular,
+    profiles,
+    reprocess,
+    stills,
+    uploads,
+)
 from vidpipe.api.routers import search as search_router
 from vidpipe.cache import background
 from vidpipe.cache.fastpath import FastAssetReads
@@ -48,12 +60,13 @@ def create_app(runtime: Runtime) -> FastAPI:
         async with background.running(runtime, partial(assets.load_entry, runtime)), live.running(app, runtime):
             yield
 
-    app = FastAPI(title="vidpipe", version="1", description=DESCRIPTION, docs_url="/docs",
+    app = FastAPI(title="vidpipe", version="1", description=DESCRIPTION, docs_url=None,
                   openapi_url="/openapi.json", redoc_url=None, lifespan=lifespan)
     app.state.runtime = runtime
     app.state.upload_limiter = anyio.CapacityLimiter(UPLOAD_CONCURRENCY)
     app.state.close_limiter = anyio.CapacityLimiter(CLOSE_THREADS)
     handlers.install(app)
+    docs.install(app)  # /docs and /redoc from vendored files (offline)
     app.add_exception_handler(RateLimitedError, rate_limited)  # 429 with Retry-After
     app.include_router(health.router)
     app.include_router(metrics.router)
@@ -66,7 +79,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     pages.install(app)  # the web console: pages at /, files at /static
     # web console backend: browser sessions, profiles, resumable uploads, live status (docs/console-api.md)
     app.include_router(sessions.router)
-    for router in (profiles.router, uploads.router, live.router):
+    for router in (profiles.router, uploads.router, live.router, stills.router):
         app.include_router(router, prefix="/v1")
     # Cache hits of GET /v1/assets/{id} are answered in front of the whole stack (vidpipe.cache.fastpath);
     # everything else, misses included, goes through it. Middleware must be added above this line.

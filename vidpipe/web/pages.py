@@ -156,13 +156,18 @@ def asset_page(asset_id: str, request: Request, session: SessionDep, rt: Runtime
     except ValueError:
         raise NotFoundError("There is no asset with that id.") from None
     asset = views.load_asset(session, parsed, rt.settings.public_base_url)
-    scenes = [{"start": s.start_s, "end": s.end_s, "thumbnail_url": views.media_url(rt.settings.public_base_url,
-                                                                                    s.keyframe_key)
-               if s.keyframe_key else None}
+    # Each scene's picture is its own frame (a moment into the scene, past any transition), not a key frame.
+    scenes = [{"start": s.start_s, "end": s.end_s,
+               "thumbnail_url": f"/v1/assets/{parsed}/thumbnail.jpg?time={scene_still_time(s.start_s, s.end_s):.3f}"
+                                "&width=192"}
               for s in session.scalars(select(Segment).where(Segment.asset_id == parsed, Segment.kind == "scene")
                                        .order_by(Segment.start_s))]
     tags = library.machine_tags(session, [parsed], per_asset=12).get(parsed, [])
     return _render(request, "asset.html", user, "library", asset=asset, scenes=scenes, machine_tags=tags)
+
+
+def scene_still_time(start: float, end: float) -> float:
+    return start + min(0.5, max(0.0, end - start) / 2)
 
 
 @router.get("/search", response_class=HTMLResponse)

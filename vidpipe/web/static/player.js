@@ -20,7 +20,7 @@ export function parseVtt(text, baseUrl) {
 export class Player {
   constructor({ video, quality, scrub, preview, msg }) {
     Object.assign(this, { video, quality, scrub, preview, msg });
-    this.hls = null; this.src = null; this.cues = []; this.pendingSeek = null;
+    this.hls = null; this.src = null; this.cues = []; this.pendingSeek = null; this.stillBase = null;
     video.addEventListener('loadedmetadata', () => {
       this.scrub.max = String(video.duration || 0);
       if (this.pendingSeek !== null) { video.currentTime = this.pendingSeek; this.pendingSeek = null; }
@@ -81,13 +81,18 @@ export class Player {
   }
 
   fillQuality(levels) {
+    // Only picture rungs make a quality choice; audio-only (no heights) hides the menu instead of "?p".
     const opts = [h('option', { value: '-1', text: 'Auto' })];
     levels.forEach((l, i) => {
+      if (!l.height) return;
       const kbps = l.bitrate ? ` · ${Math.round(l.bitrate / 1000)} kbps` : '';
-      opts.push(h('option', { value: String(i), text: `${l.height || '?'}p${kbps}`, 'data-height': String(l.height || '') }));
+      opts.push(h('option', { value: String(i), text: `${l.height}p${kbps}`, 'data-height': String(l.height) }));
     });
     this.quality.replaceChildren(...opts);
-    this.quality.disabled = levels.length < 1;
+    this.quality.disabled = opts.length < 2;
+    this.quality.hidden = opts.length < 2;
+    const label = document.querySelector(`label[for="${this.quality.id}"]`);
+    if (label) label.hidden = opts.length < 2;
   }
 
   seek(t, play = true) {
@@ -104,6 +109,8 @@ export class Player {
     } catch { /* no previews */ }
   }
 
+  // The sprite tile shows at once (the nearest earlier tile); the exact frame at `t` replaces it as soon as
+  // GET /v1/assets/{id}/thumbnail.jpg answers (asked for when the pointer rests a moment).
   showPreview(t, x) {
     const cue = this.cues.find((c) => t >= c.start && t < c.end) || this.cues[this.cues.length - 1];
     if (!cue) return;
@@ -111,6 +118,7 @@ export class Player {
     img.style.width = `${cue.w}px`; img.style.height = `${cue.h}px`;
     img.style.backgroundImage = `url("${cue.url}")`;
     img.style.backgroundPosition = `-${cue.x}px -${cue.y}px`;
+    this.exactFrame(t, cue.w, cue.h);
     this.preview.querySelector('span').textContent = clock(t);
     const width = this.video.getBoundingClientRect().width;
     const px = x === null ? (t / Math.max(1, Number(this.scrub.max))) * width : x;
@@ -118,7 +126,26 @@ export class Player {
     this.preview.hidden = false;
   }
 
-  hidePreview() { this.preview.hidden = true; }
+  exactFrame(t, w, hh) {
+    clearTimeout(this.exactTimer);
+    let still = this.preview.querySelector('img.exact');
+    if (!still) {
+      still = h('img', { class: 'exact', alt: '' });
+      this.preview.querySelector('.img').append(still);
+    }
+    still.hidden = true;
+    if (!this.stillBase) return;
+    this.exactTimer = setTimeout(() => {
+      const src = `${this.stillBase}?time=${t.toFixed(3)}&width=${Math.round(w * (window.devicePixelRatio || 1))}`;
+      still.onload = () => { if (still.dataset.src === src) still.hidden = false; };
+      still.dataset.src = src;
+      still.dataset.time = String(t);
+      Object.assign(still.style, { width: `${w}px`, height: `${hh}px` });
+      still.src = src;
+    }, 120);
+  }
+
+  hidePreview() { this.preview.hidden = true; clearTimeout(this.exactTimer); }
 
   addCaptions(url) {
     if (!url || this.video.querySelector('track')) return;

@@ -24,7 +24,10 @@ async function run(q, modality) {
     const assets = await describe(res.items);
     hits.replaceChildren(...res.items.map((hit) => {
       const a = assets.get(hit.asset_id);
-      const thumb = hit.thumbnail_url || (a && a.poster_url);
+      // The frame at the hit (not the asset's poster); audio-only assets have only their poster, if any.
+      const pictures = !a || !a.media || a.media.has_video;
+      const at = (hit.start + Math.min(0.5, (hit.end - hit.start) / 2)).toFixed(2);
+      const thumb = pictures ? `/v1/assets/${hit.asset_id}/thumbnail.jpg?time=${at}&width=256` : (a && a.poster_url);
       const href = `/assets/${hit.asset_id}?t=${hit.start.toFixed(2)}`;
       return h('li', {}, h('a', { href, 'data-start': String(hit.start) },
         thumb ? h('img', { src: thumb, alt: '', loading: 'lazy' }) : h('span', { class: 'noimg' }),

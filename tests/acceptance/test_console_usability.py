@@ -1,0 +1,263 @@
+"""The console as a new user meets it, in Debian's Chromium against a real `vidpipe up`: the library follows
+processing live, an upload resumes after a reload, a duplicate says so, /docs and /redoc work offline, previews
+show the frame at the time asked for, audio-only and failed assets get pages that fit them, and the jobs page
+says what its counts mean. One `vidpipe up` serves the module; tests run in file order."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.acceptance import test_console as base
+from tests.acceptance.conftest import wait_for
+from tests.acceptance.test_console import READY_TIMEOUT, Console, shot, upload, upload_row, wait_row
+from vidpipe.media import samples
+from vidpipe.media.ffmpeg import run_ffmpeg
+
+pytest.importorskip("playwright.sync_api")
+pytestmark = base.pytestmark
+# The same fixtures as the console tests (a module-scoped `vidpipe up` and browser, a signed-in page).
+console, browser, page = base.console, base.browser, base.page
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("media")
+    return {
+        # Hard cuts every 2 s between synthetic sources: a frame from the wrong second looks different.
+        "cuts.mp4": samples.make_video(d / "cuts.mp4", width=320, height=180, seconds=16, fps=15, scene_seconds=2),
+        "tone.mp3": samples.make_audio(d / "tone.mp3", seconds=4),
+        "broken.mp4": samples.make_random_bytes(d / "broken.mp4", size=48 * 1024, seed=11),
+        # Larger than one 8 MiB chunk, so a reload can land between two chunks.
+        "big.bin.mp4": samples.make_random_bytes(d / "big.bin.mp4", size=9 * 1024 * 1024 + 4321, seed=3),
+    }
+
+
+def api_upload(console: Console, path: Path, profile: str = "preview") -> dict[str, Any]:
+    """Upload through the resumable API as a script would; returns the finishing answer."""
+    with console.api() as api:
+        created = api.post("/v1/uploads", json={"filename": path.name, "size": path.stat().st_size,
+                                                "profile": profile})
+        assert created.status_code == 201, created.text
+        r = api.patch(f"/v1/uploads/{created.json()['id']}", content=path.read_bytes(),
+                      headers={"Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"})
+        assert r.status_code == 200, r.text
+        return r.json()
+
+
+def wait_asset(console: Console, asset_id: str, statuses: tuple[str, ...] = ("ready", "failed")) -> dict[str, Any]:
+    with console.api() as api:
+        wait_for(lambda: api.get(f"/v1/assets/{asset_id}").json()["status"] in statuses, timeout=READY_TIMEOUT,
+                 what=f"asset {asset_id} to reach {statuses}")
+        return api.get(f"/v1/assets/{asset_id}").json()
+
+
+@pytest.fixture(scope="module")
+def processed(console: Console, media: dict[str, Path]) -> dict[str, dict[str, Any]]:
+    """cuts.mp4, tone.mp3 and broken.mp4 uploaded and processed (ready, ready, failed)."""
+    ids = {name: api_upload(console, media[name])["asset"]["id"] for name in ("cuts.mp4", "tone.mp3", "broken.mp4")}
+    return {name: wait_asset(console, asset_id) for name, asset_id in ids.items()}
+
+
+# --- /docs and /redoc offline ------------------------------------------------------------------------------------
+def test_docs_and_redoc_work_offline_from_vendored_files(console: Console, browser: Any) -> None:
+    context = browser.new_context(base_url=console.base)
+    elsewhere: list[str] = []
+
+    def only_this_origin(route: Any) -> None:
+        if route.request.url.startswith(console.base):
+            route.continue_()
+        else:  # no network beyond the server: what a CDN would serve never arrives
+            elsewhere.append((route.request.resource_type, route.request.url))
+            route.abort("internetdisconnected")
+
+    context.route("**/*", only_this_origin)
+    p = context.new_page()
+    assert p.goto("/docs").status == 200
+    p.locator(".swagger-ui .opblock").first.wait_for(timeout=20_000)
+    assert p.locator(".swagger-ui .opblock").count() > 10
+    assert p.locator(".swagger-ui .title").first.inner_text().startswith("vidpipe")
+    shot(p, "docs", full_page=False)
+    assert p.goto("/redoc").status == 200
+    p.locator("redoc h1, [role=main] h1, .api-content h1").first.wait_for(timeout=20_000)
+    assert "vidpipe" in p.locator("h1").first.inner_text()
+    assert p.get_by_text("/v1/assets/{asset_id}").count() > 0 or p.locator("[data-section-id]").count() > 10
+    # Nothing the pages need comes from elsewhere; ReDoc's attribution logo is an image that removes itself
+    # when it cannot load.
+    assert [u for kind, u in elsewhere if kind != "image"] == [], elsewhere
+    context.close()
+
+
+# --- the library follows processing live --------------------------------------------------------------------------
+def test_library_cards_follow_processing_without_a_reload(console: Console, processed: dict[str, Any],
+                                                          page: Any) -> None:
+    asset_id = processed["cuts.mp4"]["id"]
+    # Put the asset back to "processing" (as a reprocess would), open the library, then let it finish: the card
+    # must turn "ready" in the same document, from the live stream.
+    console.sql("UPDATE assets SET status = 'processing' WHERE id = CAST(:a AS uuid)", a=asset_id)
+    page.goto("/")
+    card = page.locator(f".asset-card[data-asset-id='{asset_id}']")
+    assert card.locator(".badge").inner_text() == "processing"
+    page.evaluate("() => { window.__doc = performance.timeOrigin; }")
+    page.wait_for_timeout(500)  # the stream is open
+    console.sql("UPDATE assets SET status = 'ready' WHERE id = CAST(:a AS uuid)", a=asset_id)
+    page.wait_for_function(f"() => document.querySelector(\".asset-card[data-asset-id='{asset_id}'] .badge\")"
+                           ".textContent === 'ready'", timeout=10_000)
+    assert page.evaluate("() => window.__doc === performance.timeOrigin")
+    # A failure arrives with its reason.
+    broken = processed["broken.mp4"]["id"]
+    console.sql("UPDATE assets SET status = 'processing' WHERE id = CAST(:a AS uuid)", a=broken)
+    page.reload()
+    page.wait_for_timeout(500)
+    console.sql("UPDATE assets SET status = 'failed' WHERE id = CAST(:a AS uuid)", a=broken)
+    bad = page.locator(f".asset-card[data-asset-id='{broken}']")
+    page.wait_for_function(f"() => document.querySelector(\".asset-card[data-asset-id='{broken}'] .badge\")"
+                           ".textContent === 'failed'", timeout=10_000)
+    assert len(bad.locator(".why").inner_text()) > 5
+
+
+# --- duplicates -------------------------------------------------------------------------------------------------
+def test_a_duplicate_upload_says_it_is_already_in_the_library(console: Console, processed: dict[str, Any],
+                                                              media: dict[str, Path], page: Any) -> None:
+    upload(page, [media["cuts.mp4"]], "preview")
+    status = wait_row(page, "cuts.mp4", "ready|failed", timeout=60)
+    row = upload_row(page, "cuts.mp4")
+    assert status == "ready"
+    assert row.get_attribute("data-duplicate") == "true"
+    text = row.locator(".state").inner_text()
+    assert "Already in the library" in text and "nothing new was stored" in text, text
+    link = row.locator("a")
+    assert link.inner_text() == "Open the existing asset"
+    assert link.get_attribute("href") == f"/assets/{processed['cuts.mp4']['id']}"
+    shot(page, "upload-duplicate", full_page=False)
+
+
+# --- resumable across a reload, with %, speed and time left ------------------------------------------------------
+def test_upload_resumes_after_a_reload_with_the_same_file(console: Console, media: dict[str, Path],
+                                                          page: Any) -> None:
+    big = media["big.bin.mp4"]
+    offsets: list[int] = []
+    state = {"cut": True}
+
+    def first_chunk_then_offline(route: Any) -> None:
+        request = route.request
+        if request.method != "PATCH":
+            route.continue_()
+            return
+        offsets.append(int(request.headers["upload-offset"]))
+        if len(offsets) == 1 or not state["cut"]:
+            route.continue_()
+        else:
+            route.abort("internetdisconnected")
+
+    page.route("**/v1/uploads/*", first_chunk_then_offline)
+    upload(page, [big], "preview")
+    page.wait_for_function("() => { const r = document.querySelector('#uploads li .state');"
+                           " return r && r.textContent.startsWith('Connection lost'); }", timeout=30_000)
+    # Leaving now would lose the page's progress: the browser asks first.
+    assert page.evaluate("() => { const e = new Event('beforeunload', {cancelable: true});"
+                         " window.dispatchEvent(e); return e.defaultPrevented; }")
+    state["cut"] = False
+    page.once("dialog", lambda d: d.accept())
+    page.reload()
+    offsets.clear()
+    # The same file chosen again: it continues from the server's offset (one chunk in), not from 0 B.
+    samples_text: list[str] = []
+    upload(page, [big], "preview")
+    page.evaluate("() => { const s = () => document.querySelector('#uploads li .state');"
+                  " window.__texts = []; const seen = () => { const e = s(); const bar = document.querySelector("
+                  "'#uploads li progress'); if (e && bar) window.__texts.push([e.textContent, bar.value / bar.max]); };"
+                  " new MutationObserver(seen).observe(document.getElementById('uploads'),"
+                  " {subtree: true, childList: true, characterData: true}); }")
+    wait_row(page, big.name, "ready|failed|rejected", timeout=90)
+    assert offsets and offsets[0] == 8 * 1024 * 1024, offsets
+    assert upload_row(page, big.name).get_attribute("data-resumed-from") == str(8 * 1024 * 1024)
+    samples_text = page.evaluate("() => window.__texts")
+    uploading = [(t, f) for t, f in samples_text if t.startswith("Uploading")]
+    for text, fraction in uploading:  # the words never lag the bar
+        pct = int(re.search(r"(\d+)%", text).group(1))
+        assert abs(pct - fraction * 100) <= 1.01, (text, fraction)
+    assert page.evaluate("() => localStorage.length") == 0  # finished: nothing left to resume
+    page.unroute("**/v1/uploads/*")
+    # Speed and time left, from the page's own formatter.
+    text = page.evaluate("async () => (await import('/static/upload.js')).progressText(3 * 1048576, 8 * 1048576,"
+                         " 1048576)")
+    assert text == "37% · 3.0 MB of 8.0 MB · 1.0 MB/s · about 5 s left", text
+
+
+# --- audio-only and failed assets -------------------------------------------------------------------------------
+def test_audio_only_asset_page_has_an_audio_player(console: Console, processed: dict[str, Any], page: Any) -> None:
+    tone = processed["tone.mp3"]
+    assert tone["status"] == "ready"
+    page.goto(f"/assets/{tone['id']}")
+    page.wait_for_function("() => document.body.dataset.kind === 'audio'")
+    page.wait_for_function("() => document.getElementById('video').readyState >= 1", timeout=30_000)
+    assert page.locator("#quality").is_hidden()
+    assert "?p" not in page.inner_text("#player-box")
+    assert "und" not in page.locator("#renditions").inner_text().split()
+    assert page.locator("#waveform").is_visible()
+    assert page.locator("#video").get_attribute("poster") is None
+    box = page.locator("#video").bounding_box()
+    assert box["height"] < 120, box  # a control bar, not an empty black 16:9 box
+    assert page.locator("#scenes-box").is_hidden()
+    shot(page, "asset-audio", full_page=False)
+
+
+def test_failed_asset_page_says_why_and_shows_no_player(console: Console, processed: dict[str, Any],
+                                                        page: Any) -> None:
+    broken = processed["broken.mp4"]
+    assert broken["status"] == "failed"
+    page.goto(f"/assets/{broken['id']}")
+    page.wait_for_function("() => document.body.dataset.kind === 'failed'")
+    assert page.locator("#video").is_hidden()
+    assert page.locator("#failed-box").is_visible()
+    assert broken["error"]["message"] in page.inner_text("#failed-box")
+    assert "No scenes detected" not in page.inner_text("main")
+    stages = page.locator("#stages li").evaluate_all("els => els.map(e => e.dataset.status)")
+    assert "pending" not in stages and "skipped" in stages, stages
+    shot(page, "asset-failed", full_page=False)
+
+
+def test_jobs_page_says_failed_jobs_are_not_retried(console: Console, processed: dict[str, Any], page: Any) -> None:
+    page.goto("/jobs")
+    page.wait_for_function("() => document.getElementById('dead-count').textContent.length > 0")
+    text = page.inner_text("#dead-count")
+    assert "waiting for a retry" not in text
+    assert re.search(r"failed for good, not retried \(bad input\): [1-9]", text), text
+    page.click("#dead-count a")
+    page.wait_for_url(re.compile(r"status=failed"))
+
+
+# --- the asset page stays short ---------------------------------------------------------------------------------
+def test_asset_page_folds_artifacts_and_events(console: Console, processed: dict[str, Any], page: Any) -> None:
+    page.goto(f"/assets/{processed['cuts.mp4']['id']}")
+    page.wait_for_function("() => Number(document.getElementById('artifacts-count').textContent) > 3")
+    assert page.evaluate("() => document.getElementById('artifacts-box').open") is False
+    assert page.evaluate("() => document.getElementById('events-box').open") is False
+    height = page.evaluate("() => document.scrollingElement.scrollHeight")
+    assert height < 2400, height
+    page.set_viewport_size({"width": 360, "height": 740})
+    page.goto("/")
+    # The filters fold away on a phone: the first screen shows assets, not a form.
+    first_card = page.locator(".asset-card").first.bounding_box()
+    assert first_card["y"] < 740, first_card
+
+
+def frame_at(path: Path, t: float, width: int = 160) -> np.ndarray:
+    out = path.with_name(f"frame-{t:.2f}.png")
+    run_ffmpeg(["-ss", f"{t}", "-i", str(path), "-frames:v", "1", "-vf", f"scale={width}:-2", str(out)])
+    return np.asarray(Image.open(out).convert("RGB"), dtype=np.float32)
+
+
+def image_of(data: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), dtype=np.float32)
+
+
+_ = httpx
