@@ -10,7 +10,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 import pytest
 from PIL import Image
@@ -260,4 +259,84 @@ def image_of(data: bytes) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), dtype=np.float32)
 
 
-_ = httpx
+def differs(a: np.ndarray, b: np.ndarray) -> float:
+    h, w = min(a.shape[0], b.shape[0]), min(a.shape[1], b.shape[1])
+    return float(np.abs(a[:h, :w] - b[:h, :w]).mean())
+
+
+# --- a picture of any moment ----------------------------------------------------------------------------------
+def test_thumbnail_endpoint_gives_the_frame_at_the_time_and_caches_it(console: Console, processed: dict[str, Any],
+                                                                      media: dict[str, Path]) -> None:
+    cuts = processed["cuts.mp4"]
+    with console.api() as api:
+        for t in (3.0, 13.0):
+            r = api.get(f"/v1/assets/{cuts['id']}/thumbnail.jpg", params={"time": t, "width": 160})
+            assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg", r.text
+            got = image_of(r.content)
+            assert got.shape[1] == 160
+            same, before_cut = differs(got, frame_at(media["cuts.mp4"], t)), differs(got, frame_at(media["cuts.mp4"],
+                                                                                                  t - 1.5))
+            assert same < 10 and before_cut > 3 * same, (t, same, before_cut)
+            again = api.get(f"/v1/assets/{cuts['id']}/thumbnail.jpg", params={"time": t, "width": 160},
+                            headers={"If-None-Match": r.headers["etag"]})
+            assert again.status_code == 304
+        assert api.get(f"/v1/assets/{processed['tone.mp3']['id']}/thumbnail.jpg").status_code == 404
+        # Sprite tiles follow the length: a 16 s video gets one every 2 s (not one per 10 s).
+        vtt = api.get(cuts["sprite_vtt_url"]).text
+    starts = [float(m.group(1)) * 60 + float(m.group(2)) for m in re.finditer(r"\d\d:(\d\d):(\d\d\.\d+) -->", vtt)]
+    assert len(starts) >= 8 and max(b - a for a, b in zip(starts, starts[1:], strict=False)) <= 2.0, starts
+
+
+def test_scrub_preview_shows_the_frame_under_the_pointer(console: Console, processed: dict[str, Any],
+                                                         media: dict[str, Path], page: Any) -> None:
+    cuts = processed["cuts.mp4"]
+    page.goto(f"/assets/{cuts['id']}")
+    page.wait_for_function("() => Number(document.getElementById('scrub').max) > 10", timeout=30_000)
+    duration = float(page.evaluate("() => Number(document.getElementById('scrub').max)"))
+    box = page.locator("#scrub").bounding_box()
+    page.mouse.move(box["x"] + 2, box["y"] + box["height"] / 2)
+    page.mouse.move(box["x"] + box["width"] * (13.0 / duration), box["y"] + box["height"] / 2)
+    exact = page.locator("#scrub-preview img.exact:not([hidden])")
+    exact.wait_for(timeout=15_000)
+    t = float(exact.get_attribute("data-time"))
+    assert abs(t - 13.0) < 0.6, t
+    body = page.request.get(exact.get_attribute("src")).body()
+    shown = image_of(body)
+    same = differs(shown, frame_at(media["cuts.mp4"], t, width=shown.shape[1]))
+    old_tile = differs(shown, frame_at(media["cuts.mp4"], 10.0, width=shown.shape[1]))  # one tile per 10 s
+    assert same < 10 and old_tile > 3 * same, (same, old_tile)
+    # Scenes show their own frames from the same endpoint.
+    assert "/thumbnail.jpg?time=" in page.locator("#scenes img").first.get_attribute("src")
+
+
+# --- search: a floor, titles and frames, operator hints on the status page -------------------------------------
+def test_search_hits_are_relevant_labelled_and_show_their_frame(console: Console, processed: dict[str, Any],
+                                                                page: Any) -> None:
+    cuts = processed["cuts.mp4"]
+    with console.api() as api:
+        api.patch(f"/v1/assets/{cuts['id']}", json={"title": "Harbour cranes at dawn"}).raise_for_status()
+        api.post(f"/v1/assets/{cuts['id']}/reprocess", json={"stage": "analyze"}).raise_for_status()  # re-embeds it
+        wait_for(lambda: any(h["asset_id"] == cuts["id"] for h in api.get(
+            "/v1/search", params={"q": "harbour cranes", "modality": "speech"}).json()["items"]), timeout=120,
+            what="the new title to be searchable")
+    page.goto("/search?q=harbour+cranes+at+dawn&modality=all")
+    hit = page.locator(f"#hits a[href^='/assets/{cuts['id']}?t=']").first
+    hit.wait_for(timeout=30_000)
+    assert "title" in hit.locator(".modality").inner_text() and "speech" not in hit.locator(".modality").inner_text()
+    assert "Harbour cranes at dawn" in hit.inner_text()
+    assert "/thumbnail.jpg?time=" in hit.locator("img").get_attribute("src")
+    assert "VIDPIPE_EMBEDDERS" not in page.inner_text("main") and "Not searched" not in page.inner_text("main")
+    shot(page, "search-title")
+    # Nothing in the library is about this: no list of everything down to a score of 0.06.
+    page.goto("/search?q=quarterly+earnings+of+a+regional+bank&modality=all")
+    page.wait_for_function("() => document.getElementById('search-msg').textContent.length > 12")
+    assert page.locator("#hits li").count() == 0, page.inner_text("#hits")
+    assert "Nothing relevant" in page.inner_text("#search-msg")
+    # The operator's hint is on the status page instead.
+    page.goto("/jobs")
+    page.locator("#search-status li[data-modality=speech]").wait_for(timeout=10_000)
+    assert "searchable" in page.inner_text("#search-status li[data-modality=speech]")
+    similar = f"/assets/{cuts['id']}"
+    page.goto(similar)
+    page.wait_for_function("() => document.querySelectorAll('#similar li').length > 0", timeout=20_000)
+    assert not re.search(r"\b[0-9a-f]{8}\b", page.inner_text("#similar")), page.inner_text("#similar")

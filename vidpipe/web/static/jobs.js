@@ -50,5 +50,16 @@ async function refresh() {
   } finally { busy = false; }
 }
 
+// Operator hints live here, once: which kinds of search this server can run, and why not.
+async function searchStatus() {
+  const list = document.getElementById('search-status');
+  try {
+    const { modalities } = await api('/v1/search/status');
+    list.replaceChildren(...Object.entries(modalities).map(([m, s]) => h('li', { 'data-modality': m },
+      h('strong', { text: m }), s.available ? ` — searchable (hits below ${s.floor} are left out)` : ` — not searchable: ${s.reason}`)));
+  } catch (e) { list.replaceChildren(h('li', { class: 'muted', text: message(e) })); }
+}
+
+searchStatus();
 refresh();
 setInterval(() => { if (!document.hidden) refresh(); }, 2000);
