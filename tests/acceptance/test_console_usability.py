@@ -33,10 +33,22 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         # Hard cuts every 2 s between synthetic sources: a frame from the wrong second looks different.
         "cuts.mp4": samples.make_video(d / "cuts.mp4", width=320, height=180, seconds=16, fps=15, scene_seconds=2),
         "tone.mp3": samples.make_audio(d / "tone.mp3", seconds=4),
+        "subs.mp4": subtitled_clip(d),
         "broken.mp4": samples.make_random_bytes(d / "broken.mp4", size=48 * 1024, seed=11),
         # Larger than one 8 MiB chunk, so a reload can land between two chunks.
         "big.bin.mp4": samples.make_random_bytes(d / "big.bin.mp4", size=9 * 1024 * 1024 + 4321, seed=3),
     }
+
+
+def subtitled_clip(d: Path) -> Path:
+    """A 4 s clip with a French text subtitle track (becomes a WebVTT HLS rendition of kind "subtitles")."""
+    srt = d / "fr.srt"
+    srt.write_text("1\n00:00:00,500 --> 00:00:03,500\nBonjour tout le monde\n")
+    video = samples.make_video(d / "plain.mp4", width=320, height=180, seconds=4, fps=15, scene_seconds=2)
+    out = d / "subs.mp4"
+    run_ffmpeg(["-i", str(video), "-i", str(srt), "-map", "0", "-map", "1", "-c:v", "copy", "-c:a", "copy",
+                "-c:s", "mov_text", "-metadata:s:s:0", "language=fra", str(out)])
+    return out
 
 
 def api_upload(console: Console, path: Path, profile: str = "preview") -> dict[str, Any]:
@@ -61,7 +73,8 @@ def wait_asset(console: Console, asset_id: str, statuses: tuple[str, ...] = ("re
 @pytest.fixture(scope="module")
 def processed(console: Console, media: dict[str, Path]) -> dict[str, dict[str, Any]]:
     """cuts.mp4, tone.mp3 and broken.mp4 uploaded and processed (ready, ready, failed)."""
-    ids = {name: api_upload(console, media[name])["asset"]["id"] for name in ("cuts.mp4", "tone.mp3", "broken.mp4")}
+    names = ("cuts.mp4", "tone.mp3", "broken.mp4", "subs.mp4")
+    ids = {name: api_upload(console, media[name])["asset"]["id"] for name in names}
     return {name: wait_asset(console, asset_id) for name, asset_id in ids.items()}
 
 
@@ -340,3 +353,78 @@ def test_search_hits_are_relevant_labelled_and_show_their_frame(console: Console
     page.goto(similar)
     page.wait_for_function("() => document.querySelectorAll('#similar li').length > 0", timeout=20_000)
     assert not re.search(r"\b[0-9a-f]{8}\b", page.inner_text("#similar")), page.inner_text("#similar")
+
+
+# --- what people expect of a video platform --------------------------------------------------------------------
+def test_speed_captions_download_and_share(console: Console, processed: dict[str, Any], page: Any) -> None:
+    subs = processed["subs.mp4"]
+    assert subs["status"] == "ready", subs.get("error")
+    assert any(r["kind"] == "subtitles" for r in subs["renditions"]), subs["renditions"]
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.goto(f"/assets/{subs['id']}")
+    page.wait_for_function("() => document.getElementById('video').readyState >= 1", timeout=30_000)
+    # Playback speed.
+    page.select_option("#speed", "1.5")
+    assert page.evaluate("() => document.getElementById('video').playbackRate") == 1.5
+    # The captions menu lists the subtitle rendition; choosing it shows its cues.
+    page.wait_for_function("() => document.querySelectorAll('#captions option').length >= 2", timeout=20_000)
+    options = page.locator("#captions option").all_inner_texts()
+    assert options[0] == "Off" and any("fr" in o.lower() for o in options[1:]), options
+    page.select_option("#captions", "hls:0")
+    page.evaluate("() => { const v = document.getElementById('video'); v.muted = true; v.currentTime = 1;"
+                  " return v.play(); }")
+    page.wait_for_function("() => [...document.getElementById('video').textTracks].some(t => t.mode === 'showing'"
+                           " && t.cues && [...t.cues].some(c => c.text.includes('Bonjour')))", timeout=20_000)
+    # MP4 download of a rendition: a real MP4 of the right length.
+    link = page.locator("#renditions a.download").first
+    href = link.get_attribute("href")
+    r = page.request.get(href)
+    assert r.status == 200 and r.headers["content-type"] == "video/mp4"
+    assert "attachment" in r.headers["content-disposition"]
+    body = r.body()
+    assert body[4:8] == b"ftyp" and len(body) > 10_000
+    ranged = page.request.get(href, headers={"Range": "bytes=0-99"})
+    assert ranged.status == 206 and len(ranged.body()) == 100
+    # A copyable playback URL and an embed snippet, with no API key in them.
+    url = page.input_value("#share-url")
+    assert url.startswith(console.base) and url.endswith("/hls/master.m3u8") and "api_key" not in url
+    page.click("button[data-copy=share-url]")
+    page.wait_for_function("() => document.getElementById('share-msg').textContent === 'Copied.'")
+    assert page.evaluate("() => navigator.clipboard.readText()") == url
+    snippet = page.input_value("#share-embed")
+    embed = re.search(r'src="([^"]+)"', snippet).group(1)
+    assert snippet.startswith("<iframe") and embed.startswith(console.base + "/embed/") and "api_key" not in snippet
+    # The embed page is just the player, and may be framed by another site.
+    response = page.goto(embed)
+    assert "frame-ancestors *" in response.headers["content-security-policy"]
+    assert "x-frame-options" not in response.headers
+    page.wait_for_function("() => document.getElementById('video').readyState >= 1", timeout=30_000)
+
+
+def test_bulk_tag_reprocess_and_delete_from_the_library(console: Console, processed: dict[str, Any],
+                                                       page: Any) -> None:
+    cuts, subs, tone = (processed[n]["id"] for n in ("cuts.mp4", "subs.mp4", "tone.mp3"))
+    page.goto("/")
+    pick = lambda asset_id: page.check(f".asset-card[data-asset-id='{asset_id}'] input.pick")  # noqa: E731
+    pick(cuts)
+    pick(subs)
+    assert page.inner_text("#bulk-count") == "2 selected"
+    page.fill("#bulk-tag", "Batch")
+    page.click("#bulk button[data-action=tag]")
+    page.wait_for_function("() => document.getElementById('bulk-msg').textContent.startsWith('2 of 2 tagged')")
+    with console.api() as api:
+        assert all("batch" in api.get(f"/v1/assets/{a}").json()["tags"] for a in (cuts, subs))
+    page.goto("/")
+    pick(tone)
+    page.click("#bulk button[data-action=reprocess]")
+    page.wait_for_function("() => document.getElementById('bulk-msg').textContent.startsWith('1 of 1 queued')")
+    shot(page, "library-bulk", full_page=False)
+    broken = processed["broken.mp4"]["id"]
+    pick(broken)
+    page.uncheck(f".asset-card[data-asset-id='{tone}'] input.pick")
+    page.once("dialog", lambda d: d.accept())
+    page.click("#bulk button[data-action=delete]")
+    page.wait_for_function("() => document.getElementById('bulk-msg').textContent.startsWith('1 of 1 deleted')")
+    assert page.locator(f".asset-card[data-asset-id='{broken}']").count() == 0
+    with console.api() as api:
+        assert api.get(f"/v1/assets/{broken}").status_code == 404

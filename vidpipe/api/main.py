@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from vidpipe.api import docs, handlers, sessions
 from vidpipe.api.routers import (
     assets,
+    downloads,
     health,
     jobs,
     live,
@@ -79,7 +80,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     pages.install(app)  # the web console: pages at /, files at /static
     # web console backend: browser sessions, profiles, resumable uploads, live status (docs/console-api.md)
     app.include_router(sessions.router)
-    for router in (profiles.router, uploads.router, live.router, stills.router):
+    for router in (profiles.router, uploads.router, live.router, stills.router, downloads.router):
         app.include_router(router, prefix="/v1")
     # Cache hits of GET /v1/assets/{id} are answered in front of the whole stack (vidpipe.cache.fastpath);
     # everything else, misses included, goes through it. Middleware must be added above this line.

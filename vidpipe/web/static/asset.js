@@ -7,7 +7,22 @@ const data = JSON.parse(document.getElementById('asset-data').textContent);
 let asset = data.asset;
 const $ = (id) => document.getElementById(id);
 const player = new Player({ video: $('video'), quality: $('quality'), scrub: $('scrub'), preview: $('scrub-preview'),
-  msg: $('player-msg') });
+  msg: $('player-msg'), speed: $('speed'), captions: $('captions') });
+
+// Share: absolute addresses (the page may be served without a configured public URL), copied on request.
+function absolute(url) { return new URL(url, location.href).href; }
+if ($('share-url')) {
+  $('share-url').value = absolute($('share-url').value);
+  $('share-embed').value = $('share-embed').value.replace(/src="([^"]+)"/, (_m, u) => `src="${absolute(u)}"`);
+  for (const b of document.querySelectorAll('button[data-copy]')) {
+    b.addEventListener('click', async () => {
+      const field = $(b.dataset.copy);
+      try { await navigator.clipboard.writeText(field.value); say($('share-msg'), 'Copied.'); } catch {
+        field.select(); say($('share-msg'), 'Selected: press Ctrl+C (or ⌘C) to copy.');
+      }
+    });
+  }
+}
 const start = Number(new URLSearchParams(location.search).get('t'));
 
 function renderStatus(a) {
@@ -54,7 +69,10 @@ function renderRenditions(a) {
     h('td', {}, h('a', { href: r.url, text: r.name })), h('td', { text: r.kind }),
     h('td', { text: r.width ? `${r.width}×${r.height}` : (r.kind === 'audio' ? 'audio only' : '–') }),
     h('td', { text: r.language && r.language !== 'und' ? r.language : '–' }),
-    h('td', { text: r.bandwidth ? `${Math.round(r.bandwidth / 1000)} kbps` : '–' }), h('td', { text: r.codecs || '–' }))));
+    h('td', { text: r.bandwidth ? `${Math.round(r.bandwidth / 1000)} kbps` : '–' }), h('td', { text: r.codecs || '–' }),
+    h('td', {}, r.kind === 'video' || r.kind === 'audio'
+      ? h('a', { href: `/v1/assets/${a.id}/download.mp4?rendition=${encodeURIComponent(r.name)}`, download: '',
+        class: 'download', text: 'MP4', 'aria-label': `Download ${r.name} as MP4` }) : '–'))));
 }
 
 async function drawWaveform(url) {

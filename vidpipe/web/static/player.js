@@ -18,8 +18,10 @@ export function parseVtt(text, baseUrl) {
 }
 
 export class Player {
-  constructor({ video, quality, scrub, preview, msg }) {
-    Object.assign(this, { video, quality, scrub, preview, msg });
+  constructor({ video, quality, scrub, preview, msg, speed = null, captions = null }) {
+    Object.assign(this, { video, quality, scrub, preview, msg, speed, captions });
+    if (speed) speed.addEventListener('change', () => { video.playbackRate = Number(speed.value) || 1; });
+    if (captions) captions.addEventListener('change', () => this.showCaptions(captions.value));
     this.hls = null; this.src = null; this.cues = []; this.pendingSeek = null; this.stillBase = null;
     video.addEventListener('loadedmetadata', () => {
       this.scrub.max = String(video.duration || 0);
@@ -59,7 +61,9 @@ export class Player {
     if (Hls && Hls.isSupported()) {
       const hls = new Hls({ xhrSetup: (xhr) => { xhr.withCredentials = true; } });
       this.hls = hls;
-      hls.on(Hls.Events.MANIFEST_PARSED, (_e, data) => this.fillQuality(data.levels));
+      hls.on(Hls.Events.MANIFEST_PARSED, (_e, data) => { this.fillQuality(data.levels); this.fillCaptions(); });
+      hls.on(Hls.Events.SUBTITLE_TRACKS_UPDATED, () => this.fillCaptions());
+      hls.subtitleDisplay = false;  // nothing shows until chosen in the captions menu
       hls.on(Hls.Events.LEVEL_SWITCHED, (_e, data) => {
         const level = hls.levels[data.level];
         document.body.dataset.level = level ? String(level.height) : '';
@@ -150,5 +154,30 @@ export class Player {
   addCaptions(url) {
     if (!url || this.video.querySelector('track')) return;
     this.video.append(h('track', { kind: 'captions', src: url, srclang: 'en', label: 'Transcript', default: true }));
+    this.fillCaptions();
+    if (this.captions && this.captions.value === 'off') this.captions.value = 'transcript';
+  }
+
+  // The captions menu: the subtitle renditions of the HLS master (WebVTT, by language) and the transcript track.
+  fillCaptions() {
+    if (!this.captions) return;
+    const current = this.captions.value;
+    const opts = [h('option', { value: 'off', text: 'Off' })];
+    (this.hls ? this.hls.subtitleTracks : []).forEach((t, i) => {
+      opts.push(h('option', { value: `hls:${i}`, text: t.name || t.lang || `Subtitles ${i + 1}` }));
+    });
+    if (this.video.querySelector('track')) opts.push(h('option', { value: 'transcript', text: 'Transcript (automatic)' }));
+    this.captions.replaceChildren(...opts);
+    this.captions.value = opts.some((o) => o.value === current) ? current : 'off';
+  }
+
+  showCaptions(choice) {
+    const track = this.video.querySelector('track');
+    if (track) track.track.mode = choice === 'transcript' ? 'showing' : 'disabled';
+    if (this.hls) {
+      const i = choice.startsWith('hls:') ? Number(choice.slice(4)) : -1;
+      this.hls.subtitleTrack = i;
+      this.hls.subtitleDisplay = i >= 0;
+    }
   }
 }
