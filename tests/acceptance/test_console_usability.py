@@ -416,8 +416,15 @@ def test_bulk_tag_reprocess_and_delete_from_the_library(console: Console, proces
         assert all("batch" in api.get(f"/v1/assets/{a}").json()["tags"] for a in (cuts, subs))
     page.goto("/")
     pick(tone)
+    page.evaluate(f"() => {{ window.__seen = []; const b = document.querySelector(\".asset-card[data-asset-id='{tone}']"
+                  " .badge\"); new MutationObserver(() => window.__seen.push(b.textContent))"
+                  ".observe(b, {childList: true, characterData: true, subtree: true}); }")
     page.click("#bulk button[data-action=reprocess]")
     page.wait_for_function("() => document.getElementById('bulk-msg').textContent.startsWith('1 of 1 queued')")
+    # The reprocessed card follows its processing live, back to ready.
+    page.wait_for_function("() => window.__seen.length >= 2 && window.__seen[window.__seen.length - 1] === 'ready'",
+                           timeout=READY_TIMEOUT * 1000)
+    assert any(s != "ready" for s in page.evaluate("() => window.__seen")), page.evaluate("() => window.__seen")
     shot(page, "library-bulk", full_page=False)
     broken = processed["broken.mp4"]["id"]
     pick(broken)

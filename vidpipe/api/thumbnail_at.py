@@ -8,6 +8,7 @@ no decoding from the key frame on), which is what a scrub preview shows while th
 from __future__ import annotations
 
 import math
+import shutil
 import subprocess
 import threading
 import uuid
@@ -82,7 +83,5 @@ def cached_still(blobs: BlobStore, asset_id: uuid.UUID, original_key: str, req: 
             out = make_still(source, req, work / "still.jpg", max_frame_pixels=max_frame_pixels)
         blobs.put_file(key, out, "image/jpeg")
     finally:
-        for p in sorted(work.rglob("*"), reverse=True):
-            p.unlink() if p.is_file() else p.rmdir()
-        work.rmdir()
+        shutil.rmtree(work, ignore_errors=True)
     return key

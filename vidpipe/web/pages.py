@@ -67,7 +67,8 @@ class PageRoute(APIRoute):
                 log.exception("web.page_failed", extra={"path": request.url.path})
                 response = error_page(request, 500, "Something went wrong on our side. Try again in a moment.")
             response.headers.update(SECURITY_HEADERS)
-            if response.headers.get("X-Frame-Policy") == "embed":
+            if response.headers.get("X-Frame-Policy") == "embed":  # set by embed_page: may be framed
+                del response.headers["X-Frame-Policy"]
                 del response.headers["X-Frame-Options"]
                 response.headers.update(EMBED_HEADERS)
             return response
@@ -189,7 +190,7 @@ def embed_page(asset_id: uuid.UUID, request: Request, session: SessionDep, rt: R
     response = templates.TemplateResponse(request, "embed.html", {
         "title": asset.title or asset.original_name or "video", "poster_url": asset.poster_url,
         "playback_url": playback_links.playback_url(asset_id, rt.settings.public_base_url)})
-    response.headers["X-Frame-Policy"] = "embed"  # PageRoute replaces the headers; see below
+    response.headers["X-Frame-Policy"] = "embed"  # read (and removed) by PageRoute, which sets the frame policy
     return response
 
 

@@ -38,9 +38,10 @@ function render(card, a) {
   }
 }
 
-const pending = cards().filter((c) => !TERMINAL.has(c.dataset.status));
-if (pending.length) {
-  const byId = new Map(pending.map((c) => [c.dataset.assetId, c]));
+// Follow cards until they are ready or failed (one stream per call: the page's pending cards, then any reprocessed).
+function follow(list) {
+  const byId = new Map(list.map((c) => [c.dataset.assetId, c]));
+  if (!byId.size) return;
   const stop = watchAssets([...byId.keys()], (a) => {
     const card = byId.get(a.id);
     if (!card) return;
@@ -49,6 +50,8 @@ if (pending.length) {
     if (!byId.size) stop();
   }, { onDeleted: (id) => { const card = byId.get(id); if (card) { card.classList.add('deleted'); byId.delete(id); } } });
 }
+
+follow(cards().filter((c) => !TERMINAL.has(c.dataset.status)));
 
 // Bulk actions on the selected cards: add a tag, reprocess from the probe, delete (after a confirmation).
 const bulk = document.getElementById('bulk');
@@ -90,6 +93,9 @@ if (bulk) {
     const verb = { tag: `tagged “${tag}”`, reprocess: 'queued for reprocessing', delete: 'deleted' }[action];
     say(msg, `${ids.length - failed.length} of ${ids.length} ${verb}.`
       + (failed.length ? ` Failed: ${message(failed[0].reason)}` : ''), !failed.length);
+    if (action === 'reprocess') {
+      follow(ids.map((id) => grid.querySelector(`.asset-card[data-asset-id="${id}"]`)).filter(Boolean));
+    }
     if (action === 'tag') {
       for (const id of ids) {
         const card = grid.querySelector(`.asset-card[data-asset-id="${id}"]`);
