@@ -10,7 +10,7 @@ source_args=(--extra-index-url "$torch_index" --index-strategy unsafe-best-match
 if [ -n "${FIND_LINKS:-}" ]; then
   source_args=(--find-links "$FIND_LINKS")
 fi
-uv pip compile pyproject.toml requirements/image.in --extra ml --override requirements/torch-cpu.txt \
+uv pip compile pyproject.toml requirements/image.in --extra ml --override requirements/torch-cpu-override.txt \
   --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 --no-header \
   "${source_args[@]}" -o requirements/lock-image.txt.new
 {

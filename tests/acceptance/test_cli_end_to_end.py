@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import time
 from pathlib import Path
@@ -56,6 +57,14 @@ def test_demo_processes_the_samples_and_prints_the_summary(tmp_path: Path, procs
     assert sum(" ready " in line for line in results.splitlines()) == 4
     assert "demo finished" in results
     assert "Traceback" not in out
+    # The bars own the terminal: log records (and migration notes) went to the run's log file, not the screen.
+    assert not re.search(r"^\d{4}-\d\d-\d\d \S+ (DEBUG|INFO|WARNING)\s", out, re.MULTILINE), out[-4000:]
+    log_file = data_dir / "logs" / "demo.log"
+    assert log_file.is_file() and log_file.stat().st_size > 0
+    # The last lines say exactly how to open the console.
+    tail = out.strip().splitlines()[-5:]
+    assert "vidpipe keys create" in tail[1] and "vidpipe up" in tail[2], tail
+    assert "http://127.0.0.1:8000/" in tail[3] and str(log_file) in tail[4], tail
 
 
 def test_up_serves_uploads_and_media_and_stops_on_sigterm(tmp_path: Path, procs) -> None:

@@ -71,6 +71,19 @@ def test_sprite_times() -> None:
     assert th.sprite_times(6.021, 2.0) == [0, 2, 4]  # container rounding does not add a 21 ms tile
 
 
+def test_sprite_interval_follows_the_length() -> None:
+    # Short videos: a tile at least every 2 s whatever the profile says (a cut is never more than 2 s away).
+    assert th.sprite_interval(60.0, 10.0) == 2.0
+    assert th.sprite_interval(60.0, 1.0) == 1.0  # a denser profile stays denser
+    # Long videos: the tile count is capped, the interval grows with the length.
+    assert th.sprite_interval(600.0, 10.0) == 2.0
+    assert th.sprite_interval(3600.0, 10.0) == 12.0
+    assert len(th.sprite_times(6 * 3600.0, th.sprite_interval(6 * 3600.0, 10.0))) == th.MAX_SPRITE_TILES
+    for duration in (1.0, 13.0, 60.0, 599.0):
+        times = th.sprite_times(duration, th.sprite_interval(duration, 10.0))
+        assert all(b - a <= 2.0 for a, b in zip(times, [*times[1:], duration], strict=True)), duration
+
+
 def test_sheet_layout_and_sheets() -> None:
     layout = th.sheet_layout(13, 3, 2)
     assert layout[:7] == [(0, 0, 0), (0, 1, 0), (0, 2, 0), (0, 0, 1), (0, 1, 1), (0, 2, 1), (1, 0, 0)]
@@ -113,9 +126,9 @@ def test_1080p_standard_profile(media, tmp_path: Path) -> None:
     with Image.open(tmp_path / "thumbs" / "poster.jpg") as poster:
         assert poster.size == (1280, 720)
     with Image.open(tmp_path / "thumbs" / "sprite-000.jpg") as sheet:
-        assert sheet.size == (160, 90)  # 4 s at one tile per 10 s: a single tile
+        assert sheet.size == (320, 90)  # 4 s: a tile every 2 s (the profile's 10 s is too coarse for a short clip)
     cues = _cues((tmp_path / "thumbs" / "sprites.vtt").read_text())
-    assert cues == [(0.0, 4.0, "sprite-000.jpg", 0, 0, 160, 90)]
+    assert cues == [(0.0, 2.0, "sprite-000.jpg", 0, 0, 160, 90), (2.0, 4.0, "sprite-000.jpg", 160, 0, 160, 90)]
     assert progress == sorted(progress) and progress[-1] == 1.0
 
 

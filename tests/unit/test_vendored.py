@@ -37,5 +37,5 @@ def test_hls_js_is_the_pinned_release() -> None:
 
 def test_every_vendored_file_is_recorded() -> None:
     recorded = {r["file"] for r in vendored()}
-    shipped = {p.name for p in VENDOR.iterdir() if p.suffix == ".js"}
+    shipped = {p.name for p in VENDOR.iterdir() if p.suffix in (".js", ".css")}
     assert shipped == recorded

@@ -10,9 +10,22 @@ from functools import partial
 import anyio
 from fastapi import FastAPI
 
-from vidpipe.api import contract, handlers, limits, sessions
+from vidpipe.api import contract, docs, handlers, limits, sessions
 from vidpipe.api.limits import BodyLimit
-from vidpipe.api.routers import assets, health, jobs, live, media, metrics, popular, profiles, reprocess, uploads
+from vidpipe.api.routers import (
+    assets,
+    downloads,
+    health,
+    jobs,
+    live,
+    media,
+    metrics,
+    popular,
+    profiles,
+    reprocess,
+    stills,
+    uploads,
+)
 from vidpipe.api.routers import search as search_router
 from vidpipe.cache import background
 from vidpipe.cache.fastpath import FastAssetReads
@@ -53,7 +66,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         async with background.running(runtime, partial(assets.load_entry, runtime)), live.running(app, runtime):
             yield
 
-    app = FastAPI(title="vidpipe", version="1", description=DESCRIPTION, docs_url="/docs",
+    app = FastAPI(title="vidpipe", version="1", description=DESCRIPTION, docs_url=None,
                   openapi_url="/openapi.json", redoc_url=None, lifespan=lifespan)
     app.state.runtime = runtime
     app.state.upload_limiter = anyio.CapacityLimiter(UPLOAD_CONCURRENCY)
@@ -62,6 +75,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.add_exception_handler(405, contract.method_not_allowed)  # Allow: every method of the path
     app.add_middleware(contract.RejectNul)
     app.openapi = partial(contract.truthful_openapi, app, runtime.settings)  # type: ignore[method-assign]
+    docs.install(app)  # /docs and /redoc from vendored files (offline)
     app.add_exception_handler(RateLimitedError, rate_limited)  # 429 with Retry-After
     app.include_router(health.router)
     app.include_router(metrics.router)
@@ -75,7 +89,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     pages.install(app)  # the web console: pages at /, files at /static
     # web console backend: browser sessions, profiles, resumable uploads, live status (docs/console-api.md)
     app.include_router(sessions.router)
-    for router in (profiles.router, uploads.router, live.router):
+    for router in (profiles.router, uploads.router, live.router, stills.router, downloads.router):
         app.include_router(router, prefix="/v1")
     # Cache hits of GET /v1/assets/{id} are answered in front of the whole stack (vidpipe.cache.fastpath);
     # everything else, misses included, goes through it. Middleware must be added above this line.

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 from rich.console import Console
 
 from vidpipe.settings import Settings
@@ -26,7 +29,49 @@ def _demo_search(rt, console: Console) -> None:
         console.print(f"[yellow]search unavailable:[/yellow] {exc.message}")
 
 
+def console_url(settings: Settings) -> str:
+    """Where `vidpipe up` serves the console with these settings."""
+    if settings.public_base_url:
+        return settings.public_base_url.rstrip("/") + "/"
+    host = settings.api_host if settings.api_host not in ("0.0.0.0", "::", "") else "127.0.0.1"  # noqa: S104
+    return f"http://{host}:{settings.api_port}/"
+
+
+def next_steps(settings: Settings, log_file: Path) -> list[str]:
+    """The demo's last lines: exactly how to open what was just made in the web console."""
+    return [
+        "[bold]Open the results in the web console:[/bold]",
+        "  1. vidpipe keys create me     [dim]# prints an API key once; copy it[/dim]",
+        "  2. vidpipe up                 [dim]# API + worker + console, on the same data[/dim]",
+        f"  3. open {console_url(settings)} and sign in with the key",
+        f"[dim]This run's log: {log_file}[/dim]",
+    ]
+
+
 def run_demo(settings: Settings, console: Console, *, long_seconds: float = 12.0) -> int:
+    """The demo, with every log record in a file: the terminal shows the steps and the progress bars only."""
+    log_file = settings.data_dir / "logs" / "demo.log"
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    handler = logging.FileHandler(log_file, mode="w", encoding="utf-8")
+    if saved and saved[0].formatter is not None:
+        handler.setFormatter(saved[0].formatter)
+    root.handlers[:] = [handler]
+    try:
+        code = _run_demo(settings, console, long_seconds=long_seconds, log_file=log_file)
+    finally:
+        root.handlers[:] = saved
+        handler.close()
+    if code == 0:
+        for line in next_steps(settings, log_file):
+            console.print(line)
+    else:
+        console.print(f"[dim]This run's log: {log_file}[/dim]")
+    return code
+
+
+def _run_demo(settings: Settings, console: Console, *, long_seconds: float, log_file: Path) -> int:
     from vidpipe.cli.main import print_asset_table, state_assets
     from vidpipe.cli.watch import watch
     from vidpipe.ingest.service import IngestRequest, ingest_path
@@ -50,7 +95,7 @@ def run_demo(settings: Settings, console: Console, *, long_seconds: float = 12.0
         worker = Worker(rt)
         worker.start()
         try:
-            watch(rt, ids, console)
+            watch(rt, ids, console, log_file=log_file)
         finally:
             worker.request_stop()
             worker.join(timeout=30)
@@ -63,8 +108,7 @@ def run_demo(settings: Settings, console: Console, *, long_seconds: float = 12.0
             console.print(f"[red]unexpected outcome for {', '.join(unexpected)}[/red]")
             return 1
         _demo_search(rt, console)
-        console.print("[green]demo finished:[/green] corrupt file failed with a reason, the rest are ready. "
-                      "Run `vidpipe up` to browse them through the API.")
+        console.print("[green]demo finished:[/green] the corrupt file failed with a reason, the rest are ready.")
         return 0
     finally:
         rt.close()

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from vidpipe.errors import VidpipeError
+from vidpipe.search.floors import FLOORS
 
 
 def _fmt_time(seconds: float) -> str:
@@ -57,7 +58,8 @@ def print_search(rt, console, query: str, modalities: list[str], *, filters=None
         require_vectors(session)
         embedders, status = query_embedders(rt, modalities)
         vectors, unavailable = encode_query(query, embedders, modalities, status)
-        page = search(session, vectors, filters=filters or SearchFilters(), limit=limit, group_by_asset=group_by_asset)
+        page = search(session, vectors, filters=filters or SearchFilters(), limit=limit, group_by_asset=group_by_asset,
+                      floors=FLOORS)
         titles = dict(session.execute(_titles_sql(), {"ids": list({h.asset_id for h in page.hits})}).all()) \
             if page.hits else {}
     table = Table(title=f"search: {query}")

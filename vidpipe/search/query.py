@@ -64,7 +64,7 @@ class Hit:
     start: float
     end: float
     score: float  # cosine similarity
-    modality: str  # search modality that matched
+    modality: str  # search modality that matched; "title" for a title/description match
     kind: str  # segment kind (scene, speech, audio, ...) or "metadata" for title/description
     text: str | None = None
     thumbnail_key: str | None = None
@@ -209,9 +209,17 @@ def _details(session: Session, rows: list[dict[str, Any]]) -> None:
                      text=meta.title if meta else None, thumb=None)
 
 
+def _hit_modality(row: dict[str, Any]) -> str:
+    # A title/description match is a "title" hit, not "speech" (both are searched by the text model).
+    return "title" if row["modality"] == "text" else row["search_modality"]
+
+
 def search(session: Session, vectors: list[QueryVector], *, filters: SearchFilters | None = None, limit: int = 20,
-           cursor: str | None = None, group_by_asset: bool = False) -> SearchPage:
-    """Clip-level hits for already-encoded query vectors (see `encode_query`), best first, paginated."""
+           cursor: str | None = None, group_by_asset: bool = False,
+           floors: dict[str, float] | None = None) -> SearchPage:
+    """Clip-level hits for already-encoded query vectors (see `encode_query`), best first, paginated.
+
+    `floors` (stored modality -> lowest score, e.g. vidpipe.search.floors.FLOORS) drops hits that are noise."""
     require_vectors(session)
     filters = filters or SearchFilters()
     key = _cursor_key(vectors, filters, group_by_asset)
@@ -228,10 +236,11 @@ def search(session: Session, vectors: list[QueryVector], *, filters: SearchFilte
         if "text" in stored:  # title/description: one pooled vector per asset
             part = nearest(session, qv, kind="pooled", vector_modalities=("text",), limit=fetch, filters=filters)
             rows += [dict(r, search_modality=qv.modality, model=qv.model) for r in part]
+    rows = [r for r in rows if floors is None or 1.0 - float(r["distance"]) >= floors.get(r["modality"], 0.0)]
     rows.sort(key=lambda r: (r["distance"], r["id"]))
     _details(session, rows[: fetch])
     hits = [Hit(asset_id=r["asset_id"], start=float(r["start"]), end=float(r["end"]),
-                score=round(1.0 - float(r["distance"]), 6), modality=r["search_modality"], kind=r["kind"],
+                score=round(1.0 - float(r["distance"]), 6), modality=_hit_modality(r), kind=r["kind"],
                 text=r["text"], thumbnail_key=r["thumb"], model=r["model"]) for r in rows[: fetch]]
     if group_by_asset:
         groups: dict[uuid.UUID, AssetHits] = {}

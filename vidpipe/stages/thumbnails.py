@@ -63,6 +63,15 @@ def choose_poster(candidates: Sequence[tuple[float, float]], duration: float) ->
     return max(enumerate(candidates), key=weighted)[0]
 
 
+SHORT_VIDEO_TILE_SECONDS = 2.0  # short videos: a tile at least every 2 s, so a preview is never a cut away
+MAX_SPRITE_TILES = 300  # long videos: at most this many tiles (the interval grows with the length)
+
+
+def sprite_interval(duration: float, configured: float) -> float:
+    """Seconds between tiles: the profile's interval, at most 2 s, widened so no video gets more than 300 tiles."""
+    return max(min(configured, SHORT_VIDEO_TILE_SECONDS), duration / MAX_SPRITE_TILES)
+
+
 def sprite_times(duration: float, interval: float) -> list[float]:
     """One tile per interval: 0, interval, 2*interval, ... (at least one; no tile for a last sliver under 2 %)."""
     count = max(1, math.ceil(duration / interval - 0.02))
@@ -147,7 +156,7 @@ def run(inp: StageInput) -> StageResult:
     rotation = int(probe["rotation"])
     profile = inp.profile
 
-    tile_times = sprite_times(duration, profile.sprite_interval_seconds)
+    tile_times = sprite_times(duration, sprite_interval(duration, profile.sprite_interval_seconds))
     cand_times = poster_times(duration)
     requests = tile_times + cand_times
     out_dir = inp.work_dir / "thumbs"

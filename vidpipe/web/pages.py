@@ -25,7 +25,7 @@ from vidpipe.api.deps import RuntimeDep, SessionDep
 from vidpipe.errors import NotFoundError, VidpipeError
 from vidpipe.profiles import PROFILES
 from vidpipe.store.models import Segment
-from vidpipe.web import library
+from vidpipe.web import library, playback_links
 from vidpipe.web.auth import safe_next, session_key_name, signin_url
 
 log = logging.getLogger("vidpipe.web")
@@ -67,6 +67,10 @@ class PageRoute(APIRoute):
                 log.exception("web.page_failed", extra={"path": request.url.path})
                 response = error_page(request, 500, "Something went wrong on our side. Try again in a moment.")
             response.headers.update(SECURITY_HEADERS)
+            if response.headers.get("X-Frame-Policy") == "embed":  # set by embed_page: may be framed
+                del response.headers["X-Frame-Policy"]
+                del response.headers["X-Frame-Options"]
+                response.headers.update(EMBED_HEADERS)
             return response
 
         return page_handler
@@ -156,13 +160,38 @@ def asset_page(asset_id: str, request: Request, session: SessionDep, rt: Runtime
     except ValueError:
         raise NotFoundError("There is no asset with that id.") from None
     asset = views.load_asset(session, parsed, rt.settings.public_base_url, rt.playback)
-    scenes = [{"start": s.start_s, "end": s.end_s, "thumbnail_url": views.media_url(rt.settings.public_base_url,
-                                                                                    s.keyframe_key)
-               if s.keyframe_key else None}
+    # Each scene's picture is its own frame (a moment into the scene, past any transition), not a key frame.
+    scenes = [{"start": s.start_s, "end": s.end_s,
+               "thumbnail_url": f"/v1/assets/{parsed}/thumbnail.jpg?time={scene_still_time(s.start_s, s.end_s):.3f}"
+                                "&width=192"}
               for s in session.scalars(select(Segment).where(Segment.asset_id == parsed, Segment.kind == "scene")
                                        .order_by(Segment.start_s))]
     tags = library.machine_tags(session, [parsed], per_asset=12).get(parsed, [])
-    return _render(request, "asset.html", user, "library", asset=asset, scenes=scenes, machine_tags=tags)
+    base = rt.settings.public_base_url
+    share = {"playback_url": playback_links.playback_url(parsed, base) if asset.hls_master_url else None,
+             "embed_snippet": playback_links.embed_snippet(parsed, base, asset.title or asset.original_name)}
+    return _render(request, "asset.html", user, "library", asset=asset, scenes=scenes, machine_tags=tags, share=share)
+
+
+def scene_still_time(start: float, end: float) -> float:
+    return start + min(0.5, max(0.0, end - start) / 2)
+
+
+# The embed page is meant to be framed by other sites: its own frame policy.
+EMBED_HEADERS = {"Content-Security-Policy": SECURITY_HEADERS["Content-Security-Policy"].replace(
+    "frame-ancestors 'none'", "frame-ancestors *")}
+
+
+@router.get("/embed/{asset_id}", response_class=HTMLResponse)
+def embed_page(asset_id: uuid.UUID, request: Request, session: SessionDep, rt: RuntimeDep) -> HTMLResponse:
+    """Just the player (see vidpipe.web.playback_links for the address it plays)."""
+    _user(session, request)
+    asset = views.load_asset(session, asset_id, rt.settings.public_base_url)
+    response = templates.TemplateResponse(request, "embed.html", {
+        "title": asset.title or asset.original_name or "video", "poster_url": asset.poster_url,
+        "playback_url": playback_links.playback_url(asset_id, rt.settings.public_base_url)})
+    response.headers["X-Frame-Policy"] = "embed"  # read (and removed) by PageRoute, which sets the frame policy
+    return response
 
 
 @router.get("/search", response_class=HTMLResponse)

@@ -31,6 +31,7 @@ from vidpipe.search import (
     search,
     similar,
 )
+from vidpipe.search.floors import FLOORS
 from vidpipe.search.index import require_vectors
 from vidpipe.understanding.config import UnderstandingConfig
 from vidpipe.understanding.embedders import load_configured
@@ -118,6 +119,34 @@ def _dup(d: DuplicateHit) -> DuplicatePublic:
     return DuplicatePublic(**d.__dict__)
 
 
+class ModalityStatus(BaseModel):
+    available: bool
+    reason: str | None = None  # for the operator: why it cannot be searched (configuration, missing model)
+    floor: float  # hits scoring below this are not returned
+
+
+class SearchStatus(BaseModel):
+    modalities: dict[str, ModalityStatus]
+
+
+@router.get("/search/status", response_model=SearchStatus)
+def search_status(rt: RuntimeDep, caller: CallerDep) -> SearchStatus:
+    """Which modalities this server can search, and why not (shown on the console's status page, not per query)."""
+    embedders, status = query_embedders(rt, list(MODALITIES))
+    _, unavailable = encode_query_status(embedders, status)
+    return SearchStatus(modalities={m: ModalityStatus(available=m not in unavailable, reason=unavailable.get(m),
+                                                      floor=FLOORS[MODALITIES[m][1][0]]) for m in MODALITIES})
+
+
+def encode_query_status(embedders: dict, status: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+    """(searchable modalities, modality -> why not), without encoding anything."""
+    why: dict[str, str] = {}
+    for modality, (name, _) in MODALITIES.items():
+        if name not in embedders:
+            why[modality] = status.get(name) or f"embedder {name!r} is not configured (VIDPIPE_EMBEDDERS)"
+    return [m for m in MODALITIES if m not in why], why
+
+
 @router.get("/search", response_model=SearchResults)
 def search_media(
     request: Request, rt: RuntimeDep, session: SessionDep, caller: CallerDep,
@@ -157,7 +186,8 @@ def _search(rt: Runtime, session, q: str, modality: str, min_duration: float | N
     vectors, unavailable = encode_query(q, embedders, modalities, status)
     filters = SearchFilters(min_duration=min_duration, max_duration=max_duration, min_height=min_height, tags=tag,
                             machine_tags=machine_tag, machine_tag_min_score=machine_tag_min_score, since=since)
-    page = search(session, vectors, filters=filters, limit=limit, cursor=cursor, group_by_asset=group_by_asset)
+    page = search(session, vectors, filters=filters, limit=limit, cursor=cursor, group_by_asset=group_by_asset,
+                  floors=FLOORS)
     base = rt.settings.public_base_url
     groups = None
     if page.groups is not None:

@@ -7,7 +7,22 @@ const data = JSON.parse(document.getElementById('asset-data').textContent);
 let asset = data.asset;
 const $ = (id) => document.getElementById(id);
 const player = new Player({ video: $('video'), quality: $('quality'), scrub: $('scrub'), preview: $('scrub-preview'),
-  msg: $('player-msg') });
+  msg: $('player-msg'), speed: $('speed'), captions: $('captions') });
+
+// Share: absolute addresses (the page may be served without a configured public URL), copied on request.
+function absolute(url) { return new URL(url, location.href).href; }
+if ($('share-url')) {
+  $('share-url').value = absolute($('share-url').value);
+  $('share-embed').value = $('share-embed').value.replace(/src="([^"]+)"/, (_m, u) => `src="${absolute(u)}"`);
+  for (const b of document.querySelectorAll('button[data-copy]')) {
+    b.addEventListener('click', async () => {
+      const field = $(b.dataset.copy);
+      try { await navigator.clipboard.writeText(field.value); say($('share-msg'), 'Copied.'); } catch {
+        field.select(); say($('share-msg'), 'Selected: press Ctrl+C (or ⌘C) to copy.');
+      }
+    });
+  }
+}
 const start = Number(new URLSearchParams(location.search).get('t'));
 
 function renderStatus(a) {
@@ -20,8 +35,11 @@ function renderStatus(a) {
   err.textContent = a.error ? `${a.error.message} (${a.error.code})` : '';
 }
 
+// After a failure the stages that never ran will not run: "skipped" (as the CLI says), not "pending" forever.
+const stageStatus = (a, s) => (a.status === 'failed' && s.status === 'pending' ? 'skipped' : s.status);
+
 function renderStages(a) {
-  $('stages').replaceChildren(...a.stages.map((s) => h('li', { 'data-stage': s.stage, 'data-status': s.status },
+  $('stages').replaceChildren(...a.stages.map((st) => ({ ...st, status: stageStatus(a, st) })).map((s) => h('li', { 'data-stage': s.stage, 'data-status': s.status },
     h('span', { text: s.stage }),
     h('progress', { max: 100, value: s.status === 'succeeded' ? 100 : s.progress_percent,
       'aria-label': `${s.stage} progress` }),
@@ -58,9 +76,13 @@ function renderTech(a) {
 function renderRenditions(a) {
   $('renditions').tBodies[0].replaceChildren(...a.renditions.map((r) => h('tr', {},
     h('td', {}, h('a', { href: r.url, text: r.name })), h('td', { text: r.kind }),
-    h('td', { text: r.width ? `${r.width}×${r.height}` : (r.language || '–') }),
+    h('td', { text: r.width ? `${r.width}×${r.height}` : (r.kind === 'audio' ? 'audio only' : '–') }),
+    h('td', { text: r.language && r.language !== 'und' ? r.language : '–' }),
     h('td', { text: r.bandwidth ? `${Math.round(r.bandwidth / 1000)} kbps` : '–' }), h('td', { text: r.codecs || '–' }),
-    h('td', { class: r.quality && r.quality.meets_target === false ? 'error' : '', text: quality(r.quality) }))));
+    h('td', { class: r.quality && r.quality.meets_target === false ? 'error' : '', text: quality(r.quality) }),
+    h('td', {}, r.kind === 'video' || r.kind === 'audio'
+      ? h('a', { href: `/v1/assets/${a.id}/download.mp4?rendition=${encodeURIComponent(r.name)}`, download: '',
+        class: 'download', text: 'MP4', 'aria-label': `Download ${r.name} as MP4` }) : '–'))));
 }
 
 function quality(q) {
@@ -101,8 +123,19 @@ function artifactItem(x) {
   return h('li', {}, link, meta);
 }
 
+// Artifacts grouped by kind, each group folded (a minute of video has a hundred or more): the page stays short.
 function renderArtifacts(a) {
-  $('artifacts').replaceChildren(...a.artifacts.filter((x) => x.kind !== 'hls_playlist').map(artifactItem));
+  const groups = new Map();
+  for (const x of a.artifacts.filter((y) => y.kind !== 'hls_playlist')) {
+    if (!groups.has(x.kind)) groups.set(x.kind, []);
+    groups.get(x.kind).push(x);
+  }
+  const open = new Set([...$('artifacts').querySelectorAll('details[open]')].map((d) => d.dataset.kind));
+  $('artifacts').replaceChildren(...[...groups].map(([kind, items]) => h('li', {},
+    h('details', { 'data-kind': kind, open: open.has(kind) },
+      h('summary', { text: `${kind} (${items.length}, ${bytes(items.reduce((n, x) => n + x.size_bytes, 0))})` }),
+      h('ul', { class: 'artifacts' }, ...items.map(artifactItem))))));
+  $('artifacts-count').textContent = String(a.artifacts.length);
   const wave = a.artifacts.find((x) => x.kind === 'waveform');
   if (wave && $('waveform').hidden) drawWaveform(wave.url);
   const captions = a.artifacts.find((x) => x.kind === 'captions' || x.key.endsWith('analysis/captions.vtt'));
@@ -131,18 +164,31 @@ async function loadEvents() {
 }
 const refreshEvents = () => { clearTimeout(eventsTimer); eventsTimer = setTimeout(loadEvents, 400); };
 
+// Related assets are listed by title and poster, never by a bare id.
+async function describe(ids) {
+  const found = await Promise.all([...new Set(ids)].map((id) => api(`/v1/assets/${id}`).catch(() => null)));
+  return new Map(found.filter(Boolean).map((x) => [x.id, x]));
+}
+
+function assetLink(id, known) {
+  const x = known.get(id);
+  return h('a', { href: `/assets/${id}`, class: 'asset-link' },
+    x && x.poster_url ? h('img', { src: x.poster_url, alt: '', loading: 'lazy', width: 64, height: 36 }) : null,
+    x ? (x.title || x.original_name) : 'an asset you cannot see');
+}
+
 async function loadRelated() {
   const show = (el, items, make) => el.replaceChildren(...(items.length ? items.map(make) : [h('li', { class: 'muted', text: 'none found' })]));
   try {
     const { items } = await api(`/v1/assets/${asset.id}/similar?limit=5`);
-    show($('similar'), items, (s) => h('li', {}, h('a', { href: `/assets/${s.asset_id}`, text: s.asset_id.slice(0, 8) }),
-      ` ${s.reason} (${s.score.toFixed(2)})`));
+    const known = await describe(items.map((s) => s.asset_id));
+    show($('similar'), items, (s) => h('li', {}, assetLink(s.asset_id, known), ` ${s.reason} (${s.score.toFixed(2)})`));
   } catch (e) { show($('similar'), [], null); $('similar').firstChild.textContent = message(e); }
   try {
     const d = await api(`/v1/assets/${asset.id}/duplicates`);
     const all = [...(d.exact || []), ...(d.near || [])];
-    show($('duplicates'), all, (s) => h('li', {}, h('a', { href: `/assets/${s.asset_id}`, text: s.asset_id.slice(0, 8) }),
-      ` ${s.kind}: ${s.reason}`));
+    const known = await describe(all.map((s) => s.asset_id));
+    show($('duplicates'), all, (s) => h('li', {}, assetLink(s.asset_id, known), ` ${s.kind}: ${s.reason}`));
   } catch (e) { show($('duplicates'), [], null); $('duplicates').firstChild.textContent = message(e); }
 }
 
@@ -158,10 +204,29 @@ async function refreshPageData() {
   } catch { /* keep what is shown */ }
 }
 
+// What the player column shows: the player for something playable, a waveform-topped audio player for audio,
+// and for a failed asset the reason instead of an empty player and "no scenes".
+function renderLayout(a) {
+  const failed = a.status === 'failed';
+  const audioOnly = !!a.media && !a.media.has_video;
+  document.body.dataset.kind = failed ? 'failed' : (audioOnly ? 'audio' : 'video');
+  $('player-box').hidden = failed;
+  $('scenes-box').hidden = failed || audioOnly;
+  $('failed-box').hidden = !failed;
+  $('failed-reason').textContent = failed && a.error ? a.error.message : '';
+  $('player-box').classList.toggle('audio-only', audioOnly);
+  if (audioOnly) {
+    $('video').removeAttribute('poster');
+    if ($('waveform').parentElement !== $('player-box')) $('player-box').prepend($('waveform'));
+  }
+}
+
 function render(a) {
   const wasTerminal = TERMINAL.has(asset.status);
   asset = a;
+  renderLayout(a);
   renderStatus(a); renderStages(a); renderTech(a); renderRenditions(a); renderArtifacts(a);
+  if (a.media && a.media.has_video) player.stillBase = `/v1/assets/${a.id}/thumbnail.jpg`;
   // Signed, expiring URLs (no key, no cookie needed): the HLS grant covers the variants and segments too.
   const links = a.playback || {};
   if (links.playback_url && a.status === 'ready') {

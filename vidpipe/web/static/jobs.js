@@ -27,7 +27,11 @@ async function refresh() {
     const [stats, dead] = await Promise.all([api('/v1/stats'), api('/v1/jobs?status=dead&limit=100')]);
     rows(body('queue'), stats.stages, (r) => h('tr', { 'data-stage': r.stage }, h('td', { text: r.stage }),
       h('td', { text: String(r.queued) }), h('td', { text: String(r.running) })), 'The queue is empty.');
-    document.getElementById('dead-count').textContent = `Dead jobs: ${stats.dead} · failed, waiting for a retry: ${stats.failed}`;
+    // "failed" jobs failed for good (bad input is never retried; waiting retries count as queued): their
+    // assets are in the library's failed filter, not in the dead-jobs list below.
+    document.getElementById('dead-count').replaceChildren(`Dead jobs (retry or cancel below): ${stats.dead} · `,
+      `failed for good, not retried (bad input): ${stats.failed} — `,
+      h('a', { href: '/?status=failed', text: 'see the failed assets and their reasons' }));
     rows(body('running'), stats.running || [], (j) => h('tr', { 'data-job-id': String(j.id) },
       h('td', { text: String(j.id) }), h('td', { text: j.stage }), h('td', {}, assetLink(j.asset_id)),
       h('td', { text: j.worker || '–' }),
@@ -46,5 +50,16 @@ async function refresh() {
   } finally { busy = false; }
 }
 
+// Operator hints live here, once: which kinds of search this server can run, and why not.
+async function searchStatus() {
+  const list = document.getElementById('search-status');
+  try {
+    const { modalities } = await api('/v1/search/status');
+    list.replaceChildren(...Object.entries(modalities).map(([m, s]) => h('li', { 'data-modality': m },
+      h('strong', { text: m }), s.available ? ` — searchable (hits below ${s.floor} are left out)` : ` — not searchable: ${s.reason}`)));
+  } catch (e) { list.replaceChildren(h('li', { class: 'muted', text: message(e) })); }
+}
+
+searchStatus();
 refresh();
 setInterval(() => { if (!document.hidden) refresh(); }, 2000);

@@ -18,9 +18,11 @@ export function parseVtt(text, baseUrl) {
 }
 
 export class Player {
-  constructor({ video, quality, scrub, preview, msg }) {
-    Object.assign(this, { video, quality, scrub, preview, msg });
-    this.hls = null; this.src = null; this.cues = []; this.pendingSeek = null;
+  constructor({ video, quality, scrub, preview, msg, speed = null, captions = null }) {
+    Object.assign(this, { video, quality, scrub, preview, msg, speed, captions });
+    if (speed) speed.addEventListener('change', () => { video.playbackRate = Number(speed.value) || 1; });
+    if (captions) captions.addEventListener('change', () => this.showCaptions(captions.value));
+    this.hls = null; this.src = null; this.cues = []; this.pendingSeek = null; this.stillBase = null;
     video.addEventListener('loadedmetadata', () => {
       this.scrub.max = String(video.duration || 0);
       if (this.pendingSeek !== null) { video.currentTime = this.pendingSeek; this.pendingSeek = null; }
@@ -61,7 +63,9 @@ export class Player {
     if (Hls && Hls.isSupported()) {
       const hls = new Hls();  // the URL is signed: no credentials to send
       this.hls = hls;
-      hls.on(Hls.Events.MANIFEST_PARSED, (_e, data) => this.fillQuality(data.levels));
+      hls.on(Hls.Events.MANIFEST_PARSED, (_e, data) => { this.fillQuality(data.levels); this.fillCaptions(); });
+      hls.on(Hls.Events.SUBTITLE_TRACKS_UPDATED, () => this.fillCaptions());
+      hls.subtitleDisplay = false;  // nothing shows until chosen in the captions menu
       hls.on(Hls.Events.LEVEL_SWITCHED, (_e, data) => {
         const level = hls.levels[data.level];
         document.body.dataset.level = level ? String(level.height) : '';
@@ -83,13 +87,18 @@ export class Player {
   }
 
   fillQuality(levels) {
+    // Only picture rungs make a quality choice; audio-only (no heights) hides the menu instead of "?p".
     const opts = [h('option', { value: '-1', text: 'Auto' })];
     levels.forEach((l, i) => {
+      if (!l.height) return;
       const kbps = l.bitrate ? ` · ${Math.round(l.bitrate / 1000)} kbps` : '';
-      opts.push(h('option', { value: String(i), text: `${l.height || '?'}p${kbps}`, 'data-height': String(l.height || '') }));
+      opts.push(h('option', { value: String(i), text: `${l.height}p${kbps}`, 'data-height': String(l.height) }));
     });
     this.quality.replaceChildren(...opts);
-    this.quality.disabled = levels.length < 1;
+    this.quality.disabled = opts.length < 2;
+    this.quality.hidden = opts.length < 2;
+    const label = document.querySelector(`label[for="${this.quality.id}"]`);
+    if (label) label.hidden = opts.length < 2;
   }
 
   seek(t, play = true) {
@@ -106,6 +115,8 @@ export class Player {
     } catch { /* no previews */ }
   }
 
+  // The sprite tile shows at once (the nearest earlier tile); the exact frame at `t` replaces it as soon as
+  // GET /v1/assets/{id}/thumbnail.jpg answers (asked for when the pointer rests a moment).
   showPreview(t, x) {
     const cue = this.cues.find((c) => t >= c.start && t < c.end) || this.cues[this.cues.length - 1];
     if (!cue) return;
@@ -113,6 +124,7 @@ export class Player {
     img.style.width = `${cue.w}px`; img.style.height = `${cue.h}px`;
     img.style.backgroundImage = `url("${cue.url}")`;
     img.style.backgroundPosition = `-${cue.x}px -${cue.y}px`;
+    this.exactFrame(t, cue.w, cue.h);
     this.preview.querySelector('span').textContent = clock(t);
     const width = this.video.getBoundingClientRect().width;
     const px = x === null ? (t / Math.max(1, Number(this.scrub.max))) * width : x;
@@ -120,10 +132,54 @@ export class Player {
     this.preview.hidden = false;
   }
 
-  hidePreview() { this.preview.hidden = true; }
+  exactFrame(t, w, hh) {
+    clearTimeout(this.exactTimer);
+    let still = this.preview.querySelector('img.exact');
+    if (!still) {
+      still = h('img', { class: 'exact', alt: '' });
+      this.preview.querySelector('.img').append(still);
+    }
+    still.hidden = true;
+    if (!this.stillBase) return;
+    this.exactTimer = setTimeout(() => {
+      const src = `${this.stillBase}?time=${t.toFixed(3)}&width=${Math.round(w * (window.devicePixelRatio || 1))}`;
+      still.onload = () => { if (still.dataset.src === src) still.hidden = false; };
+      still.dataset.src = src;
+      still.dataset.time = String(t);
+      Object.assign(still.style, { width: `${w}px`, height: `${hh}px` });
+      still.src = src;
+    }, 120);
+  }
+
+  hidePreview() { this.preview.hidden = true; clearTimeout(this.exactTimer); }
 
   addCaptions(url) {
     if (!url || this.video.querySelector('track')) return;
     this.video.append(h('track', { kind: 'captions', src: url, srclang: 'en', label: 'Transcript', default: true }));
+    this.fillCaptions();
+    if (this.captions && this.captions.value === 'off') this.captions.value = 'transcript';
+  }
+
+  // The captions menu: the subtitle renditions of the HLS master (WebVTT, by language) and the transcript track.
+  fillCaptions() {
+    if (!this.captions) return;
+    const current = this.captions.value;
+    const opts = [h('option', { value: 'off', text: 'Off' })];
+    (this.hls ? this.hls.subtitleTracks : []).forEach((t, i) => {
+      opts.push(h('option', { value: `hls:${i}`, text: t.name || t.lang || `Subtitles ${i + 1}` }));
+    });
+    if (this.video.querySelector('track')) opts.push(h('option', { value: 'transcript', text: 'Transcript (automatic)' }));
+    this.captions.replaceChildren(...opts);
+    this.captions.value = opts.some((o) => o.value === current) ? current : 'off';
+  }
+
+  showCaptions(choice) {
+    const track = this.video.querySelector('track');
+    if (track) track.track.mode = choice === 'transcript' ? 'showing' : 'disabled';
+    if (this.hls) {
+      const i = choice.startsWith('hls:') ? Number(choice.slice(4)) : -1;
+      this.hls.subtitleTrack = i;
+      this.hls.subtitleDisplay = i >= 0;
+    }
   }
 }

@@ -18,24 +18,35 @@ async function run(q, modality) {
   hits.replaceChildren();
   try {
     const res = await api(`/v1/search?${new URLSearchParams({ q, modality, limit: '30' })}`);
-    const skipped = Object.entries(res.unavailable || {}).map(([m, why]) => `${m}: ${why}`);
-    say(msg, `${res.items.length ? res.items.length : 'No'} result${res.items.length === 1 ? '' : 's'}.`
-      + (skipped.length ? ` Not searched — ${skipped.join('; ')}` : ''));
+    // Which modalities the server cannot search is the operator's business (the Jobs page's search status),
+    // not repeated on every results page; hits below the relevance floor never arrive.
+    say(msg, res.items.length ? `${res.items.length} result${res.items.length === 1 ? '' : 's'}.`
+      : 'Nothing relevant found. Try other words, or another kind of search.');
     const assets = await describe(res.items);
     hits.replaceChildren(...res.items.map((hit) => {
       const a = assets.get(hit.asset_id);
-      const thumb = hit.thumbnail_url || (a && ((a.playback && a.playback.poster_url) || a.poster_url));
+      // The frame at the hit (not the asset's poster); audio-only assets have only their poster, if any.
+      const pictures = !a || !a.media || a.media.has_video;
+      const at = (hit.start + Math.min(0.5, (hit.end - hit.start) / 2)).toFixed(2);
+      const thumb = pictures ? `/v1/assets/${hit.asset_id}/thumbnail.jpg?time=${at}&width=256` : (a && ((a.playback && a.playback.poster_url) || a.poster_url));
       const href = `/assets/${hit.asset_id}?t=${hit.start.toFixed(2)}`;
       return h('li', {}, h('a', { href, 'data-start': String(hit.start) },
         thumb ? h('img', { src: thumb, alt: '', loading: 'lazy' }) : h('span', { class: 'noimg' }),
         h('span', {},
           h('span', { class: 'when', text: `${clock(hit.start)}–${clock(hit.end)}` }),
-          h('span', { class: 'muted', text: ` · ${hit.modality} · score ${hit.score.toFixed(3)}` }),
+          h('span', { class: 'muted modality', text: ` · ${MODALITY_LABELS[hit.modality] || hit.modality} · score ${hit.score.toFixed(2)}` }),
           hit.text ? h('span', { class: 'text', text: ` — “${hit.text}”` }) : null,
           h('br'), h('span', { class: 'title', text: a ? (a.title || a.original_name) : `asset ${hit.asset_id.slice(0, 8)}` }))));
     }));
-  } catch (e) { say(msg, message(e), false); }
+  } catch (e) {
+    say(msg, e.code === 'search_model_unavailable'
+      ? `${LABELS[modality] || modality} cannot be searched on this server yet (see the search status on the Jobs page).`
+      : message(e), false);
+  }
 }
+
+const LABELS = { visual: 'Pictures', audio: 'Sounds', speech: 'Speech', all: 'This' };
+const MODALITY_LABELS = { visual: 'picture', audio: 'sound', speech: 'speech', title: 'title' };
 
 form.addEventListener('submit', (ev) => {
   ev.preventDefault();
