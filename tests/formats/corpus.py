@@ -321,7 +321,7 @@ problem with the file, that is a bug — after upgrading, `vidpipe reprocess --f
 
 ## The matrix
 
-| input | imitates | container | video | audio | result | renditions |
+| input | imitates | container | video | audio | result | top rung and other renditions |
 |---|---|---|---|---|---|---|
 """
 
@@ -366,7 +366,10 @@ def render_formats_doc(outcomes: dict[str, Any]) -> str:
         out = outcomes[sample.name]
         probe = out.info.probe if out.info else {}
         result = out.asset.status if out.asset.status == "ready" else f"{out.asset.status}: {out.asset.error_message}"
-        renditions = ", ".join(r.name for r in out.renditions) or "—"
+        # The top video rung (per-title may drop lower ones: their count is the title's, not the format's) and
+        # every audio and subtitle rendition.
+        video = [r.name for r in out.renditions if r.kind == "video"][:1]
+        renditions = ", ".join(video + [r.name for r in out.renditions if r.kind != "video"]) or "—"
         container = f"{Path(sample.filename).suffix} ({(probe.get('format') or '?').split(',')[0]})"
         rows.append(f"| {sample.description} | {sample.kind} | {container} | {_codec_cell(probe, 'video')} | "
                     f"{_codec_cell(probe, 'audio')} | {result} | {renditions} |")
