@@ -168,7 +168,7 @@ def asset_page(asset_id: str, request: Request, session: SessionDep, rt: Runtime
                                        .order_by(Segment.start_s))]
     tags = library.machine_tags(session, [parsed], per_asset=12).get(parsed, [])
     base = rt.settings.public_base_url
-    share = {"playback_url": playback_links.playback_url(parsed, base) if asset.hls_master_url else None,
+    share = {"playback_url": playback_links.playback_url(parsed, rt.playback) if asset.hls_master_url else None,
              "embed_snippet": playback_links.embed_snippet(parsed, base, asset.title or asset.original_name)}
     return _render(request, "asset.html", user, "library", asset=asset, scenes=scenes, machine_tags=tags, share=share)
 
@@ -189,7 +189,7 @@ def embed_page(asset_id: uuid.UUID, request: Request, session: SessionDep, rt: R
     asset = views.load_asset(session, asset_id, rt.settings.public_base_url)
     response = templates.TemplateResponse(request, "embed.html", {
         "title": asset.title or asset.original_name or "video", "poster_url": asset.poster_url,
-        "playback_url": playback_links.playback_url(asset_id, rt.settings.public_base_url)})
+        "playback_url": playback_links.playback_url(asset_id, rt.playback)})
     response.headers["X-Frame-Policy"] = "embed"  # read (and removed) by PageRoute, which sets the frame policy
     return response
 

@@ -1,23 +1,24 @@
 """The addresses the console hands out for playing an asset outside it: a copyable playback URL and the embed
-page. The one place that decides them, so signed playback links plug in here.
+page. The one place that decides them.
 
-MERGE NOTE: signed playback (branch `security`, vidpipe/playback/signing.py, PlaybackSigner) replaces the body
-of `playback_url` with the signer's expiring URL (e.g. /v1/play/{token}/{asset}/hls/master.m3u8) and
-`embed_url` with the embed page carrying that token; until then both need a signed-in browser (session cookie),
-and no API key is ever put in a URL."""
+The playback URL is the signer's expiring URL of the master playlist (vidpipe.playback.signing): any HLS player
+plays it without a key or a cookie, and relative variant/segment URIs inherit the grant. The embed page itself
+still needs a signed-in browser; the player inside it plays the signed URL. No API key is ever put in a URL."""
 
 from __future__ import annotations
 
 import uuid
+
+from vidpipe.playback.signing import PlaybackSigner, url_for
 
 
 def _base(base_url: str | None) -> str:
     return (base_url or "").rstrip("/")
 
 
-def playback_url(asset_id: uuid.UUID, base_url: str | None) -> str:
-    """The HLS master playlist address of the asset (for any HLS player)."""
-    return f"{_base(base_url)}/v1/media/{asset_id}/hls/master.m3u8"
+def playback_url(asset_id: uuid.UUID, signer: PlaybackSigner) -> str:
+    """The signed, expiring HLS master playlist address of the asset (for any HLS player)."""
+    return url_for(signer.sign(asset_id, "hls/"), "master.m3u8")
 
 
 def embed_url(asset_id: uuid.UUID, base_url: str | None) -> str:
