@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
-from vidpipe.api.deps import MediaCallerDep, RuntimeDep, SessionDep
+from vidpipe.api.deps import CallerDep, RuntimeDep, SessionDep
 from vidpipe.api.ranges import Unsatisfiable, parse_range
 from vidpipe.api.schemas import ErrorBody
 from vidpipe.blobs.base import BlobStore
@@ -50,7 +50,7 @@ def remux_to_mp4(blobs: BlobStore, playlist_key: str, out: Path, work: Path) -> 
 
 @router.get("/{asset_id}/download.mp4", response_class=Response,
             responses={200: {"content": {"video/mp4": {}}}, 206: {"description": "Partial content"}})
-def download_mp4(asset_id: uuid.UUID, request: Request, session: SessionDep, rt: RuntimeDep, caller: MediaCallerDep,
+def download_mp4(asset_id: uuid.UUID, request: Request, session: SessionDep, rt: RuntimeDep, caller: CallerDep,
                  rendition: Annotated[str, Query(max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
                                                  description="a rendition name, e.g. 720p or audio_eng")],
                  ) -> Response:

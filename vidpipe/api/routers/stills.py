@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import select
 
 from vidpipe.api import thumbnail_at
-from vidpipe.api.deps import MediaCallerDep, RuntimeDep, SessionDep
+from vidpipe.api.deps import CallerDep, RuntimeDep, SessionDep
 from vidpipe.api.schemas import ErrorBody
 from vidpipe.errors import NotFoundError
 from vidpipe.store.models import Asset, MediaInfo
@@ -21,7 +21,7 @@ router = APIRouter(prefix="/assets", tags=["assets"], responses={401: {"model": 
 @router.get("/{asset_id}/thumbnail.jpg", response_class=Response,
             responses={200: {"content": {"image/jpeg": {}}}, 304: {"description": "Not modified"},
                        422: {"model": ErrorBody}})
-def thumbnail(asset_id: uuid.UUID, request: Request, session: SessionDep, rt: RuntimeDep, caller: MediaCallerDep,
+def thumbnail(asset_id: uuid.UUID, request: Request, session: SessionDep, rt: RuntimeDep, caller: CallerDep,
               time: Annotated[float, Query(ge=0, le=7 * 24 * 3600, description="seconds into the video")] = 0.0,
               width: Annotated[int | None, Query(ge=1, le=10_000, description="pixels (32–1280, made even)")] = None,
               exact: Annotated[bool, Query(description="false: the key frame at or before `time` (faster)")] = True,
