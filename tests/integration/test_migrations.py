@@ -59,7 +59,7 @@ def test_keys_made_before_roles_become_admin(embedded_admin_url):
             conn.execute(text("INSERT INTO api_keys (name, prefix, key_hash) VALUES ('old', 'vp_x', :h)"),
                          {"h": "0" * 64})
         migrate.upgrade(url)
-        assert migrate.head_revisions() == {"0004s"} or "0004s" in migrate.current_revisions(url)
+        assert migrate.current_revisions(url) == migrate.head_revisions() and len(migrate.head_revisions()) == 1
         with engine.begin() as conn:
             assert conn.execute(text("SELECT role FROM api_keys WHERE name = 'old'")).scalar() == "admin"
             with pytest.raises(Exception, match="ck_api_keys_role"):

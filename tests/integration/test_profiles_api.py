@@ -43,7 +43,9 @@ def test_builtins_are_listed_and_read_only(api):
     preview = api.get("/v1/profiles/preview").json()
     assert preview == {"name": "preview", "ladder": [{"height": 360, "video_kbps": 700, "audio_kbps": 96}],
                        "segment_seconds": 2.0, "sprite_interval_seconds": 2.0, "x264_preset": "ultrafast",
+                       "ladder_mode": "fixed", "target_vmaf": 93.0,
                        "analyzers": None, "zero_shot_labels": None, "builtin": True}
+    assert api.get("/v1/profiles/standard").json()["ladder_mode"] == "per_title"
     r = _put(api, "standard", SMALL)
     assert r.status_code == 409 and r.json()["error"]["code"] == "builtin_profile"
     assert api.request("DELETE", "/v1/profiles/preview").status_code == 409
@@ -59,6 +61,8 @@ def test_builtins_are_listed_and_read_only(api):
     ({"segment_seconds": 0.5}, "segment_seconds", "1"),
     ({"sprite_interval_seconds": 90}, "sprite_interval_seconds", "60"),
     ({"x264_preset": "turbo"}, "x264_preset", "veryfast"),
+    ({"target_vmaf": 120}, "target_vmaf", "99"),
+    ({"ladder_mode": "magic"}, "ladder_mode", "per_title"),
     ({"analyzers": ["scenes", "mind_reading"]}, "analyzers", "mind_reading"),
     ({"colour": "red"}, "colour", "not permitted"),
 ])
@@ -80,7 +84,8 @@ def test_create_replace_list_delete(api, runtime):
     r = _put(api, "small-1", SMALL)
     assert r.status_code == 201
     assert r.json() == {**SMALL, "name": "small-1", "segment_seconds": 2.0, "sprite_interval_seconds": 2.0,
-                        "builtin": False, "ladder": [{"height": 240, "video_kbps": 400, "audio_kbps": 64}]}
+                        "ladder_mode": "fixed", "target_vmaf": 93.0, "builtin": False,
+                        "ladder": [{"height": 240, "video_kbps": 400, "audio_kbps": 64}]}
     r = _put(api, "small-1", SMALL | {"analyzers": None, "builtin": False, "name": "small-1"})  # GET's JSON back
     assert r.status_code == 200 and r.json()["analyzers"] is None
     items = api.get("/v1/profiles").json()["items"]

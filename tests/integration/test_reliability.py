@@ -222,7 +222,7 @@ def _free_port() -> int:
 def test_api_answers_503_with_retry_after_when_the_database_is_down(settings):
     down = Database(f"postgresql+psycopg://postgres@127.0.0.1:{_free_port()}/vidpipe", pool_size=2)
     rt = Runtime(settings, down, blob_store_from_settings(settings), cache=Caching.from_settings(settings))
-    rt.cache.keys.remember("k-secret", "tester")  # a key verified before the outage
+    rt.cache.keys.remember("k-secret", "tester", "admin")  # a key verified before the outage
     app = create_app(rt)
 
     async def calls() -> list[httpx.Response]:

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StringConstraints, model_validator
 
 # PostgreSQL text cannot hold NUL: refused as input (422), and said so in the schema.
 NO_NUL = "^[^\\u0000]*$"
@@ -200,8 +200,8 @@ class ReprocessAllRequest(BaseModel):
     stage: str | None = Field(default=None, json_schema_extra={"enum": _stage_names()},
                               description="the stage to re-run for every asset missing it; with `failed`, "
                                           "default: the first stage")
-    failed: bool = Field(False, description="every failed asset, from the stage given or the first one (e.g. after "
-                                            "an upgrade fixed what failed them)")
+    failed: StrictBool = Field(False, description="every failed asset, from the stage given or the first one "
+                                                  "(e.g. after an upgrade fixed what failed them)")
 
 
 class ReprocessAccepted(BaseModel):

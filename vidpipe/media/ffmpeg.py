@@ -51,3 +51,28 @@ def run_ffmpeg(args: list[str], *, timeout: float | None = None) -> None:
 def ensure_parent(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
+
+
+# ffmpeg stderr fragments that mean the machine, not the input, is at fault.
+_ENVIRONMENTAL = ("cannot allocate memory", "too many open files", "resource temporarily unavailable",
+                  "read-only file system")
+_FULL_DISK = ("no space left on device", "disk quota exceeded")
+_FFMPEG_SIGNALLED = 255
+
+
+def ffmpeg_failure(what: str, returncode: int, stderr_text: str) -> Exception:
+    """Our error for a failed ffmpeg run: the machine's fault (retried, or waited out) or the input's (permanent)."""
+    from vidpipe.errors import MediaDecodeError, StorageFullError, TransientError
+
+    lines = [ln.strip() for ln in stderr_text.splitlines() if ln.strip()]
+    last = next((ln for ln in reversed(lines) if not ln.lower().startswith("conversion failed")),
+                lines[-1] if lines else f"ffmpeg exited with {returncode}")
+    lowered = stderr_text.lower()
+    if any(marker in lowered for marker in _FULL_DISK):  # an outage of ours: waited out, no attempt spent
+        return StorageFullError(f"{what} ran out of disk space: {last}")
+    # ffmpeg that catches SIGTERM/SIGINT/SIGQUIT exits 255 ("Exiting normally, received signal 15."):
+    # someone stopped it, the input is not at fault.
+    interrupted = returncode < 0 or returncode == _FFMPEG_SIGNALLED or "received signal" in lowered
+    if interrupted or any(marker in lowered for marker in _ENVIRONMENTAL):
+        return TransientError(f"{what} interrupted by the environment: {last}")
+    return MediaDecodeError(f"{what} failed: {last}")

@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from vidpipe.errors import JobCancelledError, MediaDecodeError
-from vidpipe.media.ffmpeg import popen_ffmpeg
+from vidpipe.errors import JobCancelledError
+from vidpipe.media.ffmpeg import ffmpeg_failure, popen_ffmpeg
 
 WINDOW_SECONDS = 1.0
 MAX_WINDOWS = 6
@@ -112,7 +112,6 @@ def _run(args: list[str], should_stop: Callable[[], bool] | None = None) -> None
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-        if proc.returncode != 0:
+        if proc.returncode != 0:  # interrupted or out of disk: retried like the transcode; else MediaDecodeError
             err.seek(0)
-            tail = err.read()[-2000:].decode(errors="replace").strip().splitlines()
-            raise MediaDecodeError(f"quality measurement failed: {tail[-1] if tail else proc.returncode}")
+            raise ffmpeg_failure("quality measurement", proc.returncode, err.read()[-8000:].decode(errors="replace"))

@@ -19,9 +19,9 @@ from typing import IO, Any
 
 import av
 
-from vidpipe.errors import JobCancelledError, MediaDecodeError, StorageFullError, TransientError
+from vidpipe.errors import JobCancelledError, MediaDecodeError
 from vidpipe.media import hls, per_title, vmaf, waveform
-from vidpipe.media.ffmpeg import popen_ffmpeg
+from vidpipe.media.ffmpeg import ffmpeg_failure, popen_ffmpeg
 from vidpipe.media.probe import probe_file
 from vidpipe.media.safe_open import ffmpeg_input_args, open_input
 from vidpipe.stages.base import Output, RenditionInfo, StageInput, StageResult
@@ -32,11 +32,6 @@ SEGMENT_TYPE = "video/mp2t"
 VTT_TYPE = "text/vtt"
 _DEFAULT_TS_START = 126000  # 1.4 s at 90 kHz: where FFmpeg's MPEG-TS muxer starts when nothing says otherwise
 _POLL_SECONDS = 0.2
-# ffmpeg stderr fragments that mean the machine, not the input, is at fault.
-_ENVIRONMENTAL = ("cannot allocate memory", "too many open files", "resource temporarily unavailable",
-                  "read-only file system")
-_FULL_DISK = ("no space left on device", "disk quota exceeded")
-_FFMPEG_SIGNALLED = 255
 
 
 def _probe(inp: StageInput) -> dict[str, Any]:
@@ -59,18 +54,7 @@ def _read_progress(stream: IO[bytes], duration: float, latest: list[float]) -> N
 
 
 def _failure(returncode: int, stderr_text: str) -> Exception:
-    lines = [ln.strip() for ln in stderr_text.splitlines() if ln.strip()]
-    last = next((ln for ln in reversed(lines) if not ln.lower().startswith("conversion failed")),
-                lines[-1] if lines else f"ffmpeg exited with {returncode}")
-    lowered = stderr_text.lower()
-    if any(marker in lowered for marker in _FULL_DISK):  # an outage of ours: waited out, no attempt spent
-        return StorageFullError(f"transcode ran out of disk space: {last}")
-    # ffmpeg that catches SIGTERM/SIGINT/SIGQUIT exits 255 ("Exiting normally, received signal 15."):
-    # someone stopped it, the input is not at fault.
-    interrupted = returncode < 0 or returncode == _FFMPEG_SIGNALLED or "received signal" in lowered
-    if interrupted or any(marker in lowered for marker in _ENVIRONMENTAL):
-        return TransientError(f"transcode interrupted by the environment: {last}")
-    return MediaDecodeError(f"transcode failed: {last}")
+    return ffmpeg_failure("transcode", returncode, stderr_text)
 
 
 def run_ffmpeg_with_progress(args: list[str], *, duration: float, progress: Callable[[float], None],
