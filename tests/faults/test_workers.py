@@ -71,7 +71,7 @@ def _reclaimed(rt, job_id: int, attempt: int) -> bool:
 
 def test_sigkilled_workers_are_resumed_by_a_peer_within_seconds(fault_settings, fault_runtime, procs, tmp_path):
     rt = fault_runtime
-    clips = tiny_clips(tmp_path / "clips", 4, width=640, height=360, seconds=4)
+    clips = tiny_clips(tmp_path / "clips", 6, width=640, height=360, seconds=6)
     ids = [ingest_file(rt, clip, profile="standard") for clip in clips]
     env = worker_env(fault_settings)
     watch = ApiWatch(start_api(procs, fault_settings), ["/v1/assets", "/v1/jobs", f"/v1/assets/{ids[0]}"])
@@ -177,8 +177,9 @@ def test_ffmpeg_alone_interrupted_is_retried_and_the_asset_still_succeeds(fault_
         return job if job is not None and job.status == "running" else None
 
     job = wait_for(transcode_running, timeout=60, interval=0.05, what="the transcode to run", procs=[worker])
-    marker = str(fault_settings.scratch_root / f"job-{job.id}-a1")
-    pids = wait_for(lambda: live_ffmpeg(marker), timeout=20, interval=0.02, what="ffmpeg to start", procs=[worker])
+    # The ladder's ffmpeg (it writes under hls/), not one of the short per-title trial encodes before it.
+    marker = str(fault_settings.scratch_root / f"job-{job.id}-a1" / "hls")
+    pids = wait_for(lambda: live_ffmpeg(marker), timeout=60, interval=0.02, what="ffmpeg to start", procs=[worker])
     signalled_at = datetime.now(UTC)
     for pid in pids:
         os.kill(pid, sig)  # ffmpeg only: the worker is untouched
