@@ -178,7 +178,7 @@ def test_ffmpeg_alone_interrupted_is_retried_and_the_asset_still_succeeds(fault_
 
     job = wait_for(transcode_running, timeout=60, interval=0.05, what="the transcode to run", procs=[worker])
     # The ladder's ffmpeg (it writes under hls/), not one of the short per-title trial encodes before it.
-    marker = str(fault_settings.scratch_root / f"job-{job.id}-a1" / "hls")
+    marker = str(fault_settings.scratch_root / f"job-{job.id}-a1" / "out" / "hls")
     pids = wait_for(lambda: live_ffmpeg(marker), timeout=60, interval=0.02, what="ffmpeg to start", procs=[worker])
     signalled_at = datetime.now(UTC)
     for pid in pids:
