@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.acceptance.conftest import Processes, free_port, wait_for
+from tests.acceptance.conftest import Processes, free_port, procs, wait_for  # noqa: F401 - procs: fixture
 from tests.aws_emulator import FAKE_CREDENTIALS, Emulator, aws_emulator_fixture  # noqa: F401 - fixture
 from tests.tls_postgres import TlsPostgres, tls_postgres
 from vidpipe.media import samples
@@ -119,15 +119,6 @@ def tls_redis(tmp_path: Path) -> Iterator[tuple[int, str, Path]]:
     proc.wait(10)
 
 
-@pytest.fixture
-def procs(tmp_path: Path) -> Iterator[Processes]:
-    log_dir = tmp_path / "logs"
-    log_dir.mkdir()
-    p = Processes(log_dir)
-    try:
-        yield p
-    finally:
-        p.kill_all()
 
 
 def _stand_ins(dev, emulator: Emulator, db: TlsPostgres, redis: tuple[int, str, Path]) -> tuple[Resolver, dict]:
@@ -171,7 +162,7 @@ def _stand_ins(dev, emulator: Emulator, db: TlsPostgres, redis: tuple[int, str, 
 
 @pytest.mark.slow
 def test_task_definitions_run_locally_and_process_an_asset(
-    dev, tmp_path: Path, aws_emulator: Emulator, rds_like: TlsPostgres, tls_redis, procs
+    dev, tmp_path: Path, aws_emulator: Emulator, rds_like: TlsPostgres, tls_redis, procs  # noqa: F811 - the fixture
 ) -> None:
     resolve, values = _stand_ins(dev, aws_emulator, rds_like, tls_redis)
     template = dev.template
