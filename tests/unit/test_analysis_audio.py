@@ -163,14 +163,17 @@ def test_surround_loudness_matches_ffmpeg_ebur128(tmp_path, layout):
     # A different signal per channel (a loud LFE tone that must not count, noise on a surround channel that
     # counts +1.5 dB): a stereo downmix, or equal weights, miss the reference by more than 1 LU.
     n = {"5.1": 6, "7.1": 8, "mono": 1}[layout]
-    sources = ["sine=f=440:d=6,volume=0.5", "sine=f=550:d=6", "sine=f=660:d=6", "sine=f=60:d=6",
-               "anoisesrc=d=6:a=0.3:seed=2", "sine=f=1000:d=6", "sine=f=1500:d=6,volume=0.3",
-               "anoisesrc=d=6:a=0.1:seed=3"][:n]
+    # Every source at 48 kHz in 1024-sample frames: `join` fed 44.1 kHz sines beside 48 kHz noise (resampled,
+    # so frames of different sizes) hung once in CI.
+    sine, noise = "sine=sample_rate=48000:samples_per_frame=1024:d=6", "anoisesrc=r=48000:nb_samples=1024:d=6"
+    sources = [f"{sine}:f=440,volume=0.5", f"{sine}:f=550", f"{sine}:f=660", f"{sine}:f=60",
+               f"{noise}:a=0.3:seed=2", f"{sine}:f=1000", f"{sine}:f=1500,volume=0.3",
+               f"{noise}:a=0.1:seed=3"][:n]
     args = [a for s in sources for a in ("-f", "lavfi", "-i", s)]
     path = tmp_path / f"tone-{layout}.mka"
     inputs = "".join(f"[{i}]" for i in range(n))
     mix = f"{inputs}join=inputs={n}:channel_layout={layout}[a]" if n > 1 else "[0]anull[a]"
-    run_ffmpeg([*args, "-filter_complex", mix, "-map", "[a]", "-c:a", "flac", str(path)])
+    run_ffmpeg([*args, "-filter_complex", mix, "-map", "[a]", "-c:a", "flac", str(path)], timeout=120)
     ours = analyse(path, ["loudness"]).metrics["loudness"]
     ref = _ebur128(path)
     print(f"\n{layout}: ours {ours['integrated_lufs']} LUFS / {ours['true_peak_dbtp']} dBTP, "

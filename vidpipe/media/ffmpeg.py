@@ -42,7 +42,12 @@ def run_ffmpeg(args: list[str], *, timeout: float | None = None) -> None:
     """Run ffmpeg to completion; raise CalledProcessError with its stderr tail on failure."""
     proc = popen_ffmpeg(["-loglevel", "error", "-y", *args], stdout=subprocess.DEVNULL,
                         stderr=subprocess.PIPE)
-    _, err = proc.communicate(timeout=timeout)
+    try:
+        _, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()  # a hung ffmpeg must not outlive the call that gave up on it
+        proc.communicate()
+        raise
     if proc.returncode != 0:
         tail = err[-4000:].decode(errors="replace").strip()
         raise subprocess.CalledProcessError(proc.returncode, f"ffmpeg: {tail}", stderr=tail)
