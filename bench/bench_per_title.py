@@ -8,9 +8,15 @@ film grain, dark scene, fast pan. Each is transcoded by the real transcode stage
 standard ladder with fixed bitrates, and per-title (the default). For every rung it measures the bitrate (all
 segments) and VMAF against the source at the source's size (every 2nd frame of the whole rendition).
 
-BD-rate (VMAF): the mean difference in log bitrate between the two rate-quality curves over the VMAF range both
-cover (piecewise linear in log rate; with fewer than two per-title points, each per-title point is compared with
-the fixed curve interpolated, or extended, at its VMAF). Negative is fewer bits for the same quality.
+Each ladder is a rate-quality curve: its rungs (kbps over all segments, VMAF at 1280x720 against the source)
+plus two more points made with that ladder's own rate control, so the two curves share a quality range: the top
+rung at twice its rate and the bottom rung at half its rate (fixed: bitrate x2 / x0.5; per-title: CRF -6 / +6,
+about x2 / x0.5 in bits, with the cap scaled alike). BD-rate (vidpipe.media.bdrate): PCHIP of log rate over
+VMAF, integrated over the common VMAF interval only (upper envelope of each curve's points; no extrapolation, so
+curves that do not overlap are reported as such). Negative is fewer bits for the same quality.
+
+CPU: user + system time of this process and its ffmpeg children during each transcode (os.times), both modes
+in the same run; the per-title figure includes the analysis (trial encodes and VMAF).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -31,8 +38,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vidpipe.media import hls  # noqa: E402
+from vidpipe.media.bdrate import bd_rate  # noqa: E402
 from vidpipe.media.ffmpeg import ffmpeg_exe  # noqa: E402
 from vidpipe.media.probe import probe_file  # noqa: E402
+from vidpipe.media.safe_open import ffmpeg_input_args  # noqa: E402
 from vidpipe.profiles import get_profile  # noqa: E402
 from vidpipe.settings import Limits  # noqa: E402
 from vidpipe.stages import transcode  # noqa: E402
@@ -40,6 +49,7 @@ from vidpipe.stages.base import StageInput  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out" / "per-title"
 SIZE = "1280x720"
+VMAF_SUBSAMPLE = 3  # every 3rd frame of the whole rendition: the mean moves by ~0.1 against every frame
 
 
 def _photo(name: str) -> Path:
@@ -100,7 +110,6 @@ def _cpu() -> float:
 
 def encode(source: Path, mode: str, work: Path) -> tuple[list, float, dict]:
     profile = get_profile("standard")
-    from dataclasses import replace
     profile = replace(profile, ladder_mode=mode)
     probe = probe_file(source, Limits())
     inp = StageInput(uuid.uuid4(), source, work, profile, Limits(), probe=probe)
@@ -111,48 +120,47 @@ def encode(source: Path, mode: str, work: Path) -> tuple[list, float, dict]:
 
 def rung_points(renditions, work: Path, source: Path, size: tuple[int, int]) -> list[tuple[str, float, float]]:
     """(rung, kbps over all segments, VMAF at the source's size over the whole rendition)."""
-    points = []
-    for r in renditions:
-        if r.kind != "video":
-            continue
-        playlist = work / r.playlist_key
-        segments = hls.parse_media_playlist(playlist.read_text())
-        bits = sum((playlist.parent / uri).stat().st_size for uri, _ in segments) * 8
-        kbps = bits / 1000 / sum(d for _, d in segments)
-        log = work / f"vmaf-{r.name}.json"
-        graph = (f"[0:v]scale={size[0]}:{size[1]}:flags=bicubic,format=yuv420p,setpts=PTS-STARTPTS[d];"
-                 f"[1:v]format=yuv420p,setpts=PTS-STARTPTS[r];"
-                 f"[d][r]libvmaf=log_fmt=json:log_path={log}:n_threads=2:n_subsample=2")
-        subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-i", str(playlist),
-                        "-i", str(source), "-filter_complex", graph, "-f", "null", "-"], check=True)
-        vmaf = json.loads(log.read_text())["pooled_metrics"]["vmaf"]["mean"]
-        points.append((r.name, kbps, vmaf))
-    return points
+    return [(r.name, _kbps(work / r.playlist_key), _vmaf(work / r.playlist_key, source, size,
+                                                         work / f"vmaf-{r.name}.json"))
+            for r in renditions if r.kind == "video"]
 
 
-def _log_rate_at(curve: list[tuple[float, float]], vmaf: float) -> float:
-    """log(kbps) on a (vmaf, log kbps) curve sorted by VMAF: linear between points, extended beyond them."""
-    if len(curve) == 1:
-        return curve[0][1]
-    for (v0, r0), (v1, r1) in zip(curve, curve[1:], strict=False):
-        if vmaf <= v1 or (v1, r1) == curve[-1]:
-            if vmaf < curve[0][0]:
-                (v0, r0), (v1, r1) = curve[0], curve[1]
-            return r0 + (vmaf - v0) * (r1 - r0) / (v1 - v0 if v1 != v0 else 1e-9)
-    return curve[-1][1]
+def _vmaf(rendition: Path, source: Path, size: tuple[int, int], log: Path) -> float:
+    graph = (f"[0:v]scale={size[0]}:{size[1]}:flags=bicubic,format=yuv420p,setpts=PTS-STARTPTS[d];"
+             f"[1:v]format=yuv420p,setpts=PTS-STARTPTS[r];"
+             f"[d][r]libvmaf=log_fmt=json:log_path={log}:n_threads=2:n_subsample={VMAF_SUBSAMPLE}")
+    subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-i", str(rendition),
+                    "-i", str(source), "-filter_complex", graph, "-f", "null", "-"], check=True)
+    return float(json.loads(log.read_text())["pooled_metrics"]["vmaf"]["mean"])
 
 
-def bd_rate(reference: list[tuple[float, float]], test: list[tuple[float, float]]) -> float:
-    """Average bitrate difference (%) of `test` against `reference` at equal VMAF; points are (kbps, vmaf)."""
-    ref = sorted((v, math.log(k)) for k, v in reference)
-    tst = sorted((v, math.log(k)) for k, v in test)
-    low, high = max(ref[0][0], tst[0][0]), min(ref[-1][0], tst[-1][0])
-    if len(tst) >= 2 and high - low >= 0.5:
-        grid = np.linspace(low, high, 50)
-        diff = np.mean([_log_rate_at(tst, v) - _log_rate_at(ref, v) for v in grid])
-    else:
-        diff = np.mean([r - _log_rate_at(ref, v) for v, r in tst])
-    return (math.exp(diff) - 1) * 100
+def _kbps(playlist: Path) -> float:
+    segments = hls.parse_media_playlist(playlist.read_text())
+    bits = sum((playlist.parent / uri).stat().st_size for uri, _ in segments) * 8
+    return bits / 1000 / sum(d for _, d in segments)
+
+
+def extra_points(source: Path, ladder: list[dict], mode: str, work: Path,
+                 size: tuple[int, int]) -> list[tuple[str, float, float]]:
+    """The top rung at twice its rate and the bottom rung at half, with the ladder's own rate control."""
+    plan = hls.plan_transcode(probe_file(source, Limits()), get_profile("standard"))
+    rungs = []
+    for label, rung, factor in (("top-x2", ladder[0], 2.0), ("bottom-x0.5", ladder[-1], 0.5)):
+        if rung["crf"] is None:
+            rungs.append(hls.PlannedRung(label, rung["width"], rung["height"], round(rung["video_kbps"] * factor),
+                                         128))
+        else:
+            rungs.append(hls.PlannedRung(label, rung["width"], rung["height"], round(rung["video_kbps"] * factor),
+                                         128, crf=rung["crf"] - 6 * math.log2(factor),
+                                         cap_kbps=round(rung["maxrate_kbps"] * factor)))
+    plan = replace(plan, rungs=tuple(rungs))
+    out = work / "extra"
+    for r in rungs:
+        (out / r.name).mkdir(parents=True, exist_ok=True)
+    args = hls.build_ffmpeg_args(plan, ffmpeg_input_args(source), out)
+    subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", *args], check=True, stdout=subprocess.DEVNULL)
+    return [(r.name, _kbps(out / r.name / "index.m3u8"), _vmaf(out / r.name / "index.m3u8", source, size,
+                                                               work / f"vmaf-{r.name}.json")) for r in rungs]
 
 
 def main() -> None:
@@ -162,30 +170,33 @@ def main() -> None:
     args = parser.parse_args()
     sources = build_sources(args.seconds, set(filter(None, args.only.split(","))) or None)
     rows, totals = [], {"fixed": [0.0, 0.0], "per_title": [0.0, 0.0]}
-    all_bd = []
-    started = time.perf_counter()
+    started, load = time.perf_counter(), os.getloadavg()[0]
+    size = (1280, 720)
     for name, source in sources.items():
-        size = (1280, 720)
         result = {}
         for mode in ("fixed", "per_title"):
             with tempfile.TemporaryDirectory(prefix=f"bench-{mode}-") as tmp:
                 renditions, cpu, meta = encode(source, mode, Path(tmp))
                 points = rung_points(renditions, Path(tmp), source, size)
-                result[mode] = (points, cpu, meta)
-                bits = sum(k for _, k, _ in points)
-                totals[mode][0] += bits
+                extra = extra_points(source, meta["ladder"], mode, Path(tmp), size)
+                result[mode] = (points, extra, cpu, meta)
+                totals[mode][0] += sum(k for _, k, _ in points)
                 totals[mode][1] += cpu
-        fixed, per_title = result["fixed"][0], result["per_title"][0]
-        bd = bd_rate([(k, v) for _, k, v in fixed], [(k, v) for _, k, v in per_title])
-        all_bd.append(bd)
-        target = result["per_title"][2]["ladder_decision"].get("target_vmaf")
-        rows.append((name, fixed, per_title, bd, result["fixed"][1], result["per_title"][1], target))
-        print(f"{name:13s} BD-rate {bd:+6.1f}%  fixed {_fmt(fixed)}  | per-title {_fmt(per_title)}  "
-              f"cpu {result['fixed'][1]:.1f}s -> {result['per_title'][1]:.1f}s", flush=True)
-    print(f"\nmachine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; {len(rows)} sources of "
-          f"{args.seconds:g} s; {time.perf_counter() - started:.0f} s")
-    print(f"BD-rate (VMAF) per source: {', '.join(f'{r[0]} {r[3]:+.1f}%' for r in rows)}")
-    print(f"overall BD-rate (mean): {np.mean(all_bd):+.1f}%; worst: {max(all_bd):+.1f}%")
+        (fixed, fixed_extra, fixed_cpu, _), (pt, pt_extra, pt_cpu, meta) = result["fixed"], result["per_title"]
+        bd = bd_rate([(k, v) for _, k, v in fixed + fixed_extra], [(k, v) for _, k, v in pt + pt_extra])
+        target = meta["ladder_decision"].get("target_vmaf")
+        rows.append((name, fixed, pt, bd, fixed_cpu, pt_cpu, target))
+        bd_text = f"{bd:+6.1f}%" if bd is not None else "no overlap"
+        print(f"{name:13s} BD-rate {bd_text}  fixed {_fmt(fixed)} (+ {_fmt(fixed_extra)})  | per-title {_fmt(pt)} "
+              f"(+ {_fmt(pt_extra)})  cpu {fixed_cpu:.1f}s -> {pt_cpu:.1f}s  decision "
+              f"{json.dumps({k: meta['ladder_decision'].get(k) for k in ('crf', 'trials')})}", flush=True)
+    print(f"\nmachine: {os.cpu_count()} cores, load average {load:.1f} at the start, {os.getloadavg()[0]:.1f} at the "
+          f"end; {len(rows)} sources of {args.seconds:g} s; {time.perf_counter() - started:.0f} s")
+    bds = [r[3] for r in rows if r[3] is not None]
+    print("BD-rate (VMAF) per source: " + ", ".join(f"{r[0]} " + (f"{r[3]:+.1f}%" if r[3] is not None else "n/a")
+                                                    for r in rows))
+    if bds:
+        print(f"overall BD-rate (mean of {len(bds)} sources): {np.mean(bds):+.1f}%; worst: {max(bds):+.1f}%")
     print(f"total bits (sum of rung bitrates): fixed {totals['fixed'][0]:.0f} kbps, per-title "
           f"{totals['per_title'][0]:.0f} kbps ({(totals['per_title'][0] / totals['fixed'][0] - 1) * 100:+.1f}%)")
     print(f"encode CPU incl. analysis: fixed {totals['fixed'][1]:.1f} s, per-title {totals['per_title'][1]:.1f} s "

@@ -20,7 +20,7 @@ from typing import IO, Any
 import av
 
 from vidpipe.errors import JobCancelledError, MediaDecodeError
-from vidpipe.media import hls, per_title, vmaf, waveform
+from vidpipe.media import hls, vmaf, waveform
 from vidpipe.media.ffmpeg import ffmpeg_failure, popen_ffmpeg
 from vidpipe.media.probe import probe_file
 from vidpipe.media.safe_open import ffmpeg_input_args, open_input
@@ -207,54 +207,11 @@ def _rendition_info(v: hls.Variant, quality: dict[str, dict[str, Any]]) -> Rendi
 
 def _per_title(plan: hls.TranscodePlan, input_args: list[str], inp: StageInput,
                windows: list[vmaf.Window]) -> tuple[hls.TranscodePlan, dict[str, Any], dict[str, dict[str, Any]]]:
-    """Measure the title on sampled windows, set every rung's CRF and drop the rungs that add nothing.
-
-    Two trial CRFs at the top rung's size give the CRF for the target; every rung is then encoded at it, which
-    yields what each costs, how it looks at its own size (the quality report) and shown at the top rung's size
-    (for dropping rungs). When the top rung misses the target by more than a point, once more at a corrected CRF.
-    """
-    target, top = inp.profile.target_vmaf, plan.rungs[0]
-    top_size, seconds = (top.width, top.height), sum(w.seconds for w in windows)
-    common = {"head_filters": hls.video_filters(plan), "video_stream": f"v:{plan.video_index}",
-              "preset": plan.x264_preset, "should_stop": inp.should_stop}
-    stop = inp.should_stop
-    sizes = [(r.width, r.height) for r in plan.rungs]
-    with tempfile.TemporaryDirectory(dir=inp.work_dir, prefix="per-title-") as tmp:
-        work = Path(tmp)
-        reference, first = vmaf.trial_encodes(input_args, windows, sizes=[top_size] * len(per_title.TRIAL_CRFS),
-                                              crfs=per_title.TRIAL_CRFS, work=work, reference_size=top_size,
-                                              **common)
-        assert reference is not None
-        scores = vmaf.vmaf_scores(first, reference, top_size, work, stop)
-        trials = [per_title.Trial(c, v, vmaf.kbps(p, seconds))
-                  for c, v, p in zip(per_title.TRIAL_CRFS, scores, first, strict=True)]
-        inp.progress(0.05)
-        crf = per_title.refine_crf(per_title.crf_for_target(trials, target))
-        for attempt in range(2):
-            _, at_crf = vmaf.trial_encodes(input_args, windows, sizes=sizes, crfs=[crf] * len(sizes), work=work,
-                                           tag=f"rung{attempt}", **common)
-            display = vmaf.vmaf_scores(at_crf, reference, top_size, work, stop)  # the top rung's: its own VMAF
-            trials.append(per_title.Trial(crf, display[0], vmaf.kbps(at_crf[0], seconds)))
-            corrected = per_title.refine_crf(per_title.crf_for_target(trials, target))
-            if attempt == 1 or abs(display[0] - target) <= 1.0 or corrected == crf:
-                break
-            crf = corrected
-        own = [display[0]] + [vmaf.vmaf_scores([p], reference, size, work, stop)[0]
-                              for p, size in zip(at_crf[1:], sizes[1:], strict=True)]
-        rates = [vmaf.kbps(p, seconds) for p in at_crf]
-        inp.progress(0.12)
-    estimates = [per_title.RungEstimate(r.name, rate, d) for r, rate, d in zip(plan.rungs, rates, display, strict=True)]
-    keep = per_title.choose_rungs(estimates, min_vmaf_step=inp.profile.min_vmaf_step)
-    rungs = tuple(dataclasses.replace(r, crf=crf, video_kbps=max(1, round(rate)),
-                                      cap_kbps=per_title.capped_rate(rate, r.maxrate_kbps))
-                  for r, rate in zip(plan.rungs, rates, strict=True) if r.name in keep)
-    decision = {"mode": "per_title", "target_vmaf": target, "crf": crf, "windows": len(windows),
-                "sampled_seconds": round(seconds, 3), "trials": [dataclasses.asdict(t) for t in trials],
-                "rungs": [dataclasses.asdict(e) | {"kept": e.name in keep} for e in estimates]}
-    quality = {r.name: {"vmaf": round(v, 2), "target_vmaf": target, "crf": crf, "sampled_seconds": round(seconds, 3),
-                        "meets_target": not per_title.misses_target(v, target) if r is plan.rungs[0] else None}
-               for r, v in zip(plan.rungs, own, strict=True) if r.name in keep}
-    return dataclasses.replace(plan, rungs=rungs), decision, quality
+    """Every rung's CRF for the profile's target and the rungs worth keeping, from trial encodes of the windows."""
+    result = vmaf.analyse(plan, input_args, windows, target=inp.profile.target_vmaf,
+                          min_vmaf_step=inp.profile.min_vmaf_step, work_dir=inp.work_dir, should_stop=inp.should_stop)
+    inp.progress(0.12)
+    return result
 
 
 def run(inp: StageInput) -> StageResult:
