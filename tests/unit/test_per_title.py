@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
 
 from vidpipe.media import hls
 from vidpipe.media.per_title import (
+    CAP_HEADROOM,
+    MAX_STEP,
     RungEstimate,
     Trial,
     capped_rate,
     choose_rungs,
+    crf_for_rate,
     crf_for_target,
+    kbps_at,
     misses_target,
     refine_crf,
+    second_trial_crf,
+    top_crf,
+    vmaf_at,
+    window_kbps,
 )
 from vidpipe.media.vmaf import sample_windows
 from vidpipe.profiles import get_profile
@@ -50,9 +59,10 @@ def test_static_content_keeps_fewer_rungs_than_busy_content() -> None:
     assert choose_rungs([]) == []
 
 
-def test_caps_never_exceed_the_fixed_ladder() -> None:
+def test_caps_stay_streamable() -> None:
     assert capped_rate(400, 5350) == 1000  # a title's peaks get room above its average ...
-    assert capped_rate(4000, 5350) == 5350  # ... but never more than the fixed rung allows
+    assert capped_rate(4000, 5350) == round(5350 * CAP_HEADROOM)  # ... at most the headroom over the fixed rung
+    assert capped_rate(4000, 5350, headroom=False) == 5350  # ... none when the target is out of reach anyway
     assert misses_target(91.5, 93.0) and not misses_target(92.2, 93.0) and not misses_target(None, 93.0)
 
 
@@ -73,7 +83,39 @@ def test_crf_rungs_are_encoded_at_constant_quality_with_a_cap() -> None:
 
 
 def test_windows_spread_over_the_title() -> None:
-    assert [(w.start, w.seconds) for w in sample_windows(2.0)] == [(0.0, 2.0)]
+    assert [(w.start, w.seconds) for w in sample_windows(1.2)] == [(0.0, 1.2)]
     windows = sample_windows(600.0)
     assert len(windows) == 6 and windows[0].start > 0 and windows[-1].start < 600 - 1
     assert all(b.start - a.start > 60 for a, b in zip(windows, windows[1:], strict=False))
+
+
+def test_the_second_trial_steps_towards_the_target() -> None:
+    easy = Trial(26, 98.2, 300)  # far above the target: cheaper CRF next, but at most MAX_STEP away
+    assert second_trial_crf(easy, 93.0, 4000) == pytest.approx(26 + 4.0)
+    assert second_trial_crf(Trial(26, 60.0, 2000), 93.0, 1e9) == 26 - MAX_STEP
+    # Below the target and already near the ceiling rate: no use measuring a CRF no cap would allow.
+    grain = Trial(26, 78.0, 2500)
+    assert 26 - MAX_STEP < second_trial_crf(grain, 93.0, 4500) <= 26 - 6 * math.log2(4500 / 2500) + 0.5
+
+
+def test_the_target_crf_interpolates_near_the_second_trial() -> None:
+    trials = [Trial(26, 97.0, 500), Trial(29, 94.0, 380)]
+    crf, reachable = top_crf(trials, 93.0, 2996)
+    assert crf == 30.0 and reachable
+    assert vmaf_at(trials, 30.0) == pytest.approx(93.0)
+    assert kbps_at(trials, 30.0) < 380  # log-linear: fewer bits further up the CRF scale
+    assert crf_for_rate(trials, 380) == pytest.approx(29.0)
+
+
+def test_an_unreachable_target_spends_what_the_fixed_ladder_would() -> None:
+    grain = [Trial(26, 78.0, 2500), Trial(21.5, 84.0, 4400)]  # 93 would need tens of Mb/s
+    crf, reachable = top_crf(grain, 93.0, 2996)
+    assert not reachable
+    assert kbps_at(grain, crf) == pytest.approx(2996, rel=0.1)
+
+
+def test_trial_rate_counts_keyframes_at_the_ladders_spacing() -> None:
+    # Three windows joined: a keyframe at each cut. At one keyframe per 100 frames the rate is mostly P-frames.
+    frames = [(40_000, True)] + [(4_000, False)] * 11 + [(40_000, True)] + [(4_000, False)] * 11
+    assert window_kbps(frames, 25.0, 100) == pytest.approx((0.01 * 40_000 + 0.99 * 4_000) * 8 * 25 / 1000)
+    assert window_kbps([(1000, True)], 25.0, 100) == pytest.approx(200.0)
