@@ -49,9 +49,9 @@ def serve_child(data_dir: Path, port: int, pool_size: int) -> None:
 
 def seed(data_dir: Path, count: int) -> tuple[list[uuid.UUID], str, int]:
     """~count assets with media info, renditions, artifacts and jobs; returns their ids and an API key."""
+    from vidpipe.db import apikeys
+    from vidpipe.db.models import Artifact, Asset, Job, MediaInfo, Rendition
     from vidpipe.runtime import Runtime
-    from vidpipe.store import apikeys
-    from vidpipe.store.models import Artifact, Asset, Job, MediaInfo, Rendition
 
     rt = Runtime.from_settings(_settings(data_dir), pool_size=2)
     ids = [uuid.uuid4() for _ in range(count)]

@@ -23,8 +23,8 @@ import uvicorn
 
 from vidpipe.api.main import create_app
 from vidpipe.api.server import uvicorn_config
+from vidpipe.db import apikeys
 from vidpipe.ingest import url as url_ingest
-from vidpipe.store import apikeys
 
 pytestmark = pytest.mark.slow
 

@@ -22,10 +22,10 @@ from sqlalchemy import event, func, select, text
 
 from vidpipe.api import views
 from vidpipe.api.main import create_app
-from vidpipe.media import samples
+from vidpipe.db import apikeys
+from vidpipe.db.models import Artifact, Asset, Event, Job, MediaInfo, Rendition
+from vidpipe.ffmpeg import samples
 from vidpipe.stages import registry
-from vidpipe.store import apikeys
-from vidpipe.store.models import Artifact, Asset, Event, Job, MediaInfo, Rendition
 
 BOUNDARY = "vidpipe-test-boundary-7f3a"
 

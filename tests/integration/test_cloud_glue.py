@@ -12,21 +12,21 @@ import httpx
 from sqlalchemy import select
 
 from tests.aws_emulator import Emulator, aws_emulator_fixture  # noqa: F401 - fixtures
-from vidpipe import metrics
 from vidpipe.api.main import create_app
-from vidpipe.cloud.apikeys import import_key
-from vidpipe.cloud.deadletters import redrive
 from vidpipe.cloud.secrets import read_secret
 from vidpipe.cloud.startup import prepare_settings
+from vidpipe.db import apikeys
+from vidpipe.db.apikeys import import_key
+from vidpipe.db.models import Job
 from vidpipe.errors import TransientError
 from vidpipe.ingest.service import IngestRequest, ingest_stream
-from vidpipe.queue import jobs
-from vidpipe.queue.worker import Worker
+from vidpipe.jobs import metrics
+from vidpipe.jobs import queue as jobs
+from vidpipe.jobs.deadletters import redrive
+from vidpipe.jobs.runner import JobRun, StageRunner
+from vidpipe.jobs.worker import Worker
 from vidpipe.runtime import Runtime
 from vidpipe.settings import Settings
-from vidpipe.stages.runner import JobRun, StageRunner
-from vidpipe.store import apikeys
-from vidpipe.store.models import Job
 
 EMF_UNITS = {"Seconds", "Microseconds", "Milliseconds", "Bytes", "Kilobytes", "Megabytes", "Gigabytes", "Terabytes",
              "Bits", "Kilobits", "Megabits", "Gigabits", "Terabits", "Percent", "Count", "Bytes/Second",

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from vidpipe.db.models import Artifact, Asset, Event, Job, MediaInfo, Rendition
+from vidpipe.ffmpeg import samples
 from vidpipe.ingest.service import IngestRequest, ingest_path
-from vidpipe.media import samples
-from vidpipe.queue.reprocess import assets_missing_stage, reprocess_asset
-from vidpipe.queue.worker import Worker
+from vidpipe.jobs.reprocess import assets_missing_stage, reprocess_asset
+from vidpipe.jobs.worker import Worker
 from vidpipe.stages.registry import STAGES
-from vidpipe.store.models import Artifact, Asset, Event, Job, MediaInfo, Rendition
 
 
 @pytest.fixture(scope="module")

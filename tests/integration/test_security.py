@@ -13,8 +13,8 @@ from sqlalchemy import select
 from tests.integration.test_api import Api, _insert_assets
 from vidpipe.api.main import create_app
 from vidpipe.api.sessions import COOKIE
-from vidpipe.store import apikeys
-from vidpipe.store.models import Artifact, Asset
+from vidpipe.db import apikeys
+from vidpipe.db.models import Artifact, Asset
 
 ORIGIN = {"Origin": "http://api.test"}
 
@@ -38,7 +38,7 @@ def _as(key: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory) -> bytes:
-    from vidpipe.media import samples
+    from vidpipe.ffmpeg import samples
 
     return samples.make_video(tmp_path_factory.mktemp("clips") / "c.mp4", seconds=1, width=160, height=120).read_bytes()
 

@@ -11,8 +11,8 @@ from sqlalchemy import select, text, update
 from tests.integration.test_api import Api
 from vidpipe.api.main import create_app
 from vidpipe.api.sessions import COOKIE
-from vidpipe.store import apikeys
-from vidpipe.store.web_models import WebSession
+from vidpipe.db import apikeys
+from vidpipe.db.models.web import WebSession
 
 ORIGIN = {"Origin": "http://api.test"}
 

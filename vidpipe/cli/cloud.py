@@ -68,7 +68,7 @@ def consume_kinesis(
 def jobs_redrive() -> None:
     """Retry every dead job, and delete their messages from the dead-letter queue."""
     from vidpipe.cli.main import console, err_console, open_runtime
-    from vidpipe.cloud.deadletters import redrive
+    from vidpipe.jobs.deadletters import redrive
 
     rt = open_runtime()
     try:
@@ -87,8 +87,8 @@ def keys_import_secret(
 ) -> None:
     """Accept the API key kept in Secrets Manager (stored here only as its hash; never printed)."""
     from vidpipe.cli.main import console, fail, open_runtime
-    from vidpipe.cloud.apikeys import import_key
     from vidpipe.cloud.secrets import read_secret
+    from vidpipe.db.apikeys import import_key
 
     rt = open_runtime()
     try:

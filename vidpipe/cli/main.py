@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from vidpipe.cli.errors import as_user_error, one_line
+from vidpipe.cli.failures import as_user_error, one_line
 from vidpipe.cli.search import search_command
 from vidpipe.errors import VidpipeError
 from vidpipe.logs import setup_logging
@@ -71,7 +71,7 @@ def _install_stop_handlers(stop) -> None:
 @app.command()
 def worker(concurrency: Annotated[int | None, typer.Option("--concurrency", "-c", min=1)] = None) -> None:
     """Run a worker: claims jobs from the database and runs stages until SIGTERM."""
-    from vidpipe.queue.worker import Worker
+    from vidpipe.jobs.worker import Worker
 
     rt = open_runtime()
     w = Worker(rt, concurrency=concurrency)
@@ -93,7 +93,7 @@ def serve(host: Annotated[str | None, typer.Option()] = None,
     _install_stop_handlers(lambda: None)
     reporting = threading.Event()
     if rt.settings.metrics_environment:  # BacklogPerTask from the API too: idle workers scale from zero on it
-        from vidpipe.metrics import start_reporters
+        from vidpipe.jobs.metrics import start_reporters
 
         start_reporters(rt, reporting)
     try:
@@ -108,7 +108,7 @@ def up(host: Annotated[str | None, typer.Option()] = None, port: Annotated[int |
        concurrency: Annotated[int | None, typer.Option("--concurrency", "-c", min=1)] = None) -> None:
     """Run the API and a worker together (the one-machine default)."""
     from vidpipe.api.server import serve as run_api
-    from vidpipe.queue.worker import Worker
+    from vidpipe.jobs.worker import Worker
 
     rt = open_runtime(pool_size=20)
     w = Worker(rt, concurrency=concurrency)
@@ -194,7 +194,7 @@ def watch(folder: Annotated[Path, typer.Argument(help="Folder to watch for new m
 def state_assets(rt, ids):
     from sqlalchemy import select
 
-    from vidpipe.store.models import Asset
+    from vidpipe.db.models import Asset
 
     with rt.db.session() as s:
         found = {a.id: a for a in s.scalars(select(Asset).where(Asset.id.in_(ids)))}
@@ -242,8 +242,8 @@ def status(asset_id: Annotated[str | None, typer.Argument(help="An asset id (or 
     """Show one asset in detail, or the most recent assets."""
     from sqlalchemy import String, cast, select
 
-    from vidpipe.store import assets as asset_store
-    from vidpipe.store.models import Asset
+    from vidpipe.db import assets as asset_store
+    from vidpipe.db.models import Asset
 
     rt = open_runtime()
     with rt.db.session() as s:
@@ -279,7 +279,7 @@ def reprocess(asset_id: Annotated[str | None, typer.Argument(help="Asset id; omi
                                                                      "(after an upgrade).")] = False,
               ) -> None:
     """Re-run a stage (and what depends on it) without re-uploading."""
-    from vidpipe.queue.reprocess import assets_missing_stage, failed_assets, reprocess_asset
+    from vidpipe.jobs.reprocess import assets_missing_stage, failed_assets, reprocess_asset
 
     rt = open_runtime()
     if (asset_id is not None) + missing + failed != 1:
@@ -312,7 +312,7 @@ def jobs_list(ctx: typer.Context, dead: Annotated[bool, typer.Option("--dead", h
         return
     from sqlalchemy import select
 
-    from vidpipe.store.models import Job
+    from vidpipe.db.models import Job
 
     rt = open_runtime()
     with rt.db.session() as s:
@@ -333,8 +333,8 @@ def jobs_list(ctx: typer.Context, dead: Annotated[bool, typer.Option("--dead", h
 @jobs_app.command("retry")
 def jobs_retry(job_id: int) -> None:
     """Requeue a dead, failed or cancelled job."""
-    from vidpipe.queue import jobs as queue_jobs
-    from vidpipe.store import assets as asset_store
+    from vidpipe.db import assets as asset_store
+    from vidpipe.jobs import queue as queue_jobs
 
     rt = open_runtime()
     try:
@@ -352,7 +352,7 @@ def jobs_retry(job_id: int) -> None:
 @jobs_app.command("cancel")
 def jobs_cancel(job_id: int) -> None:
     """Cancel a queued job, or ask a running one to stop."""
-    from vidpipe.queue import jobs as queue_jobs
+    from vidpipe.jobs import queue as queue_jobs
 
     rt = open_runtime()
     try:
@@ -368,8 +368,8 @@ def jobs_cancel(job_id: int) -> None:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply database migrations (creates the vector extension where the server has it)."""
-    from vidpipe.store import migrate
-    from vidpipe.store.database import resolve_database_url
+    from vidpipe.db import migrate
+    from vidpipe.db.database import resolve_database_url
 
     settings = load_settings()
     url = resolve_database_url(settings)

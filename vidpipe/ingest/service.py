@@ -14,15 +14,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from vidpipe.blobs.base import Staging
+from vidpipe.db import events
+from vidpipe.db.models import Asset
+from vidpipe.db.profiles import resolve_profile
 from vidpipe.errors import InputError
+from vidpipe.jobs import queue as jobs
+from vidpipe.mediastore.base import Staging
 from vidpipe.profiles import Profile
-from vidpipe.queue import jobs
 from vidpipe.runtime import Runtime
 from vidpipe.stages import registry
-from vidpipe.store import events
-from vidpipe.store.models import Asset
-from vidpipe.store.profiles import resolve_profile
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ def ingest(rt: Runtime, req: IngestRequest, fill: Callable[[Staging], None], *,
 
 
 def _profile(rt: Runtime, name: str) -> Profile:
-    """A built-in or stored profile (vidpipe.store.profiles), or InputError(unknown_profile)."""
+    """A built-in or stored profile (vidpipe.db.profiles), or InputError(unknown_profile)."""
     with rt.db.session() as s:
         return resolve_profile(s, name)
 

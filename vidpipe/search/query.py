@@ -17,8 +17,7 @@ from sqlalchemy import Text, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import Session
 
-from vidpipe.errors import InputError
-from vidpipe.search.errors import ModalityNotConfigured, QueryModelUnavailable
+from vidpipe.errors import InputError, ModalityNotConfigured, QueryModelUnavailable
 from vidpipe.search.index import (
     ensure_index_for_search,
     require_vectors,

@@ -18,10 +18,10 @@ from sqlalchemy import select
 from vidpipe.api.deps import CallerDep, RuntimeDep, SessionDep
 from vidpipe.api.ranges import Unsatisfiable, parse_range
 from vidpipe.api.schemas import ErrorBody
-from vidpipe.blobs.base import BlobStore
+from vidpipe.db.models import Asset, Rendition
 from vidpipe.errors import MediaDecodeError, NotFoundError
-from vidpipe.media.ffmpeg import run_ffmpeg
-from vidpipe.store.models import Asset, Rendition
+from vidpipe.ffmpeg.process import run_ffmpeg
+from vidpipe.mediastore.base import MediaStore
 
 router = APIRouter(prefix="/assets", tags=["assets"], responses={401: {"model": ErrorBody}, 404: {"model": ErrorBody}})
 _REMUXING = threading.BoundedSemaphore(2)  # stream copies are cheap but read every segment
@@ -31,7 +31,7 @@ def download_key(asset_id: uuid.UUID, rendition: str) -> str:
     return f"{asset_id}/downloads/{rendition}.mp4"
 
 
-def remux_to_mp4(blobs: BlobStore, playlist_key: str, out: Path, work: Path) -> Path:
+def remux_to_mp4(blobs: MediaStore, playlist_key: str, out: Path, work: Path) -> Path:
     """Copy a rendition's playlist and segments into `work`, then stream-copy them into one faststart MP4."""
     prefix = playlist_key.rsplit("/", 1)[0] + "/"
     for key in blobs.list(prefix):

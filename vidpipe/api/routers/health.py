@@ -10,8 +10,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from vidpipe.api.deps import RuntimeDep
+from vidpipe.db import migrate
 from vidpipe.runtime import Runtime
-from vidpipe.store import migrate
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])

@@ -19,12 +19,12 @@ from vidpipe.api.deps import CallerDep, RuntimeDep, SessionDep
 from vidpipe.api.handlers import error_response
 from vidpipe.api.ranges import Unsatisfiable, guess_content_type, parse_range
 from vidpipe.api.schemas import ErrorBody
-from vidpipe.blobs.base import check_key
 from vidpipe.cache.http import media_cache_control
+from vidpipe.db.models import Artifact, Asset
 from vidpipe.errors import NotFoundError
+from vidpipe.mediastore.base import check_key
 from vidpipe.playback.signing import LocalSigner
 from vidpipe.runtime import Runtime
-from vidpipe.store.models import Artifact, Asset
 
 router = APIRouter(prefix="/media", tags=["media"], responses={401: {"model": ErrorBody}, 404: {"model": ErrorBody}})
 

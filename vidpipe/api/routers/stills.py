@@ -12,8 +12,8 @@ from sqlalchemy import select
 from vidpipe.api import thumbnail_at
 from vidpipe.api.deps import CallerDep, RuntimeDep, SessionDep
 from vidpipe.api.schemas import ErrorBody
+from vidpipe.db.models import Asset, MediaInfo
 from vidpipe.errors import NotFoundError
-from vidpipe.store.models import Asset, MediaInfo
 
 router = APIRouter(prefix="/assets", tags=["assets"], responses={401: {"model": ErrorBody}, 404: {"model": ErrorBody}})
 
