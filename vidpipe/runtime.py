@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 class Runtime:
     settings: Settings
     db: Database
-    blobs: MediaStore
+    media_store: MediaStore
     dead_letter_sinks: list[Any] = field(default_factory=list)  # vidpipe.cloud.deadletter_queue (SQS when configured)
     cache: Caching = None  # type: ignore[assignment] - built from settings when not given
 

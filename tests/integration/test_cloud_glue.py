@@ -95,7 +95,7 @@ def test_dead_job_goes_to_sqs_counts_in_metrics_and_redrives(settings, aws_emula
             # Spends attempts (a storage outage would not: it is waited out, see test_reliability.py).
             raise TransientError("connection reset by peer")
 
-        monkeypatch.setattr(rt.blobs, "local_copy", flaky)
+        monkeypatch.setattr(rt.media_store, "local_copy", flaky)
         before = metrics.JOB_OUTCOMES.labels("probe", "dead")._value.get()
         worker = Worker(rt, concurrency=1)
         worker.start()
@@ -145,7 +145,8 @@ def test_a_failing_dead_letter_queue_only_warns(settings, aws_emulator, monkeypa
     rt = _cloud_runtime(settings, aws_emulator, dlq_url=missing)
     try:
         ingest_stream(rt, IngestRequest("upload", original_name="x.mp4"), [b"bytes"])
-        monkeypatch.setattr(rt.blobs, "local_copy", lambda key, scratch: (_ for _ in ()).throw(TransientError("down")))
+        monkeypatch.setattr(rt.media_store, "local_copy",
+                            lambda key, scratch: (_ for _ in ()).throw(TransientError("down")))
         with rt.db.session() as s, s.begin():
             job = jobs.claim(s, "w1", 30)
         assert StageRunner(rt, "w1").run(JobRun(job)) == "dead"

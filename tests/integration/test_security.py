@@ -111,7 +111,7 @@ def _store(runtime, aid: uuid.UUID, files: dict[str, tuple[str, bytes, str]]) ->
             path = runtime.settings.scratch_root / uuid.uuid4().hex
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
-            runtime.blobs.put_file(f"{aid}/{rest}", path)
+            runtime.media_store.put_file(f"{aid}/{rest}", path)
             if kind != "original":
                 s.add(Artifact(asset_id=aid, stage="x", kind=kind, key=f"{aid}/{rest}", content_type=ctype,
                                size_bytes=len(data)))

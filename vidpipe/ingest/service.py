@@ -62,7 +62,7 @@ def ingest(rt: Runtime, req: IngestRequest, fill: Callable[[Staging], None], *,
     caller's own bookkeeping (e.g. a stream checkpoint) commits or fails with it; `detail` joins the event."""
     detail = detail or {}
     _profile(rt, req.profile or rt.settings.default_profile)  # fail fast, before any bytes move
-    with rt.blobs.open_staging(rt.settings.limits.max_upload_bytes) as staging:
+    with rt.media_store.open_staging(rt.settings.limits.max_upload_bytes) as staging:
         fill(staging)
         # fill may complete the request (form fields after the file part, a URL's file name): resolve now.
         profile = _profile(rt, req.profile or rt.settings.default_profile).name
@@ -93,13 +93,13 @@ def ingest(rt: Runtime, req: IngestRequest, fill: Callable[[Staging], None], *,
                 within(s, asset_id)
     except IntegrityError:
         # The same bytes arrived concurrently and the other upload won the unique sha256.
-        rt.blobs.delete_prefix(str(asset_id))
+        rt.media_store.delete_prefix(str(asset_id))
         existing = _find_by_hash(rt, stored.sha256)
         if existing is None:
             raise
         return _duplicate(rt, existing, req, within, detail)
     except BaseException:
-        rt.blobs.delete_prefix(str(asset_id))
+        rt.media_store.delete_prefix(str(asset_id))
         raise
     log.info("asset.created", extra={"asset": str(asset_id), "size": stored.size})
     return IngestResult(asset, duplicate=False)

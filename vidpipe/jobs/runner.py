@@ -111,7 +111,7 @@ class StageRunner:
         def progress(fraction: float) -> None:
             run.progress = max(0.0, min(1.0, float(fraction)))
 
-        with self.rt.blobs.local_copy(asset.original_key, work_dir) as source:
+        with self.rt.media_store.local_copy(asset.original_key, work_dir) as source:
             inp = StageInput(asset_id=asset.id, source_path=source, work_dir=work_dir / "out",
                              profile=profile, limits=self.rt.settings.limits, probe=probe,
                              progress=progress, should_stop=run.should_stop, title=asset.title,
@@ -125,7 +125,7 @@ class StageRunner:
     def _publish(self, asset: Asset, result: StageResult) -> dict[str, int]:
         sizes = {}
         for out in result.outputs:
-            stored = self.rt.blobs.put_file(f"{asset.id}/{out.key}", out.path, out.content_type)
+            stored = self.rt.media_store.put_file(f"{asset.id}/{out.key}", out.path, out.content_type)
             sizes[stored.key] = stored.size
         return sizes
 
@@ -139,7 +139,7 @@ class StageRunner:
             stale = assets.save_stage_result(s, job.asset_id, job.stage, result, sizes)
             self._advance(s, job)
         for key in stale:
-            self.rt.blobs.delete(key)
+            self.rt.media_store.delete(key)
         if result.understanding is not None:
             with self.rt.db.session() as s:
                 if has_embeddings_table(s):

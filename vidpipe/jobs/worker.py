@@ -62,7 +62,7 @@ class Worker:
 
     # --- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
-        sweep = getattr(self.rt.blobs, "sweep_incoming", None)
+        sweep = getattr(self.rt.media_store, "sweep_incoming", None)
         if sweep:
             sweep()
         targets = [("listen", self._listen_loop), ("heartbeat", self._heartbeat_loop), ("sweep", self._sweep_loop)]

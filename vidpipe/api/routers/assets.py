@@ -228,7 +228,7 @@ def delete_asset(asset_id: uuid.UUID, session: SessionDep, rt: RuntimeDep, calle
     session.execute(delete(Asset).where(Asset.id == asset_id))
     asset_store.touch_asset(session, asset_id)
     session.commit()
-    removed = rt.blobs.delete_prefix(str(asset_id))
+    removed = rt.media_store.delete_prefix(str(asset_id))
     log.info("asset.deleted", extra={"asset": str(asset_id), "files": removed, "actor": caller})
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

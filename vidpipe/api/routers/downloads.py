@@ -62,14 +62,15 @@ def download_mp4(asset_id: uuid.UUID, request: Request, session: SessionDep, rt:
         raise NotFoundError(f"asset {asset_id} has no video or audio rendition {rendition!r}")
     session.close()
     key = download_key(asset_id, rendition)
-    if not rt.blobs.exists(key):
+    if not rt.media_store.exists(key):
         work = rt.settings.scratch_root / f"download-{uuid.uuid4().hex}"
         work.mkdir(parents=True, exist_ok=True)
         try:
-            rt.blobs.put_file(key, remux_to_mp4(rt.blobs, row.playlist_key, work / "out.mp4", work), "video/mp4")
+            mp4 = remux_to_mp4(rt.media_store, row.playlist_key, work / "out.mp4", work)
+            rt.media_store.put_file(key, mp4, "video/mp4")
         finally:
             shutil.rmtree(work, ignore_errors=True)
-    size = rt.blobs.size(key)
+    size = rt.media_store.size(key)
     stem = Path(row.original_name or "video").stem or "video"
     name = f"{stem}-{rendition}.mp4"
     headers = {"Accept-Ranges": "bytes", "Cache-Control": "private, max-age=3600",
@@ -82,5 +83,5 @@ def download_mp4(asset_id: uuid.UUID, request: Request, session: SessionDep, rt:
     if span:
         headers["Content-Range"] = span.content_range(size)
     headers["Content-Length"] = str(end - start + 1)
-    return StreamingResponse(rt.blobs.iter_range(key, start, end), status_code=206 if span else 200,
+    return StreamingResponse(rt.media_store.iter_range(key, start, end), status_code=206 if span else 200,
                              media_type="video/mp4", headers=headers)
