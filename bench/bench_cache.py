@@ -72,10 +72,10 @@ def serve_child(mode: str, data_dir: Path, prefix: str, port: int, stats: Path, 
         _uvicorn(Starlette(routes=[Route("/v1/assets/{asset_id}", constant)]), port)
         return
 
-    from vidpipe.api.main import create_app
     from vidpipe.cache import Caching
     from vidpipe.cache.memory import MemoryCache
     from vidpipe.runtime import Runtime
+    from vidpipe.server import create_app
 
     class AlwaysMiss(MemoryCache):
         """Every read misses: each request reads the asset view from the database (keys stay verified)."""

@@ -21,10 +21,10 @@ import pytest
 from sqlalchemy import event, func, select, text
 
 from vidpipe.api import views
-from vidpipe.api.main import create_app
 from vidpipe.db import apikeys
 from vidpipe.db.models import Artifact, Asset, Event, Job, MediaInfo, Rendition
 from vidpipe.ffmpeg import samples
+from vidpipe.server import create_app
 from vidpipe.stages import registry
 
 BOUNDARY = "vidpipe-test-boundary-7f3a"

@@ -27,7 +27,6 @@ from sqlalchemy import event, func, select
 
 from tests.conftest import IN_CI
 from tests.integration.test_api import Api
-from vidpipe.api.main import create_app
 from vidpipe.cache.http import media_cache_control
 from vidpipe.cache.invalidation import Listener
 from vidpipe.cache.reads import ReadThrough, make_entry
@@ -39,6 +38,7 @@ from vidpipe.db.models.popularity import AssetView
 from vidpipe.jobs import queue as jobs
 from vidpipe.jobs.runner import StageRunner
 from vidpipe.runtime import Runtime
+from vidpipe.server import create_app
 from vidpipe.settings import Settings
 
 REDIS_URL = os.environ.get("VIDPIPE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

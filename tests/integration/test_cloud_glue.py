@@ -12,7 +12,6 @@ import httpx
 from sqlalchemy import select
 
 from tests.aws_emulator import Emulator, aws_emulator_fixture  # noqa: F401 - fixtures
-from vidpipe.api.main import create_app
 from vidpipe.cloud.secrets import read_secret
 from vidpipe.cloud.startup import prepare_settings
 from vidpipe.db import apikeys
@@ -26,6 +25,7 @@ from vidpipe.jobs.deadletters import redrive
 from vidpipe.jobs.runner import JobRun, StageRunner
 from vidpipe.jobs.worker import Worker
 from vidpipe.runtime import Runtime
+from vidpipe.server import create_app
 from vidpipe.settings import Settings
 
 EMF_UNITS = {"Seconds", "Microseconds", "Milliseconds", "Bytes", "Kilobytes", "Megabytes", "Gigabytes", "Terabytes",

@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy import select, text
 
 from tests.integration.test_api import Api
-from vidpipe.api.main import create_app
 from vidpipe.db import apikeys
 from vidpipe.db.models import Asset, Fingerprint, Rendition
 from vidpipe.ffmpeg import samples
 from vidpipe.jobs.worker import Worker
 from vidpipe.profiles import PROFILES
+from vidpipe.server import create_app
 
 SMALL = {"ladder": [{"height": 240, "video_kbps": 400, "audio_kbps": 64}], "segment_seconds": 2,
          "sprite_interval_seconds": 2, "x264_preset": "ultrafast", "analyzers": ["black"],

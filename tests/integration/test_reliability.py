@@ -19,7 +19,6 @@ import pytest
 from sqlalchemy import select, text
 
 from tests.media_cache import MediaCache, default_cache_dir
-from vidpipe.api.main import create_app
 from vidpipe.cache import Caching
 from vidpipe.db import assets
 from vidpipe.db.database import Database
@@ -40,6 +39,7 @@ from vidpipe.jobs.sweep import sweep
 from vidpipe.jobs.worker import psycopg_conninfo
 from vidpipe.mediastore import media_store_from_settings
 from vidpipe.runtime import Runtime
+from vidpipe.server import create_app
 
 
 class Letters:

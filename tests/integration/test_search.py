@@ -289,8 +289,8 @@ def test_without_pgvector_vector_search_says_so_and_the_rest_works(session):
 
 # --- the API on both servers -----------------------------------------------------------------------------
 def test_search_api(runtime):
-    from vidpipe.api.main import create_app
     from vidpipe.db import apikeys
+    from vidpipe.server import create_app
     from vidpipe.understanding import derive
     from vidpipe.understanding.embedders import load_embedder
 

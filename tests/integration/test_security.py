@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import select
 
 from tests.integration.test_api import Api, _insert_assets
-from vidpipe.api.main import create_app
 from vidpipe.api.sessions import COOKIE
 from vidpipe.db import apikeys
 from vidpipe.db.models import Artifact, Asset
+from vidpipe.server import create_app
 
 ORIGIN = {"Origin": "http://api.test"}
 

@@ -72,7 +72,7 @@ def run_demo(settings: Settings, console: Console, *, long_seconds: float = 12.0
 
 
 def _run_demo(settings: Settings, console: Console, *, long_seconds: float, log_file: Path) -> int:
-    from vidpipe.cli.main import print_asset_table, state_assets
+    from vidpipe.cli.common import print_asset_table, state_assets
     from vidpipe.cli.watch import watch
     from vidpipe.ffmpeg import samples
     from vidpipe.ingest.service import IngestRequest, ingest_path

@@ -1,4 +1,4 @@
-"""Run the API under uvicorn, programmatically (the CLI's `serve` and `up`)."""
+"""The HTTP server: the API and the web console in one ASGI app, run under uvicorn (the CLI's `serve` and `up`)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,19 @@ import re
 from typing import Any
 
 import uvicorn
+from fastapi import FastAPI
 
 from vidpipe.api.limits import http_protocol
-from vidpipe.api.main import create_app
+from vidpipe.api.main import create_api
 from vidpipe.runtime import Runtime
 from vidpipe.settings import Settings
+from vidpipe.web import pages
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    """The API with the web console."""
+    return create_api(runtime, console=pages.install)
+
 
 _PLAY_TOKEN = re.compile(r"(/v1/play/)[^/?\s]+")
 
