@@ -177,7 +177,7 @@ def test_secrets_and_api_keys_from_secrets_manager(settings, aws_emulator, caplo
     assert "p@ss/w0rd:42" not in shown and "p%40ss" not in shown and "RedisAuthToken" not in shown
 
     # The CLI's entry point does the same from the environment the stack injects.
-    import vidpipe.cli.main as cli
+    import vidpipe.cli.common as cli
 
     for name, value in {"VIDPIPE_DB_SECRET": db_arn, "VIDPIPE_AWS_REGION": aws_emulator.region,
                         "VIDPIPE_AWS_ENDPOINT_URL": aws_emulator.endpoint_url, "VIDPIPE_METRICS_EMF": "false",
