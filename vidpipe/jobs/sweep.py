@@ -11,6 +11,7 @@ from vidpipe.db.models import Asset
 from vidpipe.jobs import deadletters
 from vidpipe.jobs import queue as jobs
 from vidpipe.runtime import Runtime
+from vidpipe.states import AssetStatus
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ def _bury(rt: Runtime, job_id: int, asset_id, actor: str) -> bool:
         job, reason = buried
         asset = s.get(Asset, asset_id) if asset_id is not None else None
         if asset is not None:
-            assets.set_status(s, asset, "failed", actor=actor, error_code=jobs.WORKER_DIED,
+            assets.set_status(s, asset, AssetStatus.FAILED, actor=actor, error_code=jobs.WORKER_DIED,
                               error=f"{job.stage} gave up: {reason}")
     log.warning("job.dead", extra={"job": job.id, "stage": job.stage, "error_code": jobs.WORKER_DIED,
                                  "error": reason})

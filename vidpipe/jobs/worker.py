@@ -26,6 +26,7 @@ from vidpipe.jobs.retry import decide
 from vidpipe.jobs.runner import JobRun, StageRunner
 from vidpipe.jobs.sweep import sweep
 from vidpipe.runtime import Runtime
+from vidpipe.states import JobStatus
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +145,7 @@ class Worker:
                           cap=st.job_backoff_max_seconds)
         try:
             with self.rt.db.session() as s, s.begin():
-                jobs.finish(s, job, self.worker_id, decision.final_status or "queued", error_code=error.code,
+                jobs.finish(s, job, self.worker_id, decision.final_status or JobStatus.QUEUED, error_code=error.code,
                             error=error.message, retry_in=decision.retry_in)
         except Exception as failure:  # e.g. the database is still down: the lease runs out, a peer retries
             _log_db_failure("worker.give_back_failed", failure)

@@ -41,6 +41,7 @@ from vidpipe.errors import InputError, LimitExceededError
 from vidpipe.ingest.service import IngestRequest, IngestResult, ingest_path, ingest_url
 from vidpipe.jobs import queue as jobs
 from vidpipe.runtime import Runtime
+from vidpipe.states import JobStatus
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/assets", tags=["assets"], responses={401: {"model": ErrorBody}})
@@ -218,7 +219,7 @@ def update_asset(asset_id: uuid.UUID, body: AssetUpdate, session: SessionDep, rt
 def delete_asset(asset_id: uuid.UUID, session: SessionDep, rt: RuntimeDep, caller: AdminCallerDep) -> Response:
     """Delete the asset, its rows and its media; running jobs are asked to stop. The audit log stays."""
     asset = asset_store.get_asset(session, asset_id, lock=True)
-    running = session.scalars(select(Job.id).where(Job.asset_id == asset_id, Job.status == "running")).all()
+    running = session.scalars(select(Job.id).where(Job.asset_id == asset_id, Job.status == JobStatus.RUNNING)).all()
     for job_id in running:
         jobs.cancel(session, job_id, actor=caller)
     # Rows go with the asset (ON DELETE CASCADE); a worker still running finds its job gone at the next heartbeat.
