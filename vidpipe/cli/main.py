@@ -63,7 +63,7 @@ def serve(host: Annotated[str | None, typer.Option()] = None,
     # before rt.close() (and the embedded PostgreSQL's cleanup) runs. Our handler makes it a normal return.
     install_stop_handlers(lambda: None)
     reporting = threading.Event()
-    if rt.settings.metrics_environment:  # BacklogPerTask from the API too: idle workers scale from zero on it
+    if rt.settings.cloud.metrics_environment:  # BacklogPerTask from the API too: idle workers scale from zero on it
         from vidpipe.jobs.metrics import start_reporters
 
         start_reporters(rt, reporting)
@@ -218,7 +218,7 @@ def reprocess(asset_id: Annotated[str | None, typer.Argument(help="Asset id; omi
             else:
                 targets = assets_missing_stage(s, stage) if missing else [uuid.UUID(asset_id)]
             for target in targets:
-                reprocess_asset(s, target, stage, actor="cli", max_attempts=rt.settings.job_max_attempts)
+                reprocess_asset(s, target, stage, actor="cli", max_attempts=rt.settings.queue.max_attempts)
     except VidpipeError as exc:
         raise fail(exc) from exc
     except ValueError as exc:

@@ -89,7 +89,7 @@ def ingest(rt: Runtime, req: IngestRequest, fill: Callable[[Staging], None], *,
             for stage in registry.FIRST_STAGES:
                 jobs.enqueue(s, asset_id, stage, actor=req.actor,
                              priority=req.priority + registry.STAGES[stage].priority,
-                             max_attempts=rt.settings.job_max_attempts)
+                             max_attempts=rt.settings.queue.max_attempts)
             if within is not None:
                 within(s, asset_id)
     except IntegrityError:

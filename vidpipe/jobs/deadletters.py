@@ -70,12 +70,12 @@ def redrive(rt: Any, *, client: Any | None = None, actor: str = "cli") -> Redriv
             result.retried.append(job_id)
         except VidpipeError as exc:
             result.not_retried[job_id] = exc.message
-    if rt.settings.dlq_url:
+    if rt.settings.cloud.dlq_url:
         if client is None:
             from vidpipe.cloud.clients import aws_client, region_of_queue_url
 
-            client = aws_client(rt.settings, "sqs", region=region_of_queue_url(rt.settings.dlq_url), pool=2)
-        result.messages_deleted = drain(client, rt.settings.dlq_url, lambda ids: _not_dead(rt, ids))
+            client = aws_client(rt.settings, "sqs", region=region_of_queue_url(rt.settings.cloud.dlq_url), pool=2)
+        result.messages_deleted = drain(client, rt.settings.cloud.dlq_url, lambda ids: _not_dead(rt, ids))
     return result
 
 

@@ -85,7 +85,7 @@ class StageRunner:
     def _until_recorded(self, record: Callable[[], str]) -> str:
         """Record an outcome, waiting out a database outage (up to job_outcome_wait_seconds) instead of
         leaving the job to sit out its lease and spend an attempt."""
-        deadline = time.monotonic() + self.rt.settings.job_outcome_wait_seconds
+        deadline = time.monotonic() + self.rt.settings.queue.outcome_wait_seconds
         wait, most = _OUTCOME_RETRY_SECONDS
         while True:
             try:
@@ -154,15 +154,15 @@ class StageRunner:
         asset = assets.get_asset(s, job.asset_id)
         for stage in registry.next_stages(job.stage, succeeded):
             jobs.enqueue(s, asset.id, stage, actor=self.actor, priority=registry.STAGES[stage].priority,
-                         max_attempts=self.rt.settings.job_max_attempts)
+                         max_attempts=self.rt.settings.queue.max_attempts)
         latest = assets.latest_stage_status(s, job.asset_id)
         if all(name in latest and latest[name].status == JobStatus.SUCCEEDED for name in registry.STAGES):
             assets.set_status(s, asset, AssetStatus.READY, actor=self.actor)
 
     def _fail(self, job: ClaimedJob, exc: BaseException) -> str:
         st = self.rt.settings
-        decision = decide(exc, job.attempt, job.max_attempts, base=st.job_backoff_base_seconds,
-                          cap=st.job_backoff_max_seconds, deferrals=job.deferrals)
+        decision = decide(exc, job.attempt, job.max_attempts, base=st.queue.backoff_base_seconds,
+                          cap=st.queue.backoff_max_seconds, deferrals=job.deferrals)
         code = exc.code if isinstance(exc, VidpipeError) else type(exc).__name__
         message = public_message(str(exc) or type(exc).__name__)  # users see it: no server paths
         log.warning("stage.failed", extra={"job": job.id, "stage": job.stage, "error_code": code,

@@ -27,8 +27,8 @@ def sweep(rt: Runtime, *, actor: str) -> SweepResult:
     st = rt.settings
     result = SweepResult()
     with rt.db.session() as s, s.begin():
-        result.reclaimable = jobs.expire_orphans(s, grace_seconds=st.worker_presence_grace_seconds,
-                                                 restart_grace_seconds=st.worker_restart_grace_seconds)
+        result.reclaimable = jobs.expire_orphans(s, grace_seconds=st.queue.presence_grace_seconds,
+                                                 restart_grace_seconds=st.queue.restart_grace_seconds)
     if result.reclaimable:
         log.warning("queue.worker_lost", extra={"jobs": result.reclaimable})
     with rt.db.session() as s:

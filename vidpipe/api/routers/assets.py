@@ -129,7 +129,7 @@ def list_assets(
     Cached for a few seconds, dropped on any asset change; ETag / If-None-Match gives 304."""
     params = f"{urlencode(sorted(request.query_params.multi_items()))}@{rt.settings.public_base_url or ''}".encode()
     key = f"list:{hashlib.blake2b(params, digest_size=16).hexdigest()}"
-    entry = rt.cache.reads.get(key, LISTS_VERSION, rt.settings.cache_list_ttl_seconds,
+    entry = rt.cache.reads.get(key, LISTS_VERSION, rt.settings.cache.list_ttl_seconds,
                                lambda: make_entry(_list(session, rt, status_, min_duration, max_duration, min_height,
                                                         codec, q, limit, cursor).model_dump_json().encode()))
     return entry_response(request, entry)  # type: ignore[arg-type] - a loader never returns None here
@@ -169,7 +169,7 @@ async def get_asset(asset_id: uuid.UUID, request: Request, rt: RuntimeDep, key_n
     key, version = asset_key(asset_id, rt.settings.public_base_url)
     counted = request.scope.get(COUNTED, False)  # by the fast lane in front (vidpipe.cache.fastpath)
     counter = cache.limiter.counter(key_name) if cache.limiter.enabled and not counted else None
-    entry, _ = await cache.reads.aget(key, version, rt.settings.cache_asset_ttl_seconds,
+    entry, _ = await cache.reads.aget(key, version, rt.settings.cache.asset_ttl_seconds,
                                       partial(load_entry, rt, asset_id), counter=counter,
                                       check=None if counted else partial(cache.limiter.check, key_name))
     cache.views.count(asset_id)
