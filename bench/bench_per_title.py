@@ -11,7 +11,7 @@ segments) and VMAF against the source at the source's size (every 2nd frame of t
 Each ladder is a rate-quality curve: its rungs (kbps over all segments, VMAF at 1280x720 against the source)
 plus two more points made with that ladder's own rate control, so the two curves share a quality range: the top
 rung at twice its rate and the bottom rung at half its rate (fixed: bitrate x2 / x0.5; per-title: CRF -6 / +6,
-about x2 / x0.5 in bits, with the cap scaled alike). BD-rate (vidpipe.media.bdrate): PCHIP of log rate over
+about x2 / x0.5 in bits, with the cap scaled alike). BD-rate (vidpipe.ffmpeg.bdrate): PCHIP of log rate over
 VMAF, integrated over the common VMAF interval only (upper envelope of each curve's points; no extrapolation, so
 curves that do not overlap are reported as such). Negative is fewer bits for the same quality.
 
@@ -37,15 +37,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vidpipe.media import hls  # noqa: E402
-from vidpipe.media.bdrate import bd_rate  # noqa: E402
-from vidpipe.media.ffmpeg import ffmpeg_exe  # noqa: E402
-from vidpipe.media.probe import probe_file  # noqa: E402
-from vidpipe.media.safe_open import ffmpeg_input_args  # noqa: E402
+from vidpipe.contract import StageInput  # noqa: E402
+from vidpipe.ffmpeg import hls  # noqa: E402
+from vidpipe.ffmpeg.bdrate import bd_rate  # noqa: E402
+from vidpipe.ffmpeg.probe import probe_file  # noqa: E402
+from vidpipe.ffmpeg.process import ffmpeg_exe  # noqa: E402
+from vidpipe.ffmpeg.safe_open import ffmpeg_input_args  # noqa: E402
 from vidpipe.profiles import get_profile  # noqa: E402
 from vidpipe.settings import Limits  # noqa: E402
 from vidpipe.stages import transcode  # noqa: E402
-from vidpipe.stages.base import StageInput  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out" / "per-title"
 SIZE = "1280x720"

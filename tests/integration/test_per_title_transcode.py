@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from vidpipe.media import hls
-from vidpipe.media.ffmpeg import ffmpeg_exe, run_ffmpeg
+from vidpipe.contract import StageInput, StageResult
+from vidpipe.ffmpeg import hls
+from vidpipe.ffmpeg.process import ffmpeg_exe, run_ffmpeg
 from vidpipe.profiles import Profile, Rung
 from vidpipe.settings import Limits
 from vidpipe.stages import transcode
-from vidpipe.stages.base import StageInput, StageResult
 
 PROFILE = Profile("pt-itest", (Rung(360, 900), Rung(240, 450, 64)), segment_seconds=1.0, x264_preset="ultrafast",
                   ladder_mode="per_title", target_vmaf=93.0)

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from vidpipe.media.bdrate import bd_rate, upper_envelope
+from vidpipe.ffmpeg.bdrate import bd_rate, upper_envelope
 
 
 def _curve(a: float, b: float, qualities: list[float]) -> list[tuple[float, float]]:
@@ -44,7 +44,7 @@ def test_dominated_rungs_leave_the_curve() -> None:
 
 
 def test_the_interpolation_is_scipys_pchip_on_a_bent_curve() -> None:
-    from vidpipe.media.bdrate import _integral
+    from vidpipe.ffmpeg.bdrate import _integral
 
     curve = [(300, 70.0), (500, 82.0), (900, 90.0), (2000, 95.5), (5000, 98.0)]
     # scipy 1.17.1: PchipInterpolator(quality, log(kbps)).integrate(75, 97)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from vidpipe.media import hls
-from vidpipe.media.per_title import (
+from vidpipe.ffmpeg import hls
+from vidpipe.ffmpeg.per_title import (
     CAP_HEADROOM,
     MAX_STEP,
     RungEstimate,
@@ -25,7 +25,7 @@ from vidpipe.media.per_title import (
     vmaf_at,
     window_kbps,
 )
-from vidpipe.media.vmaf import sample_windows
+from vidpipe.ffmpeg.vmaf import sample_windows
 from vidpipe.profiles import get_profile
 
 

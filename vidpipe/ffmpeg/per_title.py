@@ -1,0 +1,182 @@
+"""Per-title ladder decisions: what quality a title needs at each rung, and which rungs are worth keeping.
+
+Pure core. The shell (vidpipe.ffmpeg.vmaf.analyse) encodes a few short sampled windows of the source at the top
+rung's size: once at FIRST_CRF, once at `second_trial_crf` (a step towards the target from the first result), and
+the lower rungs at that second CRF; it measures VMAF of each against the windows at the top rung's size. These
+functions turn those measurements into a ladder:
+
+- `second_trial_crf`: where to probe next, so the final estimate interpolates close to the target, not across a
+  wide bracket (VMAF is not linear in CRF over 10 steps);
+- `crf_for_target`: the CRF that reaches the target VMAF, interpolated between measured (CRF, VMAF) points;
+- `window_kbps`: a rung's bitrate from the trial's frame sizes, with its keyframes at the ladder's spacing;
+- `choose_rungs`: keep the top rung, then a lower rung only when it is at least `min_vmaf_step` below the last
+  kept one (shown at the top rung's size) *and* saves bits — a rung that looks the same or costs the same adds
+  nothing to the ladder;
+- `capped_rate`: the rung's bitrate cap (maxrate), at most CAP_HEADROOM times the fixed ladder's, so every rung
+  stays streamable.
+
+Rungs are never above the source's size: that is `hls.plan_ladder`'s job and happens before this.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+CRF_RANGE = (14.0, 40.0)
+FIRST_CRF = 26.0  # near where x264 veryfast reaches VMAF 90-95 on ordinary content
+TYPICAL_SLOPE = 1.3  # VMAF points lost per CRF step around the usual targets (measured: 0.5 to 2.7 on the bench)
+MAX_STEP = 9.0  # the second trial moves at most this many CRF steps from the first
+# A title that needs more than the fixed ladder's rate for the target may take up to this much more: a 720p rung
+# at 1.5x 2.8 Mb/s is still below the fixed 1080p rung, so it streams wherever the ladder does.
+CAP_HEADROOM = 1.5
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One measured trial encode of the sampled windows."""
+
+    crf: float
+    vmaf: float  # at the rung's own size, against the source scaled to that size
+    kbps: float
+
+
+@dataclass(frozen=True)
+class RungEstimate:
+    """What a rung costs and shows at the chosen CRF, measured on the sampled windows."""
+
+    name: str
+    kbps: float
+    display_vmaf: float  # upscaled to the top rung's size: what a viewer on a big screen sees
+
+
+def second_trial_crf(first: Trial, target_vmaf: float, ceiling_kbps: float) -> float:
+    """The next CRF to probe: a typical-slope step from the first trial towards the target, at most MAX_STEP,
+    and not past the CRF whose rate reaches `ceiling_kbps` (no rung may spend more, so no point measuring it)."""
+    step = max(-MAX_STEP, min(MAX_STEP, (first.vmaf - target_vmaf) / TYPICAL_SLOPE))
+    return refine_crf(_clamp(max(first.crf + step, crf_for_rate([first], ceiling_kbps))))
+
+
+def top_crf(trials: Sequence[Trial], target_vmaf: float, fixed_maxrate_kbps: int) -> tuple[float, bool]:
+    """(CRF of every rung, whether the top rung can reach the target under a streamable cap).
+
+    When the target needs more than CAP_HEADROOM x the fixed ladder's maxrate (heavy grain or noise: tens of
+    Mb/s), no cap that streams can deliver it; the title then spends what the fixed ladder would (the CRF whose
+    rate is the fixed maxrate) and its quality report says it misses the target.
+    """
+    crf = refine_crf(crf_for_target(trials, target_vmaf))
+    if kbps_at(trials, crf) * 1.1 <= fixed_maxrate_kbps * CAP_HEADROOM:
+        return crf, True
+    return refine_crf(max(crf, crf_for_rate(trials, fixed_maxrate_kbps))), False
+
+
+def crf_for_rate(trials: Sequence[Trial], kbps: float) -> float:
+    """The CRF expected to give `kbps` (inverse of kbps_at), clamped to CRF_RANGE."""
+    points = [(math.log(max(t.kbps, 1e-3)), t.crf) for t in trials]
+    if len({r for r, _ in points}) == 1:
+        r, c = points[0]
+        return _clamp(c + (r - math.log(kbps)) * 6 / math.log(2))
+    return _clamp(_interpolate(points, math.log(kbps)))
+
+
+def crf_for_target(trials: Sequence[Trial], target_vmaf: float) -> float:
+    """The CRF expected to give `target_vmaf`: linear between the two trials that bracket it (or the two nearest).
+
+    VMAF falls as CRF rises; outside the measured range the nearest segment is extended, clamped to CRF_RANGE.
+    """
+    points = sorted({(t.crf, t.vmaf) for t in trials})
+    if not points:
+        raise ValueError("no trial encodes")
+    if len(points) == 1:
+        crf, vmaf = points[0]
+        return _clamp(crf + (vmaf - target_vmaf) / 1.5)  # ~1.5 VMAF per CRF step near the usual targets
+    low, high = points[0], points[-1]
+    for a, b in zip(points, points[1:], strict=False):
+        if min(a[1], b[1]) <= target_vmaf <= max(a[1], b[1]):
+            low, high = a, b
+            break
+    else:
+        nearest = sorted(points, key=lambda p: abs(p[1] - target_vmaf))[:2]
+        low, high = sorted(nearest)
+    (c0, v0), (c1, v1) = low, high
+    if math.isclose(v0, v1, abs_tol=1e-6):
+        return _clamp(c1 if target_vmaf <= v1 else c0)
+    return _clamp(c0 + (target_vmaf - v0) * (c1 - c0) / (v1 - v0))
+
+
+def vmaf_at(trials: Sequence[Trial], crf: float) -> float:
+    """VMAF expected at `crf`: linear between the nearest measured trials (extended beyond them), at most 100."""
+    return min(100.0, _interpolate([(t.crf, t.vmaf) for t in trials], crf))
+
+
+def kbps_at(trials: Sequence[Trial], crf: float) -> float:
+    """Bitrate expected at `crf`: log-linear between the nearest trials (bits halve about every 6 CRF steps)."""
+    points = [(t.crf, math.log(max(t.kbps, 1e-3))) for t in trials]
+    if len({c for c, _ in points}) == 1:
+        return math.exp(points[0][1] - (crf - points[0][0]) * math.log(2) / 6)
+    return math.exp(_interpolate(points, crf))
+
+
+def window_kbps(frames: Sequence[tuple[int, bool]], fps: float, keyint: int) -> float:
+    """Bitrate of a rung from a trial's (bytes, keyframe) packets, as if keyframes came every `keyint` frames.
+
+    The trial joins short windows, so it has a keyframe at its start and at every window cut: far more than the
+    ladder (one per segment). Counting them at the trial's share would overstate the rate of short windows.
+    """
+    if not frames:
+        raise ValueError("no frames in the trial encode")
+    keys = [b for b, key in frames if key]
+    others = [b for b, key in frames if not key]
+    if not keys or not others:
+        per_frame = sum(b for b, _ in frames) / len(frames)
+    else:
+        share = 1.0 / max(1, keyint)
+        per_frame = share * sum(keys) / len(keys) + (1 - share) * sum(others) / len(others)
+    return per_frame * 8 * fps / 1000
+
+
+def refine_crf(crf: float) -> float:
+    """x264 takes fractional CRF; half steps are enough (a CRF step is ~1-2 VMAF points)."""
+    return round(crf * 2) / 2
+
+
+def choose_rungs(estimates: Sequence[RungEstimate], *, min_vmaf_step: float = 2.0,
+                 min_saving: float = 0.2) -> list[str]:
+    """Names of the rungs to keep, top first. `estimates` are ordered from the top rung down."""
+    if not estimates:
+        return []
+    kept = [estimates[0]]
+    for rung in estimates[1:]:
+        last = kept[-1]
+        looks_different = rung.display_vmaf <= last.display_vmaf - min_vmaf_step
+        saves_bits = rung.kbps <= (1.0 - min_saving) * last.kbps
+        if looks_different and saves_bits:
+            kept.append(rung)
+    return [r.name for r in kept]
+
+
+def capped_rate(estimated_kbps: float, fixed_maxrate_kbps: int, *, headroom: bool = True) -> int:
+    """maxrate for a capped-CRF rung: room for the title's peaks, at most CAP_HEADROOM x the fixed ladder's
+    (or the fixed ladder's own when the title cannot reach its target anyway)."""
+    ceiling = fixed_maxrate_kbps * (CAP_HEADROOM if headroom else 1.0)
+    return max(100, math.ceil(min(ceiling, estimated_kbps * 2.5)))
+
+
+def misses_target(vmaf: float | None, target: float, *, tolerance: float = 1.0) -> bool:
+    return vmaf is not None and vmaf < target - tolerance
+
+
+def _interpolate(points: Sequence[tuple[float, float]], x: float) -> float:
+    """y at x, linear on the segment of the two points nearest x (sorted by x), extended beyond the ends."""
+    pts = sorted(dict(points).items())  # one y per x: the last measured
+    if len(pts) == 1:
+        return pts[0][1]
+    i = min(range(len(pts) - 1), key=lambda k: 0 if pts[k][0] <= x <= pts[k + 1][0] else
+            min(abs(x - pts[k][0]), abs(x - pts[k + 1][0])))
+    (x0, y0), (x1, y1) = pts[i], pts[i + 1]
+    return y0 + (x - x0) * (y1 - y0) / (x1 - x0)
+
+
+def _clamp(crf: float) -> float:
+    return min(CRF_RANGE[1], max(CRF_RANGE[0], crf))

@@ -1,0 +1,214 @@
+"""Sampled quality measurement with the bundled ffmpeg (libvmaf): trial encodes of a few short windows of the
+source, VMAF against those windows, and the per-title analysis built on them (`analyse`). The shell around the
+pure decisions in vidpipe.ffmpeg.per_title.
+
+Cost is what matters here (the analysis must stay a small share of the ladder's own encode), so: the source is
+decoded once, into a lossless reference of the windows at the top rung's size that every later trial and VMAF run
+reads; trials use the ladder's own preset (so a CRF means the same thing) on short windows; VMAF scores every
+few frames with one thread. Windows are decoded from the untrusted source with the same safe input arguments as
+the transcode; everything else read here is our own output.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import av
+
+from vidpipe.errors import JobCancelledError, MediaDecodeError
+from vidpipe.ffmpeg import hls, per_title
+from vidpipe.ffmpeg.process import ffmpeg_failure, popen_ffmpeg
+
+WINDOW_SECONDS = 0.5
+MAX_WINDOWS = 6
+# Up to this long, the windows are picked from one sequential decode: seeking to each would decode from the
+# keyframe before it, and a short source may have a single keyframe (each window would re-decode the start).
+SEQUENTIAL_SECONDS = 120.0
+SUBSAMPLE = 4  # VMAF on every 4th frame of the windows: the mean moves by a few tenths, the cost is a quarter
+LOWER_SUBSAMPLE = 6  # the lower rungs' scores only decide whether a rung is kept: coarser is enough
+
+Size = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Window:
+    start: float
+    seconds: float
+
+
+def sample_windows(duration: float, *, seconds: float = WINDOW_SECONDS, count: int | None = None) -> list[Window]:
+    """Evenly spread windows (about one per 10 s, 3 to MAX_WINDOWS); a short source is one window."""
+    if duration <= 3 * seconds:
+        return [Window(0.0, max(0.04, duration))]
+    n = count or min(MAX_WINDOWS, max(3, round(duration / 10)))
+    return [Window(round(max(0.0, (i + 0.5) * duration / n - seconds / 2), 3), seconds) for i in range(n)]
+
+
+def window_inputs(input_args: Sequence[str], windows: Sequence[Window]) -> list[str]:
+    """One ffmpeg input per window: `-ss`/`-t` before the safe input arguments (which end with `-i url`)."""
+    args: list[str] = []
+    for w in windows:
+        args += ["-ss", f"{w.start:.3f}", "-t", f"{w.seconds:.3f}", *input_args]
+    return args
+
+
+def _x264(out: Path, crf: float, preset: str) -> list[str]:
+    # One thread: on clips this short, frame threads only add start-up and synchronisation CPU.
+    return ["-c:v", "libx264", "-preset", preset, "-crf", f"{crf:g}", "-threads", "1", str(out)]
+
+
+def reference_and_trial(input_args: Sequence[str], windows: Sequence[Window], *, head_filters: str,
+                        video_stream: str, size: Size, crf: float, preset: str, work: Path,
+                        should_stop: Callable[[], bool] | None = None) -> tuple[Path, Path]:
+    """Decode the windows once: a lossless reference at `size` (raw, so writing it costs nothing) and a trial."""
+    n = len(windows)
+    tail = f"scale={size[0]}:{size[1]}:flags=bicubic,setsar=1,format=yuv420p,split=2[ref][enc]"
+    end = max(w.start + w.seconds for w in windows)
+    if end <= SEQUENTIAL_SECONDS:
+        picked = "+".join(f"between(t,{w.start:.3f},{w.start + w.seconds:.3f})" for w in windows)
+        inputs = ["-t", f"{end + 0.1:.3f}", *input_args]
+        graph = f"[0:{video_stream}]{head_filters},select='{picked}',setpts=N/FRAME_RATE/TB,{tail}"
+    else:
+        inputs = window_inputs(input_args, windows)
+        graph = "".join(f"[{i}:{video_stream}]{head_filters},setpts=PTS-STARTPTS[w{i}];" for i in range(n))
+        graph += "".join(f"[w{i}]" for i in range(n)) + f"concat=n={n}:v=1:a=0,{tail}"
+    reference, trial = work / "reference.nut", work / f"top-{crf:g}.mkv"
+    _run(["-loglevel", "error", "-y", *inputs, "-filter_complex", graph,
+          "-map", "[ref]", "-c:v", "rawvideo", str(reference), "-map", "[enc]", *_x264(trial, crf, preset)],
+         should_stop)
+    return reference, trial
+
+
+def trials_from_reference(reference: Path, encodes: Sequence[tuple[Size, float]], *, preset: str, work: Path,
+                          tag: str, should_stop: Callable[[], bool] | None = None) -> list[Path]:
+    """Encode the reference once per (size, crf), scaled down from it: one read, one process."""
+    graph = f"[0:v]split={len(encodes)}" + "".join(f"[s{i}]" for i in range(len(encodes)))
+    maps: list[str] = []
+    outputs = []
+    for i, ((w, h), crf) in enumerate(encodes):
+        graph += f";[s{i}]scale={w}:{h}:flags=bicubic,setsar=1,format=yuv420p[e{i}]"
+        out = work / f"{tag}-{i}.mkv"
+        maps += ["-map", f"[e{i}]", *_x264(out, crf, preset)]
+        outputs.append(out)
+    _run(["-loglevel", "error", "-y", "-i", str(reference), "-filter_complex", graph, *maps], should_stop)
+    return outputs
+
+
+def vmaf_scores(distorted: Sequence[Path], reference: Path, size: Size, work: Path,
+                should_stop: Callable[[], bool] | None = None, *, subsample: int = SUBSAMPLE) -> list[float]:
+    """Mean VMAF of each distorted file against the reference, every picture scaled to `size`."""
+    n = len(distorted)
+    graph = f"[{n}:v]setpts=PTS-STARTPTS,split={n}" + "".join(f"[r{i}]" for i in range(n))
+    logs = []
+    for i in range(n):
+        log = work / f"vmaf-{distorted[i].stem}.json"
+        logs.append(log)
+        graph += (f";[{i}:v]scale={size[0]}:{size[1]}:flags=bicubic,format=yuv420p,setpts=PTS-STARTPTS[d{i}]"
+                  f";[r{i}]scale={size[0]}:{size[1]}:flags=bicubic,format=yuv420p[rs{i}]"
+                  f";[d{i}][rs{i}]libvmaf=log_fmt=json:log_path={log}:n_threads=1:n_subsample={subsample}")
+    args = ["-loglevel", "error", "-y"]
+    for path in [*distorted, reference]:
+        args += ["-i", str(path)]
+    _run([*args, "-filter_complex", graph, "-f", "null", "-"], should_stop)
+    return [float(json.loads(log.read_text())["pooled_metrics"]["vmaf"]["mean"]) for log in logs]
+
+
+def frame_sizes(path: Path) -> list[tuple[int, bool]]:
+    """(bytes, keyframe) of every video packet of our own trial encode: demuxed, not decoded."""
+    try:
+        with av.open(str(path)) as container:
+            return [(p.size, bool(p.is_keyframe)) for p in container.demux(video=0) if p.size]
+    except av.error.FFmpegError as exc:
+        raise MediaDecodeError(f"cannot read the trial encode {path.name}: {exc}") from exc
+
+
+def analyse(plan: hls.TranscodePlan, input_args: Sequence[str], windows: Sequence[Window], *, target: float,
+            min_vmaf_step: float, work_dir: Path, should_stop: Callable[[], bool] | None = None,
+            ) -> tuple[hls.TranscodePlan, dict[str, Any], dict[str, dict[str, Any]]]:
+    """Measure the title on sampled windows, set every rung's CRF and drop the rungs that add nothing.
+
+    1. One decode: the reference windows at the top rung's size and the top rung at FIRST_CRF; its VMAF.
+    2. From the reference: the top rung at a second CRF one typical-slope step towards the target, and every lower
+       rung at that CRF; VMAF of each at the top rung's size (what a viewer of the top size sees).
+    3. The CRF for the target, interpolated between the two top-rung trials (close to the second, so the error of
+       a straight line is small); rates and VMAF of every rung there, from the trials.
+    """
+    top = plan.rungs[0]
+    top_size, seconds = (top.width, top.height), sum(w.seconds for w in windows)
+    fps = float(plan.fps or 25)
+    with tempfile.TemporaryDirectory(dir=work_dir, prefix="per-title-") as tmp:
+        work = Path(tmp)
+        reference, first_path = reference_and_trial(
+            input_args, windows, head_filters=hls.video_filters(plan), video_stream=f"v:{plan.video_index}",
+            size=top_size, crf=per_title.FIRST_CRF, preset=plan.x264_preset, work=work, should_stop=should_stop)
+        first = per_title.Trial(per_title.FIRST_CRF, vmaf_scores([first_path], reference, top_size, work,
+                                                                 should_stop)[0],
+                                per_title.window_kbps(frame_sizes(first_path), fps, plan.keyint))
+        trials = [first]
+        second_crf = per_title.second_trial_crf(first, target, top.maxrate_kbps * per_title.CAP_HEADROOM)
+        again = abs(first.vmaf - target) > 0.5 and second_crf != first.crf
+        encodes = ([(top_size, second_crf)] if again else []) + [((r.width, r.height), second_crf)
+                                                                   for r in plan.rungs[1:]]
+        paths = trials_from_reference(reference, encodes, preset=plan.x264_preset, work=work, tag="second",
+                                      should_stop=should_stop) if encodes else []
+        scores = []
+        if again:
+            scores += vmaf_scores(paths[:1], reference, top_size, work, should_stop)
+        if len(paths) > int(again):
+            scores += vmaf_scores(paths[int(again):], reference, top_size, work, should_stop,
+                                  subsample=LOWER_SUBSAMPLE)
+        rates = [per_title.window_kbps(frame_sizes(p), fps, plan.keyint) for p in paths]
+        if again:
+            trials.append(per_title.Trial(second_crf, scores.pop(0), rates.pop(0)))
+        else:
+            second_crf = first.crf
+    crf, reachable = per_title.top_crf(trials, target, top.maxrate_kbps)
+    top_rate, top_vmaf = per_title.kbps_at(trials, crf), per_title.vmaf_at(trials, crf)
+    # The lower rungs were measured at second_crf; at the final CRF they move as the top rung does.
+    rate_scale = top_rate / per_title.kbps_at(trials, second_crf)
+    vmaf_shift = top_vmaf - per_title.vmaf_at(trials, second_crf)
+    estimates = [per_title.RungEstimate(top.name, top_rate, top_vmaf)] + [
+        per_title.RungEstimate(r.name, rate * rate_scale, min(100.0, v + vmaf_shift))
+        for r, rate, v in zip(plan.rungs[1:], rates, scores, strict=True)]
+    keep = per_title.choose_rungs(estimates, min_vmaf_step=min_vmaf_step)
+    caps = {r.name: per_title.capped_rate(e.kbps, r.maxrate_kbps, headroom=reachable)
+            for r, e in zip(plan.rungs, estimates, strict=True)}
+    rungs = tuple(dataclasses.replace(r, crf=crf, video_kbps=max(1, round(min(e.kbps, caps[r.name]))),
+                                      cap_kbps=caps[r.name])
+                  for r, e in zip(plan.rungs, estimates, strict=True) if r.name in keep)
+    capped = not reachable  # the cap holds the top rung below the target: say so rather than promise it
+    decision = {"mode": "per_title", "target_vmaf": target, "crf": crf, "windows": len(windows),
+                "sampled_seconds": round(seconds, 3), "trials": [dataclasses.asdict(t) for t in trials],
+                "rungs": [dataclasses.asdict(e) | {"kept": e.name in keep} for e in estimates],
+                "top_capped": capped}
+    quality = {e.name: {"vmaf": round(e.display_vmaf, 2), "target_vmaf": target, "crf": crf,
+                        "sampled_seconds": round(seconds, 3), "measured_at": f"{top_size[0]}x{top_size[1]}",
+                        "meets_target": (not capped and not per_title.misses_target(e.display_vmaf, target))
+                        if e.name == top.name else None}
+               for e in estimates if e.name in keep}
+    return dataclasses.replace(plan, rungs=rungs), decision, quality
+
+
+def _run(args: list[str], should_stop: Callable[[], bool] | None = None) -> None:
+    with tempfile.TemporaryFile() as err:
+        proc = popen_ffmpeg(args, stdout=subprocess.DEVNULL, stderr=err)
+        try:
+            while proc.poll() is None:
+                if should_stop is not None and should_stop():
+                    raise JobCancelledError("quality measurement stopped on request")
+                time.sleep(0.05)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        if proc.returncode != 0:  # interrupted or out of disk: retried like the transcode; else MediaDecodeError
+            err.seek(0)
+            raise ffmpeg_failure("quality measurement", proc.returncode, err.read()[-8000:].decode(errors="replace"))
