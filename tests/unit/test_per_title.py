@@ -19,6 +19,7 @@ from vidpipe.ffmpeg.per_title import (
     crf_for_target,
     kbps_at,
     misses_target,
+    needs_check,
     refine_crf,
     second_trial_crf,
     top_crf,
@@ -119,3 +120,11 @@ def test_trial_rate_counts_keyframes_at_the_ladders_spacing() -> None:
     frames = [(40_000, True)] + [(4_000, False)] * 11 + [(40_000, True)] + [(4_000, False)] * 11
     assert window_kbps(frames, 25.0, 100) == pytest.approx((0.01 * 40_000 + 0.99 * 4_000) * 8 * 25 / 1000)
     assert window_kbps([(1000, True)], 25.0, 100) == pytest.approx(200.0)
+
+
+def test_an_estimate_far_beyond_the_trials_is_measured_first() -> None:
+    flat = [Trial(26, 97.0, 100), Trial(29, 96.4, 86)]  # screen content: nearly flat here, then it falls
+    crf = crf_for_target(flat, 93.0)
+    assert crf == 40.0 and needs_check(flat, crf)  # a straight line says 46: far from anything measured
+    near = [Trial(26, 97.0, 500), Trial(29, 94.0, 380)]
+    assert not needs_check(near, top_crf(near, 93.0, 2996)[0])

@@ -31,6 +31,7 @@ MAX_STEP = 9.0  # the second trial moves at most this many CRF steps from the fi
 # A title that needs more than the fixed ladder's rate for the target may take up to this much more: a 720p rung
 # at 1.5x 2.8 Mb/s is still below the fixed 1080p rung, so it streams wherever the ladder does.
 CAP_HEADROOM = 1.5
+CHECK_DISTANCE = 2.0  # an estimate further than this beyond the trials is measured before it is used
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,13 @@ def top_crf(trials: Sequence[Trial], target_vmaf: float, fixed_maxrate_kbps: int
     if kbps_at(trials, crf) * 1.1 <= fixed_maxrate_kbps * CAP_HEADROOM:
         return crf, True
     return refine_crf(max(crf, crf_for_rate(trials, fixed_maxrate_kbps))), False
+
+
+def needs_check(trials: Sequence[Trial], crf: float) -> bool:
+    """Whether `crf` lies more than CHECK_DISTANCE steps outside the measured CRFs (a straight line that far
+    from its points misses: VMAF is flat near lossless and falls faster at high CRF)."""
+    crfs = [t.crf for t in trials]
+    return crf not in crfs and (crf > max(crfs) + CHECK_DISTANCE or crf < min(crfs) - CHECK_DISTANCE)
 
 
 def crf_for_rate(trials: Sequence[Trial], kbps: float) -> float:

@@ -103,9 +103,14 @@ def trials_from_reference(reference: Path, encodes: Sequence[tuple[Size, float]]
 
 
 def vmaf_scores(distorted: Sequence[Path], reference: Path, size: Size, work: Path,
-                should_stop: Callable[[], bool] | None = None, *, subsample: int = SUBSAMPLE) -> list[float]:
-    """Mean VMAF of each distorted file against the reference, every picture scaled to `size`."""
+                should_stop: Callable[[], bool] | None = None, *,
+                subsample: int | Sequence[int] = SUBSAMPLE) -> list[float]:
+    """Mean VMAF of each distorted file against the reference, every picture scaled to `size`.
+
+    One process for all of them: libvmaf's start-up costs about as much as scoring ten 720p frames.
+    """
     n = len(distorted)
+    every = [subsample] * n if isinstance(subsample, int) else list(subsample)
     graph = f"[{n}:v]setpts=PTS-STARTPTS,split={n}" + "".join(f"[r{i}]" for i in range(n))
     logs = []
     for i in range(n):
@@ -113,7 +118,7 @@ def vmaf_scores(distorted: Sequence[Path], reference: Path, size: Size, work: Pa
         logs.append(log)
         graph += (f";[{i}:v]scale={size[0]}:{size[1]}:flags=bicubic,format=yuv420p,setpts=PTS-STARTPTS[d{i}]"
                   f";[r{i}]scale={size[0]}:{size[1]}:flags=bicubic,format=yuv420p[rs{i}]"
-                  f";[d{i}][rs{i}]libvmaf=log_fmt=json:log_path={log}:n_threads=1:n_subsample={subsample}")
+                  f";[d{i}][rs{i}]libvmaf=log_fmt=json:log_path={log}:n_threads=1:n_subsample={every[i]}")
     args = ["-loglevel", "error", "-y"]
     for path in [*distorted, reference]:
         args += ["-i", str(path)]
@@ -139,7 +144,9 @@ def analyse(plan: hls.TranscodePlan, input_args: Sequence[str], windows: Sequenc
     2. From the reference: the top rung at a second CRF one typical-slope step towards the target, and every lower
        rung at that CRF; VMAF of each at the top rung's size (what a viewer of the top size sees).
     3. The CRF for the target, interpolated between the two top-rung trials (close to the second, so the error of
-       a straight line is small); rates and VMAF of every rung there, from the trials.
+       a straight line is small); when it lies more than CHECK_DISTANCE CRF steps beyond them (VMAF flat near the
+       trials, as on screen content, then falling), one more top-rung trial there. Rates and VMAF of every rung
+       at the final CRF, from the trials.
     """
     top = plan.rungs[0]
     top_size, seconds = (top.width, top.height), sum(w.seconds for w in windows)
@@ -159,18 +166,20 @@ def analyse(plan: hls.TranscodePlan, input_args: Sequence[str], windows: Sequenc
                                                                    for r in plan.rungs[1:]]
         paths = trials_from_reference(reference, encodes, preset=plan.x264_preset, work=work, tag="second",
                                       should_stop=should_stop) if encodes else []
-        scores = []
-        if again:
-            scores += vmaf_scores(paths[:1], reference, top_size, work, should_stop)
-        if len(paths) > int(again):
-            scores += vmaf_scores(paths[int(again):], reference, top_size, work, should_stop,
-                                  subsample=LOWER_SUBSAMPLE)
+        every = [SUBSAMPLE] * int(again) + [LOWER_SUBSAMPLE] * (len(paths) - int(again))
+        scores = vmaf_scores(paths, reference, top_size, work, should_stop, subsample=every) if paths else []
         rates = [per_title.window_kbps(frame_sizes(p), fps, plan.keyint) for p in paths]
         if again:
             trials.append(per_title.Trial(second_crf, scores.pop(0), rates.pop(0)))
         else:
             second_crf = first.crf
-    crf, reachable = per_title.top_crf(trials, target, top.maxrate_kbps)
+        crf, reachable = per_title.top_crf(trials, target, top.maxrate_kbps)
+        if per_title.needs_check(trials, crf):  # far outside what was measured: measure there, once
+            [path] = trials_from_reference(reference, [(top_size, crf)], preset=plan.x264_preset, work=work,
+                                           tag="check", should_stop=should_stop)
+            trials.append(per_title.Trial(crf, vmaf_scores([path], reference, top_size, work, should_stop)[0],
+                                          per_title.window_kbps(frame_sizes(path), fps, plan.keyint)))
+            crf, reachable = per_title.top_crf(trials, target, top.maxrate_kbps)
     top_rate, top_vmaf = per_title.kbps_at(trials, crf), per_title.vmaf_at(trials, crf)
     # The lower rungs were measured at second_crf; at the final CRF they move as the top rung does.
     rate_scale = top_rate / per_title.kbps_at(trials, second_crf)
