@@ -66,6 +66,8 @@ class RenditionQuality(BaseModel):
     meets_target: bool | None = Field(None, description="false: the rung is more than 1 VMAF point below target")
     crf: float | None = None
     sampled_seconds: float
+    measured_at: str | None = Field(None, description="picture size the VMAF is measured at (WxH): the top rung's, "
+                                    "so a lower rung's score is what it looks like upscaled to the largest size")
 
 
 class RenditionPublic(BaseModel):
