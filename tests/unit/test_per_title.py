@@ -45,7 +45,8 @@ def test_crf_extrapolates_outside_the_trials_but_stays_in_range() -> None:
 
 def test_a_third_trial_refines_the_estimate() -> None:
     trials = [Trial(22, 96.0, 3000), Trial(32, 86.0, 900), Trial(25, 92.0, 2000)]
-    assert crf_for_target(trials, 93.0) == pytest.approx(24.25)
+    # Bracketed by 22 and 25 (linear: 24.25); the third point bends the curve a little: 24.19.
+    assert crf_for_target(trials, 93.0) == pytest.approx(24.19, abs=0.01)
     assert refine_crf(24.25) == 24.0 and refine_crf(24.3) == 24.5
 
 
@@ -128,3 +129,16 @@ def test_an_estimate_far_beyond_the_trials_is_measured_first() -> None:
     assert crf == 40.0 and needs_check(flat, crf)  # a straight line says 46: far from anything measured
     near = [Trial(26, 97.0, 500), Trial(29, 94.0, 380)]
     assert not needs_check(near, top_crf(near, 93.0, 2996)[0])
+
+
+def test_three_trials_follow_the_bend_of_the_curve() -> None:
+    # Screen content as measured: flat from 26 to 29, then falling. A straight line from 29 to 40 says 35.2; the
+    # parabola through all three says later (the curve is still high at 35), and stays inside the bracket.
+    screen = [Trial(26, 96.97, 101), Trial(29, 96.41, 86), Trial(40, 90.33, 67)]
+    crf = crf_for_target(screen, 93.0)
+    assert 36.0 < crf < 37.0
+    # Points on a parabola: its root exactly.
+    curve = [Trial(c, 100 - 0.02 * (c - 10) ** 2, 100) for c in (20, 30, 40)]
+    assert crf_for_target(curve, 93.0) == pytest.approx(10 + math.sqrt(7 / 0.02))
+    # Two trials: still the straight line.
+    assert crf_for_target(screen[1:], 93.0) == pytest.approx(29 + (96.41 - 93) * 11 / (96.41 - 90.33))

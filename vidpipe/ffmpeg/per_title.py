@@ -110,7 +110,31 @@ def crf_for_target(trials: Sequence[Trial], target_vmaf: float) -> float:
     (c0, v0), (c1, v1) = low, high
     if math.isclose(v0, v1, abs_tol=1e-6):
         return _clamp(c1 if target_vmaf <= v1 else c0)
-    return _clamp(c0 + (target_vmaf - v0) * (c1 - c0) / (v1 - v0))
+    bent = _quadratic_root(points, low, high, target_vmaf)
+    return _clamp(bent if bent is not None else c0 + (target_vmaf - v0) * (c1 - c0) / (v1 - v0))
+
+
+def _quadratic_root(points: Sequence[tuple[float, float]], low: tuple[float, float], high: tuple[float, float],
+                    target_vmaf: float) -> float | None:
+    """With a third trial, the parabola through the bracketing pair and the nearest other point, solved for the
+    target inside the bracket: VMAF bends (flat near lossless, steeper at high CRF), and a straight line across a
+    wide bracket misses by a point or more. None when there is no third point or no single root in the bracket."""
+    others = [p for p in points if p not in (low, high)]
+    if not others or low[1] == high[1] or not min(low[1], high[1]) <= target_vmaf <= max(low[1], high[1]):
+        return None
+    third = min(others, key=lambda p: min(abs(p[0] - low[0]), abs(p[0] - high[0])))
+    (x0, y0), (x1, y1), (x2, y2) = low, high, third
+    d01, d12 = (y1 - y0) / (x1 - x0), (y2 - y1) / (x2 - x1)
+    a = (d12 - d01) / (x2 - x0)  # v(c) = y0 + d01 (c - x0) + a (c - x0)(c - x1)
+    b, c = d01 - a * (x0 + x1), y0 - d01 * x0 + a * x0 * x1 - target_vmaf
+    if abs(a) < 1e-9:
+        return None
+    disc = b * b - 4 * a * c
+    if disc < 0:
+        return None
+    roots = [(-b + sign * math.sqrt(disc)) / (2 * a) for sign in (1, -1)]
+    inside = [r for r in roots if x0 - 1e-9 <= r <= x1 + 1e-9]
+    return inside[0] if len(inside) == 1 else None
 
 
 def vmaf_at(trials: Sequence[Trial], crf: float) -> float:
