@@ -130,6 +130,8 @@ class AssetPublic(BaseModel):
     artifacts: list[ArtifactPublic]
     original_url: str
     hls_master_url: str | None
+    playable: bool = Field(default=False, description="The HLS master can be played: a long video is playable "
+                           "from the start while its later chunks are still encoding (status not yet ready)")
     poster_url: str | None
     sprite_vtt_url: str | None
     playback: PlaybackPublic | None = Field(default=None, description="Signed URLs for players (no API key)")

@@ -135,6 +135,7 @@ def _to_public(row: Any, base: str | None, signer: PlaybackSigner | None = None)
         size_bytes=row.size_bytes, profile=row.profile, created_at=row.created_at, updated_at=row.updated_at,
         media=media, loudness=_loudness(row.loudness), stages=stages, renditions=renditions, artifacts=artifacts,
         original_url=media_url(base, row.original_key), playback=playback, **links,
+        playable=links["hls_master_url"] is not None and row.status != "failed",
     )
 
 

@@ -34,6 +34,7 @@ class StageInput:
     title: str = ""  # the asset's own words, for stages that embed them
     description: str = ""
     settings: Settings | None = None  # configuration flows down; stages never read the environment
+    payload: dict[str, Any] = field(default_factory=dict)  # the job's own (a chunk job: which frames, what plan)
 
 
 @dataclass

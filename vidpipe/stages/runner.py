@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import time
@@ -97,7 +98,7 @@ class StageRunner:
 
     def _execute(self, run: JobRun, work_dir: Path) -> tuple[StageResult, Asset]:
         job = run.job
-        spec = registry.get_stage(job.stage)
+        spec = registry.runnable(job.stage)
         with self.rt.db.session() as s, s.begin():
             asset = assets.get_asset(s, job.asset_id, lock=True)
             assets.touch_asset(s, asset.id)  # the stage shows as running now
@@ -110,11 +111,13 @@ class StageRunner:
         def progress(fraction: float) -> None:
             run.progress = max(0.0, min(1.0, float(fraction)))
 
-        with self.rt.blobs.local_copy(asset.original_key, work_dir) as source:
+        source_copy = (self.rt.blobs.local_copy(asset.original_key, work_dir) if spec.needs_source
+                       else contextlib.nullcontext(work_dir / "no-source"))
+        with source_copy as source:
             inp = StageInput(asset_id=asset.id, source_path=source, work_dir=work_dir / "out",
                              profile=profile, limits=self.rt.settings.limits, probe=probe,
                              progress=progress, should_stop=run.should_stop, title=asset.title,
-                             description=asset.description, settings=self.rt.settings)
+                             description=asset.description, settings=self.rt.settings, payload=job.payload)
             inp.work_dir.mkdir()
             result = stage_fn(inp)
         if run.should_stop():
@@ -135,7 +138,11 @@ class StageRunner:
                 s.rollback()
                 log.warning("job.lease_lost", extra={"job": job.id})
                 return "lost"
-            stale = assets.save_stage_result(s, job.asset_id, job.stage, result, sizes)
+            stale = assets.save_stage_result(s, job.asset_id, registry.artifact_stage(job.stage, job.payload),
+                                             result, sizes)
+            hook = registry.runnable(job.stage).success_hook()
+            if hook is not None:  # in this transaction: the work it queues exists exactly when this success does
+                stale += hook(s, self.rt, job, result, self.actor) or []
             self._advance(s, job)
         for key in stale:
             self.rt.blobs.delete(key)
@@ -154,7 +161,9 @@ class StageRunner:
             jobs.enqueue(s, asset.id, stage, actor=self.actor, priority=registry.STAGES[stage].priority,
                          max_attempts=self.rt.settings.job_max_attempts)
         latest = assets.latest_stage_status(s, job.asset_id)
-        if all(name in latest and latest[name].status == "succeeded" for name in registry.STAGES):
+        # ... and nothing of it still queued or running (the parts of a chunked transcode outlive its stage job)
+        if all(name in latest and latest[name].status == "succeeded" for name in registry.STAGES) and not (
+                jobs.has_live_jobs(s, asset.id)):
             assets.set_status(s, asset, "ready", actor=self.actor)
 
     def _fail(self, job: ClaimedJob, exc: BaseException) -> str:

@@ -24,6 +24,7 @@ from vidpipe.media import hls, per_title, vmaf, waveform
 from vidpipe.media.ffmpeg import ffmpeg_failure, popen_ffmpeg
 from vidpipe.media.probe import probe_file
 from vidpipe.media.safe_open import ffmpeg_input_args, open_input
+from vidpipe.stages import transcode_chunks
 from vidpipe.stages.base import Output, RenditionInfo, StageInput, StageResult
 
 log = logging.getLogger(__name__)
@@ -279,6 +280,8 @@ def run(inp: StageInput) -> StageResult:
             log.warning("transcode.per_title_fallback", extra={"asset_id": str(inp.asset_id), "error": str(exc)})
             decision = {"mode": "fixed", "per_title_failed": str(exc)}
         start = 0.12
+    if transcode_chunks.wanted(plan, inp):  # a long video: chunk jobs on many workers do the encoding
+        return transcode_chunks.planned(plan, inp, {"ladder_decision": decision, "quality": quality})
     args = hls.build_ffmpeg_args(plan, input_args, hls_dir)
     run_ffmpeg_with_progress(args, duration=plan.duration,
                              progress=lambda f: inp.progress(start + f * (share - start) * 0.95),
