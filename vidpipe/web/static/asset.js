@@ -27,8 +27,10 @@ const start = Number(new URLSearchParams(location.search).get('t'));
 
 function renderStatus(a) {
   const badge = $('asset-status');
-  badge.textContent = a.status;
-  badge.className = `badge status-${a.status}`;
+  // A long video plays from its start while its later chunks are still encoding: "playable" before "ready".
+  const shown = a.status === 'processing' && a.playable ? 'playable' : a.status;
+  badge.textContent = shown;
+  badge.className = `badge status-${shown}`;
   document.body.dataset.status = a.status;
   const err = $('asset-error');
   err.hidden = !a.error;
@@ -229,7 +231,7 @@ function render(a) {
   if (a.media && a.media.has_video) player.stillBase = `/v1/assets/${a.id}/thumbnail.jpg`;
   // Signed, expiring URLs (no key, no cookie needed): the HLS grant covers the variants and segments too.
   const links = a.playback || {};
-  if (links.playback_url && a.status === 'ready') {
+  if (links.playback_url && (a.status === 'ready' || a.playable)) {
     player.load(links.playback_url);
     player.loadSprites(links.sprite_vtt_url);
   }
