@@ -74,8 +74,9 @@ def audio_ffmpeg_args(plan: hls.TranscodePlan, input_args: Sequence[str], out_di
                  str(track.channels)]
         if plan.sample_rate_cap:
             args += [f"-ar:a:{j}", str(plan.sample_rate_cap)]
+    # EVENT: ffmpeg rewrites the playlist after every segment, so the job can publish the start while it runs.
     args += ["-c:a", "aac", "-map_metadata", "-1", "-map_chapters", "-1", "-output_ts_offset", f"{TIMELINE_OFFSET:g}",
-             "-f", "hls", "-hls_time", f"{plan.segment_seconds:g}", "-hls_playlist_type", "vod",
+             "-f", "hls", "-hls_time", f"{plan.segment_seconds:g}", "-hls_playlist_type", "event",
              "-hls_segment_type", "mpegts", "-start_number", "1",
              "-hls_segment_filename", str(out_dir / "%v" / hls.SEGMENT_PATTERN),
              "-var_stream_map", " ".join(f"a:{j},name:{t.name}" for j, t in enumerate(plan.audio)),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from vidpipe.errors import InputError
 from vidpipe.stages.base import StageInput, StageResult
@@ -20,15 +21,24 @@ class StageSpec:
     # "module:function" called in the transaction that records the job's success, with (session, runtime, job,
     # result, actor): for stages whose success queues more work of their own (the chunks of a long video).
     on_success: str | None = None
+    # "module:function" like on_success, run when the stage publishes outputs before it ends (StageInput.publish)
+    on_partial: str | None = None
 
     def load(self) -> Callable[[StageInput], StageResult]:
         return importlib.import_module(self.module).run
 
     def success_hook(self) -> Callable[..., list[str] | None] | None:
-        if self.on_success is None:
-            return None
-        module, _, function = self.on_success.partition(":")
-        return getattr(importlib.import_module(module), function)
+        return _resolve(self.on_success)
+
+    def partial_hook(self) -> Callable[..., None] | None:
+        return _resolve(self.on_partial)
+
+
+def _resolve(target: str | None) -> Callable[..., Any] | None:
+    if target is None:
+        return None
+    module, _, function = target.partition(":")
+    return getattr(importlib.import_module(module), function)
 
 
 STAGES: dict[str, StageSpec] = {
@@ -50,7 +60,8 @@ PART_STAGES: dict[str, StageSpec] = {
         StageSpec("transcode_chunk", "vidpipe.stages.transcode_chunks",
                   on_success="vidpipe.stages.transcode_chunks:after_part"),
         StageSpec("transcode_audio", "vidpipe.stages.transcode_audio",
-                  on_success="vidpipe.stages.transcode_chunks:after_part"),
+                  on_success="vidpipe.stages.transcode_chunks:after_part",
+                  on_partial="vidpipe.stages.transcode_chunks:after_part"),
         StageSpec("transcode_join", "vidpipe.stages.transcode_join", needs_source=False),
     )
 }

@@ -111,13 +111,17 @@ class StageRunner:
         def progress(fraction: float) -> None:
             run.progress = max(0.0, min(1.0, float(fraction)))
 
+        hook = spec.partial_hook()
+        publish = partial(self._publish_partial, run, asset, hook) if hook is not None else None
+
         source_copy = (self.rt.blobs.local_copy(asset.original_key, work_dir) if spec.needs_source
                        else contextlib.nullcontext(work_dir / "no-source"))
         with source_copy as source:
             inp = StageInput(asset_id=asset.id, source_path=source, work_dir=work_dir / "out",
                              profile=profile, limits=self.rt.settings.limits, probe=probe,
                              progress=progress, should_stop=run.should_stop, title=asset.title,
-                             description=asset.description, settings=self.rt.settings, payload=job.payload)
+                             description=asset.description, settings=self.rt.settings, payload=job.payload,
+                             publish=publish)
             inp.work_dir.mkdir()
             result = stage_fn(inp)
         if run.should_stop():
@@ -130,6 +134,17 @@ class StageRunner:
             stored = self.rt.blobs.put_file(f"{asset.id}/{out.key}", out.path, out.content_type)
             sizes[stored.key] = stored.size
         return sizes
+
+    def _publish_partial(self, run: JobRun, asset: Asset, hook: Callable[..., None], result: StageResult) -> None:
+        """Outputs a stage hands over before it ends: stored now, then its hook runs (if the job is still ours)."""
+        if run.should_stop():
+            return
+        self._publish(asset, result)
+        with self.rt.db.session() as s, s.begin():
+            assets.lock_asset_row(s, asset.id)  # serialised with the asset's other completions (see _succeed)
+            ours, _ = jobs.heartbeat(s, run.job, self.worker_id, self.rt.settings.job_lease_seconds)
+            if ours:
+                hook(s, self.rt, run.job, result, self.actor)
 
     def _succeed(self, job: ClaimedJob, result: StageResult, sizes: dict[str, int]) -> str:
         with self.rt.db.session() as s, s.begin():

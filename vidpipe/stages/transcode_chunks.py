@@ -107,22 +107,36 @@ def planned(plan: hls.TranscodePlan, inp: StageInput, metadata: dict[str, Any]) 
     return StageResult(metadata=metadata)
 
 
+def _chunk_jobs(chunks: list[dict[str, Any]], rungs: list[str]) -> list[dict[str, Any]]:
+    """One job per chunk; the first chunk as two: its lowest rung alone (a fraction of the work, so the asset
+    plays within seconds), then its other rungs."""
+    out: list[dict[str, Any]] = []
+    for c in chunks:
+        if c["index"] == 0 and len(rungs) > 1:
+            out += [{"chunk": c, "rungs": rungs[-1:]}, {"chunk": c, "rungs": rungs[:-1]}]
+        else:
+            out.append({"chunk": c, "rungs": rungs})
+    return [j | {"part": p} for p, j in enumerate(out)]
+
+
 def after_transcode(s: Session, rt: Any, job: jobs.ClaimedJob, result: StageResult, actor: str) -> None:
     """Queue the chunk jobs and the audio job of a chunked transcode, in the transaction of its success."""
     spec = result.metadata.get("chunked")
     if not spec:
         return
     st = rt.settings
-    chunks = spec["chunks"]
+    parts = _chunk_jobs(spec["chunks"], [r["name"] for r in spec["plan"]["rungs"]])
     tracks = bool(spec["plan"]["audio"])
-    common = {"run": job.id, "plan": spec["plan"], "chunks": len(chunks), "tracks": tracks}
-    if tracks:  # the audio is needed to play the first chunk: it goes first
-        jobs.enqueue(s, job.asset_id, AUDIO, actor=actor, priority=st.first_chunk_priority + 1,
+    common = {"run": job.id, "plan": spec["plan"], "chunks": len(spec["chunks"]), "jobs": len(parts),
+              "tracks": tracks}
+    if tracks:  # the audio is needed to play the first chunk: it goes first (and publishes as it goes)
+        jobs.enqueue(s, job.asset_id, AUDIO, actor=actor, priority=st.first_chunk_priority + 2,
                      max_attempts=st.job_max_attempts, payload=common)
-    for c in chunks:
-        boost = st.first_chunk_priority if c["index"] < st.first_chunks else 0
+    for part in parts:
+        first = part["chunk"]["index"] < st.first_chunks
+        boost = st.first_chunk_priority + (1 if part["part"] == 0 else 0) if first else 0
         jobs.enqueue(s, job.asset_id, CHUNK, actor=actor, priority=boost, max_attempts=st.job_max_attempts,
-                     payload=common | {"part": c["index"], "chunk": c}, part=c["index"])
+                     payload=common | part, part=part["part"])
 
 
 # --- a chunk job -------------------------------------------------------------------------------------------
@@ -133,10 +147,12 @@ def read_entries(directory: Path, playlist: str) -> list[SegmentEntry]:
 
 
 def run(inp: StageInput) -> StageResult:
-    """Encode one chunk into every rung: its segments, numbered on from the chunk before."""
+    """Encode one chunk into its rungs (all, or a share of them): segments numbered on from the chunk before."""
     from vidpipe.stages.transcode import run_ffmpeg_with_progress  # the shared ffmpeg runner
 
     plan, chunk, run_id = plan_from_json(inp.payload["plan"]), chunk_from_json(inp.payload["chunk"]), inp.payload["run"]
+    wanted = inp.payload.get("rungs") or [r.name for r in plan.rungs]
+    plan = dataclasses.replace(plan, rungs=tuple(r for r in plan.rungs if r.name in wanted))
     out = inp.work_dir / "hls"
     for rung in plan.rungs:
         (out / rung.name).mkdir(parents=True, exist_ok=True)
@@ -159,39 +175,53 @@ def run(inp: StageInput) -> StageResult:
 
 
 # --- every part's success: grow the EVENT playlists, queue the join when all are in -----------------------
+def _record(s: Session, job_id: int, result: StageResult) -> None:
+    """Keep a part's segment list (and codecs) on its job row: the playlists are made from these."""
+    kept = {k: result.metadata[k] for k in ("segments", "codecs") if k in result.metadata}
+    s.execute(update(Job).where(Job.id == job_id).values(payload=Job.payload.op("||")(cast(kept, JSONB))))
+
+
 def after_part(s: Session, rt: Any, job: jobs.ClaimedJob, result: StageResult, actor: str) -> None:
-    payload = job.payload
-    s.execute(update(Job).where(Job.id == job.id).values(
-        payload=Job.payload.op("||")(cast({k: result.metadata[k] for k in ("segments", "codecs")
-                                           if k in result.metadata}, JSONB))))
-    rows = s.execute(select(Job.stage, Job.part, Job.status, Job.payload).where(
-        Job.asset_id == job.asset_id, Job.stage.in_((CHUNK, AUDIO)),
+    """A part succeeded, or (the audio job, which runs for a while on a film) published its segments so far."""
+    _record(s, job.id, result)
+    refresh(s, rt, job.asset_id, job.payload, actor)
+
+
+def refresh(s: Session, rt: Any, asset_id: uuid.UUID, payload: dict[str, Any], actor: str) -> None:
+    """Republish what can play now; queue the join once every part of the run has succeeded."""
+    rows = s.execute(select(Job.stage, Job.status, Job.payload).where(
+        Job.asset_id == asset_id, Job.stage.in_((CHUNK, AUDIO)),
         Job.payload["run"].as_integer() == payload["run"])).all()
-    done = {(r.stage, r.part): r.payload.get("segments") for r in rows if r.status == "succeeded"}
-    codecs = next((r.payload["codecs"] for r in rows if r.status == "succeeded" and r.payload.get("codecs")), {})
-    video = {part: segs for (stage, part), segs in done.items() if stage == CHUNK}
-    tracks = next((segs for (stage, _), segs in done.items() if stage == AUDIO), None)
-    if payload["tracks"] and tracks is None:
-        return  # nothing plays without its audio: the audio job runs first, so this is rare
+    video: dict[str, dict[int, list[SegmentEntry]]] = {}
+    codecs: dict[str, str] = {}
+    chunk_jobs_done = 0
+    for r in rows:
+        if r.stage == CHUNK and r.status == "succeeded":
+            chunk_jobs_done += 1
+            for name, segs in (r.payload.get("segments") or {}).items():
+                video.setdefault(name, {})[r.payload["chunk"]["index"]] = entries_from_json(segs)
+            codecs |= r.payload.get("codecs") or {}
+    audio_row = next((r for r in rows if r.stage == AUDIO), None)
+    audio = {name: entries_from_json(segs) for name, segs in
+             ((audio_row.payload.get("segments") or {}) if audio_row is not None else {}).items()}
+    audio_done = not payload["tracks"] or (audio_row is not None and audio_row.status == "succeeded")
     plan = plan_from_json(payload["plan"])
-    rungs = {r.name: chunk_hls.playable_prefix(
-        {i: entries_from_json(segs[r.name]) for i, segs in video.items()}, payload["chunks"]) for r in plan.rungs}
-    if not rungs[plan.rungs[-1].name]:
-        return  # the first chunk is not in yet
-    complete = len(video) == payload["chunks"]
-    audio = {name: entries_from_json(segs) for name, segs in (tracks or {}).items()}
-    if complete:
+    rungs = {r.name: chunk_hls.playable_prefix(video.get(r.name, {}), payload["chunks"]) for r in plan.rungs}
+    rungs = {name: entries for name, entries in rungs.items() if entries}
+    if plan.rungs[-1].name not in rungs or (payload["tracks"] and not audio):
+        return  # the start of the lowest rung, or of the audio, is not in yet
+    if chunk_jobs_done == payload["jobs"] and audio_done:
         join = {k: payload[k] for k in ("run", "plan", "chunks", "tracks")} | {"codecs": codecs}
         join["video"] = {name: entries_to_json(entries) for name, entries in rungs.items()}
         join["audio"] = {name: entries_to_json(entries) for name, entries in audio.items()}
-        jobs.enqueue(s, job.asset_id, JOIN, actor=actor, priority=rt.settings.first_chunk_priority,
+        jobs.enqueue(s, asset_id, JOIN, actor=actor, priority=rt.settings.first_chunk_priority,
                      max_attempts=rt.settings.job_max_attempts, payload=join)
-    publish_growing(s, rt, job.asset_id, plan, payload["run"], rungs, audio, codecs)
+    publish_growing(s, rt, asset_id, plan, payload["run"], rungs, audio, codecs, audio_done=audio_done)
 
 
 def publish_growing(s: Session, rt: Any, asset_id: uuid.UUID, plan: hls.TranscodePlan, run_id: int,
                     rungs: dict[str, list[SegmentEntry]], audio: dict[str, list[SegmentEntry]],
-                    codecs: dict[str, str]) -> None:
+                    codecs: dict[str, str], *, audio_done: bool) -> None:
     """Write EVENT playlists of what is encoded so far, and a master naming them: from now on the asset plays.
 
     Recorded as the join's artifacts: the join's own (VOD) playlists replace them under the same keys."""
@@ -201,9 +231,10 @@ def publish_growing(s: Session, rt: Any, asset_id: uuid.UUID, plan: hls.Transcod
     first = s.scalar(select(Artifact.id).where(Artifact.asset_id == asset_id, Artifact.kind == "hls_master")) is None
     files: list[tuple[str, str, str]] = [(f"{base}/{name}/index.m3u8", chunk_hls.media_playlist(e, complete=False),
                                           "hls_playlist") for name, e in rungs.items()]
-    files += [(f"{base}/{name}/index.m3u8", chunk_hls.media_playlist(e, complete=True), "hls_playlist")
+    files += [(f"{base}/{name}/index.m3u8", chunk_hls.media_playlist(e, complete=audio_done), "hls_playlist")
               for name, e in audio.items()]
-    files.append(("hls/master.m3u8", master_text(plan, run_id, rungs, audio, codecs)[0], "hls_master"))
+    shown = dataclasses.replace(plan, rungs=tuple(r for r in plan.rungs if r.name in rungs))
+    files.append(("hls/master.m3u8", master_text(shown, run_id, rungs, audio, codecs)[0], "hls_master"))
     with tempfile.TemporaryDirectory(prefix="vidpipe-live-") as tmp:
         for key, text, kind in files:
             path = Path(tmp) / "file.m3u8"
@@ -216,5 +247,5 @@ def publish_growing(s: Session, rt: Any, asset_id: uuid.UUID, plan: hls.Transcod
                                                  set_={k: stmt.excluded[k] for k in ("stage", "kind", "size_bytes")}))
     touch_asset(s, asset_id)
     if first:  # the moment a long video became watchable (bench_scale_out measures from upload to here)
-        seconds = round(sum(e.duration for e in next(iter(rungs.values()))), 3)
+        seconds = round(sum(e.duration for e in rungs[plan.rungs[-1].name]), 3)
         events.record(s, "asset.playable", actor="queue", asset_id=asset_id, run=run_id, seconds=seconds)
