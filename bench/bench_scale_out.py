@@ -33,15 +33,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import select, text  # noqa: E402
 
+from vidpipe.db import migrate  # noqa: E402
+from vidpipe.db.database import drop_database, ensure_database  # noqa: E402
+from vidpipe.db.models import Asset, Event, Job  # noqa: E402
+from vidpipe.db.profiles import ProfileDefinition, RungDefinition, put_profile  # noqa: E402
+from vidpipe.ffmpeg.process import ffmpeg_exe  # noqa: E402
 from vidpipe.ingest.service import IngestRequest, ingest_path  # noqa: E402
-from vidpipe.media.ffmpeg import ffmpeg_exe  # noqa: E402
+from vidpipe.jobs.queue import PRESENCE_LOCK_SPACE  # noqa: E402
 from vidpipe.profiles import STANDARD_LADDER  # noqa: E402
-from vidpipe.queue.jobs import PRESENCE_LOCK_SPACE  # noqa: E402
 from vidpipe.settings import Settings  # noqa: E402
-from vidpipe.store import migrate  # noqa: E402
-from vidpipe.store.database import drop_database, ensure_database  # noqa: E402
-from vidpipe.store.models import Asset, Event, Job  # noqa: E402
-from vidpipe.store.profiles import ProfileDefinition, RungDefinition, put_profile  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out" / "scale-out"

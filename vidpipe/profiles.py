@@ -43,7 +43,7 @@ class Profile:
     min_vmaf_step: float = 2.0  # a lower rung must look at least this much worse than the one above it
     # Per-analyzer options, e.g. {"scenes": {"detector": "hard", "threshold": 20}, "speech": {"engine": ...}}.
     analyzer_options: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # Long videos (vidpipe.stages.transcode_chunks): None takes the configured chunk_threshold_seconds and
+    # Long videos (vidpipe.stages.chunk_plan): None takes the configured chunk_threshold_seconds and
     # chunk_seconds.
     chunk_threshold_seconds: float | None = None
     chunk_seconds: float | None = None

@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from vidpipe.db.models import Asset, Job
+from vidpipe.ffmpeg import samples
 from vidpipe.ingest.service import IngestRequest, ingest_path
-from vidpipe.media import samples
-from vidpipe.queue.worker import Worker
-from vidpipe.store.models import Asset, Job
+from vidpipe.jobs.worker import Worker
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 

@@ -8,8 +8,8 @@ from collections import Counter
 
 from tests.acceptance.conftest import all_terminal, events_of, ingest_file, jobs_of, live_ffmpeg, wait_for
 from tests.faults.conftest import spawn_worker, worker_env
-from vidpipe.media import hls, samples
-from vidpipe.media.probe import probe_file
+from vidpipe.ffmpeg import hls, samples
+from vidpipe.ffmpeg.probe import probe_file
 
 CHUNKED = {"chunk_threshold_seconds": 10, "chunk_seconds": 6, "first_chunk_seconds": 2}
 
@@ -54,7 +54,7 @@ def test_a_killed_chunk_is_redone_alone_and_nothing_is_lost(fault_settings, faul
     assert claims[victim.id] == 2 and all(n == 1 for jid, n in claims.items() if jid != victim.id)
 
     with rt.db.session() as s:
-        from vidpipe.store.models import Asset
+        from vidpipe.db.models import Asset
 
         asset = s.get(Asset, asset_id)
         assert asset.status == "ready", asset.error_message

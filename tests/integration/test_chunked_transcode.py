@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import select
 
 from vidpipe.api import views
+from vidpipe.db.models import Asset, Event, Job
+from vidpipe.ffmpeg import hls, samples
+from vidpipe.ffmpeg.probe import probe_file
 from vidpipe.ingest.service import IngestRequest, ingest_path
-from vidpipe.media import hls, samples
-from vidpipe.media.probe import probe_file
-from vidpipe.queue.worker import Worker
-from vidpipe.store.models import Asset, Event, Job
+from vidpipe.jobs.worker import Worker
 
 SECONDS = 25.0
 

@@ -7,7 +7,7 @@ from fractions import Fraction
 import pytest
 
 from vidpipe.errors import InputError
-from vidpipe.media.chunking import boundary_frame, plan_chunks, segment_count, should_chunk, total_frames
+from vidpipe.ffmpeg.chunking import boundary_frame, plan_chunks, segment_count, should_chunk, total_frames
 
 NTSC = Fraction(30000, 1001)
 

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from vidpipe.contract import StageInput, StageResult
 from vidpipe.errors import InputError
-from vidpipe.stages.base import StageInput, StageResult
 
 
 @dataclass(frozen=True)
@@ -47,21 +47,21 @@ STAGES: dict[str, StageSpec] = {
         StageSpec("probe", "vidpipe.stages.probe", priority=20),
         StageSpec("thumbnails", "vidpipe.stages.thumbnails", after=("probe",), priority=10),
         StageSpec("transcode", "vidpipe.stages.transcode", after=("probe",),
-                  on_success="vidpipe.stages.transcode_chunks:after_transcode"),
+                  on_success="vidpipe.jobs.chunked:after_transcode"),
         StageSpec("analyze", "vidpipe.stages.analyze", after=("probe",)),
     )
 }
 FIRST_STAGES = tuple(name for name, spec in STAGES.items() if not spec.after)
 # Jobs that only ever come from another stage's success hook: never queued at ingest, never reprocessed by name,
-# not part of "every stage succeeded". The parts of a chunked transcode (vidpipe.stages.transcode_chunks).
+# not part of "every stage succeeded". The parts of a chunked transcode (vidpipe.stages.chunk_plan).
 PART_STAGES: dict[str, StageSpec] = {
     spec.name: spec
     for spec in (
         StageSpec("transcode_chunk", "vidpipe.stages.transcode_chunks",
-                  on_success="vidpipe.stages.transcode_chunks:after_part"),
+                  on_success="vidpipe.jobs.chunked:after_part"),
         StageSpec("transcode_audio", "vidpipe.stages.transcode_audio",
-                  on_success="vidpipe.stages.transcode_chunks:after_part",
-                  on_partial="vidpipe.stages.transcode_chunks:after_part"),
+                  on_success="vidpipe.jobs.chunked:after_part",
+                  on_partial="vidpipe.jobs.chunked:after_part"),
         StageSpec("transcode_join", "vidpipe.stages.transcode_join", needs_source=False),
     )
 }

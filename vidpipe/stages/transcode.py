@@ -1,7 +1,7 @@
 """The transcode stage: one ffmpeg process decodes the source once and writes the whole HLS ladder.
 
 The plan, the ffmpeg arguments, the master playlist and the waveform peaks are pure
-(vidpipe.media.hls, vidpipe.media.waveform); this module runs the process and collects the files.
+(vidpipe.ffmpeg.hls, vidpipe.ffmpeg.waveform); this module runs the process and collects the files.
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ from typing import IO, Any
 
 import av
 
+from vidpipe.contract import Output, RenditionInfo, StageInput, StageResult
 from vidpipe.errors import JobCancelledError, MediaDecodeError
-from vidpipe.media import hls, per_title, vmaf, waveform
-from vidpipe.media.ffmpeg import ffmpeg_failure, popen_ffmpeg
-from vidpipe.media.probe import probe_file
-from vidpipe.media.safe_open import ffmpeg_input_args, open_input
-from vidpipe.stages import transcode_chunks
-from vidpipe.stages.base import Output, RenditionInfo, StageInput, StageResult
+from vidpipe.ffmpeg import hls, per_title, vmaf, waveform
+from vidpipe.ffmpeg.probe import probe_file
+from vidpipe.ffmpeg.process import ffmpeg_failure, popen_ffmpeg
+from vidpipe.ffmpeg.safe_open import ffmpeg_input_args, open_input
+from vidpipe.stages import chunk_plan
 
 log = logging.getLogger(__name__)
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
@@ -280,8 +280,8 @@ def run(inp: StageInput) -> StageResult:
             log.warning("transcode.per_title_fallback", extra={"asset_id": str(inp.asset_id), "error": str(exc)})
             decision = {"mode": "fixed", "per_title_failed": str(exc)}
         start = 0.12
-    if transcode_chunks.wanted(plan, inp):  # a long video: chunk jobs on many workers do the encoding
-        return transcode_chunks.planned(plan, inp, {"ladder_decision": decision, "quality": quality})
+    if chunk_plan.wanted(plan, inp):  # a long video: chunk jobs on many workers do the encoding
+        return chunk_plan.planned(plan, inp, {"ladder_decision": decision, "quality": quality})
     args = hls.build_ffmpeg_args(plan, input_args, hls_dir)
     run_ffmpeg_with_progress(args, duration=plan.duration,
                              progress=lambda f: inp.progress(start + f * (share - start) * 0.95),

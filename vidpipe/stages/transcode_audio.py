@@ -1,4 +1,4 @@
-"""The audio part of a chunked transcode: every audio track, whole, in one encoder run (vidpipe.media.chunk_hls
+"""The audio part of a chunked transcode: every audio track, whole, in one encoder run (vidpipe.ffmpeg.chunk_hls
 says why not per chunk). Its segments sit on the same grid as the video's.
 
 On a film this job runs for a minute or more, longer than the first video chunk: so it publishes its segments
@@ -10,11 +10,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from vidpipe.contract import Output, StageInput, StageResult
 from vidpipe.errors import MediaDecodeError
-from vidpipe.media import chunk_hls, hls
-from vidpipe.media.safe_open import ffmpeg_input_args
-from vidpipe.stages.base import Output, StageInput, StageResult
-from vidpipe.stages.transcode_chunks import SEGMENT_TYPE, entries_to_json, plan_from_json, read_entries, run_dir
+from vidpipe.ffmpeg import chunk_hls, hls
+from vidpipe.ffmpeg.safe_open import ffmpeg_input_args
+from vidpipe.stages.chunk_plan import SEGMENT_TYPE, entries_to_json, plan_from_json, read_entries, run_dir
+from vidpipe.stages.transcode import run_ffmpeg_with_progress
 
 PUBLISH_EVERY = 3.0  # seconds between two early publications (the first goes as soon as a segment is done)
 
@@ -37,8 +38,6 @@ def _result(plan: hls.TranscodePlan, out: Path, run_id: int, *, skip: dict[str, 
 
 
 def run(inp: StageInput) -> StageResult:
-    from vidpipe.stages.transcode import run_ffmpeg_with_progress
-
     plan, run_id = plan_from_json(inp.payload["plan"]), inp.payload["run"]
     out = inp.work_dir / "hls"
     for track in plan.audio:

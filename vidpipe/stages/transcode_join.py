@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import logging
 
-from vidpipe.media import chunk_hls, hls
-from vidpipe.media.chunk_hls import SegmentEntry
-from vidpipe.stages.base import Output, RenditionInfo, StageInput, StageResult
-from vidpipe.stages.transcode_chunks import PLAYLIST_TYPE, entries_from_json, plan_from_json, run_dir
+from vidpipe.contract import Output, RenditionInfo, StageInput, StageResult
+from vidpipe.ffmpeg import chunk_hls, hls
+from vidpipe.ffmpeg.chunk_hls import SegmentEntry
+from vidpipe.stages.chunk_plan import PLAYLIST_TYPE, entries_from_json, plan_from_json, run_dir
 
 log = logging.getLogger(__name__)
 DURATION_TOLERANCE = 0.1  # seconds between the joined playlists and the planned (source) duration
