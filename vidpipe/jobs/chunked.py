@@ -132,7 +132,7 @@ def publish_growing(s: Session, rt: Any, asset_id: uuid.UUID, plan: hls.Transcod
         for key, text, kind in files:
             path = Path(tmp) / "file.m3u8"
             path.write_text(text)
-            stored = rt.blobs.put_file(f"{asset_id}/{key}", path, PLAYLIST_TYPE)
+            stored = rt.media_store.put_file(f"{asset_id}/{key}", path, PLAYLIST_TYPE)
             values = {"asset_id": asset_id, "stage": JOIN, "kind": kind, "key": f"{asset_id}/{key}",
                       "content_type": PLAYLIST_TYPE, "size_bytes": stored.size}
             stmt = insert(Artifact).values(**values)
