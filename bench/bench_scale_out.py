@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -152,6 +153,25 @@ def run_once(source: Path, cores: list[int], *, ladder: str, chunk_seconds: floa
         shutil.rmtree(work, ignore_errors=True)
 
 
+def model(*, film_s: float, chunk_s: float, cpu_per_video_s: float, serial_s: float, audio_cpu_per_video_s: float,
+          fetch_s: float, per_job_s: float, workers: list[int]) -> list[dict]:
+    """Wall time of one film on N single-vCPU workers: the serial part (probe, planner, join), then the chunk
+    jobs in waves of N (each: its encode, a source fetch, the job's own overhead), never less than the audio job
+    (one encoder for the whole film, running beside the chunks)."""
+    chunks = math.ceil(film_s / chunk_s)
+    per_chunk = chunk_s * cpu_per_video_s + fetch_s + per_job_s
+    audio = film_s * audio_cpu_per_video_s
+    rows = []
+    for n in workers:
+        waves = math.ceil(chunks / n)
+        total = serial_s + max(waves * per_chunk, audio)
+        rows.append({"workers": n, "waves": waves, "wall_s": round(total), "wall_min": round(total / 60, 1),
+                     "speedup": None, "bound": "audio job" if audio > waves * per_chunk else "chunks"})
+    for r in rows:
+        r["speedup"] = round(rows[0]["wall_s"] / r["wall_s"], 1)
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seconds", type=int, nargs="+", default=[600, 120])
@@ -160,7 +180,20 @@ def main() -> None:
     ap.add_argument("--chunk-seconds", type=float, default=60.0)
     ap.add_argument("--configs", default="1,2", help="worker counts to run, each worker on a core of its own")
     ap.add_argument("--timeout", type=float, default=7200)
+    ap.add_argument("--model", action="store_true", help="print the N = 1..50 model of a 2-hour film and exit")
+    ap.add_argument("--cpu-per-video-s", type=float, default=1.2, help="chunk encode, vCPU-s per video second")
+    ap.add_argument("--serial-s", type=float, default=60.0, help="probe + planner (per-title) + join")
+    ap.add_argument("--audio-cpu-per-video-s", type=float, default=0.016)
+    ap.add_argument("--fetch-s", type=float, default=0.0, help="source fetch per chunk job")
+    ap.add_argument("--per-job-s", type=float, default=1.0, help="claim, publish, record per chunk job")
     args = ap.parse_args()
+    if args.model:
+        for chunk_s in (60.0, 30.0):
+            for r in model(film_s=7200, chunk_s=chunk_s, cpu_per_video_s=args.cpu_per_video_s, serial_s=args.serial_s,
+                           audio_cpu_per_video_s=args.audio_cpu_per_video_s, fetch_s=args.fetch_s,
+                           per_job_s=args.per_job_s, workers=[1, 2, 4, 8, 16, 24, 32, 40, 50]):
+                print(json.dumps({"chunk_s": chunk_s} | r))
+        return
     results = []
     for seconds in args.seconds:
         source = make_source(seconds, args.height)

@@ -58,7 +58,7 @@ def after_transcode(s: Session, rt: Any, job: jobs.ClaimedJob, result: StageResu
     parts = _chunk_jobs(spec["chunks"], [r["name"] for r in spec["plan"]["rungs"]])
     tracks = bool(spec["plan"]["audio"])
     common = {"run": job.id, "plan": spec["plan"], "chunks": len(spec["chunks"]), "jobs": len(parts),
-              "tracks": tracks}
+              "tracks": tracks, "quality": result.metadata.get("quality") or {}}
     if tracks:  # the audio is needed to play the first chunk: it goes first (and publishes as it goes)
         jobs.enqueue(s, job.asset_id, AUDIO, actor=actor, priority=st.first_chunk_priority + 2,
                      max_attempts=st.queue.max_attempts, payload=common)
@@ -106,7 +106,8 @@ def refresh(s: Session, rt: Any, asset_id: uuid.UUID, payload: dict[str, Any], a
     if plan.rungs[-1].name not in rungs or (payload["tracks"] and not audio):
         return  # the start of the lowest rung, or of the audio, is not in yet
     if chunk_jobs_done == payload["jobs"] and audio_done:
-        join = {k: payload[k] for k in ("run", "plan", "chunks", "tracks")} | {"codecs": codecs}
+        join = {k: payload[k] for k in ("run", "plan", "chunks", "tracks")} | {
+            "codecs": codecs, "quality": payload.get("quality") or {}}
         join["video"] = {name: entries_to_json(entries) for name, entries in rungs.items()}
         join["audio"] = {name: entries_to_json(entries) for name, entries in audio.items()}
         jobs.enqueue(s, asset_id, JOIN, actor=actor, priority=rt.settings.first_chunk_priority,

@@ -59,9 +59,10 @@ def run(inp: StageInput) -> StageResult:
     if off:  # kept (it plays), but said: the planned frames and the encoded ones disagree
         log.warning("transcode.join_duration_off", extra={"asset_id": str(inp.asset_id), "planned": plan.duration,
                                                            "joined": off})
+    quality = p.get("quality") or {}  # the per-title decision's sampled VMAF, made in the transcode job
     renditions = [RenditionInfo(name=v.name, kind=v.kind, playlist_key=f"hls/{v.uri}", width=v.width,
-                                height=v.height, bandwidth=v.bandwidth, codecs=v.codecs, language=v.language)
-                  for v in variants]
+                                height=v.height, bandwidth=v.bandwidth, codecs=v.codecs, language=v.language,
+                                quality=quality.get(v.name)) for v in variants]
     inp.progress(1.0)
     return StageResult(outputs=outputs, renditions=renditions, metadata={
         "chunked": {"run": run_id, "chunks": p["chunks"], "durations": durations},
