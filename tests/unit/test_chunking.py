@@ -71,3 +71,42 @@ def test_only_long_videos_are_chunked():
     assert not should_chunk(120.0, True, 300.0)
     assert not should_chunk(7200.0, False, 300.0)  # audio only: one cheap job
     assert not should_chunk(7200.0, True, None)
+
+
+# --- the chunk's ffmpeg arguments and the playlists made from chunks (vidpipe.ffmpeg.chunk_hls) -------------
+def _plan(fps=NTSC):
+    from vidpipe.ffmpeg import hls
+
+    return hls.TranscodePlan(rungs=(hls.PlannedRung("720p", 1280, 720, 2800, 128),
+                                    hls.PlannedRung("360p", 640, 360, 800, 96)),
+                             audio=(hls.AudioTrack(0, "audio_eng", "eng", 2, True),), fps=fps, segment_seconds=4.0,
+                             x264_preset="veryfast", audio_kbps=128, duration=100.0)
+
+
+def test_a_chunk_encodes_exactly_its_frames_on_the_shared_timeline(tmp_path):
+    from vidpipe.ffmpeg.chunk_hls import TIMELINE_OFFSET, chunk_ffmpeg_args
+
+    chunk = plan_chunks(100.0, NTSC, 4.0, 20.0)[1]
+    args = chunk_ffmpeg_args(_plan(), chunk, ["-i", "file:/src.mp4"], tmp_path)
+    value = dict(zip(args, args[1:], strict=False))
+    assert args.index("-ss") < args.index("-i")  # input seek: decodes from the key frame before, output exact
+    assert float(value["-ss"]) == pytest.approx(chunk.start, abs=1e-6)
+    assert value["-frames:v"] == str(chunk.frames) and value["-start_number"] == str(chunk.first_segment)
+    assert float(value["-output_ts_offset"]) == pytest.approx(chunk.start + TIMELINE_OFFSET, abs=1e-6)
+    assert value["-force_key_frames"] == "expr:" + "+".join(f"eq(n,{k})" for k in chunk.key_frames(4.0))
+    assert "-an" in args and value["-var_stream_map"] == "v:0,name:720p v:1,name:360p"
+
+
+def test_playlists_grow_without_holes_and_end_as_vod():
+    from vidpipe.ffmpeg.chunk_hls import SegmentEntry, media_playlist, playable_prefix
+
+    seg = [SegmentEntry(f"seg_{n:05d}.ts", 4.004, 1000) for n in range(1, 7)]
+    done = {0: seg[:2], 2: seg[4:]}  # chunk 1 still encoding
+    assert playable_prefix(done, 3) == seg[:2]  # never past a hole
+    assert playable_prefix(done | {1: seg[2:4]}, 3) == seg
+    event = media_playlist(seg[:2], complete=False)
+    assert "#EXT-X-PLAYLIST-TYPE:EVENT" in event and "#EXT-X-ENDLIST" not in event
+    vod = media_playlist(seg, complete=True)
+    assert "#EXT-X-PLAYLIST-TYPE:VOD" in vod and vod.rstrip().endswith("#EXT-X-ENDLIST")
+    assert vod.startswith(event.split("#EXTINF")[0].replace("EVENT", "VOD"))  # same header: a reload just grows
+    assert "#EXT-X-TARGETDURATION:4\n" in vod  # 4.004 s rounds to 4 (HLS allows half a second over)

@@ -10,7 +10,6 @@ gap or overlap at every boundary. Audio is cheap (well over 50× real time), so 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,7 +87,8 @@ def media_playlist(segments: Sequence[SegmentEntry], *, complete: bool) -> str:
     """A media playlist: EVENT while chunks are still coming (players poll it and it only grows), VOD when done.
 
     Both start with the same lines, so a player that loaded the EVENT playlist reloads into the VOD one."""
-    target = max(1, math.ceil(max((s.duration for s in segments), default=1.0) - 1e-3))
+    # RFC 8216: every EXTINF rounded to the nearest integer is at most the target (4.004 s segments: 4)
+    target = max(1, round(max((s.duration for s in segments), default=1.0)))
     lines = ["#EXTM3U", "#EXT-X-VERSION:6", f"#EXT-X-TARGETDURATION:{target}", "#EXT-X-MEDIA-SEQUENCE:0",
              f"#EXT-X-PLAYLIST-TYPE:{'VOD' if complete else 'EVENT'}", "#EXT-X-INDEPENDENT-SEGMENTS"]
     for s in segments:
