@@ -6,6 +6,7 @@ as they come (StageInput.publish, every PUBLISH_EVERY seconds) and the start pla
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from vidpipe.ffmpeg.safe_open import ffmpeg_input_args
 from vidpipe.stages.chunk_plan import SEGMENT_TYPE, entries_to_json, plan_from_json, read_entries, run_dir
 from vidpipe.stages.transcode import run_ffmpeg_with_progress
 
+log = logging.getLogger(__name__)
 PUBLISH_EVERY = 3.0  # seconds between two early publications (the first goes as soon as a segment is done)
 
 
@@ -52,9 +54,13 @@ def run(inp: StageInput) -> StageResult:
         early = _result(plan, out, run_id, skip=published, final=False)
         counts = {name: len(rows) for name, rows in early.metadata["segments"].items()}
         if all(counts.values()) and counts != published:  # every track has a start, and something is new
-            inp.publish(early)
-            published.update(counts)
             last[0] = time.monotonic()
+            try:
+                inp.publish(early)
+            except Exception as exc:  # an early look is a bonus: the job goes on, its end publishes everything
+                log.warning("transcode_audio.early_publish_failed", extra={"error": str(exc)})
+                return
+            published.update(counts)
 
     input_args = ffmpeg_input_args(inp.source_path, max_frame_pixels=inp.limits.max_frame_pixels)
     run_ffmpeg_with_progress(chunk_hls.audio_ffmpeg_args(plan, input_args, out), duration=plan.duration,
