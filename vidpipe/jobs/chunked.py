@@ -59,12 +59,14 @@ def after_transcode(s: Session, rt: Any, job: jobs.ClaimedJob, result: StageResu
     tracks = bool(spec["plan"]["audio"])
     common = {"run": job.id, "plan": spec["plan"], "chunks": len(spec["chunks"]), "jobs": len(parts),
               "tracks": tracks, "quality": result.metadata.get("quality") or {}}
-    if tracks:  # the audio is needed to play the first chunk: it goes first (and publishes as it goes)
-        jobs.enqueue(s, job.asset_id, AUDIO, actor=actor, priority=st.first_chunk_priority + 2,
+    # First the first chunk's lowest rung (a few seconds of work), then the audio (it publishes as it goes): on a
+    # single worker the other order made the start wait for the whole film's audio.
+    if tracks:
+        jobs.enqueue(s, job.asset_id, AUDIO, actor=actor, priority=st.first_chunk_priority + 1,
                      max_attempts=st.queue.max_attempts, payload=common)
     for part in parts:
         first = part["chunk"]["index"] < st.first_chunks
-        boost = st.first_chunk_priority + (1 if part["part"] == 0 else 0) if first else 0
+        boost = st.first_chunk_priority + (2 if part["part"] == 0 else 0) if first else 0
         jobs.enqueue(s, job.asset_id, CHUNK, actor=actor, priority=boost, max_attempts=st.queue.max_attempts,
                      payload=common | part, part=part["part"])
 
