@@ -120,3 +120,35 @@ def test_a_short_video_keeps_the_single_job(runtime, chunk_settings, tmp_path):
     with runtime.db.session() as s:
         stages = sorted(s.scalars(select(Job.stage).where(Job.asset_id == asset_id)).all())
     assert stages == ["analyze", "probe", "thumbnails", "transcode"]
+
+
+def test_per_title_runs_beside_the_first_chunk_and_its_ladder_encodes_the_rest(runtime, chunk_settings, tmp_path):
+    rt = runtime
+    clip = samples.make_video(tmp_path / "pt.mp4", width=854, height=480, seconds=20, scene_seconds=2.5)
+    asset_id = ingest_path(rt, clip, IngestRequest(source_kind="path", profile="standard"),
+                           roots=[clip.parent]).asset.id
+    asset, _ = _run_until_terminal(rt, asset_id, timeout=400)
+    assert asset.status == "ready", asset.error_message
+    with rt.db.session() as s:
+        jobs = s.scalars(select(Job).where(Job.asset_id == asset_id)).all()
+        decide = next(j for j in jobs if j.stage == "transcode_decide")
+        first = next(j for j in jobs if j.stage == "transcode_chunk" and j.part == 0)
+        playable_at = s.scalar(select(Event.at).where(Event.asset_id == asset_id, Event.event == "asset.playable"))
+        renditions = {r.name: r for r in s.get(Asset, asset_id).renditions}
+    assert decide.status == "succeeded"
+    # the first chunk's lowest rung went at the fixed rate, without waiting for the trials
+    assert first.payload["rungs"] == ["360p"] and first.payload["plan"]["rungs"][-1]["crf"] is None
+    assert first.started_at < decide.finished_at
+    later = [j for j in jobs if j.stage == "transcode_chunk" and j.part > 0]
+    assert later and all(j.payload["plan"] == decide.payload["decided_plan"] for j in later)
+    assert all(j.payload["plan"]["rungs"][0]["crf"] is not None for j in later)
+    assert "360p" in renditions and renditions["360p"].quality is not None or len(renditions) >= 1
+    assert playable_at is not None
+    hls_root = rt.settings.media_root / str(asset_id) / "hls"
+    master = hls.parse_master((hls_root / "master.m3u8").read_text())
+    source = probe_file(clip, rt.settings.limits)
+    duration = source["duration"] if isinstance(source, dict) else source.duration
+    for uri, attrs in master.items():
+        if "RESOLUTION" in attrs:
+            segments = hls.parse_media_playlist((hls_root / uri).read_text())
+            assert abs(sum(d for _, d in segments) - duration) <= 0.1, uri

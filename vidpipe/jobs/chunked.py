@@ -27,6 +27,7 @@ from vidpipe.jobs import queue as jobs
 from vidpipe.stages.chunk_plan import (
     AUDIO,
     CHUNK,
+    DECIDE,
     JOIN,
     PLAYLIST_TYPE,
     entries_from_json,
@@ -57,8 +58,12 @@ def after_transcode(s: Session, rt: Any, job: jobs.ClaimedJob, result: StageResu
     st = rt.settings
     parts = _chunk_jobs(spec["chunks"], [r["name"] for r in spec["plan"]["rungs"]])
     tracks = bool(spec["plan"]["audio"])
-    common = {"run": job.id, "plan": spec["plan"], "chunks": len(spec["chunks"]), "jobs": len(parts),
-              "tracks": tracks, "quality": result.metadata.get("quality") or {}}
+    common = {"run": job.id, "plan": spec["plan"], "chunks": len(spec["chunks"]), "tracks": tracks,
+              "quality": result.metadata.get("quality") or {}, "decide": bool(spec.get("decide"))}
+    if spec.get("decide"):  # per-title: only the first chunk's lowest rung now (fixed rate), the rest after it
+        parts = parts[:1]
+        jobs.enqueue(s, job.asset_id, DECIDE, actor=actor, priority=st.first_chunk_priority,
+                     max_attempts=st.queue.max_attempts, payload=common | {"all_chunks": spec["chunks"]})
     # First the first chunk's lowest rung (a few seconds of work), then the audio (it publishes as it goes): on a
     # single worker the other order made the start wait for the whole film's audio.
     if tracks:
@@ -69,6 +74,24 @@ def after_transcode(s: Session, rt: Any, job: jobs.ClaimedJob, result: StageResu
         boost = st.first_chunk_priority + (2 if part["part"] == 0 else 0) if first else 0
         jobs.enqueue(s, job.asset_id, CHUNK, actor=actor, priority=boost, max_attempts=st.queue.max_attempts,
                      payload=common | part, part=part["part"])
+
+
+def after_decide(s: Session, rt: Any, job: jobs.ClaimedJob, result: StageResult, actor: str) -> None:
+    """The per-title ladder is known: queue every other part with it (part 0, the first chunk's lowest rung at
+    the fixed rate, is queued already)."""
+    s.execute(update(Job).where(Job.id == job.id).values(payload=Job.payload.op("||")(cast(
+        {"decided_plan": result.metadata["decided_plan"], "quality": result.metadata.get("quality") or {}}, JSONB))))
+    st, plan = rt.settings, result.metadata["decided_plan"]
+    lowest = job.payload["plan"]["rungs"][-1]["name"]
+    rest = [p for p in _chunk_jobs(job.payload["all_chunks"], [r["name"] for r in plan["rungs"]])
+            if not (p["chunk"]["index"] == 0 and p["rungs"] == [lowest])]
+    common = {k: job.payload[k] for k in ("run", "chunks", "tracks", "decide")} | {
+        "plan": plan, "quality": result.metadata.get("quality") or {}}
+    for n, part in enumerate(rest, start=1):
+        first = part["chunk"]["index"] < st.first_chunks
+        rungs = [r for r in part["rungs"] if not (part["chunk"]["index"] == 0 and r == lowest)]
+        jobs.enqueue(s, job.asset_id, CHUNK, actor=actor, priority=st.first_chunk_priority if first else 0,
+                     max_attempts=st.queue.max_attempts, payload=common | part | {"part": n, "rungs": rungs}, part=n)
 
 
 # --- every part's success: grow the EVENT playlists, queue the join when all are in -----------------------
@@ -87,14 +110,15 @@ def after_part(s: Session, rt: Any, job: jobs.ClaimedJob, result: StageResult, a
 def refresh(s: Session, rt: Any, asset_id: uuid.UUID, payload: dict[str, Any], actor: str) -> None:
     """Republish what can play now; queue the join once every part of the run has succeeded."""
     rows = s.execute(select(Job.stage, Job.status, Job.payload).where(
-        Job.asset_id == asset_id, Job.stage.in_((CHUNK, AUDIO)),
+        Job.asset_id == asset_id, Job.stage.in_((CHUNK, AUDIO, DECIDE)),
         Job.payload["run"].as_integer() == payload["run"])).all()
+    decided = next((r.payload for r in rows if r.stage == DECIDE and r.status == "succeeded"), None)
+    if payload.get("decide") and decided is not None:  # per-title: the ladder as decided, its quality
+        payload = payload | {"plan": decided["decided_plan"], "quality": decided.get("quality") or {}}
     video: dict[str, dict[int, list[SegmentEntry]]] = {}
     codecs: dict[str, str] = {}
-    chunk_jobs_done = 0
     for r in rows:
         if r.stage == CHUNK and r.status == "succeeded":
-            chunk_jobs_done += 1
             for name, segs in (r.payload.get("segments") or {}).items():
                 video.setdefault(name, {})[r.payload["chunk"]["index"]] = entries_from_json(segs)
             codecs |= r.payload.get("codecs") or {}
@@ -107,7 +131,9 @@ def refresh(s: Session, rt: Any, asset_id: uuid.UUID, payload: dict[str, Any], a
     rungs = {name: entries for name, entries in rungs.items() if entries}
     if plan.rungs[-1].name not in rungs or (payload["tracks"] and not audio):
         return  # the start of the lowest rung, or of the audio, is not in yet
-    if chunk_jobs_done == payload["jobs"] and audio_done:
+    # Complete: every rung of the final ladder has every chunk (with per-title: once the ladder is decided).
+    complete = all(len(video.get(r.name, {})) == payload["chunks"] for r in plan.rungs)
+    if complete and audio_done and (not payload.get("decide") or decided is not None):
         join = {k: payload[k] for k in ("run", "plan", "chunks", "tracks")} | {
             "codecs": codecs, "quality": payload.get("quality") or {}}
         join["video"] = {name: entries_to_json(entries) for name, entries in rungs.items()}

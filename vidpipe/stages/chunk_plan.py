@@ -14,6 +14,7 @@ from vidpipe.ffmpeg import chunking, hls
 from vidpipe.ffmpeg.chunk_hls import SegmentEntry
 
 CHUNK, AUDIO, JOIN = "transcode_chunk", "transcode_audio", "transcode_join"
+DECIDE = "transcode_decide"  # the per-title trials of a long video, beside its first chunk
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 SEGMENT_TYPE = "video/mp2t"
 
@@ -70,7 +71,8 @@ def wanted(plan: hls.TranscodePlan, inp: StageInput) -> bool:
     return chunking.should_chunk(plan.duration, bool(plan.rungs), threshold)
 
 
-def planned(plan: hls.TranscodePlan, inp: StageInput, metadata: dict[str, Any]) -> StageResult:
+def planned(plan: hls.TranscodePlan, inp: StageInput, metadata: dict[str, Any], *, decide: bool = False
+            ) -> StageResult:
     """The transcode job's result for a long video: no files, the chunk plan (queued by `after_transcode`)."""
     assert plan.fps is not None
     plan = dataclasses.replace(plan, subtitles=())  # not in chunked mode yet: the video and its audio only
@@ -79,7 +81,8 @@ def planned(plan: hls.TranscodePlan, inp: StageInput, metadata: dict[str, Any]) 
     chunks = chunking.plan_chunks(plan.duration, plan.fps, plan.segment_seconds, max(size, plan.segment_seconds),
                                   first_chunk_seconds=max(first, plan.segment_seconds))
     metadata = metadata | {"audio_mode": "groups" if plan.audio else "video_only",
-                           "chunked": {"plan": plan_to_json(plan), "chunks": [chunk_to_json(c) for c in chunks]}}
+                           "chunked": {"plan": plan_to_json(plan), "chunks": [chunk_to_json(c) for c in chunks],
+                                       "decide": decide}}
     inp.progress(1.0)
     return StageResult(metadata=metadata)
 

@@ -63,6 +63,8 @@ PART_STAGES: dict[str, StageSpec] = {
                   on_success="vidpipe.jobs.chunked:after_part",
                   on_partial="vidpipe.jobs.chunked:after_part"),
         StageSpec("transcode_join", "vidpipe.stages.transcode_join", needs_source=False),
+        StageSpec("transcode_decide", "vidpipe.stages.transcode_decide",
+                  on_success="vidpipe.jobs.chunked:after_decide"),
     )
 }
 

@@ -258,6 +258,26 @@ def _per_title(plan: hls.TranscodePlan, input_args: list[str], inp: StageInput,
     return dataclasses.replace(plan, rungs=rungs), decision, quality
 
 
+def decide(inp: StageInput) -> StageResult:
+    """The per-title decision of a chunked transcode, as its own job (`transcode_decide`): the ladder the chunks
+    after the first one's lowest rung are encoded with. The lowest rung is always kept (its start is out)."""
+    fixed = chunk_plan.plan_from_json(inp.payload["plan"])
+    input_args = ffmpeg_input_args(inp.source_path, max_frame_pixels=inp.limits.max_frame_pixels)
+    try:
+        plan, decision, quality = _per_title(fixed, input_args, inp, vmaf.sample_windows(fixed.duration))
+    except MediaDecodeError as exc:  # an optimisation: the fixed ladder still plays
+        log.warning("transcode.per_title_fallback", extra={"asset_id": str(inp.asset_id), "error": str(exc)})
+        plan, decision, quality = fixed, {"mode": "fixed", "per_title_failed": str(exc)}, {}
+    lowest = fixed.rungs[-1]
+    if lowest.name not in {r.name for r in plan.rungs}:
+        crf = decision.get("crf")
+        keep = dataclasses.replace(lowest, crf=crf, cap_kbps=lowest.maxrate_kbps) if crf is not None else lowest
+        plan = dataclasses.replace(plan, rungs=(*plan.rungs, keep))
+    inp.progress(1.0)
+    return StageResult(metadata={"decided_plan": chunk_plan.plan_to_json(plan), "ladder_decision": decision,
+                                 "quality": quality})
+
+
 def run(inp: StageInput) -> StageResult:
     """Transcode the source into an HLS ladder (plus waveform.json for audio-only assets)."""
     probe = _probe(inp)
@@ -273,6 +293,9 @@ def run(inp: StageInput) -> StageResult:
     decision: dict[str, Any] = {"mode": "fixed"}
     quality: dict[str, dict[str, Any]] = {}
     start = 0.0
+    if chunk_plan.wanted(plan, inp) and inp.profile.ladder_mode == "per_title":
+        # A long video: the per-title trials become a job of their own, beside the first chunk's lowest rung
+        return chunk_plan.planned(plan, inp, {"ladder_decision": {"mode": "per_title", "pending": True}}, decide=True)
     if plan.rungs and inp.profile.ladder_mode == "per_title":
         try:
             plan, decision, quality = _per_title(plan, input_args, inp, windows)
