@@ -1,0 +1,265 @@
+"""HLS through CloudFront, played the way hls.js plays it: a real asset (alternate audio, subtitles, sprites)
+processed into the S3 emulator under `media/`, the real API with the CloudFront signer, and a stand-in for the
+distribution: `media/*` checks the signed URL as CloudFront does (key pair id, RSA-SHA1 signature over the
+policy with the public key, the policy's resource wildcard and expiry) and then reads S3; every other path goes
+to the API (the VPC origin). Every URI of every playlist is followed with relative resolution."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qs, urljoin, urlsplit
+
+import httpx
+import pytest
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from pydantic import SecretStr
+from sqlalchemy import select
+
+from tests.aws_emulator import Emulator, aws_emulator_fixture, s3_bucket_fixture  # noqa: F401 - fixtures
+from tests.integration.test_api import Api
+from vidpipe.api.main import create_app
+from vidpipe.ingest.service import IngestRequest, ingest_path
+from vidpipe.media import samples
+from vidpipe.media.ffmpeg import ffmpeg_exe
+from vidpipe.queue.worker import Worker
+from vidpipe.store import apikeys
+from vidpipe.store.models import Artifact, Asset
+
+DOMAIN = "d1test.cloudfront.net"
+KEY_PAIR_ID = "K2TESTPLAYBACK"
+URI_ATTRIBUTE = re.compile(r'(?<=[:,])URI="([^"]*)"')
+
+
+def _cf_b64decode(text: str) -> bytes:
+    return base64.b64decode(text.replace("-", "+").replace("_", "=").replace("~", "/"))
+
+
+@dataclass
+class Distribution:
+    """What CloudFront does with a request to the distribution (delivery.py): `media/*` needs a signed URL from
+    the trusted key group, then reads the bucket (OAC); anything else goes to the API."""
+
+    api: Api
+    s3: object
+    bucket: str
+    public_key: rsa.RSAPublicKey
+    now: float = field(default_factory=time.time)
+    api_paths: list[str] = field(default_factory=list)
+    media_paths: list[str] = field(default_factory=list)
+
+    def get(self, url: str, follow: bool = True) -> httpx.Response:
+        parts = urlsplit(url)
+        assert (parts.scheme, parts.netloc) == ("https", DOMAIN), url
+        if not parts.path.startswith("/media/"):
+            self.api_paths.append(parts.path)
+            response = self.api.get(parts.path + (f"?{parts.query}" if parts.query else ""), auth=False)
+            if follow and response.status_code == 302:
+                return self.get(response.headers["location"])
+            return response
+        self.media_paths.append(parts.path)
+        refusal = self.refusal(url)
+        if refusal:
+            return httpx.Response(403, text=refusal)
+        body = self.s3.get_object(Bucket=self.bucket, Key=parts.path[1:])["Body"].read()
+        return httpx.Response(200, content=body)
+
+    def refusal(self, url: str) -> str | None:
+        query = parse_qs(urlsplit(url).query)
+        if set(query) != {"Policy", "Signature", "Key-Pair-Id"}:
+            return "missing signature"
+        if query["Key-Pair-Id"] != [KEY_PAIR_ID]:
+            return "key pair not in the key group"
+        policy = _cf_b64decode(query["Policy"][0])
+        try:
+            self.public_key.verify(_cf_b64decode(query["Signature"][0]), policy, padding.PKCS1v15(),
+                                   hashes.SHA1())  # noqa: S303 - what CloudFront verifies
+        except InvalidSignature:
+            return "bad signature"
+        statement = json.loads(policy)["Statement"][0]
+        resource = statement["Resource"]
+        pattern = "^" + ".*".join(re.escape(p) for p in resource.split("*")) + "$"
+        if not re.match(pattern, url):
+            return "resource does not match"
+        if self.now >= statement["Condition"]["DateLessThan"]["AWS:EpochTime"]:
+            return "expired"
+        return None
+
+
+def playlist_uris(text: str) -> list[str]:
+    uris = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("#EXT"):
+            uris += URI_ATTRIBUTE.findall(line)
+        elif line and not line.startswith("#"):
+            uris.append(line)
+    return uris
+
+
+def play(cdn: Distribution, master_url: str) -> tuple[dict[str, str], dict[str, bytes]]:
+    """Load every playlist from the master down and every file they name, resolving URIs like hls.js
+    (against the URL the playlist was loaded from). Returns {playlist url: text}, {file url: bytes}."""
+    playlists: dict[str, str] = {}
+    files: dict[str, bytes] = {}
+    queue = [master_url]
+    while queue:
+        url = queue.pop(0)
+        if url in playlists:
+            continue
+        response = cdn.get(url)
+        assert response.status_code == 200, (url[:120], response.text[:200])
+        assert response.headers["content-type"].startswith("application/vnd.apple.mpegurl"), url[:120]
+        playlists[url] = response.text
+        for uri in playlist_uris(response.text):
+            target = urljoin(url, uri)
+            if urlsplit(target).path.endswith(".m3u8"):
+                queue.append(target)
+            elif target not in files:
+                got = cdn.get(target, follow=False)
+                assert got.status_code == 200, (target[:120], got.text[:200])
+                files[target] = got.content
+    return playlists, files
+
+
+def _key_of_media_url(url: str) -> str:
+    return urlsplit(url).path.removeprefix("/media/")
+
+
+@pytest.fixture(scope="module")
+def film(tmp_path_factory) -> Path:
+    """Two audio languages and an English subtitle track: the master gets EXT-X-MEDIA audio and subtitles."""
+    d = tmp_path_factory.mktemp("cdn-film")
+    clip = samples.make_video(d / "clip.mp4", width=480, height=270, seconds=3, audio_languages=("eng", "spa"))
+    subs = d / "subs.srt"
+    subs.write_text("1\n00:00:00,200 --> 00:00:01,500\nHello\n\n2\n00:00:01,600 --> 00:00:02,800\nAgain\n")
+    out = d / "film.mkv"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(clip), "-i", str(subs), "-map", "0", "-map", "1",
+                    "-c", "copy", "-c:s", "srt", "-metadata:s:s:0", "language=eng", str(out)], check=True)
+    return out
+
+
+@pytest.fixture
+def private_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture
+def cdn_runtime(settings, aws_emulator: Emulator, s3_bucket: str, private_key) -> Iterator:  # noqa: F811
+    from vidpipe.runtime import Runtime
+
+    pem = private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption()).decode()
+    cloud = settings.model_copy(update={
+        "media_store": "s3", "s3_bucket": s3_bucket, "s3_prefix": "media/", "aws_region": aws_emulator.region,
+        "aws_endpoint_url": aws_emulator.endpoint_url, "playback_signer": "cloudfront",
+        "cloudfront_domain": DOMAIN, "cloudfront_key_pair_id": KEY_PAIR_ID,
+        "cloudfront_private_key": SecretStr(pem), "playback_url_ttl_seconds": 3600,
+    })  # fmt: skip
+    rt = Runtime.from_settings(cloud, pool_size=5)
+    yield rt
+    rt.close()
+
+
+def _process(rt, source: Path) -> uuid.UUID:
+    asset_id = ingest_path(rt, source, IngestRequest(source_kind="path", profile="preview"),
+                           roots=[source.parent]).asset.id
+    worker = Worker(rt, concurrency=2)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            with rt.db.session() as s:
+                asset = s.get(Asset, asset_id)
+                if asset.status in ("ready", "failed"):
+                    assert asset.status == "ready", asset.error_message
+                    return asset_id
+            time.sleep(0.3)
+        raise AssertionError("the asset was not processed in 240 s")
+    finally:
+        worker.request_stop()
+        worker.join(timeout=30)
+
+
+def test_a_whole_hls_tree_plays_through_cloudfront_with_segments_straight_from_s3(
+    cdn_runtime, aws_emulator, s3_bucket, private_key, film, caplog, monkeypatch  # noqa: F811 - fixtures
+):
+    rt = cdn_runtime
+    asset_id = _process(rt, film)
+    other_id = _process(rt, film.with_name("clip.mp4"))
+    with rt.db.session() as s, s.begin():
+        key = apikeys.create_key(s, "reader", role="read").secret
+        hls_keys = set(s.scalars(select(Artifact.key).where(Artifact.asset_id == asset_id,
+                                                            Artifact.key.like(f"{asset_id}/hls/%"))))  # fmt: skip
+    api = Api(create_app(rt), None)
+    try:
+        cdn = Distribution(api, aws_emulator.client("s3"), s3_bucket, private_key.public_key())
+        body = api.get(f"/v1/assets/{asset_id}", headers={"Authorization": f"Bearer {key}"})
+        assert body.status_code == 200, body.text
+        playback = body.json()["playback"]
+        master_url = playback["playback_url"]
+        assert master_url.startswith(f"https://{DOMAIN}/v1/play/") and master_url.endswith("/hls/master.m3u8")
+
+        playlists, files = play(cdn, master_url)
+        master = playlists[master_url]
+        assert "TYPE=AUDIO" in master and "TYPE=SUBTITLES" in master and "#EXT-X-STREAM-INF" in master
+        # Every HLS file the pipeline stored was reached, and the bytes are the stored ones.
+        fetched = {_key_of_media_url(u) for u in files} | {"/".join(urlsplit(u).path.split("/")[4:])
+                                                            for u in playlists}  # fmt: skip
+        assert fetched == hls_keys, sorted(hls_keys ^ fetched)[:6]
+        s3 = aws_emulator.client("s3")
+        for url, data in files.items():
+            assert data == s3.get_object(Bucket=s3_bucket, Key=f"media/{_key_of_media_url(url)}")["Body"].read()
+        # Only the playlists passed the API; every other file came from the media behaviour (S3).
+        assert len(cdn.api_paths) == len(playlists) and all(p.endswith(".m3u8") for p in cdn.api_paths)
+        assert len(cdn.media_paths) == len(files) > len(playlists)
+        # One signature for the whole grant: every file URL carries the same query string.
+        assert len({urlsplit(u).query for u in files}) == 1
+        assert any(u.endswith(".vtt") for u in map(lambda x: urlsplit(x).path, files))  # subtitles included
+
+        # The scrub-preview track and the sheets it names; the poster and the original by redirect.
+        track = cdn.get(playback["sprite_vtt_url"])
+        assert track.status_code == 200 and track.text.startswith("WEBVTT")
+        sheets = {line.split("#")[0] for line in track.text.splitlines() if "#xywh=" in line}
+        assert sheets and all(s.startswith(f"https://{DOMAIN}/media/{asset_id}/thumbs/") for s in sheets)
+        for sheet in sheets:
+            assert cdn.get(sheet).content[:2] == b"\xff\xd8"
+        redirect = api.get(urlsplit(playback["poster_url"]).path, auth=False)
+        assert redirect.status_code == 302 and redirect.headers["location"].startswith(f"https://{DOMAIN}/media/")
+        assert cdn.get(playback["poster_url"]).content[:2] == b"\xff\xd8"
+        assert cdn.get(playback["download_url"]).content == film.read_bytes()
+
+        # Refused: past the expiry, another asset's files, another prefix, an altered policy, no signature.
+        segment = next(u for u in files if urlsplit(u).path.endswith(".ts"))
+        cdn.now += 2 * 3600
+        assert cdn.get(segment).status_code == 403
+        cdn.now = time.time()
+        other_keys = [k for k in s3.list_objects_v2(Bucket=s3_bucket, Prefix=f"media/{other_id}/hls/")["Contents"]]
+        stolen = segment.replace(f"/media/{asset_id}/", f"/media/{other_id}/")
+        assert any(o["Key"] == urlsplit(stolen).path[1:] for o in other_keys)  # the file exists; the URL is refused
+        assert cdn.get(stolen).status_code == 403
+        assert cdn.get(segment.replace("/hls/", "/thumbs/", 1)).status_code == 403
+        policy = parse_qs(urlsplit(segment).query)["Policy"][0]
+        assert cdn.get(segment.replace(policy, policy[:-4] + "AAAA")).status_code == 403
+        assert cdn.get(segment.split("?")[0]).status_code == 403
+        token = urlsplit(master_url).path.split("/")[3]
+        refused = api.get(f"/v1/play/{token}/{other_id}/hls/master.m3u8", auth=False)
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == "invalid_signature"
+        monkeypatch.setattr(rt.playback, "_clock", lambda: time.time() + 2 * 3600)
+        expired = api.get(urlsplit(master_url).path, auth=False)
+        assert expired.status_code == 403 and expired.json()["error"]["code"] == "url_expired"
+
+        # No API key in any media URL, playlist or log line.
+        everything = "\n".join([*playlists, *playlists.values(), *files, track.text, caplog.text])
+        assert key not in everything and "api_key" not in everything and "BEGIN PRIVATE KEY" not in caplog.text
+    finally:
+        api.close()
