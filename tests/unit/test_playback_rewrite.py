@@ -14,7 +14,7 @@ def cdn(key: str) -> str | None:
     return f"https://cdn.test/media/{key}?Sig=1" if key.startswith((f"{A}/hls/", f"{A}/thumbs/")) else None
 
 
-MASTER = f"""#EXTM3U\r
+MASTER = """#EXTM3U\r
 #EXT-X-VERSION:6\r
 #EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="aud",NAME="eng",DEFAULT=YES,AUTOSELECT=YES,URI="audio_eng/index.m3u8"\r
 #EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="subs",NAME="English",URI="sub_eng/index.m3u8"\r
