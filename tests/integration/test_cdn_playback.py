@@ -225,6 +225,15 @@ def test_a_whole_hls_tree_plays_through_cloudfront_with_segments_straight_from_s
         # One signature for the whole grant: every file URL carries the same query string.
         assert len({urlsplit(u).query for u in files}) == 1
         assert any(u.endswith(".vtt") for u in map(lambda x: urlsplit(x).path, files))  # subtitles included
+        # Playlists are gzipped for players that accept it (the signature repeats), and revalidate by ETag.
+        longest = max(playlists, key=lambda u: len(playlists[u]))
+        assert len(playlists[longest]) > 1400  # two signed segment URLs are enough to be worth compressing
+        zipped = api.get(urlsplit(longest).path, auth=False, headers={"Accept-Encoding": "gzip"})
+        assert zipped.headers["content-encoding"] == "gzip" and zipped.text == playlists[longest]
+        assert int(zipped.headers["content-length"]) < len(playlists[longest]) / 2
+        again = api.get(urlsplit(longest).path, auth=False, headers={"Accept-Encoding": "gzip",
+                                                                     "If-None-Match": zipped.headers["etag"]})
+        assert again.status_code == 304
 
         # The scrub-preview track and the sheets it names; the poster and the original by redirect.
         track = cdn.get(playback["sprite_vtt_url"])

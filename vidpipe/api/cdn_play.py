@@ -8,6 +8,7 @@ segment asked for directly) is a 302 to its CloudFront signed URL: the bytes nev
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 
 from fastapi import Request, Response
@@ -21,6 +22,7 @@ from vidpipe.runtime import Runtime
 # Bigger than any playlist or thumbnail track we write (a 3 h film at 2 s segments: ~200 KB); a larger
 # "document" is someone's big text file, sent by redirect unchanged rather than read into memory here.
 MAX_DOCUMENT_BYTES = 8 * 1024 * 1024
+GZIP_MIN_BYTES = 1400  # one packet: not worth compressing below
 CORS = {"Access-Control-Allow-Origin": "*"}  # the URL is the credential: embeds on any site
 
 
@@ -39,11 +41,18 @@ def respond(key: str, grant: Grant, signer: CloudFrontSigner, content_type: str,
     text = stored.decode("utf-8", errors="surrogateescape")  # byte for byte whatever we do not rewrite
     rewrite = rewrite_playlist if lower.endswith(".m3u8") else rewrite_thumbnail_track
     body = rewrite(text, key, lambda target: signer.cdn_url(grant, target)).encode("utf-8", errors="surrogateescape")
-    # The body depends on the stored text and the grant (its expiry is in every URL): a strong ETag of both.
-    headers = {"ETag": f'"c{hashlib.sha256(body).hexdigest()[:32]}"', "Cache-Control": REVALIDATE_CACHE_CONTROL,
-               **CORS}
-    if etag_matches(request, headers["ETag"]):
+    # Every file URI now carries the grant's ~600-character signature: a 2 h variant playlist grows from 50 KB
+    # to 1.3 MB, and back to 10 KB gzipped (the signature repeats). Players send Accept-Encoding: gzip.
+    gzipped = len(body) > GZIP_MIN_BYTES and "gzip" in request.headers.get("accept-encoding", "").lower()
+    # The body depends on the stored text and the grant (its expiry is in every URL): a strong ETag of both,
+    # per encoding.
+    etag = f'"c{hashlib.sha256(body).hexdigest()[:32]}{"-gz" if gzipped else ""}"'
+    headers = {"ETag": etag, "Cache-Control": REVALIDATE_CACHE_CONTROL, "Vary": "Accept-Encoding", **CORS}
+    if etag_matches(request, etag):
         return Response(status_code=304, headers=headers)
+    if gzipped:
+        body = gzip.compress(body, compresslevel=5, mtime=0)
+        headers["Content-Encoding"] = "gzip"
     if request.method == "HEAD":
         return Response(status_code=200, media_type=content_type, headers={**headers, "Content-Length": str(len(body))})
     return Response(body, media_type=content_type, headers=headers)
