@@ -6,26 +6,21 @@ to the API (the VPC origin). Every URI of every playlist is followed with relati
 
 from __future__ import annotations
 
-import base64
-import json
-import re
 import subprocess
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
-import httpx
 import pytest
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr
 from sqlalchemy import select
 
 from tests.aws_emulator import Emulator, aws_emulator_fixture, s3_bucket_fixture  # noqa: F401 - fixtures
+from tests.cdn_standin import Distribution, play
 from tests.integration.test_api import Api
 from vidpipe.api.main import create_app
 from vidpipe.ingest.service import IngestRequest, ingest_path
@@ -37,98 +32,6 @@ from vidpipe.store.models import Artifact, Asset
 
 DOMAIN = "d1test.cloudfront.net"
 KEY_PAIR_ID = "K2TESTPLAYBACK"
-URI_ATTRIBUTE = re.compile(r'(?<=[:,])URI="([^"]*)"')
-
-
-def _cf_b64decode(text: str) -> bytes:
-    return base64.b64decode(text.replace("-", "+").replace("_", "=").replace("~", "/"))
-
-
-@dataclass
-class Distribution:
-    """What CloudFront does with a request to the distribution (delivery.py): `media/*` needs a signed URL from
-    the trusted key group, then reads the bucket (OAC); anything else goes to the API."""
-
-    api: Api
-    s3: object
-    bucket: str
-    public_key: rsa.RSAPublicKey
-    now: float = field(default_factory=time.time)
-    api_paths: list[str] = field(default_factory=list)
-    media_paths: list[str] = field(default_factory=list)
-
-    def get(self, url: str, follow: bool = True) -> httpx.Response:
-        parts = urlsplit(url)
-        assert (parts.scheme, parts.netloc) == ("https", DOMAIN), url
-        if not parts.path.startswith("/media/"):
-            self.api_paths.append(parts.path)
-            response = self.api.get(parts.path + (f"?{parts.query}" if parts.query else ""), auth=False)
-            if follow and response.status_code == 302:
-                return self.get(response.headers["location"])
-            return response
-        self.media_paths.append(parts.path)
-        refusal = self.refusal(url)
-        if refusal:
-            return httpx.Response(403, text=refusal)
-        body = self.s3.get_object(Bucket=self.bucket, Key=parts.path[1:])["Body"].read()
-        return httpx.Response(200, content=body)
-
-    def refusal(self, url: str) -> str | None:
-        query = parse_qs(urlsplit(url).query)
-        if set(query) != {"Policy", "Signature", "Key-Pair-Id"}:
-            return "missing signature"
-        if query["Key-Pair-Id"] != [KEY_PAIR_ID]:
-            return "key pair not in the key group"
-        policy = _cf_b64decode(query["Policy"][0])
-        try:
-            self.public_key.verify(_cf_b64decode(query["Signature"][0]), policy, padding.PKCS1v15(),
-                                   hashes.SHA1())  # noqa: S303 - what CloudFront verifies
-        except InvalidSignature:
-            return "bad signature"
-        statement = json.loads(policy)["Statement"][0]
-        resource = statement["Resource"]
-        pattern = "^" + ".*".join(re.escape(p) for p in resource.split("*")) + "$"
-        if not re.match(pattern, url):
-            return "resource does not match"
-        if self.now >= statement["Condition"]["DateLessThan"]["AWS:EpochTime"]:
-            return "expired"
-        return None
-
-
-def playlist_uris(text: str) -> list[str]:
-    uris = []
-    for line in text.splitlines():
-        line = line.strip()
-        if line.startswith("#EXT"):
-            uris += URI_ATTRIBUTE.findall(line)
-        elif line and not line.startswith("#"):
-            uris.append(line)
-    return uris
-
-
-def play(cdn: Distribution, master_url: str) -> tuple[dict[str, str], dict[str, bytes]]:
-    """Load every playlist from the master down and every file they name, resolving URIs like hls.js
-    (against the URL the playlist was loaded from). Returns {playlist url: text}, {file url: bytes}."""
-    playlists: dict[str, str] = {}
-    files: dict[str, bytes] = {}
-    queue = [master_url]
-    while queue:
-        url = queue.pop(0)
-        if url in playlists:
-            continue
-        response = cdn.get(url)
-        assert response.status_code == 200, (url[:120], response.text[:200])
-        assert response.headers["content-type"].startswith("application/vnd.apple.mpegurl"), url[:120]
-        playlists[url] = response.text
-        for uri in playlist_uris(response.text):
-            target = urljoin(url, uri)
-            if urlsplit(target).path.endswith(".m3u8"):
-                queue.append(target)
-            elif target not in files:
-                got = cdn.get(target, follow=False)
-                assert got.status_code == 200, (target[:120], got.text[:200])
-                files[target] = got.content
-    return playlists, files
 
 
 def _key_of_media_url(url: str) -> str:
@@ -202,7 +105,7 @@ def test_a_whole_hls_tree_plays_through_cloudfront_with_segments_straight_from_s
                                                             Artifact.key.like(f"{asset_id}/hls/%"))))  # fmt: skip
     api = Api(create_app(rt), None)
     try:
-        cdn = Distribution(api, aws_emulator.client("s3"), s3_bucket, private_key.public_key())
+        cdn = Distribution(api, aws_emulator.client("s3"), s3_bucket, private_key.public_key(), DOMAIN, KEY_PAIR_ID)
         body = api.get(f"/v1/assets/{asset_id}", headers={"Authorization": f"Bearer {key}"})
         assert body.status_code == 200, body.text
         playback = body.json()["playback"]
