@@ -6,6 +6,7 @@ to the API (the VPC origin). Every URI of every playlist is followed with relati
 
 from __future__ import annotations
 
+import html
 import subprocess
 import time
 import uuid
@@ -169,6 +170,14 @@ def test_a_whole_hls_tree_plays_through_cloudfront_with_segments_straight_from_s
         monkeypatch.setattr(rt.playback, "_clock", lambda: time.time() + 2 * 3600)
         expired = api.get(urlsplit(master_url).path, auth=False)
         assert expired.status_code == 403 and expired.json()["error"]["code"] == "url_expired"
+
+        # The console (served through the distribution in AWS) shares and embeds at the distribution too.
+        monkeypatch.undo()
+        assert api.post("/session", json={"api_key": key}, headers={"Origin": "http://api.test"}).status_code == 200
+        page = api.get(f"/assets/{asset_id}").text
+        assert f'src="https://{DOMAIN}/embed/{asset_id}"' in html.unescape(page)
+        embed = api.get(f"/embed/{asset_id}").text
+        assert f'poster="https://{DOMAIN}/v1/play/' in embed and "/v1/media/" not in embed
 
         # No API key in any media URL, playlist or log line.
         everything = "\n".join([*playlists, *playlists.values(), *files, track.text, caplog.text])

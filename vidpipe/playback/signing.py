@@ -42,6 +42,7 @@ _TOKEN = re.compile(r"^(\d{1,12})\.([A-Za-z0-9_-]*)\.([A-Za-z0-9_-]{43})$")
 
 class PlaybackSigner(Protocol):
     ttl_seconds: int
+    base_url: str  # where the signed route (and the embed page) is served: "" for this server, relative
 
     def sign(self, asset_id: uuid.UUID | str, path_prefix: str, ttl_seconds: int | None = None) -> str:
         """A URL granting GET on every key under `{asset_id}/{path_prefix}` until the expiry. The URL's path
