@@ -15,6 +15,7 @@ from fastapi import Request, Response
 from fastapi.responses import RedirectResponse
 
 from vidpipe.cache.http import REVALIDATE_CACHE_CONTROL, etag_matches
+from vidpipe.errors import ForbiddenError
 from vidpipe.playback.rewrite import rewrite_playlist, rewrite_thumbnail_track
 from vidpipe.playback.signing import CloudFrontSigner, Grant
 from vidpipe.runtime import Runtime
@@ -33,7 +34,8 @@ def respond(key: str, grant: Grant, signer: CloudFrontSigner, content_type: str,
     size = rt.blobs.size(key) if document else 0
     if not document or size > MAX_DOCUMENT_BYTES:
         url = signer.cdn_url(grant, key)
-        assert url is not None  # verify() has checked that the grant covers the key
+        if url is None:  # verify() has checked the grant covers the key; never sign what it does not
+            raise ForbiddenError("this playback URL does not cover that file", code="invalid_signature")
         # A redirect may be kept while its target's signature is valid (at most an hour: the step of expiries).
         max_age = max(0, min(3600, int(grant.expires - signer.now())))
         return RedirectResponse(url, status_code=302, headers={"Cache-Control": f"private, max-age={max_age}", **CORS})
