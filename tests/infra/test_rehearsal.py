@@ -31,7 +31,7 @@ from tests.acceptance.conftest import Processes, free_port, procs, wait_for  # n
 from tests.aws_emulator import FAKE_CREDENTIALS, Emulator, aws_emulator_fixture  # noqa: F401 - fixture
 from tests.cdn_standin import Distribution, play
 from tests.tls_postgres import TlsPostgres, tls_postgres
-from vidpipe.media import samples
+from vidpipe.ffmpeg import samples
 
 from .test_dockerfile import INSTRUCTIONS
 

@@ -236,5 +236,5 @@ def signer_from_settings(settings: Settings) -> LocalSigner | CloudFrontSigner:
         pem = settings.cloudfront_private_key.get_secret_value().encode()
         route_key = settings.playback_signing_key.get_secret_value().encode() if settings.playback_signing_key else None
         return CloudFrontSigner(settings.cloudfront_domain, settings.cloudfront_key_pair_id, pem,
-                                key_prefix=settings.s3_prefix, route_key=route_key, ttl_seconds=ttl)
+                                key_prefix=settings.cloud.s3_prefix, route_key=route_key, ttl_seconds=ttl)
     return LocalSigner(local_signing_key(settings), base_url=settings.public_base_url, ttl_seconds=ttl)

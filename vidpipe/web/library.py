@@ -17,11 +17,12 @@ from sqlalchemy.orm import Session
 
 from vidpipe.api import views
 from vidpipe.api.schemas import AssetPublic
+from vidpipe.db.models import Asset, MachineTag, MediaInfo
 from vidpipe.playback.signing import PlaybackSigner
-from vidpipe.store.models import Asset, MachineTag, MediaInfo
+from vidpipe.states import AssetStatus
 
 PAGE_SIZE = 24
-STATUSES = ("queued", "processing", "ready", "failed")
+STATUSES = tuple(AssetStatus)
 MACHINE_TAG_MIN_SCORE = 0.25
 # name -> (label, descending?)
 SORTS: dict[str, tuple[str, bool]] = {
