@@ -17,19 +17,18 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from pydantic import SecretStr
 from sqlalchemy import select
 
 from tests.aws_emulator import Emulator, aws_emulator_fixture, s3_bucket_fixture  # noqa: F401 - fixtures
 from tests.cdn_standin import Distribution, play
 from tests.integration.test_api import Api
-from vidpipe.api.main import create_app
+from vidpipe.db import apikeys
+from vidpipe.db.models import Artifact, Asset
+from vidpipe.ffmpeg import samples
+from vidpipe.ffmpeg.process import ffmpeg_exe
 from vidpipe.ingest.service import IngestRequest, ingest_path
-from vidpipe.media import samples
-from vidpipe.media.ffmpeg import ffmpeg_exe
-from vidpipe.queue.worker import Worker
-from vidpipe.store import apikeys
-from vidpipe.store.models import Artifact, Asset
+from vidpipe.jobs.worker import Worker
+from vidpipe.server import create_app
 
 DOMAIN = "d1test.cloudfront.net"
 KEY_PAIR_ID = "K2TESTPLAYBACK"
@@ -63,12 +62,11 @@ def cdn_runtime(settings, aws_emulator: Emulator, s3_bucket: str, private_key) -
 
     pem = private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                     serialization.NoEncryption()).decode()
-    cloud = settings.model_copy(update={
-        "media_store": "s3", "s3_bucket": s3_bucket, "s3_prefix": "media/", "aws_region": aws_emulator.region,
-        "aws_endpoint_url": aws_emulator.endpoint_url, "playback_signer": "cloudfront",
-        "cloudfront_domain": DOMAIN, "cloudfront_key_pair_id": KEY_PAIR_ID,
-        "cloudfront_private_key": SecretStr(pem), "playback_url_ttl_seconds": 3600,
-    })  # fmt: skip
+    cloud = settings.updated(
+        media_store="s3", s3_bucket=s3_bucket, s3_prefix="media/", aws_region=aws_emulator.region,
+        aws_endpoint_url=aws_emulator.endpoint_url, playback_signer="cloudfront", cloudfront_domain=DOMAIN,
+        cloudfront_key_pair_id=KEY_PAIR_ID, cloudfront_private_key=pem, playback_url_ttl_seconds=3600,
+    )
     rt = Runtime.from_settings(cloud, pool_size=5)
     yield rt
     rt.close()

@@ -31,7 +31,7 @@ def respond(key: str, grant: Grant, signer: CloudFrontSigner, content_type: str,
             rt: Runtime) -> Response:
     lower = key.lower()
     document = lower.endswith((".m3u8", ".vtt"))
-    size = rt.blobs.size(key) if document else 0
+    size = rt.media_store.size(key) if document else 0
     if not document or size > MAX_DOCUMENT_BYTES:
         url = signer.cdn_url(grant, key)
         if url is None:  # verify() has checked the grant covers the key; never sign what it does not
@@ -39,7 +39,7 @@ def respond(key: str, grant: Grant, signer: CloudFrontSigner, content_type: str,
         # A redirect may be kept while its target's signature is valid (at most an hour: the step of expiries).
         max_age = max(0, min(3600, int(grant.expires - signer.now())))
         return RedirectResponse(url, status_code=302, headers={"Cache-Control": f"private, max-age={max_age}", **CORS})
-    stored = b"".join(rt.blobs.iter_range(key, 0, size - 1)) if size else b""
+    stored = b"".join(rt.media_store.iter_range(key, 0, size - 1)) if size else b""
     text = stored.decode("utf-8", errors="surrogateescape")  # byte for byte whatever we do not rewrite
     rewrite = rewrite_playlist if lower.endswith(".m3u8") else rewrite_thumbnail_track
     body = rewrite(text, key, lambda target: signer.cdn_url(grant, target)).encode("utf-8", errors="surrogateescape")
