@@ -19,12 +19,13 @@ import base64
 import functools
 import hashlib
 import hmac
+import json
 import math
 import os
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -147,6 +148,7 @@ class CloudFrontSigner:
         if not isinstance(key, rsa.RSAPrivateKey):
             raise ValueError("CloudFront signing needs an RSA private key (PEM)")
         self._key = key
+        self.key_pair_id = key_pair_id
         self.base_url = "https://" + domain.removeprefix("https://").strip("/")
         self.key_prefix = key_prefix.strip("/") + "/" if key_prefix.strip("/") else ""  # the media store's prefix
         self.ttl_seconds = ttl_seconds
@@ -170,6 +172,41 @@ class CloudFrontSigner:
     def _signed(self, url: str, expires: int) -> str:
         policy = self._boto.build_policy(url + "*", datetime.fromtimestamp(expires, UTC))
         return self._boto.generate_presigned_url(url, policy=policy)
+
+    def verify(self, query: Mapping[str, str], key: str) -> Grant:
+        """The grant of a URL this signer made (its `Policy`, `Signature` and `Key-Pair-Id` query parameters) if
+        the signature holds, it is unexpired and covers `key` (an asset's key); else ForbiddenError (403). The edge
+        checks media requests itself; this is for pages of ours that carry a grant (the embed page)."""
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+
+        invalid = ForbiddenError("not a playback URL signed by this server", code="invalid_signature")
+        if query.get("Key-Pair-Id") != self.key_pair_id or not query.get("Policy") or not query.get("Signature"):
+            raise invalid
+        try:
+            policy = _cf_unb64(query["Policy"])
+            signature = _cf_unb64(query["Signature"])
+            self._key.public_key().verify(signature, policy, padding.PKCS1v15(), hashes.SHA1())  # noqa: S303
+            statement = json.loads(policy)["Statement"][0]
+            resource, expires = statement["Resource"], int(statement["Condition"]["DateLessThan"]["AWS:EpochTime"])
+        except (InvalidSignature, ValueError, KeyError, IndexError, TypeError):
+            raise invalid from None
+        root = f"{self.base_url}/{self.key_prefix}"
+        if not (resource.startswith(root) and resource.endswith("*")) or "/" not in resource[len(root):]:
+            raise invalid
+        asset, prefix = resource[len(root):-1].split("/", 1)
+        grant = Grant(asset, prefix, expires)
+        if grant.expires <= self._clock():
+            raise ForbiddenError("this playback URL has expired: ask the API for a new one", code="url_expired")
+        if not grant.covers(key):
+            raise ForbiddenError("this playback URL does not cover that file", code="invalid_signature")
+        return grant
+
+
+def _cf_unb64(text: str) -> bytes:
+    """CloudFront's URL-safe base64 ('-', '_', '~' for '+', '=', '/'), strictly decoded."""
+    return base64.b64decode(text.replace("-", "+").replace("_", "=").replace("~", "/"), validate=True)
 
 
 def local_signing_key(settings: Settings) -> bytes:

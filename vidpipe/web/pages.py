@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,7 +23,7 @@ from sqlalchemy import select
 
 from vidpipe.api import views
 from vidpipe.api.deps import RuntimeDep, SessionDep
-from vidpipe.errors import NotFoundError, VidpipeError
+from vidpipe.errors import ForbiddenError, NotFoundError, VidpipeError
 from vidpipe.profiles import PROFILES
 from vidpipe.store.models import Segment
 from vidpipe.web import library, playback_links
@@ -169,7 +170,9 @@ def asset_page(asset_id: str, request: Request, session: SessionDep, rt: Runtime
     tags = library.machine_tags(session, [parsed], per_asset=12).get(parsed, [])
     base = rt.settings.public_base_url
     share = {"playback_url": playback_links.playback_url(parsed, rt.playback) if asset.hls_master_url else None,
-             "embed_snippet": playback_links.embed_snippet(parsed, base, asset.title or asset.original_name)}
+             "embed_snippet": playback_links.embed_snippet(parsed, rt.playback, base,
+                                                           asset.title or asset.original_name),
+             "expires_at": datetime.fromtimestamp(rt.playback.expiry(), UTC)}
     return _render(request, "asset.html", user, "library", asset=asset, scenes=scenes, machine_tags=tags, share=share)
 
 
@@ -184,12 +187,20 @@ EMBED_HEADERS = {"Content-Security-Policy": SECURITY_HEADERS["Content-Security-P
 
 @router.get("/embed/{asset_id}", response_class=HTMLResponse)
 def embed_page(asset_id: uuid.UUID, request: Request, session: SessionDep, rt: RuntimeDep) -> HTMLResponse:
-    """Just the player (see vidpipe.web.playback_links for the address it plays)."""
-    _user(session, request)
-    asset = views.load_asset(session, asset_id, rt.settings.public_base_url)
-    response = templates.TemplateResponse(request, "embed.html", {
-        "title": asset.title or asset.original_name or "video", "poster_url": asset.poster_url,
-        "playback_url": playback_links.playback_url(asset_id, rt.playback)})
+    """Just the player, for anyone holding the signed link (no session: an iframe on another site has none).
+    The link's grant is checked before anything is looked up (vidpipe.web.playback_links)."""
+    try:
+        source = playback_links.embedded_playback_url(asset_id, rt.playback, request.query_params)
+        asset = views.load_asset(session, asset_id, rt.settings.public_base_url, rt.playback)
+        context = {"title": asset.title or asset.original_name or "video", "playback_url": source,
+                   "poster_url": asset.playback.poster_url if asset.playback else None, "error": None}
+        status = 200
+    except (ForbiddenError, NotFoundError) as exc:
+        # Said inside the frame (the error page may not be framed), without telling whether the asset exists.
+        message = exc.message if isinstance(exc, ForbiddenError) else "This video is no longer available."
+        context, status = {"title": "video", "playback_url": None, "poster_url": None, "error": message}, \
+            exc.http_status
+    response = templates.TemplateResponse(request, "embed.html", context, status_code=status)
     response.headers["X-Frame-Policy"] = "embed"  # read (and removed) by PageRoute, which sets the frame policy
     return response
 
