@@ -123,3 +123,22 @@ def test_access_log_lines_do_not_carry_embed_grants():
     assert RedactPlaybackTokens().filter(record)
     line = record.getMessage()
     assert token not in line and f"/embed/{ASSET}?-" in line
+
+
+def test_pages_let_the_player_reach_the_cdn_that_serves_signed_urls():
+    from vidpipe.web.pages import EMBED_HEADERS, SECURITY_HEADERS, with_playback_origin
+
+    def directive(policy: str, name: str) -> list[str]:
+        found = [d.strip().split() for d in policy.split(";") if d.strip().startswith(name + " ")]
+        assert len(found) == 1, policy
+        return found[0][1:]
+
+    cdn = _cloudfront(Clock(NOW))
+    for policy in (SECURITY_HEADERS["Content-Security-Policy"], EMBED_HEADERS["Content-Security-Policy"]):
+        widened = with_playback_origin(policy, cdn)
+        for name in ("img-src", "media-src", "connect-src"):  # posters, <video>, hls.js's requests
+            assert "https://d111.cloudfront.net" in directive(widened, name), (name, widened)
+        for name in ("default-src", "script-src", "frame-ancestors"):  # nothing else is widened
+            assert directive(widened, name) == directive(policy, name), name
+        # Same-origin signed URLs (no public base URL) leave the policy as it is.
+        assert with_playback_origin(policy, LocalSigner(b"k" * 32)) == policy

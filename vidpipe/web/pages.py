@@ -12,6 +12,7 @@ from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -45,6 +46,20 @@ SECURITY_HEADERS = {
 }
 
 
+def with_playback_origin(policy: str, signer: Any) -> str:
+    """The policy, letting players, posters and hls.js reach the origin of the signed playback URLs when that is
+    another one (CloudFront, or a media host named by public_base_url); same-origin URLs need nothing more."""
+    parts = urlsplit(getattr(signer, "base_url", "") or "")
+    if not (parts.scheme in ("http", "https") and parts.netloc):
+        return policy
+    origin = f"{parts.scheme}://{parts.netloc}"
+    directives = [d.strip() for d in policy.split(";") if d.strip()]
+    if not any(d.startswith("connect-src ") for d in directives):
+        directives.append("connect-src 'self'")
+    return "; ".join(f"{d} {origin}" if d.split(" ", 1)[0] in ("img-src", "media-src", "connect-src") else d
+                     for d in directives)
+
+
 class SignInRequired(Exception):
     """Raised by a page for a visitor without a live session; becomes a redirect to the sign-in page."""
 
@@ -72,6 +87,10 @@ class PageRoute(APIRoute):
                 del response.headers["X-Frame-Policy"]
                 del response.headers["X-Frame-Options"]
                 response.headers.update(EMBED_HEADERS)
+            runtime = getattr(request.app.state, "runtime", None)
+            if runtime is not None:
+                response.headers["Content-Security-Policy"] = with_playback_origin(
+                    response.headers["Content-Security-Policy"], runtime.playback)
             return response
 
         return page_handler
