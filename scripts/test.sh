@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The one gate: install into .venv, then lint, check migrations against the models, and run every test tier.
+# The one gate: install into .venv, then lint, check the layers, and run every test tier.
 # Used as-is by the README and by .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,4 +16,5 @@ if [ -x infra/install-tools.sh ]; then
 fi
 
 ruff check .
+lint-imports   # the layer order of docs/architecture.md (contracts in pyproject.toml)
 python -m pytest -q -p no:cacheprovider "$@"

@@ -21,7 +21,7 @@ import pytest
 from tests.acceptance import test_console as base
 from tests.acceptance.test_console import Console, shot
 from tests.acceptance.test_console_usability import api_upload, wait_asset
-from vidpipe.media import samples
+from vidpipe.ffmpeg import samples
 from vidpipe.playback.signing import LocalSigner, local_signing_key
 from vidpipe.settings import Settings
 

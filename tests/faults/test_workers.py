@@ -35,10 +35,10 @@ def _victim(rt, children, *, job_filter) -> tuple[object, object] | None:
 
 
 def _present_workers(rt) -> int:
-    """Workers holding their presence lock on this database (vidpipe.queue.jobs.hold_presence)."""
+    """Workers holding their presence lock on this database (vidpipe.jobs.queue.hold_presence)."""
     from sqlalchemy import text
 
-    from vidpipe.queue.jobs import PRESENCE_LOCK_SPACE
+    from vidpipe.jobs.queue import PRESENCE_LOCK_SPACE
 
     with rt.db.session() as s:
         return s.scalar(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "

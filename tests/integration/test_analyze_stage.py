@@ -11,14 +11,14 @@ from sqlalchemy import select
 
 from tests.media_cache import MediaCache, default_cache_dir
 from vidpipe.analysis import registry as analyze_registry
+from vidpipe.contract import StageInput
+from vidpipe.db import assets
+from vidpipe.db.models import Artifact, Fingerprint, Segment
 from vidpipe.errors import JobCancelledError
 from vidpipe.ingest.service import IngestRequest, ingest_path
 from vidpipe.profiles import get_profile
 from vidpipe.settings import Limits
 from vidpipe.stages import analyze, registry
-from vidpipe.stages.base import StageInput
-from vidpipe.store import assets
-from vidpipe.store.models import Artifact, Fingerprint, Segment
 
 
 def _input(source: Path, work: Path, asset_id: uuid.UUID | None = None, **kw) -> StageInput:

@@ -27,19 +27,19 @@ from sqlalchemy import event, func, select
 
 from tests.conftest import IN_CI
 from tests.integration.test_api import Api
-from vidpipe.api.main import create_app
 from vidpipe.cache.http import media_cache_control
 from vidpipe.cache.invalidation import Listener
 from vidpipe.cache.reads import ReadThrough, make_entry
 from vidpipe.cache.redis import RedisCache
-from vidpipe.queue import jobs
+from vidpipe.contract import Output, RenditionInfo, StageResult
+from vidpipe.db import apikeys
+from vidpipe.db.models import Asset, Job
+from vidpipe.db.models.popularity import AssetView
+from vidpipe.jobs import queue as jobs
+from vidpipe.jobs.runner import StageRunner
 from vidpipe.runtime import Runtime
+from vidpipe.server import create_app
 from vidpipe.settings import Settings
-from vidpipe.stages.base import Output, RenditionInfo, StageResult
-from vidpipe.stages.runner import StageRunner
-from vidpipe.store import apikeys
-from vidpipe.store.models import Asset, Job
-from vidpipe.store.popularity_models import AssetView
 
 REDIS_URL = os.environ.get("VIDPIPE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -208,7 +208,7 @@ def test_every_write_invalidates_across_processes(backend: dict[str, Any], make_
     runner = StageRunner(worker.rt, "w1")
     job = _claim(worker.rt)
     with worker.rt.db.session() as s, s.begin():
-        from vidpipe.store import assets as asset_store
+        from vidpipe.db import assets as asset_store
 
         asset_store.set_status(s, asset_store.get_asset(s, aid, lock=True), "processing", actor="worker:w1")
     fresh(lambda b: b["status"] == "processing")
@@ -463,7 +463,7 @@ def test_lost_invalidations_are_delivered_when_redis_is_back(make_process, own_r
     wcache.client = redis.Redis(port=_free_port(), socket_timeout=0.05, socket_connect_timeout=0.05,
                                 retry=Retry(NoBackoff(), 0))  # cut off
     with worker.rt.db.session() as s, s.begin():
-        from vidpipe.store import assets as asset_store
+        from vidpipe.db import assets as asset_store
 
         asset_store.set_status(s, asset_store.get_asset(s, aid, lock=True), "ready", actor="test")
     wcache.client = real

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import func, select, text
 
 from tests.aws_emulator import Emulator, aws_emulator_fixture, s3_bucket_fixture  # noqa: F401 - fixtures
+from vidpipe.db.models import Asset, Event, Job
+from vidpipe.db.models.cloud import IngestRecord
 from vidpipe.ingest.kinesis import KinesisConsumer, load_checkpoint
-from vidpipe.store.cloud_models import IngestRecord
-from vidpipe.store.models import Asset, Event, Job
 
 
 @pytest.fixture

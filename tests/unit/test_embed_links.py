@@ -12,9 +12,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from vidpipe.api.server import RedactPlaybackTokens
 from vidpipe.errors import ForbiddenError
 from vidpipe.playback.signing import CloudFrontSigner, LocalSigner
+from vidpipe.server import RedactPlaybackTokens
 from vidpipe.web import playback_links
 
 ASSET = uuid.UUID("0b7a3c9e-2f51-4d8e-9a61-3f2c1d0e5b47")

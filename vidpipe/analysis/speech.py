@@ -20,7 +20,7 @@ from vidpipe.analysis.base import (
     AudioChunk,
     FileOutput,
 )
-from vidpipe.stages.base import Segment
+from vidpipe.contract import Segment
 
 
 def vtt_timestamp(seconds: float) -> str:

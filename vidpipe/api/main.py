@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import partial
 
@@ -32,7 +32,6 @@ from vidpipe.cache.fastpath import FastAssetReads
 from vidpipe.cache.http import rate_limited
 from vidpipe.cache.ratelimit import RateLimitedError
 from vidpipe.runtime import Runtime
-from vidpipe.web import pages
 
 DESCRIPTION = """\
 Ingest media, follow its processing and fetch the outputs.
@@ -55,7 +54,8 @@ UPLOAD_CONCURRENCY = 16
 CLOSE_THREADS = 8
 
 
-def create_app(runtime: Runtime) -> FastAPI:
+def create_api(runtime: Runtime, *, console: Callable[[FastAPI], None] | None = None) -> FastAPI:
+    """The API; `console` adds the web console's pages and files (vidpipe.server passes vidpipe.web's)."""
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # What is loaded by now lives as long as the process: keep it out of the collector's full passes
@@ -86,7 +86,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(reprocess.router, prefix="/v1")
     app.include_router(search_router.router, prefix="/v1")
     app.include_router(popular.router, prefix="/v1")
-    pages.install(app)  # the web console: pages at /, files at /static
+    if console is not None:
+        console(app)  # the web console: pages at /, files at /static
     # web console backend: browser sessions, profiles, resumable uploads, live status (docs/console-api.md)
     app.include_router(sessions.router)
     for router in (profiles.router, uploads.router, live.router, stills.router, downloads.router):

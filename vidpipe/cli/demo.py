@@ -72,11 +72,11 @@ def run_demo(settings: Settings, console: Console, *, long_seconds: float = 12.0
 
 
 def _run_demo(settings: Settings, console: Console, *, long_seconds: float, log_file: Path) -> int:
-    from vidpipe.cli.main import print_asset_table, state_assets
+    from vidpipe.cli.common import print_asset_table, state_assets
     from vidpipe.cli.watch import watch
+    from vidpipe.ffmpeg import samples
     from vidpipe.ingest.service import IngestRequest, ingest_path
-    from vidpipe.media import samples
-    from vidpipe.queue.worker import Worker
+    from vidpipe.jobs.worker import Worker
     from vidpipe.runtime import Runtime
 
     sample_dir = settings.data_dir / "demo-samples"

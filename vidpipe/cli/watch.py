@@ -14,10 +14,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from sqlalchemy import select
 
+from vidpipe.db import assets as asset_store
+from vidpipe.db.models import Asset
 from vidpipe.runtime import Runtime
 from vidpipe.stages import registry
-from vidpipe.store import assets as asset_store
-from vidpipe.store.models import Asset
 
 TERMINAL = {"ready", "failed"}
 

@@ -14,7 +14,7 @@ from urllib.parse import quote
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
-from vidpipe.cloud.errors import CloudServiceError, ConfigurationError
+from vidpipe.errors import CloudServiceError, ConfigurationError
 from vidpipe.settings import Settings
 
 _DB_KEYS = ("username", "password", "host", "port")

@@ -24,14 +24,14 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from vidpipe.blobs.base import Staging
 from vidpipe.cloud.ingest_events import Item, MalformedRecordError, parse_record
+from vidpipe.db import events
+from vidpipe.db.models.cloud import IngestRecord, KinesisCheckpoint
 from vidpipe.errors import InputError, LimitExceededError, StorageError, VidpipeError
 from vidpipe.ingest import service
 from vidpipe.ingest.service import IngestRequest, IngestResult
+from vidpipe.mediastore.base import Staging
 from vidpipe.runtime import Runtime
-from vidpipe.store import events
-from vidpipe.store.cloud_models import IngestRecord, KinesisCheckpoint
 
 log = logging.getLogger(__name__)
 

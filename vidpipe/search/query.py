@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 import uuid
@@ -17,8 +18,7 @@ from sqlalchemy import Text, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import Session
 
-from vidpipe.errors import InputError
-from vidpipe.search.errors import ModalityNotConfigured, QueryModelUnavailable
+from vidpipe.errors import InputError, ModalityNotConfigured, QueryModelUnavailable
 from vidpipe.search.index import (
     ensure_index_for_search,
     require_vectors,
@@ -26,6 +26,7 @@ from vidpipe.search.index import (
     tune_session,
     vector_expr,
 )
+from vidpipe.settings import Settings
 
 # Search modality -> (embedder that encodes the query, stored vector modalities it searches).
 MODALITIES: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -256,3 +257,14 @@ def search(session: Session, vectors: list[QueryVector], *, filters: SearchFilte
     more = len(hits) > offset + limit
     nxt = encode_cursor(offset + limit, key) if more and offset + limit < MAX_WINDOW else None
     return SearchPage(hits=page_hits, next_cursor=nxt)
+
+
+def query_embedders(settings: Settings, modalities: list[str]):
+    """The configured embedders these modalities need (loaded once per process), and why others are missing."""
+    from vidpipe.understanding.config import UnderstandingConfig
+    from vidpipe.understanding.embedders import load_configured
+
+    config = UnderstandingConfig.from_settings(settings)
+    needed = {MODALITIES[m][0] for m in modalities}
+    config = dataclasses.replace(config, embedders=tuple(e for e in config.embedders if e in needed))
+    return load_configured(config)

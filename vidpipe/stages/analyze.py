@@ -15,9 +15,9 @@ from typing import Any, TypeVar
 
 from vidpipe.analysis import registry
 from vidpipe.analysis.pipeline import Opener, run_pass
+from vidpipe.contract import Output, StageInput, StageResult
 from vidpipe.errors import JobCancelledError
-from vidpipe.media.probe import probe_file
-from vidpipe.stages.base import Output, StageInput, StageResult
+from vidpipe.ffmpeg.probe import probe_file
 
 ENV_ANALYZERS = "VIDPIPE_ANALYZERS"
 STOP_POLL_SECONDS = 0.1

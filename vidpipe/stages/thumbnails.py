@@ -1,6 +1,6 @@
 """The thumbnails stage: a poster (a representative, non-black frame) and WebVTT scrub sprites.
 
-Only key frames are decoded (see vidpipe.media.frames): each sample time shows the key frame at
+Only key frames are decoded (see vidpipe.ffmpeg.frames): each sample time shows the key frame at
 or before it. When the source's GOP is longer than the sprite interval, neighbouring tiles show
 the same key frame (decoded once); every interval still gets its tile and cue.
 
@@ -19,11 +19,11 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from vidpipe.contract import Output, StageInput, StageResult
 from vidpipe.errors import JobCancelledError
-from vidpipe.media import frames
-from vidpipe.media.probe import probe_file
-from vidpipe.media.safe_open import open_input
-from vidpipe.stages.base import Output, StageInput, StageResult
+from vidpipe.ffmpeg import frames
+from vidpipe.ffmpeg.probe import probe_file
+from vidpipe.ffmpeg.safe_open import open_input
 
 POSTER_MAX_WIDTH = 1280
 POSTER_MAX_HEIGHT = 1280

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from vidpipe.api import views
 from vidpipe.api.schemas import AssetPublic
+from vidpipe.db.models import Asset, MachineTag, MediaInfo
 from vidpipe.playback.signing import PlaybackSigner
-from vidpipe.store.models import Asset, MachineTag, MediaInfo
 
 PAGE_SIZE = 24
 STATUSES = ("queued", "processing", "ready", "failed")

@@ -34,13 +34,13 @@ from vidpipe.api.schemas import (
 from vidpipe.cache.fastpath import COUNTED
 from vidpipe.cache.http import entry_response
 from vidpipe.cache.reads import LISTS_VERSION, Entry, asset_key, make_entry
+from vidpipe.db import assets as asset_store
+from vidpipe.db import events
+from vidpipe.db.models import Artifact, Asset, Event, Job, MediaInfo
 from vidpipe.errors import InputError, LimitExceededError
 from vidpipe.ingest.service import IngestRequest, IngestResult, ingest_path, ingest_url
-from vidpipe.queue import jobs
+from vidpipe.jobs import queue as jobs
 from vidpipe.runtime import Runtime
-from vidpipe.store import assets as asset_store
-from vidpipe.store import events
-from vidpipe.store.models import Artifact, Asset, Event, Job, MediaInfo
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/assets", tags=["assets"], responses={401: {"model": ErrorBody}})
@@ -228,7 +228,7 @@ def delete_asset(asset_id: uuid.UUID, session: SessionDep, rt: RuntimeDep, calle
     session.execute(delete(Asset).where(Asset.id == asset_id))
     asset_store.touch_asset(session, asset_id)
     session.commit()
-    removed = rt.blobs.delete_prefix(str(asset_id))
+    removed = rt.media_store.delete_prefix(str(asset_id))
     log.info("asset.deleted", extra={"asset": str(asset_id), "files": removed, "actor": caller})
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

@@ -12,10 +12,10 @@ from sqlalchemy.orm import Session
 from vidpipe.api.deps import AdminCallerDep, SessionDep
 from vidpipe.api.pagination import CursorParam, LimitParam, decode_id, encode_id
 from vidpipe.api.schemas import ErrorBody, JobList, JobPublic, JobStatus
+from vidpipe.db import assets
+from vidpipe.db.models import Job
 from vidpipe.errors import NotFoundError
-from vidpipe.queue import jobs
-from vidpipe.store import assets
-from vidpipe.store.models import Job
+from vidpipe.jobs import queue as jobs
 
 JobId = Annotated[int, Path(ge=1, le=2**63 - 1)]  # a bigint column
 

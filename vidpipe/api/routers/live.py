@@ -31,9 +31,9 @@ from vidpipe.api import views
 from vidpipe.api.deps import BearerDep, CallerDep, HeaderKeyDep, RuntimeDep, SessionDep, get_caller
 from vidpipe.api.schemas import ErrorBody
 from vidpipe.cache.invalidation import CHANNEL, libpq_url
+from vidpipe.db.models import Job
 from vidpipe.runtime import Runtime
 from vidpipe.stages import registry
-from vidpipe.store.models import Job
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["live"], responses={401: {"model": ErrorBody}})

@@ -15,10 +15,11 @@ from vidpipe.api.schemas import (
     ReprocessAllRequest,
     ReprocessRequest,
 )
+from vidpipe.db.models import Job
 from vidpipe.errors import InputError
-from vidpipe.queue import jobs, reprocess
+from vidpipe.jobs import queue as jobs
+from vidpipe.jobs import reprocess
 from vidpipe.stages import registry
-from vidpipe.store.models import Job
 
 router = APIRouter(tags=["reprocess"], responses={401: {"model": ErrorBody}})
 
