@@ -11,6 +11,7 @@ import anyio
 from fastapi import FastAPI
 
 from vidpipe.api import contract, docs, handlers, limits, sessions
+from vidpipe.api.fastpath import FastAssetReads
 from vidpipe.api.limits import BodyLimit
 from vidpipe.api.routers import (
     assets,
@@ -28,7 +29,6 @@ from vidpipe.api.routers import (
 )
 from vidpipe.api.routers import search as search_router
 from vidpipe.cache import background
-from vidpipe.cache.fastpath import FastAssetReads
 from vidpipe.cache.http import rate_limited
 from vidpipe.cache.ratelimit import RateLimitedError
 from vidpipe.runtime import Runtime
@@ -92,7 +92,7 @@ def create_api(runtime: Runtime, *, console: Callable[[FastAPI], None] | None = 
     app.include_router(sessions.router)
     for router in (profiles.router, uploads.router, live.router, stills.router, downloads.router):
         app.include_router(router, prefix="/v1")
-    # Cache hits of GET /v1/assets/{id} are answered in front of the whole stack (vidpipe.cache.fastpath);
+    # Cache hits of GET /v1/assets/{id} are answered in front of the whole stack (vidpipe.api.fastpath);
     # everything else, misses included, goes through it. Middleware must be added above this line.
     # Outermost: every body is capped before anything reads it (vidpipe.api.limits).
     app.middleware_stack = BodyLimit(FastAssetReads(app.build_middleware_stack(), runtime),
