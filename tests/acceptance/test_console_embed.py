@@ -11,6 +11,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,20 @@ def test_embed_snippet_plays_on_another_site_without_signing_in(console: Console
     assert urlsplit(src).path == f"/embed/{ready['id']}" and "play" in parse_qs(urlsplit(src).query)
     assert console.key not in snippet and "api_key" not in snippet
     assert "until" in page.inner_text("#share-expiry")
+    default_expiry = int(parse_qs(urlsplit(src).query)["play"][0].split(".")[0])
+    assert 5 * 3600 < default_expiry - time.time() <= 7 * 3600  # the server's default: 6 h
+    # An embed meant to stay up on an article: the team picks a longer life and gets new links.
+    page.select_option("#share-ttl", str(7 * 24 * 3600))
+    page.click("#share-life button[type=submit]")
+    page.wait_for_url(re.compile(r"share_ttl=604800"))
+    snippet = page.input_value("#share-embed")
+    src = re.search(r'src="([^"]+)"', snippet).group(1).replace("&amp;", "&")
+    expiry = int(parse_qs(urlsplit(src).query)["play"][0].split(".")[0])
+    assert 7 * 24 * 3600 - 60 < expiry - time.time() <= 7 * 24 * 3600 + 3600, expiry - time.time()
+    shown = page.get_attribute("#share-expiry time", "datetime")
+    assert abs(datetime.fromisoformat(shown).timestamp() - expiry) < 1, (shown, expiry)
+    assert page.input_value("#share-url").split("/v1/play/")[1].split("/")[0] == \
+        parse_qs(urlsplit(src).query)["play"][0]  # one grant: the playback URL and the embed share it
     # Someone else's browser, on someone else's site.
     context, frame, requests = third_party_page(browser, elsewhere, src)
     frame.locator("body").wait_for(timeout=20_000)

@@ -46,6 +46,11 @@ def test_local_embed_link_carries_the_playback_grant_and_plays_it():
     # The snippet holds the same link (HTML-escaped inside the attribute).
     snippet = playback_links.embed_snippet(ASSET, signer, "https://v.example", 'A "quoted" <title>')
     assert f'src="{link}"' in snippet and 'title="A &quot;quoted&quot; &lt;title>"' in snippet
+    # A longer life chosen on the asset page: the same grant for the playback URL and the embed page.
+    week = playback_links.embed_url(ASSET, signer, None, 7 * 24 * 3600)
+    assert int(_params(week)["play"].split(".")[0]) == signer.expiry(7 * 24 * 3600) > NOW + 7 * 24 * 3600 - 1
+    assert playback_links.embedded_playback_url(ASSET, signer, _params(week)) == \
+        playback_links.playback_url(ASSET, signer, 7 * 24 * 3600)
     # Past the grant's expiry the page refuses, with a reason a viewer understands.
     clock.now += 3600 + 601
     with pytest.raises(ForbiddenError) as err:

@@ -173,7 +173,8 @@ def upload_page(request: Request, session: SessionDep) -> HTMLResponse:
 
 
 @router.get("/assets/{asset_id}", response_class=HTMLResponse)
-def asset_page(asset_id: str, request: Request, session: SessionDep, rt: RuntimeDep) -> HTMLResponse:
+def asset_page(asset_id: str, request: Request, session: SessionDep, rt: RuntimeDep,
+               share_ttl: Annotated[str | None, Query(max_length=12)] = None) -> HTMLResponse:
     user = _user(session, request)
     try:
         parsed = uuid.UUID(asset_id)
@@ -188,11 +189,21 @@ def asset_page(asset_id: str, request: Request, session: SessionDep, rt: Runtime
                                        .order_by(Segment.start_s))]
     tags = library.machine_tags(session, [parsed], per_asset=12).get(parsed, [])
     base = rt.settings.public_base_url
-    share = {"playback_url": playback_links.playback_url(parsed, rt.playback) if asset.hls_master_url else None,
+    # How long the shared links live: the server's default, or a longer choice for an embed that stays up.
+    default = rt.playback.ttl_seconds
+    lifetimes = {str(default): (f"{default // 3600} hours" if default % 3600 == 0 else f"{default // 60} minutes")
+                 + " (default)", **SHARE_LIFETIMES}
+    ttl = int(share_ttl) if share_ttl in lifetimes else rt.playback.ttl_seconds
+    share = {"playback_url": playback_links.playback_url(parsed, rt.playback, ttl) if asset.hls_master_url else None,
              "embed_snippet": playback_links.embed_snippet(parsed, rt.playback, base,
-                                                           asset.title or asset.original_name),
-             "expires_at": datetime.fromtimestamp(rt.playback.expiry(), UTC)}
+                                                           asset.title or asset.original_name, ttl),
+             "expires_at": datetime.fromtimestamp(rt.playback.expiry(ttl), UTC), "ttl": str(ttl),
+             "lifetimes": lifetimes}
     return _render(request, "asset.html", user, "library", asset=asset, scenes=scenes, machine_tags=tags, share=share)
+
+
+# Longer lives a shared link may be given from the asset page (the API's playback endpoint allows up to 7 days).
+SHARE_LIFETIMES = {str(24 * 3600): "1 day", str(7 * 24 * 3600): "7 days"}
 
 
 def scene_still_time(start: float, end: float) -> float:

@@ -30,14 +30,15 @@ def _base(base_url: str | None) -> str:
     return (base_url or "").rstrip("/")
 
 
-def playback_url(asset_id: uuid.UUID, signer: PlaybackSigner) -> str:
+def playback_url(asset_id: uuid.UUID, signer: PlaybackSigner, ttl_seconds: int | None = None) -> str:
     """The signed, expiring HLS master playlist address of the asset (for any HLS player)."""
-    return url_for(signer.sign(asset_id, HLS_PREFIX), MASTER)
+    return url_for(signer.sign(asset_id, HLS_PREFIX, ttl_seconds), MASTER)
 
 
-def embed_url(asset_id: uuid.UUID, signer: PlaybackSigner, base_url: str | None) -> str:
+def embed_url(asset_id: uuid.UUID, signer: PlaybackSigner, base_url: str | None,
+              ttl_seconds: int | None = None) -> str:
     """The player-only page of the asset (for an iframe), carrying the grant of its playback URL."""
-    signed = signer.sign(asset_id, HLS_PREFIX)
+    signed = signer.sign(asset_id, HLS_PREFIX, ttl_seconds)
     path, _, query = signed.partition("?")
     if not query:  # the local signer: the token is the path segment after the play route
         token = path.split(f"{PLAY_ROUTE}/", 1)[1].split("/", 1)[0]
@@ -45,9 +46,10 @@ def embed_url(asset_id: uuid.UUID, signer: PlaybackSigner, base_url: str | None)
     return f"{_base(base_url)}{EMBED_ROUTE}/{asset_id}?{query}"
 
 
-def embed_snippet(asset_id: uuid.UUID, signer: PlaybackSigner, base_url: str | None, title: str) -> str:
+def embed_snippet(asset_id: uuid.UUID, signer: PlaybackSigner, base_url: str | None, title: str,
+                  ttl_seconds: int | None = None) -> str:
     safe_title = title.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
-    src = embed_url(asset_id, signer, base_url).replace("&", "&amp;")
+    src = embed_url(asset_id, signer, base_url, ttl_seconds).replace("&", "&amp;")
     return (f'<iframe src="{src}" title="{safe_title}" width="640" height="360" '
             'allow="fullscreen; picture-in-picture" style="border:0"></iframe>')
 
