@@ -1,6 +1,6 @@
 """The embed page's address: it carries the grant of the asset's signed playback URL (one signer, one grant),
 plays for anyone holding it until it expires, and is refused when changed, expired or meant for another asset.
-Both signers: the local HMAC token and a CloudFront policy checked with the public half of a fresh key pair."""
+Both signers: the local one and the CloudFront one (route tokens rooted at the distribution's domain)."""
 
 from __future__ import annotations
 
@@ -93,25 +93,22 @@ def _cloudfront(clock: Clock, private: rsa.RSAPrivateKey | None = None) -> Cloud
                             clock=clock)
 
 
-def test_cloudfront_embed_link_carries_the_policy_and_is_checked_with_the_public_key():
+def test_cloudfront_embed_link_carries_the_route_token_served_through_the_cdn():
     clock = Clock(NOW)
     signer = _cloudfront(clock)
-    link = playback_links.embed_url(ASSET, signer, "https://console.example")
+    link = playback_links.embed_url(ASSET, signer, signer.base_url)
     params = _params(link)
-    assert urlsplit(link).path == f"/embed/{ASSET}" and set(params) == {"Policy", "Signature", "Key-Pair-Id"}
+    assert link.startswith(f"https://d111.cloudfront.net/embed/{ASSET}?") and list(params) == ["play"]
     source = playback_links.embedded_playback_url(ASSET, signer, params)
     assert source == playback_links.playback_url(ASSET, signer)
-    assert source.startswith(f"https://d111.cloudfront.net/media/{ASSET}/hls/master.m3u8?")
-    for changed in ({**params, "Signature": "A" + params["Signature"][1:]},
-                    {**params, "Key-Pair-Id": "KOTHER"},
-                    {k: v for k, v in params.items() if k != "Policy"},
-                    {**params, "Policy": params["Policy"][:-4]}):
+    assert source.startswith("https://d111.cloudfront.net/v1/play/") and source.endswith(f"/{ASSET}/hls/master.m3u8")
+    for changed in ({"play": "A" + params["play"][1:]}, {}, {"play": params["play"][:-4]}):
         with pytest.raises(ForbiddenError) as err:
             playback_links.embedded_playback_url(ASSET, signer, changed)
         assert err.value.code == "invalid_signature"
     with pytest.raises(ForbiddenError):  # signed for another asset
         playback_links.embedded_playback_url(OTHER, signer, params)
-    with pytest.raises(ForbiddenError):  # another key pair's signature
+    with pytest.raises(ForbiddenError):  # another deployment's key
         playback_links.embedded_playback_url(ASSET, _cloudfront(clock), params)
     clock.now += 3600 + 601
     with pytest.raises(ForbiddenError) as err:

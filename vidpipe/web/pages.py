@@ -188,7 +188,7 @@ def asset_page(asset_id: str, request: Request, session: SessionDep, rt: Runtime
               for s in session.scalars(select(Segment).where(Segment.asset_id == parsed, Segment.kind == "scene")
                                        .order_by(Segment.start_s))]
     tags = library.machine_tags(session, [parsed], per_asset=12).get(parsed, [])
-    base = rt.settings.public_base_url
+    base = rt.playback.base_url  # where players and the embed page are served (the CDN's domain in AWS)
     # How long the shared links live: the server's default, or a longer choice for an embed that stays up.
     default = rt.playback.ttl_seconds
     lifetimes = {str(default): (f"{default // 3600} hours" if default % 3600 == 0 else f"{default // 60} minutes")
