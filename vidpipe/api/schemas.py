@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StringConstraints, model_validator
+from pydantic.json_schema import JsonValue
 
 # PostgreSQL text cannot hold NUL: refused as input (422), and said so in the schema.
 NO_NUL = "^[^\\u0000]*$"
@@ -181,7 +182,7 @@ class AssetCreateFromSource(_AssetFields):
         return {"title": base["title"], "description": base.get("description", ""), "anyOf": variants}
 
 
-def _stage_names() -> list[str]:
+def _stage_names() -> list[JsonValue]:  # for json_schema_extra
     from vidpipe.stages import registry
 
     return list(registry.STAGES)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, exists, func, or_, select, tuple_
+from sqlalchemy import Select, any_, exists, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from vidpipe.api import views
@@ -71,9 +71,8 @@ def _encode(value: Any, asset_id: uuid.UUID) -> str:
 def _decode(cursor: str, sort: str) -> tuple[Any, uuid.UUID]:
     try:
         raw, asset_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        value = datetime.fromisoformat(raw) if sort in ("newest", "oldest") else raw
-        if sort == "longest":
-            value = float(value)
+        value = (float(raw) if sort == "longest" else datetime.fromisoformat(raw) if sort in ("newest", "oldest")
+                 else raw)
         return value, uuid.UUID(asset_id)
     except (ValueError, TypeError) as exc:
         raise BadCursor("this page link is out of date; start from the first page") from exc
@@ -100,7 +99,7 @@ def load_page(session: Session, query: LibraryQuery, base_url: str | None, signe
         tag = query.tag.strip().lower()
         machine = exists().where(MachineTag.asset_id == Asset.id, MachineTag.label == tag,
                                  MachineTag.score >= MACHINE_TAG_MIN_SCORE)
-        stmt = stmt.where(or_(Asset.tags.any(tag), machine))
+        stmt = stmt.where(or_(any_(Asset.tags) == tag, machine))  # ARRAY.any() is deprecated since SQLAlchemy 2.1
     if query.cursor:
         value, after = _decode(query.cursor, sort)
         row, bound = tuple_(key, Asset.id), tuple_(value, after)

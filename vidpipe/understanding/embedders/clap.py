@@ -38,7 +38,9 @@ class ClapEmbedder(Embedder):
             raise EmbedderUnavailable(f"clap needs the `ml` extra (torch, transformers): {exc}") from exc
         source, version = resolve_model(model)
         try:
-            self._model = ClapModel.from_pretrained(source).to(device).eval()
+            # transformers decorates .to() with functools.wraps(torch.nn.Module.to): typeshed's _Wrapped keeps the
+            # unbound signature, so the device is taken for `self`
+            self._model = ClapModel.from_pretrained(source).to(device).eval()  # type: ignore[arg-type]
             fused = bool(getattr(self._model.config.audio_config, "enable_fusion", False))
             # Unfused checkpoints take one mel channel; the extractor's default "fusion" input has four.
             self._features = ClapFeatureExtractor.from_pretrained(

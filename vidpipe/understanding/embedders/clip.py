@@ -34,7 +34,9 @@ class ClipEmbedder(Embedder):
             raise EmbedderUnavailable(f"clip needs the `ml` extra (torch, transformers): {exc}") from exc
         source, version = resolve_model(model)
         try:
-            self._model = CLIPModel.from_pretrained(source).to(device).eval()
+            # transformers decorates .to() with functools.wraps(torch.nn.Module.to): typeshed's _Wrapped keeps the
+            # unbound signature, so the device is taken for `self`
+            self._model = CLIPModel.from_pretrained(source).to(device).eval()  # type: ignore[arg-type]
             # The PIL image processor: the default one wants torchvision, which cannot import beside CPU torch.
             self._images = CLIPImageProcessorPil.from_pretrained(source)
             self._tokenizer = AutoTokenizer.from_pretrained(source)
