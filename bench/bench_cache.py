@@ -89,7 +89,7 @@ def serve_child(mode: str, data_dir: Path, prefix: str, port: int, stats: Path, 
     settings = _settings(data_dir, prefix)
     rt = Runtime.from_settings(settings, pool_size=20)
     if mode == "uncached":
-        rt.cache = Caching.from_settings(settings.model_copy(update={"popular_warm_count": 0}), cache=AlwaysMiss())
+        rt.cache = Caching.from_settings(settings.updated(popular_warm_count=0), cache=AlwaysMiss())
     app = create_app(rt)
     # uvicorn re-raises SIGTERM after shutting down, so the parent asks for the counters before stopping us.
     breaker = getattr(rt.cache.cache, "breaker", None)

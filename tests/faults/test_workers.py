@@ -121,7 +121,7 @@ def test_a_job_that_keeps_killing_its_worker_goes_dead_and_is_dead_lettered(faul
     rt = fault_runtime
     sqs = aws_emulator.client("sqs")
     queue_url = sqs.create_queue(QueueName=aws_emulator.unique("dlq"))["QueueUrl"]
-    rt.settings.job_max_attempts = 3
+    rt.settings.queue.max_attempts = 3
     victim, bystander = [ingest_file(rt, clip) for clip in tiny_clips(tmp_path / "clips", 2)]
     env = worker_env(fault_settings, job_max_attempts=3, dlq_url=queue_url, aws_endpoint_url=aws_emulator.endpoint_url,
                      aws_region=aws_emulator.region)

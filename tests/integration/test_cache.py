@@ -104,13 +104,13 @@ def make_process(settings: Settings) -> Iterator[Callable[..., Process]]:
 
     def make(updates: dict[str, Any], *, key: bool = True, listen: bool = False) -> Process:
         secret = None
-        proc = Process(settings.model_copy(update=updates), listen=listen)
+        proc = Process(settings.updated(**updates), listen=listen)
         if key:
             with proc.rt.db.session() as s, s.begin():
                 name = f"k{len(made)}-{uuid.uuid4().hex[:6]}"
                 secret = apikeys.create_key(s, name).secret
             proc.close()
-            proc = Process(settings.model_copy(update=updates), secret, listen=listen)
+            proc = Process(settings.updated(**updates), secret, listen=listen)
         made.append(proc)
         return proc
 

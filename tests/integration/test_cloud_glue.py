@@ -57,7 +57,7 @@ def _emf_lines(text: str) -> list[dict]:
 
 
 def _cloud_runtime(settings: Settings, emulator: Emulator, **update) -> Runtime:
-    cloud = settings.model_copy(update={"aws_region": emulator.region, "aws_endpoint_url": emulator.endpoint_url,
+    cloud = settings.updated(**{"aws_region": emulator.region, "aws_endpoint_url": emulator.endpoint_url,
                                         "job_max_attempts": 1, **update})
     return Runtime.from_settings(cloud, pool_size=4)
 
@@ -171,7 +171,7 @@ def test_secrets_and_api_keys_from_secrets_manager(settings, aws_emulator, caplo
     assert resolved.database_url.get_secret_value() == (
         "postgresql+psycopg://vidpipe:p%40ss%2Fw0rd%3A42@db.internal:5432/media?sslmode=require")
     assert resolved.redis_url.get_secret_value() == "rediss://:RedisAuthToken0123456789@cache.internal:6379/0"
-    assert resolved.metrics_emf is False
+    assert resolved.cloud.metrics_emf is False
     assert prepare_settings(raw, environ={"AWS_EXECUTION_ENV": "AWS_ECS_FARGATE"}).metrics_emf is True
     shown = repr(resolved) + str(resolved.model_dump()) + caplog.text
     assert "p@ss/w0rd:42" not in shown and "p%40ss" not in shown and "RedisAuthToken" not in shown

@@ -29,7 +29,7 @@ def stream(aws_emulator: Emulator) -> str:
 def cloud_runtime(runtime, aws_emulator: Emulator, s3_bucket: str):
     with runtime.db.session() as s, s.begin():
         s.execute(text("TRUNCATE kinesis_checkpoints, ingest_records"))
-    runtime.settings = runtime.settings.model_copy(update={
+    runtime.settings = runtime.settings.updated(**{
         "aws_region": aws_emulator.region, "aws_endpoint_url": aws_emulator.endpoint_url, "s3_bucket": s3_bucket})
     return runtime
 

@@ -298,7 +298,7 @@ def test_search_api(runtime):
         key = apikeys.create_key(s, "searcher").secret
         vectors_ok = has_embeddings_table(s)
         a, b = add_asset(s, "Alpine rail journey"), add_asset(s, "Harbour at night")
-        embedder = load_embedder("text", runtime.settings.text_model)
+        embedder = load_embedder("text", runtime.settings.understanding.text_model)
         for asset, line in ((a, "the train climbs through snowy mountain passes"), (b, "boats rock in the harbour")):
             segs = [Segment("speech", 1.0, 4.0, text=line)]
             pooled = derive.embed_transcript(embedder, segs)
@@ -328,7 +328,7 @@ def test_search_api(runtime):
     assert found.status_code == 200, found.text
     with runtime.db.session() as s:  # the read-only request built the model's index in a transaction of its own
         indexes = set(s.execute(text("SELECT indexname FROM pg_indexes WHERE tablename = 'embeddings'")).scalars())
-    assert index_name(runtime.settings.text_model, 384, "segment") in indexes
+    assert index_name(runtime.settings.understanding.text_model, 384, "segment") in indexes
     top = found.json()["items"][0]
     assert (top["asset_id"], top["start"], top["end"], top["modality"]) == (str(a), 1.0, 4.0, "speech")
     assert sim.json()["modalities"]["speech"] == "used"
@@ -474,7 +474,7 @@ def test_cli_search_prints_a_table(settings, runtime):
         vectors_ok = has_embeddings_table(s)
         asset = add_asset(s, "Lighthouse keeper")
         segs = [Segment("speech", 2.0, 6.5, text="the lighthouse lamp turns all night over the stormy sea")]
-        pooled = derive.embed_transcript(load_embedder("text", settings.text_model), segs)
+        pooled = derive.embed_transcript(load_embedder("text", settings.understanding.text_model), segs)
         save_understanding(s, asset, "analyze", UnderstandingResult(segments=segs, vectors=[pooled]))
     env = {"VIDPIPE_DATABASE_URL": settings.database_url.get_secret_value(), "VIDPIPE_DATA_DIR": str(settings.data_dir),
            "VIDPIPE_EMBEDDERS": "text,clip", "VIDPIPE_CLIP_MODEL": str(settings.data_dir / "no-clip-here"),

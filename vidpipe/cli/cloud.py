@@ -31,7 +31,7 @@ def consume_kinesis(
         err_console.print("[red]error:[/red] --start is TRIM_HORIZON or LATEST")
         raise typer.Exit(2)
     rt = open_runtime()
-    name = stream or rt.settings.kinesis_stream
+    name = stream or rt.settings.cloud.kinesis_stream
     if not name:
         err_console.print("[red]error:[/red] no stream: pass --stream or set VIDPIPE_KINESIS_STREAM")
         raise typer.Exit(2)
@@ -64,7 +64,7 @@ def jobs_redrive() -> None:
         rt.close()
     for job_id, why in result.not_retried.items():
         err_console.print(f"[yellow]not retried[/yellow] job {job_id}: {why}")
-    where = f"; {result.messages_deleted} dead-letter message(s) removed" if rt.settings.dlq_url else ""
+    where = f"; {result.messages_deleted} dead-letter message(s) removed" if rt.settings.cloud.dlq_url else ""
     console.print(f"{len(result.retried)} dead job(s) queued again{where}")
 
 

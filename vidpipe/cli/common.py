@@ -13,6 +13,7 @@ from vidpipe.cli.failures import as_user_error, one_line
 from vidpipe.errors import VidpipeError
 from vidpipe.logs import setup_logging
 from vidpipe.settings import Settings
+from vidpipe.states import AssetStatus
 
 console = Console()
 err_console = Console(stderr=True)
@@ -95,14 +96,14 @@ def print_asset_table(assets, media_root: Path | None = None) -> None:
     for a in assets:
         duration = f"{a.media_info.duration:.1f}s" if a.media_info and a.media_info.duration else "-"
         renditions = ", ".join(r.name for r in a.renditions) or "-"
-        if a.status == "failed":
+        if a.status == AssetStatus.FAILED:
             where = f"[red]{a.error_message}[/red]"
         else:
             keys = {art.kind: art.key for art in a.artifacts}
             where = "\n".join(f"{label}: {keys[kind]}" for label, kind in
                               (("HLS", "hls_master"), ("poster", "poster"), ("sprites", "sprite_vtt"),
                                ("waveform", "waveform")) if kind in keys) or "-"
-        style = {"ready": "green", "failed": "red"}.get(a.status, "yellow")
+        style = {AssetStatus.READY: "green", AssetStatus.FAILED: "red"}.get(a.status, "yellow")
         table.add_row(str(a.id)[:8], a.original_name, f"[{style}]{a.status}[/{style}]", duration,
                       _stream_summary(a), renditions, where)
     console.print(table)

@@ -26,6 +26,7 @@ from vidpipe.cli.common import (
 from vidpipe.cli.failures import as_user_error, one_line
 from vidpipe.cli.search import search_command
 from vidpipe.errors import VidpipeError
+from vidpipe.states import AssetStatus, JobStatus
 
 app = typer.Typer(help="vidpipe: ingest, process, store and serve video and audio.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -62,7 +63,7 @@ def serve(host: Annotated[str | None, typer.Option()] = None,
     # before rt.close() (and the embedded PostgreSQL's cleanup) runs. Our handler makes it a normal return.
     install_stop_handlers(lambda: None)
     reporting = threading.Event()
-    if rt.settings.metrics_environment:  # BacklogPerTask from the API too: idle workers scale from zero on it
+    if rt.settings.cloud.metrics_environment:  # BacklogPerTask from the API too: idle workers scale from zero on it
         from vidpipe.jobs.metrics import start_reporters
 
         start_reporters(rt, reporting)
@@ -217,7 +218,7 @@ def reprocess(asset_id: Annotated[str | None, typer.Argument(help="Asset id; omi
             else:
                 targets = assets_missing_stage(s, stage) if missing else [uuid.UUID(asset_id)]
             for target in targets:
-                reprocess_asset(s, target, stage, actor="cli", max_attempts=rt.settings.job_max_attempts)
+                reprocess_asset(s, target, stage, actor="cli", max_attempts=rt.settings.queue.max_attempts)
     except VidpipeError as exc:
         raise fail(exc) from exc
     except ValueError as exc:
@@ -242,7 +243,7 @@ def jobs_list(ctx: typer.Context, dead: Annotated[bool, typer.Option("--dead", h
     rt = open_runtime()
     with rt.db.session() as s:
         q = select(Job).order_by(Job.id.desc()).limit(limit)
-        wanted = "dead" if dead else status_filter
+        wanted = JobStatus.DEAD if dead else status_filter
         if wanted:
             q = q.where(Job.status == wanted)
         table = Table(title="jobs")
@@ -266,7 +267,7 @@ def jobs_retry(job_id: int) -> None:
         with rt.db.session() as s, s.begin():
             job = queue_jobs.retry(s, job_id, actor="cli")
             if job.asset_id:
-                asset_store.set_status(s, asset_store.get_asset(s, job.asset_id, lock=True), "processing",
+                asset_store.set_status(s, asset_store.get_asset(s, job.asset_id, lock=True), AssetStatus.PROCESSING,
                                        actor="cli")
     except VidpipeError as exc:
         raise fail(exc) from exc
@@ -285,7 +286,7 @@ def jobs_cancel(job_id: int) -> None:
             job = queue_jobs.cancel(s, job_id, actor="cli")
     except VidpipeError as exc:
         raise fail(exc) from exc
-    console.print(f"job {job_id}: {'cancelled' if job.status == 'cancelled' else 'asked to stop'}")
+    console.print(f"job {job_id}: {'cancelled' if job.status == JobStatus.CANCELLED else 'asked to stop'}")
     rt.close()
 
 

@@ -44,9 +44,9 @@ class SqsDeadLetterSink:
 
 def sinks_from_settings(settings: Settings) -> list[DeadLetterSink]:
     """The configured sinks: the SQS queue when `dlq_url` is set, else none."""
-    if not settings.dlq_url:
+    if not settings.cloud.dlq_url:
         return []
     from vidpipe.cloud.clients import aws_client, region_of_queue_url
 
-    client = aws_client(settings, "sqs", region=region_of_queue_url(settings.dlq_url), pool=4)
-    return [SqsDeadLetterSink(settings.dlq_url, client)]
+    client = aws_client(settings, "sqs", region=region_of_queue_url(settings.cloud.dlq_url), pool=4)
+    return [SqsDeadLetterSink(settings.cloud.dlq_url, client)]

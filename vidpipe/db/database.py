@@ -160,7 +160,7 @@ class Database:
     @classmethod
     def from_settings(cls, settings: Settings, *, pool_size: int = 10) -> Database:
         source = None
-        if settings.db_secret is not None:  # the URL was built from the secret: it can be read again
+        if settings.cloud.db_secret is not None:  # the URL was built from the secret: it can be read again
             from vidpipe.cloud.secrets import database_password_source
 
             source = database_password_source(settings)

@@ -285,7 +285,7 @@ class KinesisConsumer:
                             tags=list(item.tags), profile=item.profile, priority=item.priority, actor=ACTOR)
         if item.kind == "url":
             return ingest_url_claimed(self.rt, item.ref, req, claim)
-        bucket = item.bucket or self.rt.settings.s3_bucket
+        bucket = item.bucket or self.rt.settings.cloud.s3_bucket
         if not bucket:
             raise MalformedRecordError("s3_key given without a bucket, and VIDPIPE_S3_BUCKET is not set")
         if self.s3 is None:

@@ -23,6 +23,7 @@ from vidpipe.mediastore.base import Readable, Staging
 from vidpipe.profiles import Profile
 from vidpipe.runtime import Runtime
 from vidpipe.stages import registry
+from vidpipe.states import AssetStatus
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ def ingest(rt: Runtime, req: IngestRequest, fill: Callable[[Staging], None], *,
     asset = Asset(id=asset_id, title=req.title or Path(name).stem or name, description=req.description,
                   tags=list(req.tags), source_kind=req.source_kind, source_ref=req.source_ref, original_name=name,
                   sha256=stored.sha256, size_bytes=stored.size, content_type=req.content_type,
-                  original_key=stored.key, profile=profile, status="queued", created_by=req.actor)
+                  original_key=stored.key, profile=profile, status=AssetStatus.QUEUED, created_by=req.actor)
     try:
         with rt.db.session() as s, s.begin():
             s.add(asset)
@@ -88,7 +89,7 @@ def ingest(rt: Runtime, req: IngestRequest, fill: Callable[[Staging], None], *,
             for stage in registry.FIRST_STAGES:
                 jobs.enqueue(s, asset_id, stage, actor=req.actor,
                              priority=req.priority + registry.STAGES[stage].priority,
-                             max_attempts=rt.settings.job_max_attempts)
+                             max_attempts=rt.settings.queue.max_attempts)
             if within is not None:
                 within(s, asset_id)
     except IntegrityError:

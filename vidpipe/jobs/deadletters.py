@@ -20,6 +20,7 @@ from vidpipe.cloud.deadletter_queue import (  # noqa: F401 - the sinks, re-expor
     SqsDeadLetterSink,
     sinks_from_settings,
 )
+from vidpipe.states import AssetStatus, JobStatus
 
 log = logging.getLogger(__name__)
 
@@ -58,22 +59,23 @@ def redrive(rt: Any, *, client: Any | None = None, actor: str = "cli") -> Redriv
 
     result = RedriveResult([], {}, 0)
     with rt.db.session() as s:
-        dead = list(s.scalars(select(Job.id).where(Job.status == "dead").order_by(Job.id)))
+        dead = list(s.scalars(select(Job.id).where(Job.status == JobStatus.DEAD).order_by(Job.id)))
     for job_id in dead:
         try:
             with rt.db.session() as s, s.begin():
                 job = jobs.retry(s, job_id, actor=actor)
                 if job.asset_id:
-                    assets.set_status(s, assets.get_asset(s, job.asset_id, lock=True), "processing", actor=actor)
+                    asset = assets.get_asset(s, job.asset_id, lock=True)
+                    assets.set_status(s, asset, AssetStatus.PROCESSING, actor=actor)
             result.retried.append(job_id)
         except VidpipeError as exc:
             result.not_retried[job_id] = exc.message
-    if rt.settings.dlq_url:
+    if rt.settings.cloud.dlq_url:
         if client is None:
             from vidpipe.cloud.clients import aws_client, region_of_queue_url
 
-            client = aws_client(rt.settings, "sqs", region=region_of_queue_url(rt.settings.dlq_url), pool=2)
-        result.messages_deleted = drain(client, rt.settings.dlq_url, lambda ids: _not_dead(rt, ids))
+            client = aws_client(rt.settings, "sqs", region=region_of_queue_url(rt.settings.cloud.dlq_url), pool=2)
+        result.messages_deleted = drain(client, rt.settings.cloud.dlq_url, lambda ids: _not_dead(rt, ids))
     return result
 
 
@@ -84,7 +86,7 @@ def _not_dead(rt: Any, job_ids: set[int]) -> set[int]:
     from vidpipe.db.models import Job
 
     with rt.db.session() as s:
-        still_dead = set(s.scalars(select(Job.id).where(Job.id.in_(job_ids), Job.status == "dead")))
+        still_dead = set(s.scalars(select(Job.id).where(Job.id.in_(job_ids), Job.status == JobStatus.DEAD)))
     return job_ids - still_dead
 
 

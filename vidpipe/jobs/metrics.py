@@ -116,7 +116,7 @@ def emit(doc: Mapping[str, Any]) -> None:
 
 
 def _environment(settings: Settings) -> str:
-    return settings.metrics_environment or "default"
+    return settings.cloud.metrics_environment or "default"
 
 
 # --- hooks for the worker ---------------------------------------------------------------------------------------
@@ -126,7 +126,7 @@ def observe_job(rt: Any, run: Any, outcome: str) -> None:
         stage, seconds = run.job.stage, time.monotonic() - run.started
         JOB_OUTCOMES.labels(stage, outcome).inc()
         STAGE_SECONDS.labels(stage, outcome).observe(seconds)
-        if rt.settings.metrics_emf:
+        if rt.settings.cloud.metrics_emf:
             emit(emf_document({"Environment": _environment(rt.settings), "Stage": stage, "Outcome": outcome},
                               {"StageDuration": (round(seconds, 3), "Seconds"), "JobsFinished": (1, "Count")},
                               properties={"job": run.job.id, "asset": str(run.job.asset_id)}))
@@ -138,32 +138,33 @@ def report_queue(rt: Any, *, cloudwatch: Any | None = None, ecs: Any | None = No
     """Queue depth per stage as EMF lines (when on) and BacklogPerTask (when metrics_environment is set)."""
     st = rt.settings
     depth = queue_depth_by_stage(job_counts(rt))
-    if st.metrics_emf:
+    if st.cloud.metrics_emf:
         for stage, n in sorted(depth.items()):
             emit(emf_document({"Environment": _environment(st), "Stage": stage}, {"QueueDepth": (n, "Count")}))
-    if st.metrics_environment and cloudwatch is not None:
+    if st.cloud.metrics_environment and cloudwatch is not None:
         from vidpipe.cloud.cloudwatch import publish_backlog, running_workers
 
-        workers = running_workers(ecs, cluster=st.ecs_cluster, service=st.ecs_service) if (
-            ecs is not None and st.ecs_cluster and st.ecs_service) else 1
+        workers = running_workers(ecs, cluster=st.cloud.ecs_cluster, service=st.cloud.ecs_service) if (
+            ecs is not None and st.cloud.ecs_cluster and st.cloud.ecs_service) else 1
         publish_backlog(cloudwatch, backlog=sum(depth.values()), running_workers=workers,
-                        environment=st.metrics_environment)
+                        environment=st.cloud.metrics_environment)
     return depth
 
 
 def start_reporters(rt: Any, stop: threading.Event) -> list[threading.Thread]:
     """The worker's periodic reporting (and its own /metrics when asked); no threads when nothing is on."""
     st = rt.settings
-    if st.worker_metrics_port:
+    if st.cloud.worker_metrics_port:
         from prometheus_client import start_http_server
 
-        start_http_server(st.worker_metrics_port, addr=st.api_host)
-    if not (st.metrics_emf or st.metrics_environment):
+        start_http_server(st.cloud.worker_metrics_port, addr=st.api_host)
+    if not (st.cloud.metrics_emf or st.cloud.metrics_environment):
         return []
     from vidpipe.cloud.clients import aws_client
 
-    cloudwatch = aws_client(st, "cloudwatch", pool=2) if st.metrics_environment else None
-    ecs = aws_client(st, "ecs", pool=2) if st.metrics_environment and st.ecs_cluster and st.ecs_service else None
+    cloudwatch = aws_client(st, "cloudwatch", pool=2) if st.cloud.metrics_environment else None
+    scaling = st.cloud.metrics_environment and st.cloud.ecs_cluster and st.cloud.ecs_service
+    ecs = aws_client(st, "ecs", pool=2) if scaling else None
 
     def loop() -> None:
         while True:

@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session
 from vidpipe.db import events
 from vidpipe.db.models import Job
 from vidpipe.errors import ConflictError, NotFoundError
+from vidpipe.states import ENDED_UNSUCCESSFULLY, LIVE_JOB_STATUSES, JobStatus
 
 NOTIFY_CHANNEL = "vidpipe_jobs"
-LIVE = ("queued", "running")
+LIVE = LIVE_JOB_STATUSES
 # First key of every worker's presence lock (pg_advisory_lock(PRESENCE_LOCK_SPACE, hashtext(worker_id))).
 PRESENCE_LOCK_SPACE = 30320
 WORKER_DIED = "worker_died"
@@ -45,7 +46,7 @@ def enqueue(session: Session, asset_id: uuid.UUID | None, stage: str, *, actor: 
     """Queue a stage for an asset in the caller's transaction; a live job for the same pair is reused."""
     stmt = (
         insert(Job)
-        .values(asset_id=asset_id, stage=stage, status="queued", priority=priority, max_attempts=max_attempts,
+        .values(asset_id=asset_id, stage=stage, status=JobStatus.QUEUED, priority=priority, max_attempts=max_attempts,
                 payload=payload or {}, attempts=0, progress=0.0, cancel_requested=False)
         .on_conflict_do_nothing(index_elements=["asset_id", "stage"],
                                 index_where=text("status IN ('queued', 'running')"))
@@ -95,7 +96,7 @@ def claim(session: Session, worker_id: str, lease_seconds: float) -> ClaimedJob 
 
 
 def _owned(job: ClaimedJob, worker_id: str):
-    return (Job.id == job.id) & (Job.worker_id == worker_id) & (Job.status == "running") & (
+    return (Job.id == job.id) & (Job.worker_id == worker_id) & (Job.status == JobStatus.RUNNING) & (
         Job.attempts == job.attempt)
 
 
@@ -118,12 +119,12 @@ def finish(session: Session, job: ClaimedJob, worker_id: str, status: str, *, er
     `spend_attempt=False` (a retry after an infrastructure outage) gives the attempt back and counts a deferral."""
     values: dict[str, Any] = {"lease_expires_at": None, "last_error_code": error_code, "last_error": error}
     if retry_in is not None:
-        values |= {"status": "queued", "run_after": func.now() + retry_in, "worker_id": None}
+        values |= {"status": JobStatus.QUEUED, "run_after": func.now() + retry_in, "worker_id": None}
         if not spend_attempt:
             values |= {"attempts": Job.attempts - 1, "deferrals": Job.deferrals + 1}
     else:
         values |= {"status": status, "finished_at": func.now()}
-        if status == "succeeded":
+        if status == JobStatus.SUCCEEDED:
             values["progress"] = 1.0
     done = session.execute(update(Job).where(_owned(job, worker_id)).values(**values).returning(Job.id)).first()
     if done is None:
@@ -142,7 +143,7 @@ def finish(session: Session, job: ClaimedJob, worker_id: str, status: str, *, er
 def release(session: Session, job: ClaimedJob, worker_id: str) -> bool:
     """Give a job back untouched (graceful shutdown): the attempt does not count."""
     done = session.execute(update(Job).where(_owned(job, worker_id)).values(
-        status="queued", worker_id=None, lease_expires_at=None, attempts=Job.attempts - 1, run_after=func.now(),
+        status=JobStatus.QUEUED, worker_id=None, lease_expires_at=None, attempts=Job.attempts - 1, run_after=func.now(),
     ).returning(Job.id)).first()
     if done:
         events.record(session, "job.released", actor=f"worker:{worker_id}", asset_id=job.asset_id, job_id=job.id,
@@ -159,13 +160,13 @@ def retry(session: Session, job_id: int, *, actor: str) -> Job:
     job = session.get(Job, job_id, with_for_update=True)
     if job is None:
         raise NotFoundError(f"job {job_id} not found")
-    if job.status not in ("dead", "failed", "cancelled"):
+    if job.status not in ENDED_UNSUCCESSFULLY:
         raise ConflictError(f"job {job_id} is {job.status}; only dead, failed or cancelled jobs can be retried")
     live = session.scalar(select(Job.id).where(Job.asset_id == job.asset_id, Job.stage == job.stage,
                                                Job.status.in_(LIVE)))
     if live is not None:
         raise ConflictError(f"job {live} for the same stage is already {('queued or running')}")
-    job.status, job.attempts, job.run_after, job.finished_at = "queued", 0, func.now(), None
+    job.status, job.attempts, job.run_after, job.finished_at = JobStatus.QUEUED, 0, func.now(), None
     job.crashes = job.deferrals = 0
     job.cancel_requested, job.progress = False, 0.0
     events.record(session, "job.retried", actor=actor, asset_id=job.asset_id, job_id=job.id, stage=job.stage)
@@ -178,9 +179,9 @@ def cancel(session: Session, job_id: int, *, actor: str) -> Job:
     job = session.get(Job, job_id, with_for_update=True)
     if job is None:
         raise NotFoundError(f"job {job_id} not found")
-    if job.status == "queued":
-        job.status, job.finished_at = "cancelled", func.now()
-    elif job.status == "running":
+    if job.status == JobStatus.QUEUED:
+        job.status, job.finished_at = JobStatus.CANCELLED, func.now()
+    elif job.status == JobStatus.RUNNING:
         job.cancel_requested = True
     else:
         raise ConflictError(f"job {job_id} is already {job.status}")
@@ -190,7 +191,7 @@ def cancel(session: Session, job_id: int, *, actor: str) -> Job:
 
 
 def queue_depth(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(Job).where(Job.status == "queued")) or 0
+    return session.scalar(select(func.count()).select_from(Job).where(Job.status == JobStatus.QUEUED)) or 0
 
 
 # --- dead workers -----------------------------------------------------------------------------------------

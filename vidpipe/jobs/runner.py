@@ -25,6 +25,7 @@ from vidpipe.jobs.retry import decide
 from vidpipe.runtime import Runtime
 from vidpipe.search.index import ensure_search_indexes
 from vidpipe.stages import registry
+from vidpipe.states import AssetStatus, JobStatus
 
 log = logging.getLogger(__name__)
 _OUTCOME_RETRY_SECONDS = (0.2, 1.0)  # first and largest wait between tries to record an outcome
@@ -93,7 +94,7 @@ class StageRunner:
     def _until_recorded(self, record: Callable[[], str]) -> str:
         """Record an outcome, waiting out a database outage (up to job_outcome_wait_seconds) instead of
         leaving the job to sit out its lease and spend an attempt."""
-        deadline = time.monotonic() + self.rt.settings.job_outcome_wait_seconds
+        deadline = time.monotonic() + self.rt.settings.queue.outcome_wait_seconds
         wait, most = _OUTCOME_RETRY_SECONDS
         while True:
             try:
@@ -111,8 +112,8 @@ class StageRunner:
         with self.rt.db.session() as s, s.begin():
             asset = assets.get_asset(s, _asset_of(job), lock=True)
             assets.touch_asset(s, asset.id)  # the stage shows as running now
-            if asset.status == "queued":
-                assets.set_status(s, asset, "processing", actor=self.actor)
+            if asset.status == AssetStatus.QUEUED:
+                assets.set_status(s, asset, AssetStatus.PROCESSING, actor=self.actor)
             probe = assets.probe_of(s, asset.id)
             profile = resolve_profile(s, asset.profile)  # built-in or stored, as it is now
         stage_fn = spec.load()
@@ -141,7 +142,7 @@ class StageRunner:
     def _succeed(self, job: ClaimedJob, result: StageResult, sizes: dict[str, int]) -> str:
         with self.rt.db.session() as s, s.begin():
             assets.lock_asset_row(s, _asset_of(job))
-            if not jobs.finish(s, job, self.worker_id, "succeeded"):
+            if not jobs.finish(s, job, self.worker_id, JobStatus.SUCCEEDED):
                 s.rollback()
                 log.warning("job.lease_lost", extra={"job": job.id})
                 return "lost"
@@ -154,23 +155,23 @@ class StageRunner:
                 if has_embeddings_table(s):
                     ensure_search_indexes(s, result.understanding)
         log.info("stage.finished", extra={"job": job.id, "stage": job.stage, "asset": str(job.asset_id)})
-        return "succeeded"
+        return JobStatus.SUCCEEDED
 
     def _advance(self, s, job: ClaimedJob) -> None:
         latest = assets.latest_stage_status(s, _asset_of(job))
-        succeeded = {stage for stage, j in latest.items() if j.status == "succeeded"}
+        succeeded = {stage for stage, j in latest.items() if j.status == JobStatus.SUCCEEDED}
         asset = assets.get_asset(s, _asset_of(job))
         for stage in registry.next_stages(job.stage, succeeded):
             jobs.enqueue(s, asset.id, stage, actor=self.actor, priority=registry.STAGES[stage].priority,
-                         max_attempts=self.rt.settings.job_max_attempts)
+                         max_attempts=self.rt.settings.queue.max_attempts)
         latest = assets.latest_stage_status(s, _asset_of(job))
-        if all(name in latest and latest[name].status == "succeeded" for name in registry.STAGES):
-            assets.set_status(s, asset, "ready", actor=self.actor)
+        if all(name in latest and latest[name].status == JobStatus.SUCCEEDED for name in registry.STAGES):
+            assets.set_status(s, asset, AssetStatus.READY, actor=self.actor)
 
     def _fail(self, job: ClaimedJob, exc: BaseException) -> str:
         st = self.rt.settings
-        decision = decide(exc, job.attempt, job.max_attempts, base=st.job_backoff_base_seconds,
-                          cap=st.job_backoff_max_seconds, deferrals=job.deferrals)
+        decision = decide(exc, job.attempt, job.max_attempts, base=st.queue.backoff_base_seconds,
+                          cap=st.queue.backoff_max_seconds, deferrals=job.deferrals)
         code = exc.code if isinstance(exc, VidpipeError) else type(exc).__name__
         message = public_message(str(exc) or type(exc).__name__)  # users see it: no server paths
         log.warning("stage.failed", extra={"job": job.id, "stage": job.stage, "error_code": code,
@@ -180,7 +181,7 @@ class StageRunner:
             # The asset before the job, as in _succeed and in the API's reprocess and delete: the other order
             # deadlocks against them.
             assets.lock_asset_row(s, _asset_of(job))
-            if not jobs.finish(s, job, self.worker_id, decision.final_status or "queued", error_code=code,
+            if not jobs.finish(s, job, self.worker_id, decision.final_status or JobStatus.QUEUED, error_code=code,
                                error=message, retry_in=decision.retry_in, spend_attempt=decision.spend_attempt):
                 return "lost"
             assets.touch_asset(s, _asset_of(job))  # the stage's status and error change
@@ -188,10 +189,10 @@ class StageRunner:
                 asset = s.get(Asset, _asset_of(job))
                 if asset is None:
                     return decision.final_status
-                reason = message if decision.final_status == "failed" else (
+                reason = message if decision.final_status == JobStatus.FAILED else (
                     f"{job.stage} gave up after {job.attempt} attempts: {message}")
-                assets.set_status(s, asset, "failed", actor=self.actor, error_code=code, error=reason)
-        if decision.final_status == "dead":  # after the commit: the database is the record, SQS only the alarm
+                assets.set_status(s, asset, AssetStatus.FAILED, actor=self.actor, error_code=code, error=reason)
+        if decision.final_status == JobStatus.DEAD:  # after the commit: the database is the record, SQS only the alarm
             deadletters.publish(self.rt.dead_letter_sinks, job, code, message)
         return decision.final_status or "retrying"
 
@@ -200,11 +201,11 @@ class StageRunner:
         with self.rt.db.session() as s, s.begin():
             if run.cancel_requested:
                 assets.lock_asset_row(s, _asset_of(job))  # asset before job (see _fail)
-                if jobs.finish(s, job, self.worker_id, "cancelled", error_code="cancelled", error="cancelled"):
+                if jobs.finish(s, job, self.worker_id, JobStatus.CANCELLED, error_code="cancelled", error="cancelled"):
                     asset = assets.get_asset(s, _asset_of(job))
-                    assets.set_status(s, asset, "failed", actor=self.actor, error_code="cancelled",
+                    assets.set_status(s, asset, AssetStatus.FAILED, actor=self.actor, error_code="cancelled",
                                       error=f"{job.stage} was cancelled")
-                return "cancelled"
+                return JobStatus.CANCELLED
             if run.shutdown:
                 assets.touch_asset(s, _asset_of(job))
                 jobs.release(s, job, self.worker_id)

@@ -11,6 +11,7 @@ from vidpipe.db.models import Asset
 from vidpipe.jobs import deadletters
 from vidpipe.jobs import queue as jobs
 from vidpipe.runtime import Runtime
+from vidpipe.states import AssetStatus
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +27,8 @@ def sweep(rt: Runtime, *, actor: str) -> SweepResult:
     st = rt.settings
     result = SweepResult()
     with rt.db.session() as s, s.begin():
-        result.reclaimable = jobs.expire_orphans(s, grace_seconds=st.worker_presence_grace_seconds,
-                                                 restart_grace_seconds=st.worker_restart_grace_seconds)
+        result.reclaimable = jobs.expire_orphans(s, grace_seconds=st.queue.presence_grace_seconds,
+                                                 restart_grace_seconds=st.queue.restart_grace_seconds)
     if result.reclaimable:
         log.warning("queue.worker_lost", extra={"jobs": result.reclaimable})
     with rt.db.session() as s:
@@ -48,7 +49,7 @@ def _bury(rt: Runtime, job_id: int, asset_id, actor: str) -> bool:
         job, reason = buried
         asset = s.get(Asset, asset_id) if asset_id is not None else None
         if asset is not None:
-            assets.set_status(s, asset, "failed", actor=actor, error_code=jobs.WORKER_DIED,
+            assets.set_status(s, asset, AssetStatus.FAILED, actor=actor, error_code=jobs.WORKER_DIED,
                               error=f"{job.stage} gave up: {reason}")
     log.warning("job.dead", extra={"job": job.id, "stage": job.stage, "error_code": jobs.WORKER_DIED,
                                  "error": reason})

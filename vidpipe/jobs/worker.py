@@ -26,6 +26,7 @@ from vidpipe.jobs.retry import decide
 from vidpipe.jobs.runner import JobRun, StageRunner
 from vidpipe.jobs.sweep import sweep
 from vidpipe.runtime import Runtime
+from vidpipe.states import JobStatus
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ class Worker:
         self._active_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         st = runtime.settings
-        self._pulse = min(1.0, st.job_heartbeat_seconds)
+        self._pulse = min(1.0, st.queue.heartbeat_seconds)
 
     # --- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -109,7 +110,7 @@ class Worker:
                 continue  # unseen by peers, a job of ours would look orphaned: claim nothing
             try:
                 with self.rt.db.session() as s, s.begin():
-                    job = jobs.claim(s, self.worker_id, st.job_lease_seconds)
+                    job = jobs.claim(s, self.worker_id, st.queue.lease_seconds)
             except Exception as exc:
                 _log_db_failure("worker.claim_failed", exc)
                 self._stop.wait(RECONNECT_SECONDS)
@@ -140,11 +141,11 @@ class Worker:
         spending the attempt (a bug that recurs must end in `dead`, not loop)."""
         st = self.rt.settings
         error = TransientError(f"internal error: {type(exc).__name__}", code="internal_error")
-        decision = decide(error, job.attempt, job.max_attempts, base=st.job_backoff_base_seconds,
-                          cap=st.job_backoff_max_seconds)
+        decision = decide(error, job.attempt, job.max_attempts, base=st.queue.backoff_base_seconds,
+                          cap=st.queue.backoff_max_seconds)
         try:
             with self.rt.db.session() as s, s.begin():
-                jobs.finish(s, job, self.worker_id, decision.final_status or "queued", error_code=error.code,
+                jobs.finish(s, job, self.worker_id, decision.final_status or JobStatus.QUEUED, error_code=error.code,
                             error=error.message, retry_in=decision.retry_in)
         except Exception as failure:  # e.g. the database is still down: the lease runs out, a peer retries
             _log_db_failure("worker.give_back_failed", failure)
@@ -158,7 +159,7 @@ class Worker:
             for run in self.active_jobs:
                 try:
                     with self.rt.db.session() as s, s.begin():
-                        ours, cancel = jobs.heartbeat(s, run.job, self.worker_id, st.job_lease_seconds,
+                        ours, cancel = jobs.heartbeat(s, run.job, self.worker_id, st.queue.lease_seconds,
                                                       run.progress)
                     run.lease_lost = run.lease_lost or not ours
                     run.cancel_requested = run.cancel_requested or cancel

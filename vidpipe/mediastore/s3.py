@@ -141,11 +141,11 @@ class S3MediaStore(MediaStore):
     def from_settings(cls, settings: Settings) -> S3MediaStore:
         from vidpipe.cloud.clients import aws_client
 
-        if not settings.s3_bucket:
+        if not settings.cloud.s3_bucket:
             raise VidpipeError("VIDPIPE_MEDIA_STORE=s3 needs VIDPIPE_S3_BUCKET", code="config")
-        return cls(settings.s3_bucket, client=aws_client(settings, "s3"), prefix=settings.s3_prefix,
-                   sse=settings.s3_sse, kms_key_id=settings.s3_kms_key_id,
-                   presign_seconds=settings.presign_expires_seconds)
+        return cls(settings.cloud.s3_bucket, client=aws_client(settings, "s3"), prefix=settings.cloud.s3_prefix,
+                   sse=settings.cloud.s3_sse, kms_key_id=settings.cloud.s3_kms_key_id,
+                   presign_seconds=settings.cloud.presign_expires_seconds)
 
     # --- keys and arguments -------------------------------------------------------------------------------
     def full_key(self, key: str) -> str:

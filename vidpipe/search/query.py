@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import hashlib
 import json
@@ -18,6 +17,7 @@ from sqlalchemy import Text, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import Session
 
+from vidpipe import cursors
 from vidpipe.errors import InputError, ModalityNotConfigured, QueryModelUnavailable
 from vidpipe.search.index import (
     ensure_index_for_search,
@@ -117,15 +117,15 @@ def _cursor_key(vectors: list[QueryVector], filters: SearchFilters, group: bool)
 
 
 def encode_cursor(offset: int, key: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps([offset, key]).encode()).decode().rstrip("=")
+    return cursors.encode_cursor([offset, key])
 
 
 def decode_cursor(cursor: str | None, key: str) -> int:
     if not cursor:
         return 0
     try:
-        offset, got = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, TypeError):
+        offset, got = cursors.decode_cursor(cursor)
+    except ValueError:  # not a pair
         raise InputError("invalid cursor", code="invalid_cursor") from None
     if got != key or not isinstance(offset, int) or not 0 <= offset <= MAX_WINDOW:
         raise InputError("cursor belongs to another query", code="invalid_cursor")

@@ -24,6 +24,7 @@ from vidpipe.errors import JobCancelledError
 from vidpipe.ffmpeg import frames
 from vidpipe.ffmpeg.probe import probe_file
 from vidpipe.ffmpeg.safe_open import open_input
+from vidpipe.webvtt import vtt_timestamp
 
 POSTER_MAX_WIDTH = 1280
 POSTER_MAX_HEIGHT = 1280
@@ -109,14 +110,6 @@ def build_sheets(tiles: Sequence[Image.Image], columns: int, rows: int) -> list[
 
 def sheet_name(index: int) -> str:
     return f"sprite-{index:03d}.jpg"
-
-
-def vtt_timestamp(seconds: float) -> str:
-    millis = round(max(0.0, seconds) * 1000)
-    hours, rest = divmod(millis, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    secs, ms = divmod(rest, 1000)
-    return f"{hours:02d}:{minutes:02d}:{secs:02d}.{ms:03d}"
 
 
 def sprite_vtt(times: Sequence[float], duration: float, tile_w: int, tile_h: int, columns: int, rows: int) -> str:

@@ -164,7 +164,7 @@ def search_media(
                           machine_tag_min_score, since, group_by_asset, limit, cursor)
         return make_entry(results.model_dump_json().encode())
 
-    entry = rt.cache.reads.get(key, LISTS_VERSION, rt.settings.cache_list_ttl_seconds, load)
+    entry = rt.cache.reads.get(key, LISTS_VERSION, rt.settings.cache.list_ttl_seconds, load)
     return entry_response(request, found(entry, "the search result"))
 
 

@@ -26,6 +26,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from vidpipe.states import AssetStatus, JobStatus
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -58,7 +60,7 @@ class Asset(Base):
     content_type: Mapped[str | None] = mapped_column(Text)
     original_key: Mapped[str] = mapped_column(Text, nullable=False)
     profile: Mapped[str] = mapped_column(String(64), nullable=False, default="standard")
-    status: Mapped[str] = mapped_column(String(16), nullable=False, default="queued")  # queued|processing|ready|failed
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default=AssetStatus.QUEUED)
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[str | None] = mapped_column(Text)
@@ -144,7 +146,7 @@ class Job(Base):
     asset_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"))
     stage: Mapped[str] = mapped_column(String(32), nullable=False)
     # queued | running | succeeded | failed (permanent) | dead (retries exhausted) | cancelled
-    status: Mapped[str] = mapped_column(String(16), nullable=False, default="queued")
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default=JobStatus.QUEUED)  # JobStatus
     priority: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=5)
