@@ -72,8 +72,17 @@ def _encode(value: Any, asset_id: uuid.UUID) -> str:
 def _decode(cursor: str, sort: str) -> tuple[Any, uuid.UUID]:
     try:
         raw, asset_id = decode_cursor(cursor)
-        value = (float(raw) if sort == "longest" else datetime.fromisoformat(raw) if sort in ("newest", "oldest")
-                 else raw)
+        if not isinstance(asset_id, str):  # uuid.UUID(<a number>) raises AttributeError, which would be a 500
+            raise TypeError(f"the asset id is {type(asset_id).__name__}")
+        value = raw
+        if sort in ("newest", "oldest"):
+            if not isinstance(raw, str):
+                raise TypeError(f"the time is {type(raw).__name__}")
+            value = datetime.fromisoformat(raw)
+        elif sort == "longest":
+            if not isinstance(raw, int | float | str):
+                raise TypeError(f"the duration is {type(raw).__name__}")
+            value = float(raw)
         return value, uuid.UUID(asset_id)
     except (ValueError, TypeError, InputError) as exc:
         raise BadCursor("this page link is out of date; start from the first page") from exc
