@@ -220,8 +220,10 @@ class AudioChunks(_Producer):
             outs = full.resample(frames_in)
             for f in outs:
                 pend_pcm.append(f.to_ndarray().reshape(-1, self.channels))
-            flush = [mono.resample(None)] if frames_in is None else []
-            for mono_frames in [*(mono.resample(f) for f in outs), *flush]:
+            resampled = [mono.resample(f) for f in outs]
+            if frames_in is None:  # after the last frames: flush
+                resampled.append(mono.resample(None))
+            for mono_frames in resampled:
                 for g in mono_frames:
                     a = g.to_ndarray().reshape(-1)
                     pend_mono.append(a)
