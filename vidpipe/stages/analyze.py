@@ -30,12 +30,14 @@ def chosen_names(analyzers: list[str] | None, settings: Settings | None) -> list
     return list(configured) or None
 
 
-def _embedding_options(inp: StageInput, settings: Settings) -> dict[str, dict[str, Any]]:
+def _embedding_options(inp: StageInput) -> dict[str, dict[str, Any]]:
     """The configured embedders (from Settings) and the asset's own words for the text embedder."""
     from vidpipe.understanding.config import UnderstandingConfig
     from vidpipe.understanding.derivers import deriver_options
 
-    config = UnderstandingConfig.from_settings(settings)
+    if inp.settings is None:  # nothing configured (run() does not ask then)
+        return {}
+    config = UnderstandingConfig.from_settings(inp.settings)
     if inp.profile.zero_shot_labels is not None:  # the profile's own label set for classification
         config = dataclasses.replace(config, zero_shot_labels=tuple(inp.profile.zero_shot_labels))
     return deriver_options(config, title=inp.title or None,
@@ -71,7 +73,7 @@ def run(inp: StageInput, *, analyzers: list[str] | None = None, options: dict[st
     if analyzers is None and inp.profile.analyzers is not None:  # the profile chooses, else the settings
         analyzers = list(inp.profile.analyzers)
     if options is None and inp.settings is not None:
-        options = _embedding_options(inp, inp.settings)
+        options = _embedding_options(inp)
     for name, extra in (inp.profile.analyzer_options or {}).items():  # the profile's settings reach every analyzer
         options = dict(options or {})
         options[name] = {**options.get(name, {}), **extra}
