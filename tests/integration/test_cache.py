@@ -517,3 +517,18 @@ def test_api_keys_are_verified_from_the_cache(make_process) -> None:
     assert proc.api.get(f"/v1/assets/{aid}").status_code == 200  # within the TTL (documented)
     proc.rt.cache.keys.forget_all()  # the TTL has passed
     assert proc.api.get(f"/v1/assets/{aid}").status_code == 401
+
+
+def test_the_fast_path_answers_exactly_as_the_route(backend: dict[str, Any], make_process) -> None:
+    """A repeat GET /v1/assets/{id} is answered in front of FastAPI (vidpipe.api.fastpath); a query string sends
+    it through the route. Both render the cached entry the same way, conditional requests included."""
+    proc = make_process(backend)
+    aid = _seed(proc.rt)
+    etag = proc.api.get(f"/v1/assets/{aid}").headers["ETag"]  # the route: verifies the key, fills the cache
+    for header in (None, etag, f"W/{etag}", f'"other", {etag}', '"other", *', "*", '"other"'):
+        headers = {"If-None-Match": header} if header else {}
+        fast = proc.api.get(f"/v1/assets/{aid}", headers=headers)
+        route = proc.api.get(f"/v1/assets/{aid}?via=route", headers=headers)
+        assert (fast.status_code, fast.content) == (route.status_code, route.content), header
+        for name in ("ETag", "Cache-Control", "Content-Type"):
+            assert fast.headers.get(name) == route.headers.get(name), (header, name)

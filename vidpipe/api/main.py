@@ -10,7 +10,8 @@ from functools import partial
 import anyio
 from fastapi import FastAPI
 
-from vidpipe.api import contract, docs, handlers, limits, sessions
+from vidpipe.api import docs, handlers, limits, openapi, sessions
+from vidpipe.api.fastpath import FastAssetReads
 from vidpipe.api.limits import BodyLimit
 from vidpipe.api.routers import (
     assets,
@@ -28,7 +29,6 @@ from vidpipe.api.routers import (
 )
 from vidpipe.api.routers import search as search_router
 from vidpipe.cache import background
-from vidpipe.cache.fastpath import FastAssetReads
 from vidpipe.cache.http import rate_limited
 from vidpipe.cache.ratelimit import RateLimitedError
 from vidpipe.runtime import Runtime
@@ -72,10 +72,10 @@ def create_api(runtime: Runtime, *, console: Callable[[FastAPI], None] | None = 
     app.state.upload_limiter = anyio.CapacityLimiter(UPLOAD_CONCURRENCY)
     app.state.close_limiter = anyio.CapacityLimiter(CLOSE_THREADS)
     handlers.install(app)
-    app.add_exception_handler(405, contract.method_not_allowed)  # Allow: every method of the path
-    app.add_middleware(contract.RejectNul)
+    app.add_exception_handler(405, openapi.method_not_allowed)  # Allow: every method of the path
+    app.add_middleware(openapi.RejectNul)
     # FastAPI's documented way to customise the schema is to replace the method on the instance
-    app.openapi = partial(contract.truthful_openapi, app, runtime.settings)  # type: ignore[method-assign]
+    app.openapi = partial(openapi.truthful_openapi, app, runtime.settings)  # type: ignore[method-assign]
     docs.install(app)  # /docs and /redoc from vendored files (offline)
     app.add_exception_handler(RateLimitedError, rate_limited)  # 429 with Retry-After
     app.include_router(health.router)
@@ -93,7 +93,7 @@ def create_api(runtime: Runtime, *, console: Callable[[FastAPI], None] | None = 
     app.include_router(sessions.router)
     for router in (profiles.router, uploads.router, live.router, stills.router, downloads.router):
         app.include_router(router, prefix="/v1")
-    # Cache hits of GET /v1/assets/{id} are answered in front of the whole stack (vidpipe.cache.fastpath);
+    # Cache hits of GET /v1/assets/{id} are answered in front of the whole stack (vidpipe.api.fastpath);
     # everything else, misses included, goes through it. Middleware must be added above this line.
     # Outermost: every body is capped before anything reads it (vidpipe.api.limits).
     app.middleware_stack = BodyLimit(FastAssetReads(app.build_middleware_stack(), runtime),

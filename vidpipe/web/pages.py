@@ -167,7 +167,7 @@ def asset_page(asset_id: str, request: Request, session: SessionDep, rt: Runtime
               for s in session.scalars(select(Segment).where(Segment.asset_id == parsed, Segment.kind == "scene")
                                        .order_by(Segment.start_s))]
     tags = library.machine_tags(session, [parsed], per_asset=12).get(parsed, [])
-    base = rt.settings.public_base_url
+    base = rt.playback.base_url  # where players and the embed page are served (the CDN's domain in AWS)
     share = {"playback_url": playback_links.playback_url(parsed, rt.playback) if asset.hls_master_url else None,
              "embed_snippet": playback_links.embed_snippet(parsed, base, asset.title or asset.original_name)}
     return _render(request, "asset.html", user, "library", asset=asset, scenes=scenes, machine_tags=tags, share=share)
@@ -186,9 +186,10 @@ EMBED_HEADERS = {"Content-Security-Policy": SECURITY_HEADERS["Content-Security-P
 def embed_page(asset_id: uuid.UUID, request: Request, session: SessionDep, rt: RuntimeDep) -> HTMLResponse:
     """Just the player (see vidpipe.web.playback_links for the address it plays)."""
     _user(session, request)
-    asset = views.load_asset(session, asset_id, rt.settings.public_base_url)
+    asset = views.load_asset(session, asset_id, rt.settings.public_base_url, rt.playback)
+    poster = asset.playback.poster_url if asset.playback else None  # signed: framed pages carry no session
     response = templates.TemplateResponse(request, "embed.html", {
-        "title": asset.title or asset.original_name or "video", "poster_url": asset.poster_url,
+        "title": asset.title or asset.original_name or "video", "poster_url": poster,
         "playback_url": playback_links.playback_url(asset_id, rt.playback)})
     response.headers["X-Frame-Policy"] = "embed"  # read (and removed) by PageRoute, which sets the frame policy
     return response

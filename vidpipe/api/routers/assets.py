@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from vidpipe.api import upload, views
 from vidpipe.api.deps import AdminCallerDep, CallerDep, IngestCallerDep, KeyNameDep, RuntimeDep, SessionDep
+from vidpipe.api.fastpath import COUNTED
 from vidpipe.api.pagination import CursorParam, LimitParam, decode_id, decode_time_id, encode_id, encode_time_id
 from vidpipe.api.schemas import (
     NO_NUL,
@@ -32,7 +33,6 @@ from vidpipe.api.schemas import (
     EventPublic,
     PlaybackPublic,
 )
-from vidpipe.cache.fastpath import COUNTED
 from vidpipe.cache.http import entry_response
 from vidpipe.cache.reads import LISTS_VERSION, Entry, asset_key, found, make_entry
 from vidpipe.db import assets as asset_store
@@ -170,7 +170,7 @@ async def get_asset(asset_id: uuid.UUID, request: Request, rt: RuntimeDep, key_n
     """Served from the cache (dropped on every change to the asset); ETag / If-None-Match gives 304."""
     cache = rt.cache
     key, version = asset_key(asset_id, rt.settings.public_base_url)
-    counted = request.scope.get(COUNTED, False)  # by the fast lane in front (vidpipe.cache.fastpath)
+    counted = request.scope.get(COUNTED, False)  # by the fast lane in front (vidpipe.api.fastpath)
     counter = cache.limiter.counter(key_name) if cache.limiter.enabled and not counted else None
     entry, _ = await cache.reads.aget(key, version, rt.settings.cache.asset_ttl_seconds,
                                       partial(load_entry, rt, asset_id), counter=counter,
