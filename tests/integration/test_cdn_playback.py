@@ -173,9 +173,10 @@ def test_a_whole_hls_tree_plays_through_cloudfront_with_segments_straight_from_s
         monkeypatch.undo()
         assert api.post("/session", json={"api_key": key}, headers={"Origin": "http://api.test"}).status_code == 200
         page = api.get(f"/assets/{asset_id}").text
-        assert f'src="https://{DOMAIN}/embed/{asset_id}"' in html.unescape(page)
-        embed = api.get(f"/embed/{asset_id}").text
+        snippet_src = html.unescape(page).split(f'src="https://{DOMAIN}/embed/{asset_id}?play=', 1)[1].split('"')[0]
+        embed = api.get(f"/embed/{asset_id}?play={snippet_src}", auth=False).text  # the link's grant, no key
         assert f'poster="https://{DOMAIN}/v1/play/' in embed and "/v1/media/" not in embed
+        assert f'data-src="https://{DOMAIN}/v1/play/{snippet_src}/{asset_id}/hls/master.m3u8"' in embed
 
         # No API key in any media URL, playlist or log line.
         everything = "\n".join([*playlists, *playlists.values(), *files, track.text, caplog.text])
