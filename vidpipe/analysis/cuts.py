@@ -72,7 +72,7 @@ def hard_cuts(thumbs: np.ndarray, fps: float, p: CutParams) -> list[int]:
     n = len(d)
     cuts = []
     flash = max(1, round(p.flash_seconds * fps))
-    for i in np.flatnonzero(d >= p.min_diff / 3):
+    for i in np.flatnonzero(d >= p.min_diff / 3).tolist():  # Python ints: index arithmetic stays int
         nb = [d[j] for j in (i - 2, i - 1, i + 1, i + 2) if 1 <= j < n]
         around = float(np.mean(nb)) + 1e-3 if nb else 1e-3
         # a cut between two dark or flat pictures changes little in absolute terms but stands far out of its

@@ -168,7 +168,7 @@ class VideoFrames(_Producer):
         # swscale gets the pre-rotation size; np.rot90 turns the small picture upright.
         w, h = (self.size[1], self.size[0]) if self.rotation in (90, 270) else self.size
         for t, index, frame in self._decoder:
-            rgb = reformatter.reformat(frame, width=w, height=h, format="rgb24",
+            rgb: np.ndarray = reformatter.reformat(frame, width=w, height=h, format="rgb24",
                                        interpolation=self.interpolation).to_ndarray()
             if self.rotation:
                 rgb = np.ascontiguousarray(np.rot90(rgb, k=self.rotation // 90))
@@ -220,8 +220,11 @@ class AudioChunks(_Producer):
             outs = full.resample(frames_in)
             for f in outs:
                 pend_pcm.append(f.to_ndarray().reshape(-1, self.channels))
-            for f in [*(mono.resample(f) for f in outs), *([mono.resample(None)] if frames_in is None else [])]:
-                for g in f:
+            resampled = [mono.resample(f) for f in outs]
+            if frames_in is None:  # after the last frames: flush
+                resampled.append(mono.resample(None))
+            for mono_frames in resampled:
+                for g in mono_frames:
                     a = g.to_ndarray().reshape(-1)
                     pend_mono.append(a)
                     pending += a.size

@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from vidpipe.db.database import affected_rows
 from vidpipe.db.models.web import ProcessingProfile
 from vidpipe.errors import ConflictError, InputError, NotFoundError
 from vidpipe.profiles import PROFILES, Profile, Rung
@@ -184,5 +185,5 @@ def put_profile(session: Session, name: str, definition: ProfileDefinition) -> b
 def delete_profile(session: Session, name: str) -> None:
     if name in PROFILES:
         raise ConflictError(f"{name!r} is a built-in profile and cannot be deleted", code="builtin_profile")
-    if session.execute(delete(ProcessingProfile).where(ProcessingProfile.name == name)).rowcount == 0:
+    if affected_rows(session.execute(delete(ProcessingProfile).where(ProcessingProfile.name == name))) == 0:
         raise NotFoundError(f"no processing profile named {name!r}")

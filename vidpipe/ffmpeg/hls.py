@@ -249,6 +249,7 @@ def tonemap_filter(transfer: str, primaries: str | None, matrix: str | None) -> 
 
 def video_filters(plan: TranscodePlan) -> str:
     """The filters every rung shares, applied once before the split: deinterlace, constant rate, tone map."""
+    assert plan.fps is not None  # only a plan with video rungs has filters, and it always has a rate
     filters = ["bwdif=mode=send_frame:parity=auto:deint=all"] if plan.deinterlace else []
     filters.append(f"fps={_fps_text(plan.fps)}")
     if plan.tonemap_from:
@@ -315,9 +316,9 @@ def build_ffmpeg_args(plan: TranscodePlan, input_args: Sequence[str], out_dir: P
              "-hls_segment_filename", str(out_dir / "%v" / SEGMENT_PATTERN),
              "-master_pl_name", "master.m3u8", "-var_stream_map", " ".join(stream_map),
              str(out_dir / "%v" / "index.m3u8")]
-    for track in plan.subtitles:  # more outputs of the same run: still one demux and one decode
-        args += ["-map", f"0:s:{track.source_index}", "-c:s", "webvtt", "-f", "webvtt",
-                 str(out_dir / track.name / SUBTITLE_FILE)]
+    for sub in plan.subtitles:  # more outputs of the same run: still one demux and one decode
+        args += ["-map", f"0:s:{sub.source_index}", "-c:s", "webvtt", "-f", "webvtt",
+                 str(out_dir / sub.name / SUBTITLE_FILE)]
     return args
 
 

@@ -134,7 +134,9 @@ def duplicates(session: Session, asset_id: uuid.UUID, *, limit: int = 20) -> Dup
         {"id": asset_id, "d": mine.duration, "lo": lo, "hi": hi})
     for other, data, dhash, audio in rows:
         theirs = frame_hashes(data, dhash)
-        verdict = judge(mine, theirs, prints.get("audio"), audio) if theirs is not None else None
+        if theirs is None:
+            continue
+        verdict = judge(mine, theirs, prints.get("audio"), audio)
         if verdict is None:
             continue
         verdict.asset_id, verdict.duration = other, theirs.duration
