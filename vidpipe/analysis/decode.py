@@ -1,10 +1,11 @@
 """One decode per stream kind, each on a producer thread feeding a bounded queue.
 
-Video: full decode (`thread_type = "AUTO"`), every frame scaled ONCE by swscale to the analysis
-size (RGB uint8, display rotation applied) on the producer thread, then handed to all video
-analyzers. Audio: one decode, two resamplers fed the same decoded frames: 48 kHz float32 in the
-original layout (mono, stereo or the surround layout, for loudness and one-shots) and 16 kHz mono (VAD, ASR, onsets,
-fingerprints). The queue is bounded, so slow analyzers apply backpressure instead of filling memory.
+Video: full decode (`thread_type = "AUTO"`), every frame brought ONCE to the analysis size (its luma plane,
+display rotation applied; RGB converted only when an analyzer asks: vidpipe.analysis.picture) on the
+producer thread, then handed to all video analyzers. Audio: one decode, two resamplers fed the same decoded
+frames: 48 kHz float32 in the original layout (mono, stereo or the surround layout, for loudness and
+one-shots) and 16 kHz mono (VAD, ASR, onsets, fingerprints). The queue is bounded, so slow analyzers apply
+backpressure instead of filling memory.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from av.audio.resampler import AudioResampler
 from av.video.reformatter import VideoReformatter
 
 from vidpipe.analysis.base import ANALYSIS_RATE, LOUDNESS_RATE, AudioChunk
+from vidpipe.analysis.picture import Picture
 from vidpipe.errors import MediaDecodeError
 from vidpipe.media.frames import frame_time
 
@@ -38,6 +40,7 @@ class DecodeStats:
 
     opens: dict[str, int] = field(default_factory=lambda: {"video": 0, "audio": 0})
     video_frames: int = 0
+    rgb_frames: int = 0  # frames converted to RGB (only those an analyzer asked for)
     audio_samples: int = 0  # at ANALYSIS_RATE
 
 
@@ -139,7 +142,7 @@ def _decode_error(exc: av.error.FFmpegError, what: str) -> MediaDecodeError:
 
 
 class VideoFrames(_Producer):
-    """Iterate `(t_seconds, frame_index, rgb)` from one full decode of a video stream.
+    """Iterate `(t_seconds, frame_index, Picture)` from one full decode of a video stream.
 
     Two threads: one decodes (FFmpeg frame threads under it), one scales with swscale (which runs
     without the GIL), so decoding, scaling and the analyzers on the caller's thread overlap.
@@ -150,6 +153,7 @@ class VideoFrames(_Producer):
                  size: tuple[int, int], rotation: int = 0, maxsize: int = 8, interpolation: str = "FAST_BILINEAR",
                  fast_decode: bool = True) -> None:
         self.size, self.rotation, self.interpolation = size, rotation, interpolation
+        self._stats = stats
         self._decoder = _Producer("analysis-video-decode",
                                   lambda put: self._decode(path, opener, stats, stream_index, fast_decode, put), 4)
         super().__init__("analysis-video-scale", self._scale_all, maxsize)
@@ -164,15 +168,21 @@ class VideoFrames(_Producer):
         super().stop()
 
     def _scale_all(self, put) -> None:
-        reformatter = VideoReformatter()
+        # Luma only on this thread (the plane as decoded, or swscale to small YUV); RGB when an analyzer asks,
+        # with a reformatter of the consumer's thread (swscale contexts are not thread-safe).
+        scaler, rgb_scaler = VideoReformatter(), VideoReformatter()
         # swscale gets the pre-rotation size; np.rot90 turns the small picture upright.
         w, h = (self.size[1], self.size[0]) if self.rotation in (90, 270) else self.size
+
+        def reformat(frame, fmt: str, r: VideoReformatter = scaler):
+            return r.reformat(frame, width=w, height=h, format=fmt, interpolation=self.interpolation)
+
+        def rgb_reformat(frame, fmt: str):
+            self._stats.rgb_frames += 1
+            return reformat(frame, fmt, rgb_scaler)
+
         for t, index, frame in self._decoder:
-            rgb = reformatter.reformat(frame, width=w, height=h, format="rgb24",
-                                       interpolation=self.interpolation).to_ndarray()
-            if self.rotation:
-                rgb = np.ascontiguousarray(np.rot90(rgb, k=self.rotation // 90))
-            put((t, index, rgb))
+            put((t, index, Picture.from_frame(frame, (w, h), self.rotation, reformat, rgb_reformat)))
 
     @staticmethod
     def _decode(path, opener, stats, stream_index, fast_decode, put) -> None:

@@ -148,11 +148,13 @@ def run_pass(path: Path, probe: dict[str, Any], selection: Selection, *, opener:
             audio_thread.start()
         if video is not None:
             video.start()
-            for t, index, rgb in video:
+            for t, index, picture in video:
                 if should_stop():
                     raise JobCancelledError("analysis stopped on request")
                 for a in list(video_analyzers):
-                    ok, _ = timed.call(a, a.on_frame, t, index, rgb)
+                    # on_picture: luma without a colour conversion; on_frame: RGB, converted once per frame
+                    ok, _ = (timed.call(a, a.on_picture, t, index, picture) if hasattr(a, "on_picture")
+                             else timed.call(a, a.on_frame, t, index, picture.rgb()))
                     if not ok:
                         video_analyzers.remove(a)
                 if duration > 0 and index % 15 == 0:

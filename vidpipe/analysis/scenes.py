@@ -19,6 +19,7 @@ from PIL import Image
 
 from vidpipe.analysis.base import AnalysisContext, AnalyzerOutput, FileOutput
 from vidpipe.analysis.cuts import CutParams, detect, thumbnail
+from vidpipe.analysis.picture import Picture
 from vidpipe.stages.base import Segment
 
 _BLACK_MEAN = 24.0
@@ -27,9 +28,11 @@ _LOOKAHEAD_SECONDS = 4.0  # > 3 x the largest gradual scale + flash span: cuts o
 _BLOCK_SECONDS = 10.0
 
 
-def keyframe_score(rgb: np.ndarray) -> float:
-    """0 for black/flat pictures; otherwise log sharpness (Laplacian variance) plus a contrast term."""
-    gray = rgb[::2, ::2].astype(np.float32).mean(axis=2)
+def keyframe_score(picture: np.ndarray) -> float:
+    """0 for black/flat pictures; otherwise log sharpness (Laplacian variance) plus a contrast term.
+    `picture`: RGB (H, W, 3) or luma (H, W), uint8."""
+    half = picture[::2, ::2].astype(np.float32)
+    gray = half.mean(axis=2) if half.ndim == 3 else half
     mean, std = float(gray.mean()), float(gray.std())
     if mean < _BLACK_MEAN or std < _FLAT_STD:
         return 0.0
@@ -51,8 +54,12 @@ class CutStream:
         self._final_until = -1.0  # cuts at or before this time are reported
         self._last_cut = -1e9
 
-    def push(self, t: float, rgb: np.ndarray) -> list[tuple[float, str]]:
-        self._thumbs.append(thumbnail(rgb[::4, ::4]))  # 4x4 subsampled: >= 3x3 samples per thumbnail block
+    def push(self, t: float, small_luma: np.ndarray) -> list[tuple[float, str]]:
+        """`small_luma`: 4x4 subsampled luma (>= 3x3 samples per thumbnail block)."""
+        return self.push_thumbnail(t, thumbnail(small_luma))
+
+    def push_thumbnail(self, t: float, thumb: np.ndarray) -> list[tuple[float, str]]:
+        self._thumbs.append(thumb)
         self._times.append(t)
         if t - max(self._final_until, self._times[0]) < _BLOCK_SECONDS + _LOOKAHEAD_SECONDS:
             return []
@@ -103,15 +110,21 @@ class SceneAnalyzer:
         self._fps = float(ctx.fps or 30.0)
 
     def on_frame(self, t: float, index: int, rgb: np.ndarray) -> None:
+        self.on_picture(t, index, Picture.from_rgb(rgb))
+
+    def on_picture(self, t: float, index: int, picture: Picture) -> None:
         if self._stream is None:
             fps = getattr(self, "_fps", 30.0) or 30.0
             self._stream = CutStream(replace(self._params), fps)
         self._last_t = t
-        for cut, kind in self._stream.push(t, rgb):
+        thumb = picture.stretch(thumbnail(picture.small_raw), unit=1.0)  # block means of the decoded luma
+        for cut, kind in self._stream.push_thumbnail(t, thumb):
             self._cut_at(cut, kind)
         if t >= self._next_candidate:
             self._next_candidate = t + 1.0 / self._per_second
-            self._candidates.append((t, keyframe_score(rgb), rgb.copy()))
+            # the only RGB this analyzer needs: a few candidates per second, converted from the decoded frame
+            rgb = picture.rgb()
+            self._candidates.append((t, keyframe_score(picture.luma), rgb if picture.owns_rgb else rgb.copy()))
             self._compact(t)
 
     def _cut_at(self, t: float, kind: str) -> None:
