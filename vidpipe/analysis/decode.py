@@ -217,31 +217,45 @@ class AudioChunks(_Producer):
         stats.opens["audio"] += 1
         full = AudioResampler(format="flt", layout=self.layout, rate=LOUDNESS_RATE)
         mono = AudioResampler(format="flt", layout="mono", rate=ANALYSIS_RATE)
-        pend_mono: list[np.ndarray] = []
-        pend_pcm: list[np.ndarray] = []
-        pending = 0
-        emitted = 0
-        target = int(chunk_seconds * ANALYSIS_RATE)
+        pend_pcm: list[np.ndarray] = []  # 48 kHz, not yet emitted
+        pending = 0  # 48 kHz samples in pend_pcm
+        emitted = 0  # 16 kHz samples emitted
+        target = int(chunk_seconds * LOUDNESS_RATE)
 
-        def take(frames_in) -> None:
+        def take(frame) -> None:
             nonlocal pending
-            # Chained: the 48 kHz frames feed the 16 kHz mono resampler (a filter graph may take over the
-            # frame it is given, so a decoded frame goes to exactly one resampler).
-            outs = full.resample(frames_in)
-            for f in outs:
-                pend_pcm.append(f.to_ndarray().reshape(-1, self.channels))
-            for f in [*(mono.resample(f) for f in outs), *([mono.resample(None)] if frames_in is None else [])]:
-                for g in f:
-                    a = g.to_ndarray().reshape(-1)
-                    pend_mono.append(a)
-                    pending += a.size
+            if (frame is not None and frame.sample_rate == LOUDNESS_RATE and frame.layout.name == self.layout
+                    and frame.format.name in ("fltp", "flt")):
+                # Already 48 kHz float in our layout (AAC, Opus...): the samples as they are. A resampler call
+                # per decoded frame (~1000 samples) cost more than the decode itself.
+                a = frame.to_ndarray()
+                outs = [a.T if frame.format.is_planar else a.reshape(-1, self.channels)]
+            else:
+                outs = [f.to_ndarray().reshape(-1, self.channels) for f in full.resample(frame)]
+            for pcm in outs:
+                pend_pcm.append(pcm)
+                pending += pcm.shape[0]
 
-        def emit() -> None:
+        def to_mono(pcm: np.ndarray, final: bool) -> np.ndarray:
+            """16 kHz mono of a chunk's 48 kHz audio: one resampler call per chunk, state carried across chunks."""
+            frames = []
+            if pcm.shape[0]:
+                f = av.AudioFrame.from_ndarray(np.ascontiguousarray(pcm, np.float32).reshape(1, -1), format="flt",
+                                               layout=self.layout)
+                f.sample_rate = LOUDNESS_RATE
+                frames += mono.resample(f)
+            if final:
+                frames += mono.resample(None)
+            parts = [g.to_ndarray().reshape(-1) for g in frames]
+            return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
+        def emit(final: bool = False) -> None:
             nonlocal pending, emitted
-            m = np.concatenate(pend_mono) if pend_mono else np.zeros(0, np.float32)
             p = np.concatenate(pend_pcm) if pend_pcm else np.zeros((0, self.channels), np.float32)
-            pend_mono.clear()
             pend_pcm.clear()
+            m = to_mono(p, final)
+            if final and not (p.size or m.size):
+                return
             put(AudioChunk(t=emitted / ANALYSIS_RATE, mono=m, pcm=p))
             emitted += m.size
             stats.audio_samples += m.size
@@ -259,5 +273,4 @@ class AudioChunks(_Producer):
                 take(None)
             except av.error.FFmpegError as exc:
                 raise _decode_error(exc, "audio") from exc
-            if pending or pend_pcm:
-                emit()
+            emit(final=True)
