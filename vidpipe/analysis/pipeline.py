@@ -106,7 +106,7 @@ def run_pass(path: Path, probe: dict[str, Any], selection: Selection, *, opener:
         ctx.width, ctx.height, ctx.source_width, ctx.source_height = size[0], size[1], w, h
         ctx.fps = video_info.get("fps")
         video = VideoFrames(path, opener, stats, stream_index=video_info["index"], size=size, rotation=rotation,
-                            fast_decode=fast_decode)
+                            fast_decode=fast_decode, source_size=(w, h))
     # Derivers may want the audio track (e.g. audio embeddings) even when no audio analyzer runs.
     if audio_info and (audio_analyzers or selection.derivers):
         layout = loudness_layout(int(audio_info.get("channels") or 1), audio_info.get("channel_layout"))
