@@ -115,6 +115,8 @@ class FrameHashAnalyzer:
     def finish(self, ctx: AnalysisContext) -> AnalyzerOutput:
         interval = round(self._interval or 1.0, 4)
         common = {"interval": interval, "duration": round(ctx.duration, 3), "times": self._times, "bits": 64}
+        if ctx.source_width and ctx.source_height:  # "exact" duplicates need frames of the same size
+            common["size"] = [ctx.source_width, ctx.source_height]
         return AnalyzerOutput(
             fingerprints={"phash": {**common, "hashes": self._phash, "mirror": self._mirror_phash},
                           "dhash": {**common, "hashes": self._dhash, "mirror": self._mirror_dhash}},
