@@ -27,8 +27,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from vidpipe.media import samples  # noqa: E402
-from vidpipe.media.ffmpeg import ffmpeg_exe  # noqa: E402
+from vidpipe.ffmpeg import samples  # noqa: E402
+from vidpipe.ffmpeg.process import ffmpeg_exe  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out"
 
@@ -60,7 +60,7 @@ def bare_decode(path: Path):
 def our_pass(path: Path, *, fast_decode: bool = True, short_side: int = 224):
     from vidpipe.analysis import registry
     from vidpipe.analysis.pipeline import run_pass
-    from vidpipe.media.probe import probe_file
+    from vidpipe.ffmpeg.probe import probe_file
     from vidpipe.settings import Limits
 
     probe = probe_file(path, Limits())

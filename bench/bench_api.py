@@ -40,8 +40,8 @@ def _settings(data_dir: Path) -> Settings:
 
 def serve_child(data_dir: Path, port: int, pool_size: int) -> None:
     """The child process: the real API, as `vidpipe serve` runs it."""
-    from vidpipe.api.server import serve
     from vidpipe.runtime import Runtime
+    from vidpipe.server import serve
 
     rt = Runtime.from_settings(_settings(data_dir), pool_size=pool_size)
     serve(rt, host="127.0.0.1", port=port, log_level="warning", access_log=False)
@@ -49,9 +49,9 @@ def serve_child(data_dir: Path, port: int, pool_size: int) -> None:
 
 def seed(data_dir: Path, count: int) -> tuple[list[uuid.UUID], str, int]:
     """~count assets with media info, renditions, artifacts and jobs; returns their ids and an API key."""
+    from vidpipe.db import apikeys
+    from vidpipe.db.models import Artifact, Asset, Job, MediaInfo, Rendition
     from vidpipe.runtime import Runtime
-    from vidpipe.store import apikeys
-    from vidpipe.store.models import Artifact, Asset, Job, MediaInfo, Rendition
 
     rt = Runtime.from_settings(_settings(data_dir), pool_size=2)
     ids = [uuid.uuid4() for _ in range(count)]
@@ -92,7 +92,7 @@ def seed(data_dir: Path, count: int) -> tuple[list[uuid.UUID], str, int]:
 
 def count_queries(rt, asset_id: uuid.UUID, key: str) -> int:
     """SQL statements one GET /v1/assets/{id} executes (auth included), in-process."""
-    from vidpipe.api.main import create_app
+    from vidpipe.server import create_app
 
     statements: list[str] = []
 
@@ -230,7 +230,7 @@ def main() -> None:
 --pool-size {args.pool_size}`
 ({datetime.now(UTC):%Y-%m-%d}, {os.cpu_count()} CPUs {cpu}, Python {platform.python_version()})
 
-The real API (`vidpipe.api.server.serve`: one uvicorn worker process, sync endpoints on the thread pool)
+The real API (`vidpipe.server.serve`: one uvicorn worker process, sync endpoints on the thread pool)
 on 127.0.0.1, an embedded PostgreSQL, {args.assets} assets each with media info, 4 renditions, 67 artifact rows
 (60 of them HLS segments) and 3 jobs. httpx.AsyncClient with {args.concurrency} concurrent connections,
 Bearer-key auth on every request.

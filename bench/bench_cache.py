@@ -72,10 +72,10 @@ def serve_child(mode: str, data_dir: Path, prefix: str, port: int, stats: Path, 
         _uvicorn(Starlette(routes=[Route("/v1/assets/{asset_id}", constant)]), port)
         return
 
-    from vidpipe.api.main import create_app
     from vidpipe.cache import Caching
     from vidpipe.cache.memory import MemoryCache
     from vidpipe.runtime import Runtime
+    from vidpipe.server import create_app
 
     class AlwaysMiss(MemoryCache):
         """Every read misses: each request reads the asset view from the database (keys stay verified)."""
@@ -89,7 +89,7 @@ def serve_child(mode: str, data_dir: Path, prefix: str, port: int, stats: Path, 
     settings = _settings(data_dir, prefix)
     rt = Runtime.from_settings(settings, pool_size=20)
     if mode == "uncached":
-        rt.cache = Caching.from_settings(settings.model_copy(update={"popular_warm_count": 0}), cache=AlwaysMiss())
+        rt.cache = Caching.from_settings(settings.updated(popular_warm_count=0), cache=AlwaysMiss())
     app = create_app(rt)
     # uvicorn re-raises SIGTERM after shutting down, so the parent asks for the counters before stopping us.
     breaker = getattr(rt.cache.cache, "breaker", None)
@@ -103,9 +103,9 @@ def seed(data_dir: Path, prefix: str, count: int) -> tuple[list[uuid.UUID], str]
     """`count` assets like bench_api's (media info, 4 renditions, 67 artifacts, 3 jobs), by bulk inserts."""
     from sqlalchemy import insert
 
+    from vidpipe.db import apikeys
+    from vidpipe.db.models import Artifact, Asset, Job, MediaInfo, Rendition
     from vidpipe.runtime import Runtime
-    from vidpipe.store import apikeys
-    from vidpipe.store.models import Artifact, Asset, Job, MediaInfo, Rendition
 
     rt = Runtime.from_settings(_settings(data_dir, prefix), pool_size=2)
     ids = [uuid.uuid4() for _ in range(count)]

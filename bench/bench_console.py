@@ -96,7 +96,7 @@ def free_port() -> int:
 
 
 def seed(rt, count: int) -> str:
-    from vidpipe.store import apikeys
+    from vidpipe.db import apikeys
 
     started = time.perf_counter()
     with rt.db.session() as s, s.begin():

@@ -30,13 +30,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vidpipe.media import hls  # noqa: E402
-from vidpipe.media.ffmpeg import ffmpeg_exe  # noqa: E402
-from vidpipe.media.probe import probe_file  # noqa: E402
+from vidpipe.contract import StageInput  # noqa: E402
+from vidpipe.ffmpeg import hls  # noqa: E402
+from vidpipe.ffmpeg.probe import probe_file  # noqa: E402
+from vidpipe.ffmpeg.process import ffmpeg_exe  # noqa: E402
 from vidpipe.profiles import get_profile  # noqa: E402
 from vidpipe.settings import Limits  # noqa: E402
 from vidpipe.stages import transcode  # noqa: E402
-from vidpipe.stages.base import StageInput  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out" / "per-title"
 SIZE = "1280x720"

@@ -25,13 +25,13 @@ import av
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vidpipe.media import samples  # noqa: E402
-from vidpipe.media.ffmpeg import ffmpeg_exe  # noqa: E402
+from vidpipe.contract import StageInput  # noqa: E402
+from vidpipe.ffmpeg import samples  # noqa: E402
+from vidpipe.ffmpeg.process import ffmpeg_exe  # noqa: E402
 from vidpipe.profiles import get_profile  # noqa: E402
 from vidpipe.settings import Limits  # noqa: E402
 from vidpipe.stages import probe as probe_stage  # noqa: E402
 from vidpipe.stages import thumbnails  # noqa: E402
-from vidpipe.stages.base import StageInput  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out"
 

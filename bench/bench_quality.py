@@ -35,8 +35,8 @@ import quality_media  # noqa: E402
 
 from vidpipe.analysis import registry  # noqa: E402
 from vidpipe.analysis.pipeline import run_pass  # noqa: E402
-from vidpipe.media.ffmpeg import ffmpeg_exe  # noqa: E402
-from vidpipe.media.probe import probe_file  # noqa: E402
+from vidpipe.ffmpeg.probe import probe_file  # noqa: E402
+from vidpipe.ffmpeg.process import ffmpeg_exe  # noqa: E402
 from vidpipe.settings import Limits  # noqa: E402
 
 OUT = quality_media.OUT

@@ -28,10 +28,10 @@ from pgvector.psycopg import register_vector
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
+from vidpipe.db import migrate
+from vidpipe.db.database import start_embedded, stop_embedded
 from vidpipe.search import index as search_index
 from vidpipe.search.query import QueryVector, nearest
-from vidpipe.store import migrate
-from vidpipe.store.database import start_embedded, stop_embedded
 
 MODEL = "bench/clustered"
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"

@@ -15,12 +15,12 @@ import time
 import uuid
 from pathlib import Path
 
-from vidpipe.media import samples
-from vidpipe.media.ffmpeg import run_ffmpeg
+from vidpipe.contract import StageInput
+from vidpipe.ffmpeg import samples
+from vidpipe.ffmpeg.process import run_ffmpeg
 from vidpipe.profiles import get_profile
 from vidpipe.settings import Limits
 from vidpipe.stages import transcode
-from vidpipe.stages.base import StageInput
 
 OUT = Path(__file__).parent / "out"
 SOURCE = OUT / "bench-1080p30-60s.mp4"

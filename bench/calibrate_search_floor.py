@@ -33,7 +33,7 @@ UNRELATED_QUERIES = ["a trailer", "dog on a beach", "quarterly earnings call", "
 
 def main() -> None:
     settings = Settings()
-    embedder = load_embedder("text", settings.text_model)
+    embedder = load_embedder("text", settings.understanding.text_model)
     texts = [t for t, _ in CORPUS]
     queries = sorted({q for _, qs in CORPUS for q in qs} | set(UNRELATED_QUERIES))
     tv = embedder.embed_texts(texts)
@@ -44,7 +44,8 @@ def main() -> None:
         (relevant if q in wanted else unrelated).append((float(scores[i, j]), q, texts[j]))
     low = min(relevant)
     high = max(unrelated)
-    print(f"model {settings.text_model}: {len(relevant)} relevant pairs, {len(unrelated)} unrelated pairs")
+    print(f"model {settings.understanding.text_model}: {len(relevant)} relevant pairs, "
+          f"{len(unrelated)} unrelated pairs")
     print(f"lowest relevant  {low[0]:.3f}  {low[1]!r} -> {low[2]!r}")
     print(f"highest unrelated {high[0]:.3f}  {high[1]!r} -> {high[2]!r}")
     print(f"unrelated p95 {np.percentile([s for s, *_ in unrelated], 95):.3f}, "

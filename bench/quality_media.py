@@ -25,7 +25,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vidpipe.media.ffmpeg import ffmpeg_exe  # noqa: E402
+from vidpipe.ffmpeg.process import ffmpeg_exe  # noqa: E402
 
 W, H, FPS, RATE = 320, 180, 25, 48_000
 OUT = Path(__file__).resolve().parent / "out" / "quality"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerate requirements/lock-image.txt (every dependency of the image, with hashes) after changing a pin in
 # pyproject.toml. Needs `uv` (pip install uv) and the PyTorch CPU wheel index (or a directory holding the
-# torch +cpu wheel, as FIND_LINKS). tests/unit/test_image_lock.py fails until the lock matches the pins.
+# torch +cpu wheel, as FIND_LINKS). tests/unit/test_locks.py fails until the lock matches the pins.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The CPU wheel index the image build uses (named once, in the Dockerfile).
@@ -16,7 +16,7 @@ uv pip compile pyproject.toml requirements/image.in --extra ml --override requir
 {
   echo "# The image's dependencies (pyproject.toml + its ml extra + requirements/image.in), for linux/amd64,"
   echo "# CPython 3.11, with hashes; torch is the +cpu build from the PyTorch CPU wheel index."
-  echo "# Regenerate with scripts/lock-image.sh; tests/unit/test_image_lock.py checks it against pyproject.toml."
+  echo "# Regenerate with scripts/lock-image.sh; tests/unit/test_locks.py checks it against pyproject.toml."
   cat requirements/lock-image.txt.new
 } > requirements/lock-image.txt
 rm requirements/lock-image.txt.new

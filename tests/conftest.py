@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from vidpipe.db import migrate
+from vidpipe.db.database import drop_database, ensure_database, start_embedded, stop_embedded
 from vidpipe.settings import Settings
-from vidpipe.store import migrate
-from vidpipe.store.database import drop_database, ensure_database, start_embedded, stop_embedded
 
 SERVER_ADMIN_URL = os.environ.get("VIDPIPE_TEST_SERVER_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

@@ -12,8 +12,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from vidpipe.media import samples
-from vidpipe.media.ffmpeg import run_ffmpeg
+from vidpipe.ffmpeg import samples
+from vidpipe.ffmpeg.process import run_ffmpeg
 
 VERSION = "1"
 

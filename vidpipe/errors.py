@@ -69,7 +69,7 @@ class AuthError(VidpipeError):
 
 
 class ForbiddenError(VidpipeError):
-    """A valid key whose role does not allow this (vidpipe.store.apikeys.ROLES)."""
+    """A valid key whose role does not allow this (vidpipe.db.apikeys.ROLES)."""
 
     code = "forbidden"
     http_status = 403
@@ -109,6 +109,40 @@ class DatabaseUnavailableError(InfrastructureError):
 class JobCancelledError(VidpipeError):
     code = "cancelled"
     http_status = 409
+
+
+class ConfigurationError(VidpipeError):
+    """The deployment's configuration is unusable (malformed secret, missing key); a restart will not help."""
+
+    code = "configuration_error"
+    http_status = 500
+
+
+class CloudServiceError(TransientError):
+    """An AWS API call failed (throttled, unreachable, denied for now); worth another attempt."""
+
+    code = "cloud_service_error"
+
+
+class VectorSearchUnavailable(VidpipeError):
+    """The database has no pgvector (e.g. a stock PostgreSQL 15): vector search cannot answer here."""
+
+    code = "vector_search_unavailable"
+    http_status = 501
+
+
+class QueryModelUnavailable(VidpipeError):
+    """No embedder for the requested modalities could be loaded (deps or weights missing)."""
+
+    code = "search_model_unavailable"
+    http_status = 503
+
+
+class ModalityNotConfigured(QueryModelUnavailable):
+    """Every modality asked for needs an embedder this server is not configured with (VIDPIPE_EMBEDDERS): the
+    request cannot succeed here, however often it is retried, so it is the client's to change (422)."""
+
+    http_status = 422
 
 
 def spends_attempt(exc: BaseException) -> bool:

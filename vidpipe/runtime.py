@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from vidpipe.blobs import BlobStore, blob_store_from_settings
 from vidpipe.cache import Caching, invalidation
+from vidpipe.db import migrate
+from vidpipe.db.database import Database
 from vidpipe.errors import VidpipeError
+from vidpipe.mediastore import MediaStore, media_store_from_settings
 from vidpipe.settings import Settings
-from vidpipe.store import migrate
-from vidpipe.store.database import Database
 
 if TYPE_CHECKING:
     from vidpipe.playback.signing import PlaybackSigner
@@ -24,8 +24,8 @@ log = logging.getLogger(__name__)
 class Runtime:
     settings: Settings
     db: Database
-    blobs: BlobStore
-    dead_letter_sinks: list[Any] = field(default_factory=list)  # vidpipe.cloud.deadletters (SQS when configured)
+    media_store: MediaStore
+    dead_letter_sinks: list[Any] = field(default_factory=list)  # vidpipe.cloud.deadletter_queue (SQS when configured)
     cache: Caching = None  # type: ignore[assignment] - built from settings when not given
 
     def __post_init__(self) -> None:
@@ -44,9 +44,9 @@ class Runtime:
         elif not migrate.is_up_to_date(db.url):
             raise VidpipeError("the database schema is not up to date: run `vidpipe db upgrade`",
                                code="schema_outdated")
-        from vidpipe.cloud.deadletters import sinks_from_settings
+        from vidpipe.cloud.deadletter_queue import sinks_from_settings
 
-        return cls(settings, db, blob_store_from_settings(settings), sinks_from_settings(settings))
+        return cls(settings, db, media_store_from_settings(settings), sinks_from_settings(settings))
 
     @cached_property
     def playback(self) -> PlaybackSigner:

@@ -37,7 +37,7 @@ def grant_task_roles(
         # Everything at rest uses the platform key: S3 objects, stream records, queue messages, secrets.
         _allow(role, "UsePlatformKey", ["kms:Decrypt", "kms:GenerateDataKey"], [key.key_arn])
         # ListBucket: HeadObject answering 404 (not 403) and delete_prefix. Only workers sweep abandoned
-        # multipart uploads at start-up (S3BlobStore.sweep_incoming -> ListMultipartUploads); the API and the
+        # multipart uploads at start-up (S3MediaStore.sweep_incoming -> ListMultipartUploads); the API and the
         # consumer abort their own uploads by id, and nothing lists the parts of an upload.
         listing = ["s3:ListBucket", "s3:ListBucketMultipartUploads"] if role is worker_role else ["s3:ListBucket"]
         _allow(role, "ListMedia", listing, [bucket.bucket_arn])

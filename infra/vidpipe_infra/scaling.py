@@ -1,7 +1,7 @@
 """Worker autoscaling, down to zero tasks when the queue is empty and back up when a job is queued.
 
 Target tracking on BacklogPerTask (queued jobs per running worker, published by the API and the workers,
-vidpipe/metrics.py) sizes the service between one and worker_max and scales it in to zero when the
+vidpipe/jobs/metrics.py) sizes the service between one and worker_max and scales it in to zero when the
 backlog is gone. Target tracking cannot start the first task (it scales in proportion to the current
 count, which is zero), so a step policy does that: an alarm on "jobs queued and no worker running".
 """
@@ -41,7 +41,7 @@ class WorkerScaling(Construct):
             scale_in_cooldown=Duration.minutes(5), scale_out_cooldown=ONE_MINUTE,
         )  # fmt: skip
 
-        # With no worker running BacklogPerTask is the whole backlog (vidpipe.cloud.metrics.backlog_per_task).
+        # With no worker running BacklogPerTask is the whole backlog (vidpipe.cloud.cloudwatch.backlog_per_task).
         running = cloudwatch.Metric(
             namespace="ECS/ContainerInsights", metric_name="RunningTaskCount",
             dimensions_map={"ClusterName": cluster_name, "ServiceName": f"vidpipe-worker-{suffix}"},

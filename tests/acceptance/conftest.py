@@ -181,7 +181,7 @@ def free_port() -> int:
 
 # --- looking at the database -------------------------------------------------------------------------------
 def asset_statuses(rt, ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
-    from vidpipe.store.models import Asset
+    from vidpipe.db.models import Asset
 
     with rt.db.session() as s:
         return dict(s.execute(select(Asset.id, Asset.status).where(Asset.id.in_(ids))).all())
@@ -193,7 +193,7 @@ def all_terminal(rt, ids: list[uuid.UUID]) -> bool:
 
 
 def events_of(rt, *, asset_id: uuid.UUID | None = None, event: str | None = None) -> list[Any]:
-    from vidpipe.store.models import Event
+    from vidpipe.db.models import Event
 
     q = select(Event).order_by(Event.id)
     if asset_id is not None:
@@ -205,7 +205,7 @@ def events_of(rt, *, asset_id: uuid.UUID | None = None, event: str | None = None
 
 
 def jobs_of(rt, asset_id: uuid.UUID | None = None) -> list[Any]:
-    from vidpipe.store.models import Job
+    from vidpipe.db.models import Job
 
     q = select(Job).order_by(Job.id)
     if asset_id is not None:

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.acceptance.conftest import all_terminal, child_env, events_of, ingest_file, jobs_of, wait_for
-from vidpipe.media import samples
-from vidpipe.store.models import Asset
+from vidpipe.db.models import Asset
+from vidpipe.ffmpeg import samples
 
 pytestmark = pytest.mark.slow
 

@@ -24,7 +24,7 @@ from tests.acceptance.conftest import (
     live_ffmpeg,
     wait_for,
 )
-from vidpipe.media import hls, samples
+from vidpipe.ffmpeg import hls, samples
 from vidpipe.stages.registry import STAGES
 
 pytestmark = pytest.mark.slow

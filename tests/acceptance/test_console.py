@@ -25,8 +25,8 @@ import pytest
 import soundfile
 
 from tests.acceptance.conftest import Processes, base_env, free_port, wait_for
-from vidpipe.media import samples
-from vidpipe.media.ffmpeg import run_ffmpeg
+from vidpipe.ffmpeg import samples
+from vidpipe.ffmpeg.process import run_ffmpeg
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -68,7 +68,7 @@ class Console:
             "import json, sys\n"
             "from pathlib import Path\n"
             "from sqlalchemy import create_engine, text\n"
-            "from vidpipe.store.database import start_embedded\n"
+            "from vidpipe.db.database import start_embedded\n"
             "engine = create_engine(start_embedded(Path(sys.argv[1]) / 'postgres'))\n"
             "with engine.begin() as c:\n"
             "    r = c.execute(text(sys.argv[2]), json.loads(sys.argv[3]))\n"

@@ -17,8 +17,8 @@ from PIL import Image
 from tests.acceptance import test_console as base
 from tests.acceptance.conftest import wait_for
 from tests.acceptance.test_console import READY_TIMEOUT, Console, shot, upload, upload_row, wait_row
-from vidpipe.media import samples
-from vidpipe.media.ffmpeg import run_ffmpeg
+from vidpipe.ffmpeg import samples
+from vidpipe.ffmpeg.process import run_ffmpeg
 
 pytest.importorskip("playwright.sync_api")
 pytestmark = base.pytestmark

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.acceptance.conftest import all_terminal, asset_statuses, child_env, events_of, ingest_file, jobs_of, wait_for
-from vidpipe.media import samples
-from vidpipe.media.ffmpeg import run_ffmpeg
+from vidpipe.ffmpeg import samples
+from vidpipe.ffmpeg.process import run_ffmpeg
 from vidpipe.stages import registry
 
 pytestmark = pytest.mark.slow

@@ -19,7 +19,7 @@ from tests.acceptance.conftest import (
     live_ffmpeg,
     wait_for,
 )
-from vidpipe.media import hls, samples
+from vidpipe.ffmpeg import hls, samples
 from vidpipe.stages import registry
 
 pytestmark = pytest.mark.slow
@@ -73,7 +73,7 @@ def test_sigkill_mid_transcode_is_reclaimed_once_and_leaves_nothing(settings, ru
     assert not events_of(runtime, asset_id=asset_id, event="job.failed")
 
     # No duplicated rows: renditions match the master playlist's variants one to one; artifact keys unique.
-    from vidpipe.store.models import Asset
+    from vidpipe.db.models import Asset
 
     with runtime.db.session() as s:
         asset = s.get(Asset, asset_id)

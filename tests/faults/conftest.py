@@ -23,9 +23,9 @@ from sqlalchemy import create_engine, text
 
 from tests.acceptance.conftest import Processes, child_env, free_port, media, procs, wait_for  # noqa: F401
 from tests.conftest import IN_CI
+from vidpipe.db import migrate
+from vidpipe.db.database import ensure_database
 from vidpipe.settings import Settings
-from vidpipe.store import migrate
-from vidpipe.store.database import ensure_database
 
 PG_BIN = Path(os.environ.get("VIDPIPE_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
 PG_USER = "postgres"  # initdb and postgres refuse to run as root
@@ -265,7 +265,7 @@ def database_ok(url: str) -> bool:
 # --- media and the invariants every fault test checks -----------------------------------------------------------
 def tiny_clips(folder: Path, count: int, *, width: int = 320, height: int = 180, seconds: float = 2.0) -> list[Path]:
     """`count` distinct clips (different lengths: different bytes, so none is a duplicate of another)."""
-    from vidpipe.media import samples
+    from vidpipe.ffmpeg import samples
 
     folder.mkdir(parents=True, exist_ok=True)
     return [samples.make_video(folder / f"clip-{i}.mp4", width=width, height=height, seconds=seconds + 0.5 * i,
@@ -280,8 +280,8 @@ def assert_intact(rt, asset_ids: list[uuid.UUID], *, failed: dict[uuid.UUID, str
     from sqlalchemy import select
 
     from tests.acceptance.conftest import events_of, jobs_of
+    from vidpipe.db.models import Asset
     from vidpipe.stages import registry
-    from vidpipe.store.models import Asset
 
     failed = failed or {}
     with rt.db.session() as s:

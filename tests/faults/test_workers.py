@@ -35,10 +35,10 @@ def _victim(rt, children, *, job_filter) -> tuple[object, object] | None:
 
 
 def _present_workers(rt) -> int:
-    """Workers holding their presence lock on this database (vidpipe.queue.jobs.hold_presence)."""
+    """Workers holding their presence lock on this database (vidpipe.jobs.queue.hold_presence)."""
     from sqlalchemy import text
 
-    from vidpipe.queue.jobs import PRESENCE_LOCK_SPACE
+    from vidpipe.jobs.queue import PRESENCE_LOCK_SPACE
 
     with rt.db.session() as s:
         return s.scalar(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
@@ -121,7 +121,7 @@ def test_a_job_that_keeps_killing_its_worker_goes_dead_and_is_dead_lettered(faul
     rt = fault_runtime
     sqs = aws_emulator.client("sqs")
     queue_url = sqs.create_queue(QueueName=aws_emulator.unique("dlq"))["QueueUrl"]
-    rt.settings.job_max_attempts = 3
+    rt.settings.queue.max_attempts = 3
     victim, bystander = [ingest_file(rt, clip) for clip in tiny_clips(tmp_path / "clips", 2)]
     env = worker_env(fault_settings, job_max_attempts=3, dlq_url=queue_url, aws_endpoint_url=aws_emulator.endpoint_url,
                      aws_region=aws_emulator.region)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vidpipe.media.ffmpeg import ffmpeg_exe, run_ffmpeg
+from vidpipe.ffmpeg.process import ffmpeg_exe, run_ffmpeg
 
 VERSION = "3"
 SECONDS = 6
@@ -359,7 +359,7 @@ def _codec_cell(probe: dict[str, Any], kind: str) -> str:
 
 def render_formats_doc(outcomes: dict[str, Any]) -> str:
     """docs/formats.md from the matrix's outcomes (only facts that do not vary between runs)."""
-    from vidpipe.media.safe_open import ACCEPTED_CONTAINERS
+    from vidpipe.ffmpeg.safe_open import ACCEPTED_CONTAINERS
 
     rows = []
     for sample in SAMPLES:

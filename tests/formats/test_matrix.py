@@ -19,11 +19,11 @@ from sqlalchemy import create_engine, select, text
 from tests.conftest import TABLES
 from tests.formats import corpus
 from tests.media_cache import default_cache_dir
+from vidpipe.db.models import Asset, Job, MediaInfo, Rendition
+from vidpipe.ffmpeg import hls
 from vidpipe.ingest.service import IngestRequest, ingest_path
-from vidpipe.media import hls
-from vidpipe.queue.worker import Worker
+from vidpipe.jobs.worker import Worker
 from vidpipe.settings import Settings
-from vidpipe.store.models import Asset, Job, MediaInfo, Rendition
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "formats.md"
 TIMEOUT_S = 1200

@@ -21,10 +21,9 @@ import httpx
 import pytest
 import uvicorn
 
-from vidpipe.api.main import create_app
-from vidpipe.api.server import uvicorn_config
+from vidpipe.db import apikeys
 from vidpipe.ingest import url as url_ingest
-from vidpipe.store import apikeys
+from vidpipe.server import create_app, uvicorn_config
 
 pytestmark = pytest.mark.slow
 

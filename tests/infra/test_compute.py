@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 
-from vidpipe.cloud.metrics import METRIC_NAME, NAMESPACE
+from vidpipe.cloud.cloudwatch import METRIC_NAME, NAMESPACE
 from vidpipe.settings import Settings
 
 from .cfn import as_list, ref, refs, statements, text
 
-# The backlog publisher's settings (vidpipe/metrics.py): workers and the API publish BacklogPerTask.
+# The backlog publisher's settings (vidpipe/jobs/metrics.py): workers and the API publish BacklogPerTask.
 BACKLOG_ENV = {"VIDPIPE_METRICS_ENVIRONMENT", "VIDPIPE_ECS_CLUSTER", "VIDPIPE_ECS_SERVICE"}
 # Only the API signs playback URLs (vidpipe/playback/signing.py; the agreed names).
 PLAYBACK_ENV = {"VIDPIPE_PLAYBACK_SIGNER", "VIDPIPE_PLAYBACK_URL_TTL_SECONDS", "VIDPIPE_CLOUDFRONT_DOMAIN",
@@ -247,7 +247,7 @@ def test_worker_scales_on_backlog_and_cpu(dev) -> None:
     assert cpu["PredefinedMetricSpecification"]["PredefinedMetricType"] == "ECSServiceAverageCPUUtilization"
     backlog = next(p for p in policies if "CustomizedMetricSpecification" in p)
     metric = backlog["CustomizedMetricSpecification"]
-    # The same names the app publishes (vidpipe/cloud/metrics.py).
+    # The same names the app publishes (vidpipe/cloud/cloudwatch.py).
     assert (metric["Namespace"], metric["MetricName"]) == (NAMESPACE, METRIC_NAME)
     assert metric["Dimensions"] == [{"Name": "Environment", "Value": "dev"}]
     assert backlog["TargetValue"] == 4
@@ -328,7 +328,7 @@ def _by_sid(synth, role_path: str) -> dict[str | None, tuple[set[str], list]]:
 
 
 def test_bucket_listing_per_role(dev) -> None:
-    """Only workers sweep abandoned multipart uploads at start-up (S3BlobStore.sweep_incoming)."""
+    """Only workers sweep abandoned multipart uploads at start-up (S3MediaStore.sweep_incoming)."""
     bucket = {"Fn::GetAtt": [dev.logical_id("Storage/Media"), "Arn"]}
     objects = {"Fn::Join": ["", [bucket, "/*"]]}
     expected_listing = {

@@ -29,7 +29,7 @@ import pytest
 from tests.acceptance.conftest import Processes, free_port, procs, wait_for  # noqa: F401 - procs: fixture
 from tests.aws_emulator import FAKE_CREDENTIALS, Emulator, aws_emulator_fixture  # noqa: F401 - fixture
 from tests.tls_postgres import TlsPostgres, tls_postgres
-from vidpipe.media import samples
+from vidpipe.ffmpeg import samples
 
 from .test_dockerfile import INSTRUCTIONS
 

@@ -11,14 +11,14 @@ from sqlalchemy import select
 
 from tests.media_cache import MediaCache, default_cache_dir
 from vidpipe.analysis import registry as analyze_registry
+from vidpipe.contract import StageInput
+from vidpipe.db import assets
+from vidpipe.db.models import Artifact, Fingerprint, Segment
 from vidpipe.errors import JobCancelledError
 from vidpipe.ingest.service import IngestRequest, ingest_path
 from vidpipe.profiles import get_profile
-from vidpipe.settings import Limits
+from vidpipe.settings import Limits, Settings
 from vidpipe.stages import analyze, registry
-from vidpipe.stages.base import StageInput
-from vidpipe.store import assets
-from vidpipe.store.models import Artifact, Fingerprint, Segment
 
 
 def _input(source: Path, work: Path, asset_id: uuid.UUID | None = None, **kw) -> StageInput:
@@ -74,8 +74,9 @@ def test_stage_end_to_end_and_persisted(runtime, tmp_path):
 
 def test_analyzer_list_from_the_environment_and_cancellation(tmp_path, monkeypatch):
     clip = MediaCache(default_cache_dir()).get("small_360p")
-    monkeypatch.setenv(analyze.ENV_ANALYZERS, "black, loudness")
-    result = analyze.run(_input(clip, tmp_path / "a"))
+    monkeypatch.setenv("VIDPIPE_ANALYZERS", "black, loudness")
+    monkeypatch.setenv("VIDPIPE_EMBEDDERS", "")  # no embedder: only the two analyzers run
+    result = analyze.run(_input(clip, tmp_path / "a", settings=Settings(_env_file=None, data_dir=tmp_path)))
     assert result.understanding.analyzers == {"black": "ok", "loudness": "ok"}
     with pytest.raises(JobCancelledError):
         analyze.run(_input(clip, tmp_path / "b", should_stop=lambda: True))

@@ -21,11 +21,11 @@ import pytest
 from sqlalchemy import event, func, select, text
 
 from vidpipe.api import views
-from vidpipe.api.main import create_app
-from vidpipe.media import samples
+from vidpipe.db import apikeys
+from vidpipe.db.models import Artifact, Asset, Event, Job, MediaInfo, Rendition
+from vidpipe.ffmpeg import samples
+from vidpipe.server import create_app
 from vidpipe.stages import registry
-from vidpipe.store import apikeys
-from vidpipe.store.models import Artifact, Asset, Event, Job, MediaInfo, Rendition
 
 BOUNDARY = "vidpipe-test-boundary-7f3a"
 
@@ -120,7 +120,7 @@ def test_readyz_reports_an_unwritable_media_store(api, runtime, monkeypatch):
     def refuse(*args, **kwargs):
         raise PermissionError("read-only")
 
-    monkeypatch.setattr(runtime.blobs, "open_staging", refuse)
+    monkeypatch.setattr(runtime.media_store, "open_staging", refuse)
     r = api.get("/readyz", auth=False)
     assert r.status_code == 503 and "media store" in r.json()["problems"][0]
 
@@ -383,7 +383,7 @@ def test_media_ranges_types_and_validators(api, runtime, clip, tmp_path):
     seg = tmp_path / "seg.ts"
     seg.write_bytes(bytes(range(256)) * 10)
     key = f"{aid}/hls/720p/seg_00001.ts"
-    runtime.blobs.put_file(key, seg)
+    runtime.media_store.put_file(key, seg)
     with runtime.db.session() as s, s.begin():
         s.add(Artifact(asset_id=aid, stage="transcode", kind="hls_segment", key=key, content_type="video/mp2t",
                        size_bytes=2560))

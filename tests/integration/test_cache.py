@@ -27,19 +27,19 @@ from sqlalchemy import event, func, select
 
 from tests.conftest import IN_CI
 from tests.integration.test_api import Api
-from vidpipe.api.main import create_app
 from vidpipe.cache.http import media_cache_control
 from vidpipe.cache.invalidation import Listener
 from vidpipe.cache.reads import ReadThrough, make_entry
 from vidpipe.cache.redis import RedisCache
-from vidpipe.queue import jobs
+from vidpipe.contract import Output, RenditionInfo, StageResult
+from vidpipe.db import apikeys
+from vidpipe.db.models import Asset, Job
+from vidpipe.db.models.popularity import AssetView
+from vidpipe.jobs import queue as jobs
+from vidpipe.jobs.runner import StageRunner
 from vidpipe.runtime import Runtime
+from vidpipe.server import create_app
 from vidpipe.settings import Settings
-from vidpipe.stages.base import Output, RenditionInfo, StageResult
-from vidpipe.stages.runner import StageRunner
-from vidpipe.store import apikeys
-from vidpipe.store.models import Asset, Job
-from vidpipe.store.popularity_models import AssetView
 
 REDIS_URL = os.environ.get("VIDPIPE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -104,13 +104,13 @@ def make_process(settings: Settings) -> Iterator[Callable[..., Process]]:
 
     def make(updates: dict[str, Any], *, key: bool = True, listen: bool = False) -> Process:
         secret = None
-        proc = Process(settings.model_copy(update=updates), listen=listen)
+        proc = Process(settings.updated(**updates), listen=listen)
         if key:
             with proc.rt.db.session() as s, s.begin():
                 name = f"k{len(made)}-{uuid.uuid4().hex[:6]}"
                 secret = apikeys.create_key(s, name).secret
             proc.close()
-            proc = Process(settings.model_copy(update=updates), secret, listen=listen)
+            proc = Process(settings.updated(**updates), secret, listen=listen)
         made.append(proc)
         return proc
 
@@ -208,7 +208,7 @@ def test_every_write_invalidates_across_processes(backend: dict[str, Any], make_
     runner = StageRunner(worker.rt, "w1")
     job = _claim(worker.rt)
     with worker.rt.db.session() as s, s.begin():
-        from vidpipe.store import assets as asset_store
+        from vidpipe.db import assets as asset_store
 
         asset_store.set_status(s, asset_store.get_asset(s, aid, lock=True), "processing", actor="worker:w1")
     fresh(lambda b: b["status"] == "processing")
@@ -463,7 +463,7 @@ def test_lost_invalidations_are_delivered_when_redis_is_back(make_process, own_r
     wcache.client = redis.Redis(port=_free_port(), socket_timeout=0.05, socket_connect_timeout=0.05,
                                 retry=Retry(NoBackoff(), 0))  # cut off
     with worker.rt.db.session() as s, s.begin():
-        from vidpipe.store import assets as asset_store
+        from vidpipe.db import assets as asset_store
 
         asset_store.set_status(s, asset_store.get_asset(s, aid, lock=True), "ready", actor="test")
     wcache.client = real
@@ -517,3 +517,18 @@ def test_api_keys_are_verified_from_the_cache(make_process) -> None:
     assert proc.api.get(f"/v1/assets/{aid}").status_code == 200  # within the TTL (documented)
     proc.rt.cache.keys.forget_all()  # the TTL has passed
     assert proc.api.get(f"/v1/assets/{aid}").status_code == 401
+
+
+def test_the_fast_path_answers_exactly_as_the_route(backend: dict[str, Any], make_process) -> None:
+    """A repeat GET /v1/assets/{id} is answered in front of FastAPI (vidpipe.api.fastpath); a query string sends
+    it through the route. Both render the cached entry the same way, conditional requests included."""
+    proc = make_process(backend)
+    aid = _seed(proc.rt)
+    etag = proc.api.get(f"/v1/assets/{aid}").headers["ETag"]  # the route: verifies the key, fills the cache
+    for header in (None, etag, f"W/{etag}", f'"other", {etag}', '"other", *', "*", '"other"'):
+        headers = {"If-None-Match": header} if header else {}
+        fast = proc.api.get(f"/v1/assets/{aid}", headers=headers)
+        route = proc.api.get(f"/v1/assets/{aid}?via=route", headers=headers)
+        assert (fast.status_code, fast.content) == (route.status_code, route.content), header
+        for name in ("ETag", "Cache-Control", "Content-Type"):
+            assert fast.headers.get(name) == route.headers.get(name), (header, name)

@@ -12,21 +12,21 @@ import httpx
 from sqlalchemy import select
 
 from tests.aws_emulator import Emulator, aws_emulator_fixture  # noqa: F401 - fixtures
-from vidpipe import metrics
-from vidpipe.api.main import create_app
-from vidpipe.cloud.apikeys import import_key
-from vidpipe.cloud.deadletters import redrive
 from vidpipe.cloud.secrets import read_secret
 from vidpipe.cloud.startup import prepare_settings
+from vidpipe.db import apikeys
+from vidpipe.db.apikeys import import_key
+from vidpipe.db.models import Job
 from vidpipe.errors import TransientError
 from vidpipe.ingest.service import IngestRequest, ingest_stream
-from vidpipe.queue import jobs
-from vidpipe.queue.worker import Worker
+from vidpipe.jobs import metrics
+from vidpipe.jobs import queue as jobs
+from vidpipe.jobs.deadletters import redrive
+from vidpipe.jobs.runner import JobRun, StageRunner
+from vidpipe.jobs.worker import Worker
 from vidpipe.runtime import Runtime
+from vidpipe.server import create_app
 from vidpipe.settings import Settings
-from vidpipe.stages.runner import JobRun, StageRunner
-from vidpipe.store import apikeys
-from vidpipe.store.models import Job
 
 EMF_UNITS = {"Seconds", "Microseconds", "Milliseconds", "Bytes", "Kilobytes", "Megabytes", "Gigabytes", "Terabytes",
              "Bits", "Kilobits", "Megabits", "Gigabits", "Terabits", "Percent", "Count", "Bytes/Second",
@@ -57,7 +57,7 @@ def _emf_lines(text: str) -> list[dict]:
 
 
 def _cloud_runtime(settings: Settings, emulator: Emulator, **update) -> Runtime:
-    cloud = settings.model_copy(update={"aws_region": emulator.region, "aws_endpoint_url": emulator.endpoint_url,
+    cloud = settings.updated(**{"aws_region": emulator.region, "aws_endpoint_url": emulator.endpoint_url,
                                         "job_max_attempts": 1, **update})
     return Runtime.from_settings(cloud, pool_size=4)
 
@@ -95,7 +95,7 @@ def test_dead_job_goes_to_sqs_counts_in_metrics_and_redrives(settings, aws_emula
             # Spends attempts (a storage outage would not: it is waited out, see test_reliability.py).
             raise TransientError("connection reset by peer")
 
-        monkeypatch.setattr(rt.blobs, "local_copy", flaky)
+        monkeypatch.setattr(rt.media_store, "local_copy", flaky)
         before = metrics.JOB_OUTCOMES.labels("probe", "dead")._value.get()
         worker = Worker(rt, concurrency=1)
         worker.start()
@@ -145,7 +145,8 @@ def test_a_failing_dead_letter_queue_only_warns(settings, aws_emulator, monkeypa
     rt = _cloud_runtime(settings, aws_emulator, dlq_url=missing)
     try:
         ingest_stream(rt, IngestRequest("upload", original_name="x.mp4"), [b"bytes"])
-        monkeypatch.setattr(rt.blobs, "local_copy", lambda key, scratch: (_ for _ in ()).throw(TransientError("down")))
+        monkeypatch.setattr(rt.media_store, "local_copy",
+                            lambda key, scratch: (_ for _ in ()).throw(TransientError("down")))
         with rt.db.session() as s, s.begin():
             job = jobs.claim(s, "w1", 30)
         assert StageRunner(rt, "w1").run(JobRun(job)) == "dead"
@@ -170,13 +171,13 @@ def test_secrets_and_api_keys_from_secrets_manager(settings, aws_emulator, caplo
     assert resolved.database_url.get_secret_value() == (
         "postgresql+psycopg://vidpipe:p%40ss%2Fw0rd%3A42@db.internal:5432/media?sslmode=require")
     assert resolved.redis_url.get_secret_value() == "rediss://:RedisAuthToken0123456789@cache.internal:6379/0"
-    assert resolved.metrics_emf is False
+    assert resolved.cloud.metrics_emf is False
     assert prepare_settings(raw, environ={"AWS_EXECUTION_ENV": "AWS_ECS_FARGATE"}).metrics_emf is True
     shown = repr(resolved) + str(resolved.model_dump()) + caplog.text
     assert "p@ss/w0rd:42" not in shown and "p%40ss" not in shown and "RedisAuthToken" not in shown
 
     # The CLI's entry point does the same from the environment the stack injects.
-    import vidpipe.cli.main as cli
+    import vidpipe.cli.common as cli
 
     for name, value in {"VIDPIPE_DB_SECRET": db_arn, "VIDPIPE_AWS_REGION": aws_emulator.region,
                         "VIDPIPE_AWS_ENDPOINT_URL": aws_emulator.endpoint_url, "VIDPIPE_METRICS_EMF": "false",

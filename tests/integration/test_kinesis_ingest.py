@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import func, select, text
 
 from tests.aws_emulator import Emulator, aws_emulator_fixture, s3_bucket_fixture  # noqa: F401 - fixtures
+from vidpipe.db.models import Asset, Event, Job
+from vidpipe.db.models.cloud import IngestRecord
 from vidpipe.ingest.kinesis import KinesisConsumer, load_checkpoint
-from vidpipe.store.cloud_models import IngestRecord
-from vidpipe.store.models import Asset, Event, Job
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def stream(aws_emulator: Emulator) -> str:
 def cloud_runtime(runtime, aws_emulator: Emulator, s3_bucket: str):
     with runtime.db.session() as s, s.begin():
         s.execute(text("TRUNCATE kinesis_checkpoints, ingest_records"))
-    runtime.settings = runtime.settings.model_copy(update={
+    runtime.settings = runtime.settings.updated(**{
         "aws_region": aws_emulator.region, "aws_endpoint_url": aws_emulator.endpoint_url, "s3_bucket": s3_bucket})
     return runtime
 

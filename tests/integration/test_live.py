@@ -17,12 +17,12 @@ import pytest
 import uvicorn
 from sqlalchemy import text, update
 
-from vidpipe.api.main import create_app
 from vidpipe.api.routers import live
+from vidpipe.db import apikeys
+from vidpipe.db.models import Asset, Job
 from vidpipe.ingest.service import IngestRequest, ingest_stream
-from vidpipe.queue import jobs
-from vidpipe.store import apikeys
-from vidpipe.store.models import Asset, Job
+from vidpipe.jobs import queue as jobs
+from vidpipe.server import create_app
 
 
 class Server:

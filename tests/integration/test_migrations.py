@@ -9,8 +9,8 @@ from alembic import command
 from sqlalchemy import create_engine, text
 
 from tests.conftest import SERVER_ADMIN_URL
-from vidpipe.store import migrate
-from vidpipe.store.database import drop_database, ensure_database
+from vidpipe.db import migrate
+from vidpipe.db.database import drop_database, ensure_database
 
 
 def test_models_and_migrations_agree(database_url):

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from vidpipe.db.models import Artifact, Asset, Event, Job, MediaInfo, Rendition
+from vidpipe.ffmpeg import samples
 from vidpipe.ingest.service import IngestRequest, ingest_path
-from vidpipe.media import samples
-from vidpipe.queue.reprocess import assets_missing_stage, reprocess_asset
-from vidpipe.queue.worker import Worker
+from vidpipe.jobs.reprocess import assets_missing_stage, reprocess_asset
+from vidpipe.jobs.worker import Worker
 from vidpipe.stages.registry import STAGES
-from vidpipe.store.models import Artifact, Asset, Event, Job, MediaInfo, Rendition
 
 
 @pytest.fixture(scope="module")
@@ -65,12 +65,12 @@ def test_video_goes_from_ingest_to_ready_with_every_output(runtime, worker, medi
         renditions = s.scalars(select(Rendition).where(Rendition.asset_id == asset_id)).all()
         assert [r.name for r in renditions if r.kind == "video"] == ["270p"]  # preview's 360p rung: no upscale
         for key in s.scalars(select(Artifact.key).where(Artifact.asset_id == asset_id)):
-            assert runtime.blobs.exists(key)
+            assert runtime.media_store.exists(key)
         names = [e.event for e in s.scalars(select(Event).where(Event.asset_id == asset_id).order_by(Event.id))]
     assert names[0] == "asset.created"
     assert names.count("job.succeeded") == len(STAGES)
     assert names[-1] == "asset.status_changed"
-    master = runtime.blobs.path_for(f"{asset_id}/hls/master.m3u8").read_text()
+    master = runtime.media_store.path_for(f"{asset_id}/hls/master.m3u8").read_text()
     assert "#EXT-X-STREAM-INF" in master and "RESOLUTION=480x270" in master
 
 
@@ -94,7 +94,7 @@ def test_reprocess_replaces_outputs_without_duplicates(runtime, worker, media):
                          .group_by(Job.stage)).all()
         assert dict(done) == dict.fromkeys(STAGES, 2)
         assert assets_missing_stage(s, "transcode") == []
-    stored = set(runtime.blobs.list(str(asset_id)))
+    stored = set(runtime.media_store.list(str(asset_id)))
     assert stored == set(before[0]) | {f"{asset_id}/original"}  # nothing stale left in the store
 
 

@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy import select, text
 
 from tests.integration.test_api import Api
-from vidpipe.api.main import create_app
-from vidpipe.media import samples
+from vidpipe.db import apikeys
+from vidpipe.db.models import Asset, Fingerprint, Rendition
+from vidpipe.ffmpeg import samples
+from vidpipe.jobs.worker import Worker
 from vidpipe.profiles import PROFILES
-from vidpipe.queue.worker import Worker
-from vidpipe.store import apikeys
-from vidpipe.store.models import Asset, Fingerprint, Rendition
+from vidpipe.server import create_app
 
 SMALL = {"ladder": [{"height": 240, "video_kbps": 400, "audio_kbps": 64}], "segment_seconds": 2,
          "sprite_interval_seconds": 2, "x264_preset": "ultrafast", "analyzers": ["black"],
@@ -143,9 +143,9 @@ def test_an_edited_profile_is_used_by_the_next_uploads_jobs(api, runtime, tmp_pa
 
 
 def test_a_profiles_labels_reach_the_understanding_config(api, runtime, tmp_path):
+    from vidpipe.contract import StageInput
+    from vidpipe.db.profiles import resolve_profile
     from vidpipe.stages import analyze
-    from vidpipe.stages.base import StageInput
-    from vidpipe.store.profiles import resolve_profile
 
     assert _put(api, "labelled", SMALL).status_code == 201
     with runtime.db.session() as s:

@@ -12,11 +12,11 @@ import psycopg
 import pytest
 from sqlalchemy import select, text
 
+from vidpipe.db.models import Asset, Event, Job
 from vidpipe.errors import ConflictError, MediaDecodeError, TransientError
-from vidpipe.queue import jobs
-from vidpipe.queue.retry import backoff, decide
-from vidpipe.queue.worker import psycopg_conninfo
-from vidpipe.store.models import Asset, Event, Job
+from vidpipe.jobs import queue as jobs
+from vidpipe.jobs.retry import backoff, decide
+from vidpipe.jobs.worker import psycopg_conninfo
 
 
 def _asset(s) -> uuid.UUID:

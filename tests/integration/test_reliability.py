@@ -19,9 +19,10 @@ import pytest
 from sqlalchemy import select, text
 
 from tests.media_cache import MediaCache, default_cache_dir
-from vidpipe.api.main import create_app
-from vidpipe.blobs import blob_store_from_settings
 from vidpipe.cache import Caching
+from vidpipe.db import assets
+from vidpipe.db.database import Database
+from vidpipe.db.models import Asset, Event, Job
 from vidpipe.errors import (
     DatabaseUnavailableError,
     MediaDecodeError,
@@ -30,16 +31,15 @@ from vidpipe.errors import (
     TransientError,
     public_message,
 )
-from vidpipe.queue import jobs
-from vidpipe.queue.reprocess import reprocess_asset
-from vidpipe.queue.retry import decide
-from vidpipe.queue.sweep import sweep
-from vidpipe.queue.worker import psycopg_conninfo
+from vidpipe.jobs import queue as jobs
+from vidpipe.jobs.reprocess import reprocess_asset
+from vidpipe.jobs.retry import decide
+from vidpipe.jobs.runner import StageRunner
+from vidpipe.jobs.sweep import sweep
+from vidpipe.jobs.worker import psycopg_conninfo
+from vidpipe.mediastore import media_store_from_settings
 from vidpipe.runtime import Runtime
-from vidpipe.stages.runner import StageRunner
-from vidpipe.store import assets
-from vidpipe.store.database import Database
-from vidpipe.store.models import Asset, Event, Job
+from vidpipe.server import create_app
 
 
 class Letters:
@@ -221,7 +221,7 @@ def _free_port() -> int:
 
 def test_api_answers_503_with_retry_after_when_the_database_is_down(settings):
     down = Database(f"postgresql+psycopg://postgres@127.0.0.1:{_free_port()}/vidpipe", pool_size=2)
-    rt = Runtime(settings, down, blob_store_from_settings(settings), cache=Caching.from_settings(settings))
+    rt = Runtime(settings, down, media_store_from_settings(settings), cache=Caching.from_settings(settings))
     rt.cache.keys.remember("k-secret", "tester", "admin")  # a key verified before the outage
     app = create_app(rt)
 
@@ -281,7 +281,7 @@ from vidpipe.errors import JobCancelledError
 from vidpipe.profiles import get_profile
 from vidpipe.settings import Limits, Settings
 from vidpipe.stages import analyze
-from vidpipe.stages.base import StageInput
+from vidpipe.contract import StageInput
 
 stop = threading.Event()
 def ask():
@@ -340,7 +340,7 @@ def test_ffmpeg_alone_getting_a_signal_is_retried_not_failed(tmp_path, sig):
 
 
 def test_a_runner_bug_spends_attempts_and_ends_dead_not_in_a_loop(runtime):
-    from vidpipe.queue.worker import Worker
+    from vidpipe.jobs.worker import Worker
 
     _, jid = _asset_with_job(runtime, max_attempts=2)
     worker = Worker(runtime, concurrency=1)

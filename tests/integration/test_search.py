@@ -17,6 +17,9 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
+from vidpipe.contract import MachineTag, Segment, UnderstandingResult, VectorRecord
+from vidpipe.db.models import Asset, MediaInfo
+from vidpipe.db.understanding import has_embeddings_table, save_understanding
 from vidpipe.errors import InputError, NotFoundError
 from vidpipe.search import (
     QueryVector,
@@ -30,9 +33,6 @@ from vidpipe.search import (
     similar,
 )
 from vidpipe.search.index import forget_known_indexes, index_name
-from vidpipe.stages.base import MachineTag, Segment, UnderstandingResult, VectorRecord
-from vidpipe.store.models import Asset, MediaInfo
-from vidpipe.store.understanding import has_embeddings_table, save_understanding
 
 MODEL, DIM = "test/visual-16", 16
 
@@ -289,8 +289,8 @@ def test_without_pgvector_vector_search_says_so_and_the_rest_works(session):
 
 # --- the API on both servers -----------------------------------------------------------------------------
 def test_search_api(runtime):
-    from vidpipe.api.main import create_app
-    from vidpipe.store import apikeys
+    from vidpipe.db import apikeys
+    from vidpipe.server import create_app
     from vidpipe.understanding import derive
     from vidpipe.understanding.embedders import load_embedder
 
@@ -298,7 +298,7 @@ def test_search_api(runtime):
         key = apikeys.create_key(s, "searcher").secret
         vectors_ok = has_embeddings_table(s)
         a, b = add_asset(s, "Alpine rail journey"), add_asset(s, "Harbour at night")
-        embedder = load_embedder("text", runtime.settings.text_model)
+        embedder = load_embedder("text", runtime.settings.understanding.text_model)
         for asset, line in ((a, "the train climbs through snowy mountain passes"), (b, "boats rock in the harbour")):
             segs = [Segment("speech", 1.0, 4.0, text=line)]
             pooled = derive.embed_transcript(embedder, segs)
@@ -328,7 +328,7 @@ def test_search_api(runtime):
     assert found.status_code == 200, found.text
     with runtime.db.session() as s:  # the read-only request built the model's index in a transaction of its own
         indexes = set(s.execute(text("SELECT indexname FROM pg_indexes WHERE tablename = 'embeddings'")).scalars())
-    assert index_name(runtime.settings.text_model, 384, "segment") in indexes
+    assert index_name(runtime.settings.understanding.text_model, 384, "segment") in indexes
     top = found.json()["items"][0]
     assert (top["asset_id"], top["start"], top["end"], top["modality"]) == (str(a), 1.0, 4.0, "speech")
     assert sim.json()["modalities"]["speech"] == "used"
@@ -384,7 +384,7 @@ X264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", 
 
 
 def _make(job: tuple[str, list[str], Path]) -> Path:
-    from vidpipe.media.ffmpeg import run_ffmpeg
+    from vidpipe.ffmpeg.process import run_ffmpeg
 
     _, args, out = job
     run_ffmpeg([*args, str(out)], timeout=120)
@@ -395,7 +395,7 @@ def _phash(path: Path) -> dict:
     """The analysis pass's own fingerprint (vidpipe.analysis.fingerprints) over the real decode path."""
     from vidpipe.analysis import registry
     from vidpipe.analysis.pipeline import run_pass
-    from vidpipe.media.probe import probe_file
+    from vidpipe.ffmpeg.probe import probe_file
     from vidpipe.settings import Limits
 
     probe = probe_file(path, Limits())
@@ -474,7 +474,7 @@ def test_cli_search_prints_a_table(settings, runtime):
         vectors_ok = has_embeddings_table(s)
         asset = add_asset(s, "Lighthouse keeper")
         segs = [Segment("speech", 2.0, 6.5, text="the lighthouse lamp turns all night over the stormy sea")]
-        pooled = derive.embed_transcript(load_embedder("text", settings.text_model), segs)
+        pooled = derive.embed_transcript(load_embedder("text", settings.understanding.text_model), segs)
         save_understanding(s, asset, "analyze", UnderstandingResult(segments=segs, vectors=[pooled]))
     env = {"VIDPIPE_DATABASE_URL": settings.database_url.get_secret_value(), "VIDPIPE_DATA_DIR": str(settings.data_dir),
            "VIDPIPE_EMBEDDERS": "text,clip", "VIDPIPE_CLIP_MODEL": str(settings.data_dir / "no-clip-here"),
@@ -494,12 +494,12 @@ def test_analyze_stage_with_the_embedders_then_search(runtime, tmp_path):
 
     from tests.media_cache import MediaCache, default_cache_dir
     from tests.unit.test_embedders import make_tiny_clap, make_tiny_clip
+    from vidpipe.contract import StageInput
+    from vidpipe.db import assets
     from vidpipe.ingest.service import IngestRequest, ingest_path
     from vidpipe.profiles import get_profile
     from vidpipe.settings import Limits
     from vidpipe.stages import analyze
-    from vidpipe.stages.base import StageInput
-    from vidpipe.store import assets
     from vidpipe.understanding.config import UnderstandingConfig
     from vidpipe.understanding.derivers import deriver_options
     from vidpipe.understanding.embedders import load_embedder

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import select
 
 from tests.integration.test_api import Api, _insert_assets
-from vidpipe.api.main import create_app
 from vidpipe.api.sessions import COOKIE
-from vidpipe.store import apikeys
-from vidpipe.store.models import Artifact, Asset
+from vidpipe.db import apikeys
+from vidpipe.db.models import Artifact, Asset
+from vidpipe.server import create_app
 
 ORIGIN = {"Origin": "http://api.test"}
 
@@ -38,7 +38,7 @@ def _as(key: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory) -> bytes:
-    from vidpipe.media import samples
+    from vidpipe.ffmpeg import samples
 
     return samples.make_video(tmp_path_factory.mktemp("clips") / "c.mp4", seconds=1, width=160, height=120).read_bytes()
 
@@ -111,7 +111,7 @@ def _store(runtime, aid: uuid.UUID, files: dict[str, tuple[str, bytes, str]]) ->
             path = runtime.settings.scratch_root / uuid.uuid4().hex
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
-            runtime.blobs.put_file(f"{aid}/{rest}", path)
+            runtime.media_store.put_file(f"{aid}/{rest}", path)
             if kind != "original":
                 s.add(Artifact(asset_id=aid, stage="x", kind=kind, key=f"{aid}/{rest}", content_type=ctype,
                                size_bytes=len(data)))

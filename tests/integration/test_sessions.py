@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import select, text, update
 
 from tests.integration.test_api import Api
-from vidpipe.api.main import create_app
 from vidpipe.api.sessions import COOKIE
-from vidpipe.store import apikeys
-from vidpipe.store.web_models import WebSession
+from vidpipe.db import apikeys
+from vidpipe.db.models.web import WebSession
+from vidpipe.server import create_app
 
 ORIGIN = {"Origin": "http://api.test"}
 

@@ -9,12 +9,12 @@ from pathlib import Path
 import av
 import pytest
 
+from vidpipe.contract import StageInput, StageResult
 from vidpipe.errors import JobCancelledError, MediaDecodeError
-from vidpipe.media import hls, samples
+from vidpipe.ffmpeg import hls, samples
 from vidpipe.profiles import Profile, Rung
 from vidpipe.settings import Limits
 from vidpipe.stages import transcode
-from vidpipe.stages.base import StageInput, StageResult
 
 # Small and quick: 1 s segments so a 3 s clip has several, ultrafast x264.
 PROFILE = Profile("itest", (Rung(1080, 3000), Rung(720, 1500), Rung(360, 500, 64)), segment_seconds=1.0,

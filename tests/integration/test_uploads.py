@@ -15,12 +15,12 @@ import pytest
 from sqlalchemy import func, select, text, update
 
 from tests.integration.test_api import Api
-from vidpipe.api.main import create_app
 from vidpipe.api.routers.uploads import CHUNK_SIZE, upload_path
-from vidpipe.media import samples
-from vidpipe.store import apikeys
-from vidpipe.store.models import Asset, Job
-from vidpipe.store.web_models import UploadSession
+from vidpipe.db import apikeys
+from vidpipe.db.models import Asset, Job
+from vidpipe.db.models.web import UploadSession
+from vidpipe.ffmpeg import samples
+from vidpipe.server import create_app
 
 OCTETS = {"Content-Type": "application/offset+octet-stream"}
 

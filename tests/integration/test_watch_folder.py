@@ -7,9 +7,9 @@ import time
 
 from sqlalchemy import func, select
 
+from vidpipe.db.models import Asset
+from vidpipe.ffmpeg import samples
 from vidpipe.ingest.watch import watch_folder
-from vidpipe.media import samples
-from vidpipe.store.models import Asset
 
 
 def test_watch_folder_ingests_new_files_once(runtime, tmp_path):

@@ -17,8 +17,8 @@ import soundfile
 from vidpipe.analysis import registry
 from vidpipe.analysis.audio_fingerprint import bit_error_rate, fingerprint
 from vidpipe.analysis.pipeline import run_pass
-from vidpipe.media.ffmpeg import run_ffmpeg
-from vidpipe.media.probe import probe_file
+from vidpipe.ffmpeg.probe import probe_file
+from vidpipe.ffmpeg.process import run_ffmpeg
 from vidpipe.settings import Limits
 
 RATE = 48_000
@@ -149,7 +149,7 @@ def test_bs1770_channel_weights_exclude_lfe_and_lift_surrounds():
 
 def _ebur128(path: Path) -> dict[str, float]:
     """FFmpeg's own EBU R128 meter (the reference): integrated, range, true peak."""
-    from vidpipe.media.ffmpeg import ffmpeg_exe
+    from vidpipe.ffmpeg.process import ffmpeg_exe
 
     err = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostats", "-i", str(path), "-af", "ebur128=peak=true",
                           "-f", "null", "-"], capture_output=True, text=True, check=True).stderr
@@ -163,9 +163,9 @@ def test_surround_loudness_matches_ffmpeg_ebur128(tmp_path, layout):
     # A different signal per channel (a loud LFE tone that must not count, noise on a surround channel that
     # counts +1.5 dB): a stereo downmix, or equal weights, miss the reference by more than 1 LU.
     n = {"5.1": 6, "7.1": 8, "mono": 1}[layout]
-    # Every source at 48 kHz in 1024-sample frames: `join` fed 44.1 kHz sines beside 48 kHz noise (resampled,
+    # Every source at 44.1 kHz in 1024-sample frames: `join` fed 44.1 kHz sines beside 48 kHz noise (resampled,
     # so frames of different sizes) hung once in CI.
-    sine, noise = "sine=sample_rate=48000:samples_per_frame=1024:d=6", "anoisesrc=r=48000:nb_samples=1024:d=6"
+    sine, noise = "sine=sample_rate=44100:samples_per_frame=1024:d=6", "anoisesrc=r=44100:nb_samples=1024:d=6"
     sources = [f"{sine}:f=440,volume=0.5", f"{sine}:f=550", f"{sine}:f=660", f"{sine}:f=60",
                f"{noise}:a=0.3:seed=2", f"{sine}:f=1000", f"{sine}:f=1500,volume=0.3",
                f"{noise}:a=0.1:seed=3"][:n]

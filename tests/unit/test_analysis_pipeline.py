@@ -22,11 +22,11 @@ from vidpipe.analysis.base import (
     VideoAnalyzer,
 )
 from vidpipe.analysis.pipeline import run_pass
+from vidpipe.contract import MachineTag, VectorRecord
 from vidpipe.errors import JobCancelledError
-from vidpipe.media.probe import probe_file
-from vidpipe.media.safe_open import open_input
+from vidpipe.ffmpeg.probe import probe_file
+from vidpipe.ffmpeg.safe_open import open_input
 from vidpipe.settings import Limits
-from vidpipe.stages.base import MachineTag, VectorRecord
 
 
 class CountingOpener:

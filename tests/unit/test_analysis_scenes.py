@@ -9,7 +9,7 @@ from PIL import Image
 
 from vidpipe.analysis import registry
 from vidpipe.analysis.pipeline import run_pass
-from vidpipe.media.probe import probe_file
+from vidpipe.ffmpeg.probe import probe_file
 from vidpipe.settings import Limits
 
 # recipe -> (fps, scene seconds, duration): samples.make_video cuts between 8 different lavfi sources

@@ -15,10 +15,10 @@ from vidpipe.analysis import registry
 from vidpipe.analysis.asr import ENGINES
 from vidpipe.analysis.pipeline import run_pass
 from vidpipe.analysis.speech import captions_vtt
-from vidpipe.media.ffmpeg import run_ffmpeg
-from vidpipe.media.probe import probe_file
+from vidpipe.contract import Segment
+from vidpipe.ffmpeg.probe import probe_file
+from vidpipe.ffmpeg.process import run_ffmpeg
 from vidpipe.settings import Limits
-from vidpipe.stages.base import Segment
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None and os.environ.get("CI") != "true",
                                  reason="needs espeak-ng (CI installs it)")

@@ -9,7 +9,7 @@ from vidpipe.analysis import registry
 from vidpipe.analysis.black import is_black
 from vidpipe.analysis.fingerprints import hamming, mean_hamming, sample_interval
 from vidpipe.analysis.pipeline import run_pass
-from vidpipe.media.probe import probe_file
+from vidpipe.ffmpeg.probe import probe_file
 from vidpipe.settings import Limits
 
 

@@ -9,8 +9,7 @@ import pytest
 from botocore.stub import Stubber
 
 from vidpipe.cloud import backlog_metric_data, backlog_per_task, publish_backlog, running_workers
-from vidpipe.cloud.errors import CloudServiceError
-from vidpipe.errors import is_retryable
+from vidpipe.errors import CloudServiceError, is_retryable
 
 
 def _client(service: str):

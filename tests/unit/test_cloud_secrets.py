@@ -11,9 +11,8 @@ from botocore.stub import Stubber
 from pydantic import SecretStr
 
 from vidpipe.cloud import ConfigurationError, resolve_cloud_settings
-from vidpipe.cloud.errors import CloudServiceError
 from vidpipe.cloud.secrets import database_url_from_secret, redis_url
-from vidpipe.errors import VidpipeError, is_retryable
+from vidpipe.errors import CloudServiceError, VidpipeError, is_retryable
 from vidpipe.settings import Settings
 
 DB_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:DatabaseSecret-AbCdEf"

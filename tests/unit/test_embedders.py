@@ -170,7 +170,7 @@ def test_missing_weights_make_one_embedder_unavailable_not_the_rest(clip_dir):
 
 def test_derivers_on_an_analysis(clip_dir, clap_dir):
     from vidpipe.analysis.base import ANALYSIS_RATE, Analysis, AnalysisContext
-    from vidpipe.stages.base import Segment
+    from vidpipe.contract import Segment
     from vidpipe.understanding.derivers import AudioEmbeddings, TextEmbeddings, VisualEmbeddings
 
     config = UnderstandingConfig(embedders=("clip", "clap", "text"), clip_model=str(clip_dir),

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from vidpipe.media import hls
-from vidpipe.media.per_title import (
+from vidpipe.ffmpeg import hls
+from vidpipe.ffmpeg.per_title import (
     RungEstimate,
     Trial,
     capped_rate,
@@ -16,7 +16,7 @@ from vidpipe.media.per_title import (
     misses_target,
     refine_crf,
 )
-from vidpipe.media.vmaf import sample_windows
+from vidpipe.ffmpeg.vmaf import sample_windows
 from vidpipe.profiles import get_profile
 
 

@@ -157,7 +157,7 @@ def test_settings_pick_the_signer_and_the_local_key_is_made_once(tmp_path, caplo
 def test_access_log_lines_do_not_carry_playback_tokens():
     import logging
 
-    from vidpipe.api.server import RedactPlaybackTokens
+    from vidpipe.server import RedactPlaybackTokens
 
     signer = LocalSigner(b"k" * 32, clock=Clock(NOW))
     url = url_for(signer.sign(ASSET, "hls/"), "720p/seg_00001.ts")

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from vidpipe.contract import StageInput
 from vidpipe.errors import LimitExceededError, MediaDecodeError, UnsafeSourceError, UnsupportedMediaError
-from vidpipe.media.probe import PROBE_KEYS, display_size, is_vfr, normalise_rotation, probe_file
+from vidpipe.ffmpeg.probe import PROBE_KEYS, display_size, is_vfr, normalise_rotation, probe_file
 from vidpipe.profiles import get_profile
 from vidpipe.settings import Limits
 from vidpipe.stages import probe as probe_stage
-from vidpipe.stages.base import StageInput
 
 LIMITS = Limits()
 

@@ -11,8 +11,8 @@ import pytest
 
 from tests.formats import corpus
 from tests.media_cache import default_cache_dir
-from vidpipe.media import frames, hls
-from vidpipe.media.probe import parse_mastering_display, probe_file
+from vidpipe.ffmpeg import frames, hls
+from vidpipe.ffmpeg.probe import parse_mastering_display, probe_file
 from vidpipe.profiles import get_profile
 from vidpipe.settings import Limits
 

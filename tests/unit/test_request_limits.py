@@ -1,4 +1,4 @@
-"""The header cap of the real server configuration (vidpipe.api.server.uvicorn_config) over a real socket: a huge
+"""The header cap of the real server configuration (vidpipe.server.uvicorn_config) over a real socket: a huge
 header is refused with 431 after reading little more than the cap, on httptools and on h11."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 import uvicorn
 
-from vidpipe.api.server import uvicorn_config
+from vidpipe.server import uvicorn_config
 from vidpipe.settings import Settings
 
 CAP = 16 * 1024

@@ -10,9 +10,9 @@ import av
 import pytest
 
 from vidpipe.errors import InputError, MediaDecodeError, UnsafeSourceError, UnsupportedMediaError
-from vidpipe.media import safe_open
-from vidpipe.media.ffmpeg import ffmpeg_exe
-from vidpipe.media.safe_open import ALLOWED_DEMUXERS, ffmpeg_input_args, open_input, sniff
+from vidpipe.ffmpeg import safe_open
+from vidpipe.ffmpeg.process import ffmpeg_exe
+from vidpipe.ffmpeg.safe_open import ALLOWED_DEMUXERS, ffmpeg_input_args, open_input, sniff
 
 PASSWD_MARKER = "root:x:0:0"
 

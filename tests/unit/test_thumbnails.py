@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from vidpipe.contract import StageInput
 from vidpipe.errors import JobCancelledError
-from vidpipe.media.frames import display_dimensions
+from vidpipe.ffmpeg.frames import display_dimensions
 from vidpipe.profiles import get_profile
 from vidpipe.settings import Limits
 from vidpipe.stages import thumbnails as th
-from vidpipe.stages.base import StageInput
 
 PREVIEW = get_profile("preview")
 _STAMP = r"(\d\d:\d\d:\d\d\.\d\d\d)"
@@ -205,7 +205,7 @@ def test_audio_only_gives_nothing(media, tmp_path: Path, name: str) -> None:
 
 
 def test_uses_the_probe_it_is_given(media, tmp_path: Path) -> None:
-    from vidpipe.media.probe import probe_file
+    from vidpipe.ffmpeg.probe import probe_file
 
     probe = probe_file(media.get("small_360p"), Limits())
     result = _run(media.get("small_360p"), tmp_path, probe=probe)

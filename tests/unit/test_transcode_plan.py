@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from vidpipe.errors import MediaDecodeError, TransientError, UnsupportedMediaError
-from vidpipe.media import hls
-from vidpipe.media.waveform import PeakAccumulator, compute_peaks, waveform_document
+from vidpipe.ffmpeg import hls
+from vidpipe.ffmpeg.waveform import PeakAccumulator, compute_peaks, waveform_document
 from vidpipe.profiles import Profile, Rung, get_profile
 from vidpipe.stages import transcode
 

@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
-from vidpipe.stages.base import MachineTag, Segment, VectorRecord
+from vidpipe.contract import MachineTag, Segment, VectorRecord
 
 ANALYSIS_RATE = 16_000  # mono float32 for VAD, ASR, onsets, fingerprints
 LOUDNESS_RATE = 48_000  # original channels (mono, stereo or surround, LFE included) for EBU R128

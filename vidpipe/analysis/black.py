@@ -8,7 +8,7 @@ import numpy as np
 
 from vidpipe.analysis.base import AnalysisContext, AnalyzerOutput
 from vidpipe.analysis.picture import Picture
-from vidpipe.stages.base import Segment
+from vidpipe.contract import Segment
 
 
 def is_black(rgb: np.ndarray, pixel_threshold: float = 0.10, ratio: float = 0.98) -> bool:

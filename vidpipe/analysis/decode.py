@@ -27,7 +27,7 @@ from av.video.reformatter import VideoReformatter
 from vidpipe.analysis.base import ANALYSIS_RATE, LOUDNESS_RATE, AudioChunk
 from vidpipe.analysis.picture import Picture
 from vidpipe.errors import MediaDecodeError
-from vidpipe.media.frames import frame_time
+from vidpipe.ffmpeg.frames import frame_time
 
 # (path, kind) -> an open container; kind is "video" or "audio". The default is vidpipe's safe open_input.
 Opener = Callable[[Path, str], av.container.InputContainer]

@@ -17,7 +17,7 @@ from typing import ClassVar
 import numpy as np
 
 from vidpipe.analysis.base import LOUDNESS_RATE, AnalysisContext, AnalyzerOutput, AudioChunk, FileOutput
-from vidpipe.stages.base import Segment
+from vidpipe.contract import Segment
 
 HOP = LOUDNESS_RATE // 100  # 10 ms
 PREROLL = HOP  # keep 10 ms before the onset

@@ -33,9 +33,9 @@ from vidpipe.analysis.decode import (
     loudness_layout,
 )
 from vidpipe.analysis.registry import Selection
+from vidpipe.contract import UnderstandingResult
 from vidpipe.errors import JobCancelledError
-from vidpipe.media.safe_open import open_input
-from vidpipe.stages.base import UnderstandingResult
+from vidpipe.ffmpeg.safe_open import open_input
 
 log = logging.getLogger(__name__)
 ANALYSIS_SHORT_SIDE = 224

@@ -20,7 +20,7 @@ from PIL import Image
 from vidpipe.analysis.base import AnalysisContext, AnalyzerOutput, FileOutput
 from vidpipe.analysis.cuts import CutParams, detect, thumbnail
 from vidpipe.analysis.picture import Picture
-from vidpipe.stages.base import Segment
+from vidpipe.contract import Segment
 
 _BLACK_MEAN = 24.0
 _FLAT_STD = 6.0

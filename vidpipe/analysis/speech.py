@@ -20,15 +20,8 @@ from vidpipe.analysis.base import (
     AudioChunk,
     FileOutput,
 )
-from vidpipe.stages.base import Segment
-
-
-def vtt_timestamp(seconds: float) -> str:
-    millis = round(max(0.0, seconds) * 1000)
-    hours, rest = divmod(millis, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    secs, ms = divmod(rest, 1000)
-    return f"{hours:02d}:{minutes:02d}:{secs:02d}.{ms:03d}"
+from vidpipe.contract import Segment
+from vidpipe.webvtt import vtt_timestamp
 
 
 def captions_vtt(segments: list[Segment]) -> str:

@@ -101,7 +101,8 @@ def _apply_settings(schema: dict[str, Any], settings: Settings) -> None:
     from vidpipe.analysis.registry import analyzer_names  # the analyzers this installation has
     from vidpipe.search.query import MODALITIES  # searchable here: those whose embedder is configured
 
-    searchable = [m for m, (embedder, _) in MODALITIES.items() if embedder in settings.embedders] + ["all"]
+    configured = settings.understanding.embedders
+    searchable = [m for m, (embedder, _) in MODALITIES.items() if embedder in configured] + ["all"]
     for param in schema["paths"].get("/v1/search", {}).get("get", {}).get("parameters", []):
         if param["name"] == "modality":
             param["schema"]["enum"] = searchable

@@ -11,10 +11,10 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy.orm import Session
 
 from vidpipe.api import sessions as web_sessions
+from vidpipe.db import apikeys
+from vidpipe.db.apikeys import KeyIdentity, Role
 from vidpipe.errors import AuthError
 from vidpipe.runtime import Runtime
-from vidpipe.store import apikeys
-from vidpipe.store.apikeys import KeyIdentity, Role
 
 
 # Async where no I/O happens: FastAPI runs every sync dependency on the thread pool, one hop each.
@@ -96,7 +96,7 @@ def _caller(needed: Role) -> Callable[..., str]:
 
 
 get_caller = _caller("read")
-# The actor name of the caller, by the least role the route needs (vidpipe.store.apikeys.ROLES).
+# The actor name of the caller, by the least role the route needs (vidpipe.db.apikeys.ROLES).
 CallerDep = Annotated[str, Depends(get_caller)]  # read: metadata, search, playback
 IngestCallerDep = Annotated[str, Depends(_caller("ingest"))]  # create assets, uploads
 AdminCallerDep = Annotated[str, Depends(_caller("admin"))]  # edit, delete, reprocess, jobs, profiles

@@ -10,8 +10,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from vidpipe.db.database import database_unavailable
 from vidpipe.errors import AuthError, StorageFullError, VidpipeError, storage_error
-from vidpipe.store.database import database_unavailable
 
 log = logging.getLogger("vidpipe.api")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import partial
 
@@ -11,6 +11,7 @@ import anyio
 from fastapi import FastAPI
 
 from vidpipe.api import contract, docs, handlers, limits, sessions
+from vidpipe.api.fastpath import FastAssetReads
 from vidpipe.api.limits import BodyLimit
 from vidpipe.api.routers import (
     assets,
@@ -28,11 +29,9 @@ from vidpipe.api.routers import (
 )
 from vidpipe.api.routers import search as search_router
 from vidpipe.cache import background
-from vidpipe.cache.fastpath import FastAssetReads
 from vidpipe.cache.http import rate_limited
 from vidpipe.cache.ratelimit import RateLimitedError
 from vidpipe.runtime import Runtime
-from vidpipe.web import pages
 
 DESCRIPTION = """\
 Ingest media, follow its processing and fetch the outputs.
@@ -55,7 +54,8 @@ UPLOAD_CONCURRENCY = 16
 CLOSE_THREADS = 8
 
 
-def create_app(runtime: Runtime) -> FastAPI:
+def create_api(runtime: Runtime, *, console: Callable[[FastAPI], None] | None = None) -> FastAPI:
+    """The API; `console` adds the web console's pages and files (vidpipe.server passes vidpipe.web's)."""
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # What is loaded by now lives as long as the process: keep it out of the collector's full passes
@@ -86,12 +86,13 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(reprocess.router, prefix="/v1")
     app.include_router(search_router.router, prefix="/v1")
     app.include_router(popular.router, prefix="/v1")
-    pages.install(app)  # the web console: pages at /, files at /static
+    if console is not None:
+        console(app)  # the web console: pages at /, files at /static
     # web console backend: browser sessions, profiles, resumable uploads, live status (docs/console-api.md)
     app.include_router(sessions.router)
     for router in (profiles.router, uploads.router, live.router, stills.router, downloads.router):
         app.include_router(router, prefix="/v1")
-    # Cache hits of GET /v1/assets/{id} are answered in front of the whole stack (vidpipe.cache.fastpath);
+    # Cache hits of GET /v1/assets/{id} are answered in front of the whole stack (vidpipe.api.fastpath);
     # everything else, misses included, goes through it. Middleware must be added above this line.
     # Outermost: every body is capped before anything reads it (vidpipe.api.limits).
     app.middleware_stack = BodyLimit(FastAssetReads(app.build_middleware_stack(), runtime),

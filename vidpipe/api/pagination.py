@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import uuid
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import Query
 
+from vidpipe.cursors import decode_cursor, encode_cursor
 from vidpipe.errors import InputError
 
 LimitParam = Annotated[int, Query(ge=1, le=100)]
@@ -19,26 +18,12 @@ CursorParam = Annotated[str | None, Query(max_length=400, description="`next_cur
 MAX_ID = 2**63 - 1  # bigint columns
 
 
-def _encode(value: list[object]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(value, separators=(",", ":")).encode()).decode().rstrip("=")
-
-
-def _decode(cursor: str) -> list[object]:
-    try:
-        value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except ValueError:
-        raise InputError("invalid cursor", code="invalid_cursor") from None
-    if not isinstance(value, list):
-        raise InputError("invalid cursor", code="invalid_cursor")
-    return value
-
-
 def encode_time_id(at: datetime, item_id: uuid.UUID) -> str:
-    return _encode([at.isoformat(), str(item_id)])
+    return encode_cursor([at.isoformat(), str(item_id)])
 
 
 def decode_time_id(cursor: str) -> tuple[datetime, uuid.UUID]:
-    value = _decode(cursor)
+    value = decode_cursor(cursor)
     try:
         at, item_id = value
         if not isinstance(at, str) or not isinstance(item_id, str):
@@ -49,11 +34,11 @@ def decode_time_id(cursor: str) -> tuple[datetime, uuid.UUID]:
 
 
 def encode_id(item_id: int) -> str:
-    return _encode([item_id])
+    return encode_cursor([item_id])
 
 
 def decode_id(cursor: str) -> int:
-    value = _decode(cursor)
+    value = decode_cursor(cursor)
     # bool is an int to Python, and a number past the column's range reaches the database otherwise
     if len(value) != 1 or type(value[0]) is not int or not 0 <= value[0] <= MAX_ID:
         raise InputError("invalid cursor", code="invalid_cursor")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StringConstraints, model_validator
+
+from vidpipe.states import AssetStatus, JobStatus
 
 # PostgreSQL text cannot hold NUL: refused as input (422), and said so in the schema.
 NO_NUL = "^[^\\u0000]*$"
@@ -21,8 +23,6 @@ def _not_bool(value: Any) -> Any:
 
 StrictInt = Annotated[int, BeforeValidator(_not_bool)]  # JSON true/false are not numbers here (1.0 is)
 
-AssetStatus = Literal["queued", "processing", "ready", "failed"]
-JobStatus = Literal["queued", "running", "succeeded", "failed", "dead", "cancelled"]
 
 
 class ErrorDetail(BaseModel):

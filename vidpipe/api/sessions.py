@@ -22,11 +22,11 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from vidpipe.api.schemas import ErrorBody
+from vidpipe.db import apikeys, events
+from vidpipe.db.models import ApiKey
+from vidpipe.db.models.web import WebSession
 from vidpipe.errors import AuthError, InputError, VidpipeError
 from vidpipe.runtime import Runtime
-from vidpipe.store import apikeys, events
-from vidpipe.store.models import ApiKey
-from vidpipe.store.web_models import WebSession
 
 COOKIE = "vidpipe_session"
 CSRF_HEADER = "x-csrf-token"

@@ -15,10 +15,10 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from vidpipe.blobs.base import BlobStore
 from vidpipe.errors import MediaDecodeError
-from vidpipe.media.ffmpeg import run_ffmpeg
-from vidpipe.media.safe_open import ffmpeg_input_args
+from vidpipe.ffmpeg.process import run_ffmpeg
+from vidpipe.ffmpeg.safe_open import ffmpeg_input_args
+from vidpipe.mediastore.base import MediaStore
 
 MIN_WIDTH, MAX_WIDTH, DEFAULT_WIDTH = 32, 1280, 320
 FFMPEG_TIMEOUT_SECONDS = 30
@@ -70,7 +70,7 @@ def make_still(source: Path, req: StillRequest, out: Path, *, max_frame_pixels: 
     return out
 
 
-def cached_still(blobs: BlobStore, asset_id: uuid.UUID, original_key: str, req: StillRequest, scratch: Path,
+def cached_still(blobs: MediaStore, asset_id: uuid.UUID, original_key: str, req: StillRequest, scratch: Path,
                  *, max_frame_pixels: int | None) -> str:
     """The stored key of the still, made (and stored under the asset's prefix) the first time it is asked for."""
     key = req.key(asset_id)

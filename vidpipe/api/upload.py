@@ -17,9 +17,9 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
-from vidpipe.blobs.base import Staging
 from vidpipe.errors import InputError, LimitExceededError
 from vidpipe.ingest.service import IngestRequest, IngestResult, ingest
+from vidpipe.mediastore.base import Staging
 from vidpipe.runtime import Runtime
 
 FILE_FIELD = "file"

@@ -21,12 +21,12 @@ __all__ = ["Cache", "Caching", "MemoryCache"]
 
 def cache_from_settings(settings: Settings) -> Cache:
     if settings.redis_url is None:
-        return MemoryCache(settings.cache_memory_max_entries)
+        return MemoryCache(settings.cache.memory_max_entries)
     from vidpipe.cache.redis import RedisCache
     from vidpipe.cloud.secrets import redis_url_source
 
-    return RedisCache(settings.redis_url.get_secret_value(), prefix=settings.cache_key_prefix,
-                      timeout=settings.redis_timeout_seconds, retry_seconds=settings.redis_retry_seconds,
+    return RedisCache(settings.redis_url.get_secret_value(), prefix=settings.cache.key_prefix,
+                      timeout=settings.cache.redis_timeout_seconds, retry_seconds=settings.cache.redis_retry_seconds,
                       url_source=redis_url_source(settings))
 
 
@@ -44,8 +44,8 @@ class Caching:
     @classmethod
     def from_settings(cls, settings: Settings, cache: Cache | None = None) -> Caching:
         cache = cache or cache_from_settings(settings)
-        return cls(settings, cache, ReadThrough(cache, fill_wait=settings.cache_fill_wait_seconds),
-                   KeyCache(settings.cache_key_ttl_seconds), RateLimiter(cache, settings.rate_limit_per_minute),
+        return cls(settings, cache, ReadThrough(cache, fill_wait=settings.cache.fill_wait_seconds),
+                   KeyCache(settings.cache.key_ttl_seconds), RateLimiter(cache, settings.cache.rate_limit_per_minute),
                    ViewCounter(cache))
 
     def invalidate_assets(self, asset_ids: Sequence[uuid.UUID | str]) -> None:

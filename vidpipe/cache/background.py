@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 def warm(rt: Any, load: Callable[[uuid.UUID], Entry | None]) -> int:
     """Fill the cache for the most viewed assets of the last hour that are not in it; returns how many."""
-    count = rt.settings.popular_warm_count
+    count = rt.settings.cache.popular_warm_count
     if count <= 0:
         return 0
     with rt.db.session() as session:
@@ -29,7 +29,7 @@ def warm(rt: Any, load: Callable[[uuid.UUID], Entry | None]) -> int:
     for asset_id, _ in top:
         key, version = asset_key(asset_id, rt.settings.public_base_url)
         with contextlib.suppress(Exception):  # deleted meanwhile, or the database is busy: next round
-            rt.cache.reads.get(key, version, rt.settings.cache_asset_ttl_seconds, lambda a=asset_id: load(a))
+            rt.cache.reads.get(key, version, rt.settings.cache.asset_ttl_seconds, lambda a=asset_id: load(a))
     return rt.cache.reads.fills - filled_before
 
 
@@ -56,9 +56,9 @@ async def running(rt: Any, load: Callable[[uuid.UUID], Entry | None], *, listen:
         listener = Listener(lambda: rt.db.url, caching.invalidate_assets, caching.cache.retire_all)
         listener.start()
     tasks = [
-        asyncio.create_task(_every(st.popular_flush_seconds, caching.views.aflush, "views.flush", on_loop=True)),
-        asyncio.create_task(_every(st.popular_persist_seconds, lambda: persist_views(rt), "views.persist")),
-        asyncio.create_task(_every(st.popular_warm_seconds, lambda: warm(rt, load), "warm")),
+        asyncio.create_task(_every(st.cache.popular_flush_seconds, caching.views.aflush, "views.flush", on_loop=True)),
+        asyncio.create_task(_every(st.cache.popular_persist_seconds, lambda: persist_views(rt), "views.persist")),
+        asyncio.create_task(_every(st.cache.popular_warm_seconds, lambda: warm(rt, load), "warm")),
     ]
     try:
         yield

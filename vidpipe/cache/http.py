@@ -12,20 +12,32 @@ from vidpipe.cache.reads import Entry
 METADATA_CACHE_CONTROL = "private, no-cache"
 
 
-def etag_matches(request: Request, etag: str) -> bool:
-    header = request.headers.get("if-none-match")
+def if_none_match_hits(header: str | None, etag: str) -> bool:
+    """Whether an If-None-Match header names this ETag (weak or strong) or `*`."""
     if not header:
         return False
     tags = [t.strip().removeprefix("W/") for t in header.split(",")]
     return "*" in tags or etag in tags
 
 
+def etag_matches(request: Request, etag: str) -> bool:
+    return if_none_match_hits(request.headers.get("if-none-match"), etag)
+
+
+def entry_answer(entry: Entry, if_none_match: str | None, *,
+                 cache_control: str = METADATA_CACHE_CONTROL) -> tuple[int, bytes, dict[str, str]]:
+    """The one rendering of a cached read, for the route and the ASGI fast path alike: (status, body, headers) —
+    the JSON body, or 304 without one when the client's copy is current."""
+    headers = {"ETag": entry.etag, "Cache-Control": cache_control}
+    if if_none_match_hits(if_none_match, entry.etag):
+        return 304, b"", headers
+    return 200, entry.body, {**headers, "Content-Type": "application/json"}
+
+
 def entry_response(request: Request, entry: Entry, *, cache_control: str = METADATA_CACHE_CONTROL) -> Response:
     """The cached JSON body, or 304 when the client's copy is current."""
-    headers = {"ETag": entry.etag, "Cache-Control": cache_control}
-    if etag_matches(request, entry.etag):
-        return Response(status_code=304, headers=headers)
-    return Response(entry.body, media_type="application/json", headers=headers)
+    status, body, headers = entry_answer(entry, request.headers.get("if-none-match"), cache_control=cache_control)
+    return Response(body, status_code=status, headers=headers)
 
 
 async def rate_limited(request: Request, exc: Exception) -> JSONResponse:

@@ -1,6 +1,6 @@
 """Invalidation across processes.
 
-Writers mark the assets they change (`vidpipe.store.assets.touch_asset`); after their transaction commits,
+Writers mark the assets they change (`vidpipe.db.assets.touch_asset`); after their transaction commits,
 their own process bumps the versions in the cache (with Redis that is what every API process reads, so the
 next read after the commit is fresh). Independently, a database trigger (migration 0003p) sends
 `NOTIFY vidpipe_assets, '<asset id>'` in the same transaction as any change to an asset, its jobs, outputs or
@@ -20,7 +20,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from vidpipe.store.assets import TOUCHED
+from vidpipe.db.assets import TOUCHED
 
 log = logging.getLogger(__name__)
 

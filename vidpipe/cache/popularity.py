@@ -15,8 +15,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from vidpipe.cache.base import Cache
-from vidpipe.store.models import Asset
-from vidpipe.store.popularity_models import AssetView
+from vidpipe.db.models import Asset
+from vidpipe.db.models.popularity import AssetView
 
 # Hours before the current hour bucket: "1h" is the current and the previous hour (60 to 120 minutes).
 WINDOWS = {"1h": 1, "24h": 24, "7d": 168}

@@ -8,19 +8,6 @@ from typing import Annotated
 import typer
 
 from vidpipe.errors import VidpipeError
-from vidpipe.settings import Settings
-
-
-def prepare_settings(settings: Settings) -> Settings:
-    """Settings as an entry point must use them (vidpipe.cloud.startup); a configuration error exits 2."""
-    from vidpipe.cli.main import err_console
-    from vidpipe.cloud.startup import prepare_settings as prepare
-
-    try:
-        return prepare(settings)
-    except VidpipeError as exc:
-        err_console.print(f"[red]error[/red] ({exc.code}): {exc.message}")
-        raise typer.Exit(2) from exc
 
 
 def register(app: typer.Typer, jobs_app: typer.Typer, keys_app: typer.Typer) -> None:
@@ -36,7 +23,7 @@ def consume_kinesis(
     once: Annotated[bool, typer.Option("--once", help="Read what is there now, then exit.")] = False,
 ) -> None:
     """Ingest events and S3 notifications from Kinesis into assets, exactly once, until SIGTERM."""
-    from vidpipe.cli.main import _install_stop_handlers, console, err_console, open_runtime
+    from vidpipe.cli.common import console, err_console, install_stop_handlers, open_runtime
     from vidpipe.cloud.clients import aws_client
     from vidpipe.ingest.kinesis import KinesisConsumer
 
@@ -44,7 +31,7 @@ def consume_kinesis(
         err_console.print("[red]error:[/red] --start is TRIM_HORIZON or LATEST")
         raise typer.Exit(2)
     rt = open_runtime()
-    name = stream or rt.settings.kinesis_stream
+    name = stream or rt.settings.cloud.kinesis_stream
     if not name:
         err_console.print("[red]error:[/red] no stream: pass --stream or set VIDPIPE_KINESIS_STREAM")
         raise typer.Exit(2)
@@ -55,7 +42,7 @@ def consume_kinesis(
                 pass
         else:
             stop = threading.Event()
-            _install_stop_handlers(stop.set)
+            install_stop_handlers(stop.set)
             console.print(f"consuming {name}; Ctrl-C to stop")
             consumer.run(stop)
     finally:
@@ -67,8 +54,8 @@ def consume_kinesis(
 
 def jobs_redrive() -> None:
     """Retry every dead job, and delete their messages from the dead-letter queue."""
-    from vidpipe.cli.main import console, err_console, open_runtime
-    from vidpipe.cloud.deadletters import redrive
+    from vidpipe.cli.common import console, err_console, open_runtime
+    from vidpipe.jobs.deadletters import redrive
 
     rt = open_runtime()
     try:
@@ -77,7 +64,7 @@ def jobs_redrive() -> None:
         rt.close()
     for job_id, why in result.not_retried.items():
         err_console.print(f"[yellow]not retried[/yellow] job {job_id}: {why}")
-    where = f"; {result.messages_deleted} dead-letter message(s) removed" if rt.settings.dlq_url else ""
+    where = f"; {result.messages_deleted} dead-letter message(s) removed" if rt.settings.cloud.dlq_url else ""
     console.print(f"{len(result.retried)} dead job(s) queued again{where}")
 
 
@@ -86,9 +73,9 @@ def keys_import_secret(
     name: Annotated[str, typer.Option(help="Name of the key in vidpipe.")] = "gateway",
 ) -> None:
     """Accept the API key kept in Secrets Manager (stored here only as its hash; never printed)."""
-    from vidpipe.cli.main import console, fail, open_runtime
-    from vidpipe.cloud.apikeys import import_key
+    from vidpipe.cli.common import console, fail, open_runtime
     from vidpipe.cloud.secrets import read_secret
+    from vidpipe.db.apikeys import import_key
 
     rt = open_runtime()
     try:

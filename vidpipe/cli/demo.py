@@ -8,6 +8,7 @@ from pathlib import Path
 from rich.console import Console
 
 from vidpipe.settings import Settings
+from vidpipe.states import AssetStatus
 
 # What the demo expects of each sample; anything else is a failed demo (exit code 1).
 EXPECTED_FAILED = {"corrupt-upload.mp4"}
@@ -72,11 +73,11 @@ def run_demo(settings: Settings, console: Console, *, long_seconds: float = 12.0
 
 
 def _run_demo(settings: Settings, console: Console, *, long_seconds: float, log_file: Path) -> int:
-    from vidpipe.cli.main import print_asset_table, state_assets
+    from vidpipe.cli.common import print_asset_table, state_assets
     from vidpipe.cli.watch import watch
+    from vidpipe.ffmpeg import samples
     from vidpipe.ingest.service import IngestRequest, ingest_path
-    from vidpipe.media import samples
-    from vidpipe.queue.worker import Worker
+    from vidpipe.jobs.worker import Worker
     from vidpipe.runtime import Runtime
 
     sample_dir = settings.data_dir / "demo-samples"
@@ -103,7 +104,7 @@ def _run_demo(settings: Settings, console: Console, *, long_seconds: float, log_
         assets = state_assets(rt, ids)
         print_asset_table(assets, settings.media_root)
         unexpected = [a.original_name for a in assets
-                      if (a.status == "failed") != (a.original_name in EXPECTED_FAILED)]
+                      if (a.status == AssetStatus.FAILED) != (a.original_name in EXPECTED_FAILED)]
         if unexpected:
             console.print(f"[red]unexpected outcome for {', '.join(unexpected)}[/red]")
             return 1

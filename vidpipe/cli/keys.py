@@ -22,8 +22,8 @@ def keys_create(name: str,
                     help="read: metadata, search, playback; ingest: + create assets; "
                          "admin: + edit, delete, reprocess, jobs, profiles.")] = "admin") -> None:
     """Create an API key; its secret is printed once and stored only as a hash."""
-    from vidpipe.cli.main import err_console, fail, open_runtime
-    from vidpipe.store import apikeys
+    from vidpipe.cli.common import err_console, fail, open_runtime
+    from vidpipe.db import apikeys
 
     rt = open_runtime()
     try:
@@ -38,8 +38,8 @@ def keys_create(name: str,
 
 def keys_list() -> None:
     """API keys: name, role, first characters, last use (never the secret)."""
-    from vidpipe.cli.main import console, open_runtime
-    from vidpipe.store import apikeys
+    from vidpipe.cli.common import console, open_runtime
+    from vidpipe.db import apikeys
 
     rt = open_runtime()
     with rt.db.session() as s:
@@ -56,8 +56,8 @@ def keys_list() -> None:
 
 def keys_set_role(name: str, role: Annotated[str, typer.Argument(help="read, ingest or admin")]) -> None:
     """Change the role of an active key (takes effect within cache_key_ttl_seconds)."""
-    from vidpipe.cli.main import console, fail, open_runtime
-    from vidpipe.store import apikeys
+    from vidpipe.cli.common import console, fail, open_runtime
+    from vidpipe.db import apikeys
 
     rt = open_runtime()
     try:
@@ -71,8 +71,8 @@ def keys_set_role(name: str, role: Annotated[str, typer.Argument(help="read, ing
 
 def keys_revoke(name: str) -> None:
     """Revoke an API key."""
-    from vidpipe.cli.main import console, open_runtime
-    from vidpipe.store import apikeys
+    from vidpipe.cli.common import console, open_runtime
+    from vidpipe.db import apikeys
 
     rt = open_runtime()
     with rt.db.session() as s, s.begin():

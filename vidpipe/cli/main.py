@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import sys
 import threading
 import uuid
@@ -10,14 +9,24 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from vidpipe.cli.errors import as_user_error, one_line
+from vidpipe.cli import cloud as _cloud
+from vidpipe.cli import keys as _keys
+from vidpipe.cli.common import (
+    console,
+    err_console,
+    fail,
+    install_stop_handlers,
+    load_settings,
+    open_runtime,
+    print_asset_table,
+    state_assets,
+)
+from vidpipe.cli.failures import as_user_error, one_line
 from vidpipe.cli.search import search_command
 from vidpipe.errors import VidpipeError
-from vidpipe.logs import setup_logging
-from vidpipe.settings import Settings
+from vidpipe.states import AssetStatus, JobStatus
 
 app = typer.Typer(help="vidpipe: ingest, process, store and serve video and audio.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -29,53 +38,15 @@ app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.command("search")(search_command)
 
-console = Console()
-err_console = Console(stderr=True)
-
-
-def load_settings() -> Settings:
-    settings = Settings()
-    setup_logging(settings.log_level, settings.log_json)
-    return _cloud.prepare_settings(settings)  # secrets from Secrets Manager (only when configured), EMF on AWS
-
-
-def open_runtime(settings: Settings | None = None, **kwargs):
-    from vidpipe.runtime import Runtime
-
-    settings = settings or load_settings()
-    try:
-        return Runtime.from_settings(settings, **kwargs)
-    except Exception as exc:
-        error = as_user_error(exc)
-        if error is None:
-            raise
-        err_console.print(f"[red]error:[/red] {one_line(error)}")
-        raise typer.Exit(2) from exc
-
-
-def fail(exc: VidpipeError) -> typer.Exit:
-    err_console.print(f"[red]error[/red] ({exc.code}): {exc.message}")
-    return typer.Exit(1)
-
-
-def _install_stop_handlers(stop) -> None:
-    def handler(signum, frame):  # second signal: leave now
-        signal.signal(signum, signal.SIG_DFL)
-        stop()
-
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
-
-
 # --- running ---------------------------------------------------------------------------------------
 @app.command()
 def worker(concurrency: Annotated[int | None, typer.Option("--concurrency", "-c", min=1)] = None) -> None:
     """Run a worker: claims jobs from the database and runs stages until SIGTERM."""
-    from vidpipe.queue.worker import Worker
+    from vidpipe.jobs.worker import Worker
 
     rt = open_runtime()
     w = Worker(rt, concurrency=concurrency)
-    _install_stop_handlers(w.request_stop)
+    install_stop_handlers(w.request_stop)
     console.print(f"worker {w.worker_id} running {w.concurrency} job slot(s); Ctrl-C to stop")
     w.run_forever()
     rt.close()
@@ -85,15 +56,15 @@ def worker(concurrency: Annotated[int | None, typer.Option("--concurrency", "-c"
 def serve(host: Annotated[str | None, typer.Option()] = None,
           port: Annotated[int | None, typer.Option()] = None) -> None:
     """Run the REST API."""
-    from vidpipe.api.server import serve as run_api
+    from vidpipe.server import serve as run_api
 
     rt = open_runtime(pool_size=20)
     # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; with the default handler that kills us
     # before rt.close() (and the embedded PostgreSQL's cleanup) runs. Our handler makes it a normal return.
-    _install_stop_handlers(lambda: None)
+    install_stop_handlers(lambda: None)
     reporting = threading.Event()
-    if rt.settings.metrics_environment:  # BacklogPerTask from the API too: idle workers scale from zero on it
-        from vidpipe.metrics import start_reporters
+    if rt.settings.cloud.metrics_environment:  # BacklogPerTask from the API too: idle workers scale from zero on it
+        from vidpipe.jobs.metrics import start_reporters
 
         start_reporters(rt, reporting)
     try:
@@ -107,14 +78,14 @@ def serve(host: Annotated[str | None, typer.Option()] = None,
 def up(host: Annotated[str | None, typer.Option()] = None, port: Annotated[int | None, typer.Option()] = None,
        concurrency: Annotated[int | None, typer.Option("--concurrency", "-c", min=1)] = None) -> None:
     """Run the API and a worker together (the one-machine default)."""
-    from vidpipe.api.server import serve as run_api
-    from vidpipe.queue.worker import Worker
+    from vidpipe.jobs.worker import Worker
+    from vidpipe.server import serve as run_api
 
     rt = open_runtime(pool_size=20)
     w = Worker(rt, concurrency=concurrency)
     # uvicorn re-raises the stop signal after its shutdown: route it to the worker, not to the default
     # handler (which would kill the process before running jobs are released).
-    _install_stop_handlers(w.request_stop)
+    install_stop_handlers(w.request_stop)
     w.start()
     try:
         run_api(rt, host=host or rt.settings.api_host, port=port or rt.settings.api_port)
@@ -183,57 +154,12 @@ def watch(folder: Annotated[Path, typer.Argument(help="Folder to watch for new m
 
     rt = open_runtime()
     stop = threading.Event()
-    _install_stop_handlers(stop.set)
+    install_stop_handlers(stop.set)
     console.print(f"watching {folder.resolve()} every {interval:g}s; Ctrl-C to stop")
     watch_folder(rt, folder, interval=interval, profile=profile, stop=stop,
                  on_ingested=lambda p, r: console.print(f"{r.asset.id}  {p.name}"
                                                         + (" (already known)" if r.duplicate else "")))
     rt.close()
-
-
-def state_assets(rt, ids):
-    from sqlalchemy import select
-
-    from vidpipe.store.models import Asset
-
-    with rt.db.session() as s:
-        found = {a.id: a for a in s.scalars(select(Asset).where(Asset.id.in_(ids)))}
-    return [found[i] for i in ids if i in found]
-
-
-def _stream_summary(asset) -> str:
-    info = asset.media_info
-    if info is None:
-        return "-"
-    streams = info.probe.get("streams", [])
-    kinds = [s.get("type") for s in streams]
-    parts = []
-    if info.has_video:
-        parts.append(f"{info.width}x{info.height} {info.video_codec}")
-    if info.has_audio:
-        parts.append(f"{kinds.count('audio')}× {info.audio_codec}")
-    return ", ".join(parts)
-
-
-def print_asset_table(assets, media_root: Path | None = None) -> None:
-    caption = f"output keys are relative to the media store at {media_root}" if media_root else None
-    table = Table(title="vidpipe assets", caption=caption)
-    for col in ("asset", "name", "status", "duration", "streams", "renditions", "outputs / reason"):
-        table.add_column(col, overflow="fold")
-    for a in assets:
-        duration = f"{a.media_info.duration:.1f}s" if a.media_info and a.media_info.duration else "-"
-        renditions = ", ".join(r.name for r in a.renditions) or "-"
-        if a.status == "failed":
-            where = f"[red]{a.error_message}[/red]"
-        else:
-            keys = {art.kind: art.key for art in a.artifacts}
-            where = "\n".join(f"{label}: {keys[kind]}" for label, kind in
-                              (("HLS", "hls_master"), ("poster", "poster"), ("sprites", "sprite_vtt"),
-                               ("waveform", "waveform")) if kind in keys) or "-"
-        style = {"ready": "green", "failed": "red"}.get(a.status, "yellow")
-        table.add_row(str(a.id)[:8], a.original_name, f"[{style}]{a.status}[/{style}]", duration,
-                      _stream_summary(a), renditions, where)
-    console.print(table)
 
 
 @app.command()
@@ -242,8 +168,8 @@ def status(asset_id: Annotated[str | None, typer.Argument(help="An asset id (or 
     """Show one asset in detail, or the most recent assets."""
     from sqlalchemy import String, cast, select
 
-    from vidpipe.store import assets as asset_store
-    from vidpipe.store.models import Asset
+    from vidpipe.db import assets as asset_store
+    from vidpipe.db.models import Asset
 
     rt = open_runtime()
     with rt.db.session() as s:
@@ -279,7 +205,7 @@ def reprocess(asset_id: Annotated[str | None, typer.Argument(help="Asset id; omi
                                                                      "(after an upgrade).")] = False,
               ) -> None:
     """Re-run a stage (and what depends on it) without re-uploading."""
-    from vidpipe.queue.reprocess import assets_missing_stage, failed_assets, reprocess_asset
+    from vidpipe.jobs.reprocess import assets_missing_stage, failed_assets, reprocess_asset
 
     rt = open_runtime()
     if (asset_id is not None) + missing + failed != 1:
@@ -292,7 +218,7 @@ def reprocess(asset_id: Annotated[str | None, typer.Argument(help="Asset id; omi
             else:
                 targets = assets_missing_stage(s, stage) if missing else [uuid.UUID(asset_id)]
             for target in targets:
-                reprocess_asset(s, target, stage, actor="cli", max_attempts=rt.settings.job_max_attempts)
+                reprocess_asset(s, target, stage, actor="cli", max_attempts=rt.settings.queue.max_attempts)
     except VidpipeError as exc:
         raise fail(exc) from exc
     except ValueError as exc:
@@ -312,12 +238,12 @@ def jobs_list(ctx: typer.Context, dead: Annotated[bool, typer.Option("--dead", h
         return
     from sqlalchemy import select
 
-    from vidpipe.store.models import Job
+    from vidpipe.db.models import Job
 
     rt = open_runtime()
     with rt.db.session() as s:
         q = select(Job).order_by(Job.id.desc()).limit(limit)
-        wanted = "dead" if dead else status_filter
+        wanted = JobStatus.DEAD if dead else status_filter
         if wanted:
             q = q.where(Job.status == wanted)
         table = Table(title="jobs")
@@ -333,15 +259,15 @@ def jobs_list(ctx: typer.Context, dead: Annotated[bool, typer.Option("--dead", h
 @jobs_app.command("retry")
 def jobs_retry(job_id: int) -> None:
     """Requeue a dead, failed or cancelled job."""
-    from vidpipe.queue import jobs as queue_jobs
-    from vidpipe.store import assets as asset_store
+    from vidpipe.db import assets as asset_store
+    from vidpipe.jobs import queue as queue_jobs
 
     rt = open_runtime()
     try:
         with rt.db.session() as s, s.begin():
             job = queue_jobs.retry(s, job_id, actor="cli")
             if job.asset_id:
-                asset_store.set_status(s, asset_store.get_asset(s, job.asset_id, lock=True), "processing",
+                asset_store.set_status(s, asset_store.get_asset(s, job.asset_id, lock=True), AssetStatus.PROCESSING,
                                        actor="cli")
     except VidpipeError as exc:
         raise fail(exc) from exc
@@ -352,7 +278,7 @@ def jobs_retry(job_id: int) -> None:
 @jobs_app.command("cancel")
 def jobs_cancel(job_id: int) -> None:
     """Cancel a queued job, or ask a running one to stop."""
-    from vidpipe.queue import jobs as queue_jobs
+    from vidpipe.jobs import queue as queue_jobs
 
     rt = open_runtime()
     try:
@@ -360,7 +286,7 @@ def jobs_cancel(job_id: int) -> None:
             job = queue_jobs.cancel(s, job_id, actor="cli")
     except VidpipeError as exc:
         raise fail(exc) from exc
-    console.print(f"job {job_id}: {'cancelled' if job.status == 'cancelled' else 'asked to stop'}")
+    console.print(f"job {job_id}: {'cancelled' if job.status == JobStatus.CANCELLED else 'asked to stop'}")
     rt.close()
 
 
@@ -368,8 +294,8 @@ def jobs_cancel(job_id: int) -> None:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply database migrations (creates the vector extension where the server has it)."""
-    from vidpipe.store import migrate
-    from vidpipe.store.database import resolve_database_url
+    from vidpipe.db import migrate
+    from vidpipe.db.database import resolve_database_url
 
     settings = load_settings()
     url = resolve_database_url(settings)
@@ -386,8 +312,6 @@ def demo(seconds: Annotated[float, typer.Option(help="Length of the 1080p sample
     raise typer.Exit(code)
 
 
-from vidpipe.cli import cloud as _cloud  # noqa: E402 - its commands need the groups above
-from vidpipe.cli import keys as _keys  # noqa: E402
 
 _keys.register(keys_app)
 _cloud.register(app, jobs_app, keys_app)

@@ -30,7 +30,7 @@ def search_command(
     since: Annotated[datetime | None, typer.Option(help="created at or after")] = None,
 ) -> None:
     """Search what vidpipe processed: scenes (visual), sounds (audio), transcripts and titles (speech)."""
-    from vidpipe.cli.main import console, fail, open_runtime
+    from vidpipe.cli.common import console, fail, open_runtime
     from vidpipe.search import MODALITIES, SearchFilters
 
     if modality != "all" and modality not in MODALITIES:
@@ -50,13 +50,13 @@ def search_command(
 def print_search(rt, console, query: str, modalities: list[str], *, filters=None, limit: int = 10,
                  group_by_asset: bool = False) -> int:
     """Run a search and print its hits as a table; returns the number of rows printed."""
-    from vidpipe.api.routers.search import query_embedders
     from vidpipe.search import SearchFilters, encode_query, search
     from vidpipe.search.index import require_vectors
+    from vidpipe.search.query import query_embedders
 
     with rt.db.session() as session:
         require_vectors(session)
-        embedders, status = query_embedders(rt, modalities)
+        embedders, status = query_embedders(rt.settings, modalities)
         vectors, unavailable = encode_query(query, embedders, modalities, status)
         page = search(session, vectors, filters=filters or SearchFilters(), limit=limit, group_by_asset=group_by_asset,
                       floors=FLOORS)

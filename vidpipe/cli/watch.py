@@ -14,12 +14,13 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from sqlalchemy import select
 
+from vidpipe.db import assets as asset_store
+from vidpipe.db.models import Asset
 from vidpipe.runtime import Runtime
 from vidpipe.stages import registry
-from vidpipe.store import assets as asset_store
-from vidpipe.store.models import Asset
+from vidpipe.states import TERMINAL_ASSET_STATUSES, AssetStatus, JobStatus
 
-TERMINAL = {"ready", "failed"}
+TERMINAL = TERMINAL_ASSET_STATUSES
 
 
 @dataclass
@@ -30,7 +31,7 @@ class AssetProgress:
     def stage_state(self, stage: str) -> tuple[str, float]:
         if stage in self.stages:
             return self.stages[stage]
-        return ("skipped" if self.asset.status == "failed" else "pending", 0.0)
+        return ("skipped" if self.asset.status == AssetStatus.FAILED else "pending", 0.0)
 
 
 def snapshot(rt: Runtime, ids: list[uuid.UUID]) -> list[AssetProgress]:
@@ -124,7 +125,7 @@ def watch(rt: Runtime, ids: list[uuid.UUID], console: Console, *, timeout: float
                     if action and action.startswith("start"):
                         progress.start_task(task)
                         started = True
-                    done = 100 if status == "succeeded" else fraction * 100
+                    done = 100 if status == JobStatus.SUCCEEDED else fraction * 100
                     progress.update(task, completed=done, status=status)
                     if action and action.endswith("stop"):
                         progress.stop_task(task)

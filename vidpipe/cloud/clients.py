@@ -16,8 +16,8 @@ def aws_client(settings: Settings, service: str, *, region: str | None = None, p
                     connect_timeout=10, read_timeout=60)
     # A session per client: boto3's default session is not safe to share between threads while creating clients.
     session = boto3.session.Session()
-    return session.client(service, region_name=settings.aws_region or region, endpoint_url=settings.aws_endpoint_url,
-                          config=config)
+    return session.client(service, region_name=settings.cloud.aws_region or region,
+                          endpoint_url=settings.cloud.aws_endpoint_url, config=config)
 
 
 def region_of_queue_url(url: str) -> str | None:

@@ -14,7 +14,7 @@ from urllib.parse import quote
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
-from vidpipe.cloud.errors import CloudServiceError, ConfigurationError
+from vidpipe.errors import CloudServiceError, ConfigurationError
 from vidpipe.settings import Settings
 
 _DB_KEYS = ("username", "password", "host", "port")
@@ -32,13 +32,13 @@ def resolve_cloud_settings(settings: Settings, secrets_client: Any | None = None
     """
     client = _LazyClient(secrets_client, settings)
     updates: dict[str, Any] = {}
-    if settings.database_url is None and settings.db_secret is not None:
-        updates["database_url"] = SecretStr(database_url_from_secret(_secret_text(settings.db_secret, client)))
-    if settings.redis_url is None and settings.redis_endpoint:
+    if settings.database_url is None and settings.cloud.db_secret is not None:
+        updates["database_url"] = SecretStr(database_url_from_secret(_secret_text(settings.cloud.db_secret, client)))
+    if settings.redis_url is None and settings.cloud.redis_endpoint:
         token = None
-        if settings.redis_auth_secret is not None:
-            token = _secret_text(settings.redis_auth_secret, client)
-        updates["redis_url"] = SecretStr(redis_url(settings.redis_endpoint, token))
+        if settings.cloud.redis_auth_secret is not None:
+            token = _secret_text(settings.cloud.redis_auth_secret, client)
+        updates["redis_url"] = SecretStr(redis_url(settings.cloud.redis_endpoint, token))
     for name in ("playback_signing_key", "cloudfront_private_key"):  # an ARN becomes the secret's value
         value: SecretStr | None = getattr(settings, name)
         if value is not None and value.get_secret_value().strip().startswith("arn:"):
@@ -79,7 +79,7 @@ def redis_url(endpoint: str, token: str | None) -> str:
 def database_password_source(settings: Settings, secrets_client: Any | None = None) -> Callable[[], str]:
     """Reads the database secret again and returns its password (after a rotation refused the old one)."""
     client = _LazyClient(secrets_client, settings)
-    secret = settings.db_secret
+    secret = settings.cloud.db_secret
     assert secret is not None
 
     def current_password() -> str:
@@ -91,10 +91,10 @@ def database_password_source(settings: Settings, secrets_client: Any | None = No
 
 def redis_url_source(settings: Settings, secrets_client: Any | None = None) -> Callable[[], str] | None:
     """Builds the Redis URL again from the AUTH secret (after Redis refused the old token); None without one."""
-    if settings.redis_auth_secret is None or not settings.redis_endpoint:
+    if settings.cloud.redis_auth_secret is None or not settings.cloud.redis_endpoint:
         return None
     client = _LazyClient(secrets_client, settings)
-    secret, endpoint = settings.redis_auth_secret, settings.redis_endpoint
+    secret, endpoint = settings.cloud.redis_auth_secret, settings.cloud.redis_endpoint
 
     def current_url() -> str:
         return redis_url(endpoint, _secret_text(secret, client))
@@ -124,8 +124,8 @@ class _LazyClient:
         if self._client is None:
             import boto3  # only deployments that use secrets pay for the import
 
-            region = self._settings.aws_region or _arn_region(arn)
-            endpoint = self._settings.aws_endpoint_url  # an emulator's, in tests and local stacks
+            region = self._settings.cloud.aws_region or _arn_region(arn)
+            endpoint = self._settings.cloud.aws_endpoint_url  # an emulator's, in tests and local stacks
             extra = {"endpoint_url": endpoint} if endpoint else {}
             self._client = boto3.client("secretsmanager", region_name=region, **extra)
         from botocore.exceptions import BotoCoreError, ClientError

@@ -15,7 +15,7 @@ _AWS_MARKERS = ("AWS_EXECUTION_ENV", "ECS_CONTAINER_METADATA_URI_V4", "ECS_CONTA
 def prepare_settings(settings: Settings, environ: Mapping[str, str] | None = None) -> Settings:
     """Fill the database/Redis URLs from Secrets Manager; turn EMF on when running on AWS (unless set)."""
     settings = resolve_cloud_settings(settings)
-    if settings.metrics_emf is None:
+    if settings.cloud.metrics_emf is None:
         env = os.environ if environ is None else environ
-        settings = settings.model_copy(update={"metrics_emf": any(env.get(k) for k in _AWS_MARKERS)})
+        settings = settings.updated(metrics_emf=any(env.get(k) for k in _AWS_MARKERS))
     return settings

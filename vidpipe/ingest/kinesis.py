@@ -24,14 +24,14 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from vidpipe.blobs.base import Staging
 from vidpipe.cloud.ingest_events import Item, MalformedRecordError, parse_record
+from vidpipe.db import events
+from vidpipe.db.models.cloud import IngestRecord, KinesisCheckpoint
 from vidpipe.errors import InputError, LimitExceededError, StorageError, VidpipeError
 from vidpipe.ingest import service
 from vidpipe.ingest.service import IngestRequest, IngestResult
+from vidpipe.mediastore.base import Staging
 from vidpipe.runtime import Runtime
-from vidpipe.store import events
-from vidpipe.store.cloud_models import IngestRecord, KinesisCheckpoint
 
 log = logging.getLogger(__name__)
 
@@ -285,7 +285,7 @@ class KinesisConsumer:
                             tags=list(item.tags), profile=item.profile, priority=item.priority, actor=ACTOR)
         if item.kind == "url":
             return ingest_url_claimed(self.rt, item.ref, req, claim)
-        bucket = item.bucket or self.rt.settings.s3_bucket
+        bucket = item.bucket or self.rt.settings.cloud.s3_bucket
         if not bucket:
             raise MalformedRecordError("s3_key given without a bucket, and VIDPIPE_S3_BUCKET is not set")
         if self.s3 is None:

@@ -14,15 +14,16 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from vidpipe.blobs.base import Staging
+from vidpipe.db import events
+from vidpipe.db.models import Asset
+from vidpipe.db.profiles import resolve_profile
 from vidpipe.errors import InputError
+from vidpipe.jobs import queue as jobs
+from vidpipe.mediastore.base import Staging
 from vidpipe.profiles import Profile
-from vidpipe.queue import jobs
 from vidpipe.runtime import Runtime
 from vidpipe.stages import registry
-from vidpipe.store import events
-from vidpipe.store.models import Asset
-from vidpipe.store.profiles import resolve_profile
+from vidpipe.states import AssetStatus
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ def ingest(rt: Runtime, req: IngestRequest, fill: Callable[[Staging], None], *,
     caller's own bookkeeping (e.g. a stream checkpoint) commits or fails with it; `detail` joins the event."""
     detail = detail or {}
     _profile(rt, req.profile or rt.settings.default_profile)  # fail fast, before any bytes move
-    with rt.blobs.open_staging(rt.settings.limits.max_upload_bytes) as staging:
+    with rt.media_store.open_staging(rt.settings.limits.max_upload_bytes) as staging:
         fill(staging)
         # fill may complete the request (form fields after the file part, a URL's file name): resolve now.
         profile = _profile(rt, req.profile or rt.settings.default_profile).name
@@ -77,7 +78,7 @@ def ingest(rt: Runtime, req: IngestRequest, fill: Callable[[Staging], None], *,
     asset = Asset(id=asset_id, title=req.title or Path(name).stem or name, description=req.description,
                   tags=list(req.tags), source_kind=req.source_kind, source_ref=req.source_ref, original_name=name,
                   sha256=stored.sha256, size_bytes=stored.size, content_type=req.content_type,
-                  original_key=stored.key, profile=profile, status="queued", created_by=req.actor)
+                  original_key=stored.key, profile=profile, status=AssetStatus.QUEUED, created_by=req.actor)
     try:
         with rt.db.session() as s, s.begin():
             s.add(asset)
@@ -88,25 +89,25 @@ def ingest(rt: Runtime, req: IngestRequest, fill: Callable[[Staging], None], *,
             for stage in registry.FIRST_STAGES:
                 jobs.enqueue(s, asset_id, stage, actor=req.actor,
                              priority=req.priority + registry.STAGES[stage].priority,
-                             max_attempts=rt.settings.job_max_attempts)
+                             max_attempts=rt.settings.queue.max_attempts)
             if within is not None:
                 within(s, asset_id)
     except IntegrityError:
         # The same bytes arrived concurrently and the other upload won the unique sha256.
-        rt.blobs.delete_prefix(str(asset_id))
+        rt.media_store.delete_prefix(str(asset_id))
         existing = _find_by_hash(rt, stored.sha256)
         if existing is None:
             raise
         return _duplicate(rt, existing, req, within, detail)
     except BaseException:
-        rt.blobs.delete_prefix(str(asset_id))
+        rt.media_store.delete_prefix(str(asset_id))
         raise
     log.info("asset.created", extra={"asset": str(asset_id), "size": stored.size})
     return IngestResult(asset, duplicate=False)
 
 
 def _profile(rt: Runtime, name: str) -> Profile:
-    """A built-in or stored profile (vidpipe.store.profiles), or InputError(unknown_profile)."""
+    """A built-in or stored profile (vidpipe.db.profiles), or InputError(unknown_profile)."""
     with rt.db.session() as s:
         return resolve_profile(s, name)
 

@@ -205,5 +205,5 @@ def signer_from_settings(settings: Settings) -> LocalSigner | CloudFrontSigner:
                                code="configuration")
         pem = settings.cloudfront_private_key.get_secret_value().encode()
         return CloudFrontSigner(settings.cloudfront_domain, settings.cloudfront_key_pair_id, pem,
-                                key_prefix=settings.s3_prefix, ttl_seconds=ttl)
+                                key_prefix=settings.cloud.s3_prefix, ttl_seconds=ttl)
     return LocalSigner(local_signing_key(settings), base_url=settings.public_base_url, ttl_seconds=ttl)

@@ -1,8 +1,8 @@
 """Search over what the understanding pass stored: vector search (pgvector HNSW), similar videos,
 recommendations and duplicates (fingerprints; works without pgvector)."""
 
+from vidpipe.errors import QueryModelUnavailable, VectorSearchUnavailable
 from vidpipe.search.duplicates import DuplicateHit, Duplicates, duplicates
-from vidpipe.search.errors import QueryModelUnavailable, VectorSearchUnavailable
 from vidpipe.search.index import ensure_index, ensure_indexes
 from vidpipe.search.query import (
     MODALITIES,

@@ -16,8 +16,10 @@ from sqlalchemy import Connection, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from vidpipe.search.errors import VectorSearchUnavailable
-from vidpipe.store.understanding import has_embeddings_table
+from vidpipe.contract import UnderstandingResult
+from vidpipe.db.models import VECTOR_INDEX_PREFIX
+from vidpipe.db.understanding import has_embeddings_table
+from vidpipe.errors import VectorSearchUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +63,7 @@ def scope_predicate(model: str, dim: int, kind: str, alias: str = "e") -> str:
 
 # Indexes made at run time, one per model: not in the SQLAlchemy models, so schema checks (alembic check)
 # must skip names with this prefix.
-INDEX_PREFIX = "ix_embeddings_hnsw_"
+INDEX_PREFIX = VECTOR_INDEX_PREFIX
 
 
 def index_name(model: str, dim: int, kind: str) -> str:
@@ -150,6 +152,19 @@ def tune_session(session: Session, candidates: int, *, filtered: bool) -> None:
     session.execute(text(f"SET LOCAL hnsw.ef_search = {int(ef)}"))
     if filtered:  # pgvector >= 0.8: keep scanning the graph until enough rows pass the filters
         session.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
+
+
+def ensure_search_indexes(session: Session, result: UnderstandingResult) -> None:
+    """After the vectors are committed: the HNSW index of each (model, dim) they use, if missing.
+
+    Never inside the saving transaction: two workers creating the same index while each holds its own
+    freshly inserted rows deadlock. This builds in a transaction of its own with a short lock timeout and,
+    if writers are busy, leaves it to the next write or search (queries fall back to an exact scan).
+    """
+    pairs = {(v.model, v.dim) for v in result.vectors}
+    pairs |= {(v.model, v.dim) for seg in result.segments for v in seg.vectors}
+    for model, dim in sorted(pairs):
+        ensure_index_for_search(session, model, dim)
 
 
 def forget_known_indexes() -> None:

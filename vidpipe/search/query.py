@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import base64
+import dataclasses
 import hashlib
 import json
 import uuid
@@ -17,8 +17,8 @@ from sqlalchemy import Text, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import Session
 
-from vidpipe.errors import InputError
-from vidpipe.search.errors import ModalityNotConfigured, QueryModelUnavailable
+from vidpipe import cursors
+from vidpipe.errors import InputError, ModalityNotConfigured, QueryModelUnavailable
 from vidpipe.search.index import (
     ensure_index_for_search,
     require_vectors,
@@ -26,6 +26,7 @@ from vidpipe.search.index import (
     tune_session,
     vector_expr,
 )
+from vidpipe.settings import Settings
 
 # Search modality -> (embedder that encodes the query, stored vector modalities it searches).
 MODALITIES: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -116,15 +117,15 @@ def _cursor_key(vectors: list[QueryVector], filters: SearchFilters, group: bool)
 
 
 def encode_cursor(offset: int, key: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps([offset, key]).encode()).decode().rstrip("=")
+    return cursors.encode_cursor([offset, key])
 
 
 def decode_cursor(cursor: str | None, key: str) -> int:
     if not cursor:
         return 0
     try:
-        offset, got = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, TypeError):
+        offset, got = cursors.decode_cursor(cursor)
+    except ValueError:  # not a pair
         raise InputError("invalid cursor", code="invalid_cursor") from None
     if got != key or not isinstance(offset, int) or not 0 <= offset <= MAX_WINDOW:
         raise InputError("cursor belongs to another query", code="invalid_cursor")
@@ -256,3 +257,14 @@ def search(session: Session, vectors: list[QueryVector], *, filters: SearchFilte
     more = len(hits) > offset + limit
     nxt = encode_cursor(offset + limit, key) if more and offset + limit < MAX_WINDOW else None
     return SearchPage(hits=page_hits, next_cursor=nxt)
+
+
+def query_embedders(settings: Settings, modalities: list[str]):
+    """The configured embedders these modalities need (loaded once per process), and why others are missing."""
+    from vidpipe.understanding.config import UnderstandingConfig
+    from vidpipe.understanding.embedders import load_configured
+
+    config = UnderstandingConfig.from_settings(settings)
+    needed = {MODALITIES[m][0] for m in modalities}
+    config = dataclasses.replace(config, embedders=tuple(e for e in config.embedders if e in needed))
+    return load_configured(config)

@@ -20,12 +20,12 @@ from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import Session
 
 from vidpipe.analysis.audio_fingerprint import best_overlap
+from vidpipe.db.understanding import has_embeddings_table
 from vidpipe.errors import InputError, NotFoundError
 from vidpipe.search.duplicates import frame_hashes
 from vidpipe.search.index import require_vectors
 from vidpipe.search.matching import best_match
 from vidpipe.search.query import QueryVector, nearest
-from vidpipe.store.understanding import has_embeddings_table
 from vidpipe.understanding.embedders.base import l2_normalize, pool
 
 # Stored modality of a pooled vector -> the reason reported for a match on it.

@@ -1,34 +1,33 @@
 """The analyze stage: scenes + key frames, visual and audio fingerprints, black, silence, loudness,
 one-shots, speech (VAD + ASR + captions), then derivers (embedders) — from ONE decode per stream kind.
 
-Which analyzers run: the `analyzers` argument, else `VIDPIPE_ANALYZERS` (comma-separated names, read
-here at the entry point), else everything registered. Per-analyzer options come from `options`.
+Which analyzers run: the `analyzers` argument, else the profile's, else settings.understanding.analyzers
+(VIDPIPE_ANALYZERS), else everything registered. Per-analyzer options come from `options`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from vidpipe.analysis import registry
 from vidpipe.analysis.pipeline import Opener, run_pass
+from vidpipe.contract import Output, StageInput, StageResult
 from vidpipe.errors import JobCancelledError
-from vidpipe.media.probe import probe_file
-from vidpipe.stages.base import Output, StageInput, StageResult
+from vidpipe.ffmpeg.probe import probe_file
+from vidpipe.settings import Settings
 
-ENV_ANALYZERS = "VIDPIPE_ANALYZERS"
 STOP_POLL_SECONDS = 0.1
 T = TypeVar("T")
 
 
-def chosen_names(analyzers: list[str] | None = None) -> list[str] | None:
+def chosen_names(analyzers: list[str] | None, settings: Settings | None) -> list[str] | None:
     if analyzers is not None:
         return list(analyzers)
-    env = os.environ.get(ENV_ANALYZERS, "").strip()
-    return [n.strip() for n in env.split(",") if n.strip()] if env else None
+    configured = settings.understanding.analyzers if settings is not None else []
+    return list(configured) or None
 
 
 def _embedding_options(inp: StageInput) -> dict[str, dict[str, Any]]:
@@ -69,14 +68,14 @@ def interruptible(step: Callable[[], T], should_stop: Callable[[], bool]) -> T:
 def run(inp: StageInput, *, analyzers: list[str] | None = None, options: dict[str, dict[str, Any]] | None = None,
         opener: Opener | None = None) -> StageResult:
     probe = inp.probe or probe_file(inp.source_path, inp.limits)
-    if analyzers is None and inp.profile.analyzers is not None:  # the profile chooses, else the environment
+    if analyzers is None and inp.profile.analyzers is not None:  # the profile chooses, else the settings
         analyzers = list(inp.profile.analyzers)
     if options is None and inp.settings is not None:
         options = _embedding_options(inp)
     for name, extra in (inp.profile.analyzer_options or {}).items():  # the profile's settings reach every analyzer
         options = dict(options or {})
         options[name] = {**options.get(name, {}), **extra}
-    selection = interruptible(lambda: registry.build(chosen_names(analyzers), options,
+    selection = interruptible(lambda: registry.build(chosen_names(analyzers, inp.settings), options,
                                                      has_video=bool(probe["has_video"]),
                                                      has_audio=bool(probe["has_audio"])), inp.should_stop)
     result = run_pass(inp.source_path, probe, selection, opener=opener, max_frame_pixels=inp.limits.max_frame_pixels,

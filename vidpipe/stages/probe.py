@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from vidpipe.media.probe import probe_file
-from vidpipe.stages.base import StageInput, StageResult
+from vidpipe.contract import StageInput, StageResult
+from vidpipe.ffmpeg.probe import probe_file
 
 
 def run(inp: StageInput) -> StageResult:

@@ -6,8 +6,8 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from vidpipe.contract import StageInput, StageResult
 from vidpipe.errors import InputError
-from vidpipe.stages.base import StageInput, StageResult
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The thumbnails stage: a poster (a representative, non-black frame) and WebVTT scrub sprites.
 
-Only key frames are decoded (see vidpipe.media.frames): each sample time shows the key frame at
+Only key frames are decoded (see vidpipe.ffmpeg.frames): each sample time shows the key frame at
 or before it. When the source's GOP is longer than the sprite interval, neighbouring tiles show
 the same key frame (decoded once); every interval still gets its tile and cue.
 
@@ -19,11 +19,12 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from vidpipe.contract import Output, StageInput, StageResult
 from vidpipe.errors import JobCancelledError
-from vidpipe.media import frames
-from vidpipe.media.probe import probe_file
-from vidpipe.media.safe_open import open_input
-from vidpipe.stages.base import Output, StageInput, StageResult
+from vidpipe.ffmpeg import frames
+from vidpipe.ffmpeg.probe import probe_file
+from vidpipe.ffmpeg.safe_open import open_input
+from vidpipe.webvtt import vtt_timestamp
 
 POSTER_MAX_WIDTH = 1280
 POSTER_MAX_HEIGHT = 1280
@@ -109,14 +110,6 @@ def build_sheets(tiles: Sequence[Image.Image], columns: int, rows: int) -> list[
 
 def sheet_name(index: int) -> str:
     return f"sprite-{index:03d}.jpg"
-
-
-def vtt_timestamp(seconds: float) -> str:
-    millis = round(max(0.0, seconds) * 1000)
-    hours, rest = divmod(millis, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    secs, ms = divmod(rest, 1000)
-    return f"{hours:02d}:{minutes:02d}:{secs:02d}.{ms:03d}"
 
 
 def sprite_vtt(times: Sequence[float], duration: float, tile_w: int, tile_h: int, columns: int, rows: int) -> str:

@@ -1,7 +1,7 @@
 """The transcode stage: one ffmpeg process decodes the source once and writes the whole HLS ladder.
 
 The plan, the ffmpeg arguments, the master playlist and the waveform peaks are pure
-(vidpipe.media.hls, vidpipe.media.waveform); this module runs the process and collects the files.
+(vidpipe.ffmpeg.hls, vidpipe.ffmpeg.waveform); this module runs the process and collects the files.
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from typing import IO, Any
 
 import av
 
+from vidpipe.contract import Output, RenditionInfo, StageInput, StageResult
 from vidpipe.errors import JobCancelledError, MediaDecodeError
-from vidpipe.media import hls, per_title, vmaf, waveform
-from vidpipe.media.ffmpeg import ffmpeg_failure, popen_ffmpeg
-from vidpipe.media.probe import probe_file
-from vidpipe.media.safe_open import ffmpeg_input_args, open_input
-from vidpipe.stages.base import Output, RenditionInfo, StageInput, StageResult
+from vidpipe.ffmpeg import hls, per_title, vmaf, waveform
+from vidpipe.ffmpeg.probe import probe_file
+from vidpipe.ffmpeg.process import ffmpeg_failure, popen_ffmpeg
+from vidpipe.ffmpeg.safe_open import ffmpeg_input_args, open_input
 
 log = logging.getLogger(__name__)
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"

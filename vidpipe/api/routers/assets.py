@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from vidpipe.api import upload, views
 from vidpipe.api.deps import AdminCallerDep, CallerDep, IngestCallerDep, KeyNameDep, RuntimeDep, SessionDep
+from vidpipe.api.fastpath import COUNTED
 from vidpipe.api.pagination import CursorParam, LimitParam, decode_id, decode_time_id, encode_id, encode_time_id
 from vidpipe.api.schemas import (
     NO_NUL,
@@ -31,16 +32,16 @@ from vidpipe.api.schemas import (
     EventPublic,
     PlaybackPublic,
 )
-from vidpipe.cache.fastpath import COUNTED
 from vidpipe.cache.http import entry_response
 from vidpipe.cache.reads import LISTS_VERSION, Entry, asset_key, make_entry
+from vidpipe.db import assets as asset_store
+from vidpipe.db import events
+from vidpipe.db.models import Artifact, Asset, Event, Job, MediaInfo
 from vidpipe.errors import InputError, LimitExceededError
 from vidpipe.ingest.service import IngestRequest, IngestResult, ingest_path, ingest_url
-from vidpipe.queue import jobs
+from vidpipe.jobs import queue as jobs
 from vidpipe.runtime import Runtime
-from vidpipe.store import assets as asset_store
-from vidpipe.store import events
-from vidpipe.store.models import Artifact, Asset, Event, Job, MediaInfo
+from vidpipe.states import JobStatus
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/assets", tags=["assets"], responses={401: {"model": ErrorBody}})
@@ -128,7 +129,7 @@ def list_assets(
     Cached for a few seconds, dropped on any asset change; ETag / If-None-Match gives 304."""
     params = f"{urlencode(sorted(request.query_params.multi_items()))}@{rt.settings.public_base_url or ''}".encode()
     key = f"list:{hashlib.blake2b(params, digest_size=16).hexdigest()}"
-    entry = rt.cache.reads.get(key, LISTS_VERSION, rt.settings.cache_list_ttl_seconds,
+    entry = rt.cache.reads.get(key, LISTS_VERSION, rt.settings.cache.list_ttl_seconds,
                                lambda: make_entry(_list(session, rt, status_, min_duration, max_duration, min_height,
                                                         codec, q, limit, cursor).model_dump_json().encode()))
     return entry_response(request, entry)  # type: ignore[arg-type] - a loader never returns None here
@@ -166,9 +167,9 @@ async def get_asset(asset_id: uuid.UUID, request: Request, rt: RuntimeDep, key_n
     """Served from the cache (dropped on every change to the asset); ETag / If-None-Match gives 304."""
     cache = rt.cache
     key, version = asset_key(asset_id, rt.settings.public_base_url)
-    counted = request.scope.get(COUNTED, False)  # by the fast lane in front (vidpipe.cache.fastpath)
+    counted = request.scope.get(COUNTED, False)  # by the fast lane in front (vidpipe.api.fastpath)
     counter = cache.limiter.counter(key_name) if cache.limiter.enabled and not counted else None
-    entry, _ = await cache.reads.aget(key, version, rt.settings.cache_asset_ttl_seconds,
+    entry, _ = await cache.reads.aget(key, version, rt.settings.cache.asset_ttl_seconds,
                                       partial(load_entry, rt, asset_id), counter=counter,
                                       check=None if counted else partial(cache.limiter.check, key_name))
     cache.views.count(asset_id)
@@ -218,7 +219,7 @@ def update_asset(asset_id: uuid.UUID, body: AssetUpdate, session: SessionDep, rt
 def delete_asset(asset_id: uuid.UUID, session: SessionDep, rt: RuntimeDep, caller: AdminCallerDep) -> Response:
     """Delete the asset, its rows and its media; running jobs are asked to stop. The audit log stays."""
     asset = asset_store.get_asset(session, asset_id, lock=True)
-    running = session.scalars(select(Job.id).where(Job.asset_id == asset_id, Job.status == "running")).all()
+    running = session.scalars(select(Job.id).where(Job.asset_id == asset_id, Job.status == JobStatus.RUNNING)).all()
     for job_id in running:
         jobs.cancel(session, job_id, actor=caller)
     # Rows go with the asset (ON DELETE CASCADE); a worker still running finds its job gone at the next heartbeat.
@@ -228,7 +229,7 @@ def delete_asset(asset_id: uuid.UUID, session: SessionDep, rt: RuntimeDep, calle
     session.execute(delete(Asset).where(Asset.id == asset_id))
     asset_store.touch_asset(session, asset_id)
     session.commit()
-    removed = rt.blobs.delete_prefix(str(asset_id))
+    removed = rt.media_store.delete_prefix(str(asset_id))
     log.info("asset.deleted", extra={"asset": str(asset_id), "files": removed, "actor": caller})
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

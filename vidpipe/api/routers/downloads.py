@@ -18,10 +18,10 @@ from sqlalchemy import select
 from vidpipe.api.deps import CallerDep, RuntimeDep, SessionDep
 from vidpipe.api.ranges import Unsatisfiable, parse_range
 from vidpipe.api.schemas import ErrorBody
-from vidpipe.blobs.base import BlobStore
+from vidpipe.db.models import Asset, Rendition
 from vidpipe.errors import MediaDecodeError, NotFoundError
-from vidpipe.media.ffmpeg import run_ffmpeg
-from vidpipe.store.models import Asset, Rendition
+from vidpipe.ffmpeg.process import run_ffmpeg
+from vidpipe.mediastore.base import MediaStore
 
 router = APIRouter(prefix="/assets", tags=["assets"], responses={401: {"model": ErrorBody}, 404: {"model": ErrorBody}})
 _REMUXING = threading.BoundedSemaphore(2)  # stream copies are cheap but read every segment
@@ -31,7 +31,7 @@ def download_key(asset_id: uuid.UUID, rendition: str) -> str:
     return f"{asset_id}/downloads/{rendition}.mp4"
 
 
-def remux_to_mp4(blobs: BlobStore, playlist_key: str, out: Path, work: Path) -> Path:
+def remux_to_mp4(blobs: MediaStore, playlist_key: str, out: Path, work: Path) -> Path:
     """Copy a rendition's playlist and segments into `work`, then stream-copy them into one faststart MP4."""
     prefix = playlist_key.rsplit("/", 1)[0] + "/"
     for key in blobs.list(prefix):
@@ -62,14 +62,15 @@ def download_mp4(asset_id: uuid.UUID, request: Request, session: SessionDep, rt:
         raise NotFoundError(f"asset {asset_id} has no video or audio rendition {rendition!r}")
     session.close()
     key = download_key(asset_id, rendition)
-    if not rt.blobs.exists(key):
+    if not rt.media_store.exists(key):
         work = rt.settings.scratch_root / f"download-{uuid.uuid4().hex}"
         work.mkdir(parents=True, exist_ok=True)
         try:
-            rt.blobs.put_file(key, remux_to_mp4(rt.blobs, row.playlist_key, work / "out.mp4", work), "video/mp4")
+            mp4 = remux_to_mp4(rt.media_store, row.playlist_key, work / "out.mp4", work)
+            rt.media_store.put_file(key, mp4, "video/mp4")
         finally:
             shutil.rmtree(work, ignore_errors=True)
-    size = rt.blobs.size(key)
+    size = rt.media_store.size(key)
     stem = Path(row.original_name or "video").stem or "video"
     name = f"{stem}-{rendition}.mp4"
     headers = {"Accept-Ranges": "bytes", "Cache-Control": "private, max-age=3600",
@@ -82,5 +83,5 @@ def download_mp4(asset_id: uuid.UUID, request: Request, session: SessionDep, rt:
     if span:
         headers["Content-Range"] = span.content_range(size)
     headers["Content-Length"] = str(end - start + 1)
-    return StreamingResponse(rt.blobs.iter_range(key, start, end), status_code=206 if span else 200,
+    return StreamingResponse(rt.media_store.iter_range(key, start, end), status_code=206 if span else 200,
                              media_type="video/mp4", headers=headers)

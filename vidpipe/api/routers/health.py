@@ -10,8 +10,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from vidpipe.api.deps import RuntimeDep
+from vidpipe.db import migrate
 from vidpipe.runtime import Runtime
-from vidpipe.store import migrate
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
@@ -26,7 +26,7 @@ def healthz() -> dict[str, str]:
 def low_disk(rt: Runtime) -> list[str]:
     """Local disks (media store, scratch) with less free space than `ready_min_free_bytes`; no paths shown."""
     need = rt.settings.ready_min_free_bytes
-    disks = {"media store": getattr(rt.blobs, "root", None), "scratch space": rt.settings.scratch_root}
+    disks = {"media store": getattr(rt.media_store, "root", None), "scratch space": rt.settings.scratch_root}
     problems = []
     for name, path in disks.items():
         try:
@@ -51,7 +51,7 @@ def readyz(rt: RuntimeDep) -> JSONResponse:
         log.warning("readyz.database", extra={"error": str(exc)})
         problems.append(f"database unreachable: {type(exc).__name__}")
     try:
-        with rt.blobs.open_staging(16) as staging:  # never committed: discarded on exit
+        with rt.media_store.open_staging(16) as staging:  # never committed: discarded on exit
             staging.write(b"ready")
     except Exception as exc:
         log.warning("readyz.media_store", extra={"error": str(exc)})

@@ -12,10 +12,11 @@ from sqlalchemy.orm import Session
 from vidpipe.api.deps import AdminCallerDep, SessionDep
 from vidpipe.api.pagination import CursorParam, LimitParam, decode_id, encode_id
 from vidpipe.api.schemas import ErrorBody, JobList, JobPublic, JobStatus
+from vidpipe.db import assets
+from vidpipe.db.models import Job
 from vidpipe.errors import NotFoundError
-from vidpipe.queue import jobs
-from vidpipe.store import assets
-from vidpipe.store.models import Job
+from vidpipe.jobs import queue as jobs
+from vidpipe.states import AssetStatus
 
 JobId = Annotated[int, Path(ge=1, le=2**63 - 1)]  # a bigint column
 
@@ -75,7 +76,7 @@ def retry_job(job_id: JobId, session: SessionDep, caller: AdminCallerDep) -> Job
     job = jobs.retry(session, job_id, actor=caller)
     if job.asset_id is not None:
         asset = assets.get_asset(session, job.asset_id, lock=True)
-        assets.set_status(session, asset, "processing", actor=caller)
+        assets.set_status(session, asset, AssetStatus.PROCESSING, actor=caller)
     session.commit()
     return _refreshed(session, job_id)
 

@@ -31,9 +31,10 @@ from vidpipe.api import views
 from vidpipe.api.deps import BearerDep, CallerDep, HeaderKeyDep, RuntimeDep, SessionDep, get_caller
 from vidpipe.api.schemas import ErrorBody
 from vidpipe.cache.invalidation import CHANNEL, libpq_url
+from vidpipe.db.models import Job
 from vidpipe.runtime import Runtime
 from vidpipe.stages import registry
-from vidpipe.store.models import Job
+from vidpipe.states import LIVE_JOB_STATUSES, JobStatus
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["live"], responses={401: {"model": ErrorBody}})
@@ -242,17 +243,17 @@ class Stats(BaseModel):
 def stats(session: SessionDep, caller: CallerDep) -> Stats:
     """Queue depth per stage (queued, incl. waiting for a retry; running), running jobs, dead and failed jobs."""
     counts = session.execute(select(Job.stage, Job.status, func.count()).where(
-        Job.status.in_(("queued", "running", "dead", "failed"))).group_by(Job.stage, Job.status)).all()
+        Job.status.in_((*LIVE_JOB_STATUSES, JobStatus.DEAD, JobStatus.FAILED))).group_by(Job.stage, Job.status)).all()
     per_stage: dict[str, dict[str, int]] = {name: {"queued": 0, "running": 0} for name in registry.STAGES}
     dead = failed = 0
     for stage, status_, n in counts:
         if status_ in ("queued", "running"):
             per_stage.setdefault(stage, {"queued": 0, "running": 0})[status_] = n
-        elif status_ == "dead":
+        elif status_ == JobStatus.DEAD:
             dead += n
         else:
             failed += n
-    running = session.scalars(select(Job).where(Job.status == "running").order_by(Job.started_at, Job.id)
+    running = session.scalars(select(Job).where(Job.status == JobStatus.RUNNING).order_by(Job.started_at, Job.id)
                               .limit(200)).all()
     return Stats(stages=[StageQueue(stage=k, **v) for k, v in per_stage.items()],
                  running=[RunningJob(id=j.id, asset_id=j.asset_id, stage=j.stage, worker=j.worker_id,

@@ -19,12 +19,12 @@ from vidpipe.api.deps import CallerDep, RuntimeDep, SessionDep
 from vidpipe.api.handlers import error_response
 from vidpipe.api.ranges import Unsatisfiable, guess_content_type, parse_range
 from vidpipe.api.schemas import ErrorBody
-from vidpipe.blobs.base import check_key
 from vidpipe.cache.http import media_cache_control
+from vidpipe.db.models import Artifact, Asset
 from vidpipe.errors import NotFoundError
+from vidpipe.mediastore.base import check_key
 from vidpipe.playback.signing import LocalSigner
 from vidpipe.runtime import Runtime
-from vidpipe.store.models import Artifact, Asset
 
 router = APIRouter(prefix="/media", tags=["media"], responses={401: {"model": ErrorBody}, 404: {"model": ErrorBody}})
 
@@ -89,7 +89,7 @@ def serve_media(key: str, request: Request, session: Session, rt: Runtime) -> Re
     check_key(key)
     content_type, etag = _lookup(session, key)
     session.close()  # the stream below may take long; give the connection back now
-    size = rt.blobs.size(key)
+    size = rt.media_store.size(key)
     headers = {"Accept-Ranges": "bytes", "ETag": etag,
                "Cache-Control": media_cache_control(key, original=not etag.startswith('"a'))}
     if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
@@ -110,5 +110,5 @@ def serve_media(key: str, request: Request, session: Session, rt: Runtime) -> Re
     headers["Content-Length"] = str(end - start + 1)
     if request.method == "HEAD" or size == 0:
         return Response(status_code=status, media_type=content_type, headers=headers)
-    return StreamingResponse(rt.blobs.iter_range(key, start, end), status_code=status, media_type=content_type,
+    return StreamingResponse(rt.media_store.iter_range(key, start, end), status_code=status, media_type=content_type,
                              headers=headers)

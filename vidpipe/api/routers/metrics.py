@@ -6,8 +6,8 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from vidpipe import metrics
 from vidpipe.api.deps import RuntimeDep
+from vidpipe.jobs import metrics
 
 router = APIRouter(tags=["health"])
 

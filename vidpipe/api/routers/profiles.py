@@ -10,8 +10,8 @@ from pydantic import BaseModel, ValidationError
 
 from vidpipe.api.deps import AdminCallerDep, CallerDep, SessionDep
 from vidpipe.api.schemas import ErrorBody
-from vidpipe.store import events
-from vidpipe.store import profiles as store
+from vidpipe.db import events
+from vidpipe.db import profiles as store
 
 router = APIRouter(prefix="/profiles", tags=["profiles"], responses={401: {"model": ErrorBody}})
 

@@ -15,10 +15,11 @@ from vidpipe.api.schemas import (
     ReprocessAllRequest,
     ReprocessRequest,
 )
+from vidpipe.db.models import Job
 from vidpipe.errors import InputError
-from vidpipe.queue import jobs, reprocess
+from vidpipe.jobs import queue as jobs
+from vidpipe.jobs import reprocess
 from vidpipe.stages import registry
-from vidpipe.store.models import Job
 
 router = APIRouter(tags=["reprocess"], responses={401: {"model": ErrorBody}})
 
@@ -31,7 +32,7 @@ def reprocess_asset(asset_id: uuid.UUID, session: SessionDep, rt: RuntimeDep, ca
     stage = (body.stage if body else None) or next(iter(registry.STAGES))
     registry.get_stage(stage)
     job_id = reprocess.reprocess_asset(session, asset_id, stage, actor=caller,
-                                       max_attempts=rt.settings.job_max_attempts)
+                                       max_attempts=rt.settings.queue.max_attempts)
     if job_id is None:  # a live job already covers it: report that one
         job_id = session.scalar(select(Job.id).where(Job.asset_id == asset_id, Job.status.in_(jobs.LIVE))
                                 .order_by(Job.id.desc()).limit(1))
@@ -57,7 +58,7 @@ def reprocess_missing(body: ReprocessAllRequest, session: SessionDep, rt: Runtim
     queued = 0
     for asset_id in targets:
         if reprocess.reprocess_asset(session, asset_id, stage, actor=caller,
-                                     max_attempts=rt.settings.job_max_attempts) is not None:
+                                     max_attempts=rt.settings.queue.max_attempts) is not None:
             queued += 1
     session.commit()
     return ReprocessAllAccepted(stage=stage, queued=queued)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import uuid
 from datetime import datetime
@@ -33,8 +32,7 @@ from vidpipe.search import (
 )
 from vidpipe.search.floors import FLOORS
 from vidpipe.search.index import require_vectors
-from vidpipe.understanding.config import UnderstandingConfig
-from vidpipe.understanding.embedders import load_configured
+from vidpipe.search.query import query_embedders
 
 router = APIRouter(tags=["search"], responses={401: {"model": ErrorBody}, 501: {"model": ErrorBody},
                                                503: {"model": ErrorBody}})
@@ -96,14 +94,6 @@ class DuplicateList(BaseModel):
     near: list[DuplicatePublic]
 
 
-def query_embedders(rt: Runtime, modalities: list[str]):
-    """The configured embedders these modalities need (loaded once per process), and why others are missing."""
-    config = UnderstandingConfig.from_settings(rt.settings)
-    needed = {MODALITIES[m][0] for m in modalities}
-    config = dataclasses.replace(config, embedders=tuple(e for e in config.embedders if e in needed))
-    return load_configured(config)
-
-
 def _hit(h: Hit, base: str | None) -> SearchHitPublic:
     thumb = views.media_url(base, h.thumbnail_key) if h.thumbnail_key else None
     return SearchHitPublic(asset_id=h.asset_id, start=h.start, end=h.end, score=h.score, modality=h.modality,
@@ -132,7 +122,7 @@ class SearchStatus(BaseModel):
 @router.get("/search/status", response_model=SearchStatus)
 def search_status(rt: RuntimeDep, caller: CallerDep) -> SearchStatus:
     """Which modalities this server can search, and why not (shown on the console's status page, not per query)."""
-    embedders, status = query_embedders(rt, list(MODALITIES))
+    embedders, status = query_embedders(rt.settings, list(MODALITIES))
     _, unavailable = encode_query_status(embedders, status)
     return SearchStatus(modalities={m: ModalityStatus(available=m not in unavailable, reason=unavailable.get(m),
                                                       floor=FLOORS[MODALITIES[m][1][0]]) for m in MODALITIES})
@@ -174,7 +164,7 @@ def search_media(
                           machine_tag_min_score, since, group_by_asset, limit, cursor)
         return make_entry(results.model_dump_json().encode())
 
-    entry = rt.cache.reads.get(key, LISTS_VERSION, rt.settings.cache_list_ttl_seconds, load)
+    entry = rt.cache.reads.get(key, LISTS_VERSION, rt.settings.cache.list_ttl_seconds, load)
     return entry_response(request, entry)  # type: ignore[arg-type] - the loader never returns None
 
 
@@ -182,7 +172,7 @@ def _search(rt: Runtime, session, q: str, modality: str, min_duration: float | N
             min_height: int | None, tag: list[str], machine_tag: list[str], machine_tag_min_score: float,
             since: datetime | None, group_by_asset: bool, limit: int, cursor: str | None) -> SearchResults:
     modalities = list(MODALITIES) if modality == "all" else [modality]
-    embedders, status = query_embedders(rt, modalities)
+    embedders, status = query_embedders(rt.settings, modalities)
     vectors, unavailable = encode_query(q, embedders, modalities, status)
     filters = SearchFilters(min_duration=min_duration, max_duration=max_duration, min_height=min_height, tags=tag,
                             machine_tags=machine_tag, machine_tag_min_score=machine_tag_min_score, since=since)

@@ -12,8 +12,8 @@ from sqlalchemy import select
 from vidpipe.api import thumbnail_at
 from vidpipe.api.deps import CallerDep, RuntimeDep, SessionDep
 from vidpipe.api.schemas import ErrorBody
+from vidpipe.db.models import Asset, MediaInfo
 from vidpipe.errors import NotFoundError
-from vidpipe.store.models import Asset, MediaInfo
 
 router = APIRouter(prefix="/assets", tags=["assets"], responses={401: {"model": ErrorBody}, 404: {"model": ErrorBody}})
 
@@ -37,8 +37,8 @@ def thumbnail(asset_id: uuid.UUID, request: Request, session: SessionDep, rt: Ru
     headers = {"ETag": etag, "Cache-Control": "private, max-age=86400"}
     if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
         return Response(status_code=304, headers=headers)
-    key = thumbnail_at.cached_still(rt.blobs, asset_id, row.original_key, req, rt.settings.scratch_root,
+    key = thumbnail_at.cached_still(rt.media_store, asset_id, row.original_key, req, rt.settings.scratch_root,
                                     max_frame_pixels=rt.settings.limits.max_frame_pixels)
-    with rt.blobs.open_read(key) as fh:
+    with rt.media_store.open_read(key) as fh:
         body = fh.read()
     return Response(body, media_type="image/jpeg", headers=headers)

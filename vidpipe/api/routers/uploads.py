@@ -29,11 +29,11 @@ from vidpipe.api import upload as multipart
 from vidpipe.api import views
 from vidpipe.api.deps import IngestCallerDep, RuntimeDep, SessionDep
 from vidpipe.api.schemas import AssetPublic, ErrorBody, StrictInt, Text
+from vidpipe.db.models.web import UploadSession
+from vidpipe.db.profiles import resolve_profile
 from vidpipe.errors import InputError, LimitExceededError, NotFoundError, TransientError, VidpipeError
 from vidpipe.ingest.service import IngestRequest, ingest_stream
 from vidpipe.runtime import Runtime
-from vidpipe.store.profiles import resolve_profile
-from vidpipe.store.web_models import UploadSession
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/uploads", tags=["uploads"], responses={401: {"model": ErrorBody}})

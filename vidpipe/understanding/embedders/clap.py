@@ -6,15 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from vidpipe.understanding.embedders.base import (
-    Embedder,
-    EmbedderUnavailable,
-    hub_version,
-    l2_normalize,
-    resolve_model,
-    unavailable_reason,
-)
-from vidpipe.understanding.embedders.clip import _features
+from vidpipe.understanding.embedders.base import Embedder
+from vidpipe.understanding.embedders.transformers_loader import embed_batches, load_checkpoint
 
 
 def resample(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
@@ -31,24 +24,18 @@ class ClapEmbedder(Embedder):
     modalities = frozenset({"audio", "text"})
 
     def __init__(self, model: str, *, device: str = "cpu", batch_size: int = 8) -> None:
-        try:
-            import torch
+        def load(source: str):
             from transformers import AutoTokenizer, ClapFeatureExtractor, ClapModel
-        except ImportError as exc:
-            raise EmbedderUnavailable(f"clap needs the `ml` extra (torch, transformers): {exc}") from exc
-        source, version = resolve_model(model)
-        try:
-            self._model = ClapModel.from_pretrained(source).to(device).eval()
-            fused = bool(getattr(self._model.config.audio_config, "enable_fusion", False))
+
+            loaded = ClapModel.from_pretrained(source).to(device).eval()
+            fused = bool(getattr(loaded.config.audio_config, "enable_fusion", False))
             # Unfused checkpoints take one mel channel; the extractor's default "fusion" input has four.
-            self._features = ClapFeatureExtractor.from_pretrained(
-                source, truncation="fusion" if fused else "rand_trunc")
-            self._tokenizer = AutoTokenizer.from_pretrained(source)
-        except (OSError, ValueError) as exc:
-            raise EmbedderUnavailable(f"clap model {model!r} cannot be loaded: {unavailable_reason(exc)}") from exc
-        self._torch = torch
+            extractor = ClapFeatureExtractor.from_pretrained(source, truncation="fusion" if fused else "rand_trunc")
+            return loaded, extractor, AutoTokenizer.from_pretrained(source)
+
+        self._torch, (self._model, self._features, self._tokenizer), self.version = load_checkpoint("clap", model,
+                                                                                                    load)
         self.model = model
-        self.version = version or hub_version(model)
         self.dim = int(self._model.config.projection_dim)
         self.device = device
         self.batch_size = batch_size
@@ -59,19 +46,17 @@ class ClapEmbedder(Embedder):
     def embed_audio(self, clips: Sequence[np.ndarray], sample_rate: int) -> np.ndarray:
         limit = int(self.max_seconds * self.sample_rate)
         prepared = [resample(c, sample_rate, self.sample_rate)[:limit] for c in clips]
-        out = []
-        for i in range(0, len(prepared), self.batch_size):
-            inputs = self._features(prepared[i:i + self.batch_size], sampling_rate=self.sample_rate,
-                                    return_tensors="pt").to(self.device)
-            with self._torch.inference_mode():
-                out.append(_features(self._model.get_audio_features(**inputs)))
-        return l2_normalize(np.concatenate(out)) if out else np.zeros((0, self.dim), np.float32)
+
+        def forward(batch):
+            inputs = self._features(list(batch), sampling_rate=self.sample_rate, return_tensors="pt").to(self.device)
+            return self._model.get_audio_features(**inputs)
+
+        return embed_batches(self._torch, prepared, self.batch_size, self.dim, forward)
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
-        out = []
-        for i in range(0, len(texts), self.batch_size):
-            inputs = self._tokenizer(list(texts[i:i + self.batch_size]), padding=True, truncation=True,
-                                     max_length=77, return_tensors="pt").to(self.device)
-            with self._torch.inference_mode():
-                out.append(_features(self._model.get_text_features(**inputs)))
-        return l2_normalize(np.concatenate(out)) if out else np.zeros((0, self.dim), np.float32)
+        def forward(batch):
+            inputs = self._tokenizer(list(batch), padding=True, truncation=True, max_length=77,
+                                     return_tensors="pt").to(self.device)
+            return self._model.get_text_features(**inputs)
+
+        return embed_batches(self._torch, texts, self.batch_size, self.dim, forward)

@@ -1,0 +1,109 @@
+"""What every command shares: the consoles, settings and runtime as an entry point builds them, failing cleanly."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from vidpipe.cli.failures import as_user_error, one_line
+from vidpipe.errors import VidpipeError
+from vidpipe.logs import setup_logging
+from vidpipe.settings import Settings
+from vidpipe.states import AssetStatus
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def load_settings() -> Settings:
+    settings = Settings()
+    setup_logging(settings.log_level, settings.log_json)
+    return prepare_settings(settings)  # secrets from Secrets Manager (only when configured), EMF on AWS
+
+
+def prepare_settings(settings: Settings) -> Settings:
+    """Settings as an entry point must use them (vidpipe.cloud.startup); a configuration error exits 2."""
+    from vidpipe.cloud.startup import prepare_settings as prepare
+
+    try:
+        return prepare(settings)
+    except VidpipeError as exc:
+        err_console.print(f"[red]error[/red] ({exc.code}): {exc.message}")
+        raise typer.Exit(2) from exc
+
+
+def open_runtime(settings: Settings | None = None, **kwargs):
+    from vidpipe.runtime import Runtime
+
+    settings = settings or load_settings()
+    try:
+        return Runtime.from_settings(settings, **kwargs)
+    except Exception as exc:
+        error = as_user_error(exc)
+        if error is None:
+            raise
+        err_console.print(f"[red]error:[/red] {one_line(error)}")
+        raise typer.Exit(2) from exc
+
+
+def fail(exc: VidpipeError) -> typer.Exit:
+    err_console.print(f"[red]error[/red] ({exc.code}): {exc.message}")
+    return typer.Exit(1)
+
+
+def install_stop_handlers(stop) -> None:
+    def handler(signum, frame):  # second signal: leave now
+        signal.signal(signum, signal.SIG_DFL)
+        stop()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+def state_assets(rt, ids):
+    from sqlalchemy import select
+
+    from vidpipe.db.models import Asset
+
+    with rt.db.session() as s:
+        found = {a.id: a for a in s.scalars(select(Asset).where(Asset.id.in_(ids)))}
+    return [found[i] for i in ids if i in found]
+
+
+def _stream_summary(asset) -> str:
+    info = asset.media_info
+    if info is None:
+        return "-"
+    streams = info.probe.get("streams", [])
+    kinds = [s.get("type") for s in streams]
+    parts = []
+    if info.has_video:
+        parts.append(f"{info.width}x{info.height} {info.video_codec}")
+    if info.has_audio:
+        parts.append(f"{kinds.count('audio')}× {info.audio_codec}")
+    return ", ".join(parts)
+
+
+def print_asset_table(assets, media_root: Path | None = None) -> None:
+    caption = f"output keys are relative to the media store at {media_root}" if media_root else None
+    table = Table(title="vidpipe assets", caption=caption)
+    for col in ("asset", "name", "status", "duration", "streams", "renditions", "outputs / reason"):
+        table.add_column(col, overflow="fold")
+    for a in assets:
+        duration = f"{a.media_info.duration:.1f}s" if a.media_info and a.media_info.duration else "-"
+        renditions = ", ".join(r.name for r in a.renditions) or "-"
+        if a.status == AssetStatus.FAILED:
+            where = f"[red]{a.error_message}[/red]"
+        else:
+            keys = {art.kind: art.key for art in a.artifacts}
+            where = "\n".join(f"{label}: {keys[kind]}" for label, kind in
+                              (("HLS", "hls_master"), ("poster", "poster"), ("sprites", "sprite_vtt"),
+                               ("waveform", "waveform")) if kind in keys) or "-"
+        style = {AssetStatus.READY: "green", AssetStatus.FAILED: "red"}.get(a.status, "yellow")
+        table.add_row(str(a.id)[:8], a.original_name, f"[{style}]{a.status}[/{style}]", duration,
+                      _stream_summary(a), renditions, where)
+    console.print(table)
