@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from tests.integration.test_search import _drop_search_indexes, add_asset, session  # noqa: F401 - fixtures
+from vidpipe.contract import UnderstandingResult
+from vidpipe.db.models import MediaInfo
+from vidpipe.db.understanding import save_understanding
 from vidpipe.search import duplicates
-from vidpipe.stages.base import UnderstandingResult
-from vidpipe.store.models import MediaInfo
-from vidpipe.store.understanding import save_understanding
 
 
 def _prints(flip_bits: int, size=(320, 180)) -> dict:

@@ -11,12 +11,12 @@ import pytest
 from vidpipe.analysis import registry
 from vidpipe.analysis.normalize import plan_gain
 from vidpipe.analysis.pipeline import run_pass
-from vidpipe.media import samples
-from vidpipe.media.probe import probe_file
+from vidpipe.contract import StageInput
+from vidpipe.ffmpeg import samples
+from vidpipe.ffmpeg.probe import probe_file
 from vidpipe.profiles import Profile, Rung
 from vidpipe.settings import Limits
 from vidpipe.stages import transcode
-from vidpipe.stages.base import StageInput
 
 PROFILE = Profile("loud", (Rung(360, 500, 96),), segment_seconds=1.0, x264_preset="ultrafast")
 

@@ -12,7 +12,7 @@ from vidpipe.analysis.black import is_black
 from vidpipe.analysis.cuts import thumbnail
 from vidpipe.analysis.picture import Picture, rgb_luma
 from vidpipe.analysis.pipeline import run_pass
-from vidpipe.media.probe import probe_file
+from vidpipe.ffmpeg.probe import probe_file
 from vidpipe.settings import Limits
 
 
