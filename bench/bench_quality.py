@@ -292,8 +292,9 @@ def bench_cost(files: list[Path], speech: tuple[float, float]) -> None:
     print(f"  1080p30 60 s clip: bare decode wall {d[0]:.1f} s / CPU {d[1]:.1f} s, pass without speech wall "
           f"{o[0]:.1f} s / CPU {o[1]:.1f} s; ratio wall {o[0] / d[0]:.2f}, CPU {o[1] / d[1]:.2f}")
     cpu_s, seconds = speech
-    print(f"  speech (VAD + ASR) CPU {cpu_s:.1f} s for {seconds:.0f} s of narration: {cpu_s / seconds:.2f}x real time",
-          flush=True)
+    if seconds:  # the speech section ran (it needs espeak-ng to build its clips)
+        print(f"  speech (VAD + ASR) CPU {cpu_s:.1f} s for {seconds:.0f} s of narration: {cpu_s / seconds:.2f}x real "
+              "time", flush=True)
 
 
 def main() -> None:
@@ -308,7 +309,8 @@ def main() -> None:
         bench_cuts(truth["cuts"])
         bench_cuts(truth["cuts_holdout"], "4 held-out clips (thresholds not tuned on them)")
     loud = bench_dups(truth["dups"]) if wanted & {"dups", "loudness"} else {}
-    speech = bench_speech(truth["speech"], truth["sentences"]) if wanted & {"speech", "cost"} else (0.0, 1.0)
+    speech = (bench_speech(truth["speech"], truth["sentences"]) if "speech" in wanted and truth["speech"]
+              else (0.0, 0.0))
     if "loudness" in wanted:
         bench_loudness(loud, truth["loud"])
     if "cost" in wanted:

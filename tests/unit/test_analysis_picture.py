@@ -88,3 +88,15 @@ def test_an_analyzer_without_on_picture_still_gets_rgb(media):
     result = run_pass(path, probe_file(path, Limits()), selection)
     assert len(seen) == result.stats.video_frames and all(len(s) == 3 and s[2] == 3 for s in seen)
     assert result.stats.rgb_frames == result.stats.video_frames
+
+
+def test_a_fade_between_pictures_of_unequal_brightness_is_found():
+    """The frame half-way between a bright and a dim picture is not the dark one: the fade still counts."""
+    from vidpipe.analysis.cuts import detect
+
+    rng = np.random.default_rng(4)
+    bright, dim = rng.uniform(0.55, 1.0, 336).astype(np.float32), rng.uniform(0.0, 0.3, 336).astype(np.float32)
+    frames = [bright] * 60 + [bright * (1 - (k + 1) / 20) for k in range(20)]
+    frames += [dim * (k / 3) for k in range(3)] + [dim] * 60
+    found = detect(np.stack(frames), 25.0)
+    assert [kind for _, kind in found] == ["gradual"] and 60 <= found[0][0] <= 83

@@ -140,7 +140,12 @@ def _centre(full: np.ndarray, c: int, w: int) -> int:
 
 def _is_blend(full: np.ndarray, dark: np.ndarray, c: int, w: int, max_error: float) -> bool:
     """The middle frame is a mix of the pictures around it (a dissolve) or dark (a fade through black), not the
-    picture half-way through a movement (a pan's middle is neither)."""
+    picture half-way through a movement (a pan's middle is neither). A fade's dark frame need not be the frame
+    half-way between the two pictures (they differ in brightness, so the fade out and in are uneven): a dark
+    frame inside the window counts, the ends of the window being lit."""
+    near = dark[max(0, c - w + 1): c + w]
+    if near.any() and not (dark[max(0, c - w)] or dark[min(len(dark) - 1, c + w)]):
+        return True
     if dark[c] and not (dark[c - w] and dark[c + w]):
         return True
     a, b = full[max(0, c - w)], full[min(len(full) - 1, c + w)]
