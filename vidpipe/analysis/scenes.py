@@ -32,7 +32,11 @@ def keyframe_score(picture: np.ndarray) -> float:
     """0 for black/flat pictures; otherwise log sharpness (Laplacian variance) plus a contrast term.
     `picture`: RGB (H, W, 3) or luma (H, W), uint8."""
     half = picture[::2, ::2].astype(np.float32)
-    gray = half.mean(axis=2) if half.ndim == 3 else half
+    return keyframe_score_gray(half.mean(axis=2) if half.ndim == 3 else half)
+
+
+def keyframe_score_gray(gray: np.ndarray) -> float:
+    """keyframe_score of a float32 grey picture (0-255) already halved in each direction."""
     mean, std = float(gray.mean()), float(gray.std())
     if mean < _BLACK_MEAN or std < _FLAT_STD:
         return 0.0
@@ -124,7 +128,8 @@ class SceneAnalyzer:
             self._next_candidate = t + 1.0 / self._per_second
             # the only RGB this analyzer needs: a few candidates per second, converted from the decoded frame
             rgb = picture.rgb()
-            self._candidates.append((t, keyframe_score(picture.luma), rgb if picture.owns_rgb else rgb.copy()))
+            self._candidates.append((t, keyframe_score_gray(picture.luma_half()),
+                                     rgb if picture.owns_rgb else rgb.copy()))
             self._compact(t)
 
     def _cut_at(self, t: float, kind: str) -> None:
