@@ -41,8 +41,8 @@ def _plane(frame: Any) -> np.ndarray:
 class Picture:
     """A frame for the video analyzers: `luma` (H, W) uint8 full range, `small` = luma[::4, ::4], `rgb()`."""
 
-    __slots__ = ("_converted", "_frame", "_full", "_luma", "_raw", "_reformat", "_rgb", "_small", "_small_raw",
-                 "rotation")
+    __slots__ = ("_converted", "_direct", "_frame", "_full", "_luma", "_raw", "_reformat", "_rgb", "_small",
+                 "_small_raw", "rotation")
 
     def __init__(self, *, luma: np.ndarray | None = None, rgb: np.ndarray | None = None, frame: Any = None,
                  reformat: Any = None, rotation: int = 0) -> None:
@@ -52,6 +52,7 @@ class Picture:
         self._raw: np.ndarray | None = None  # the decoder's luma plane (a view), range not yet stretched
         self._full = True
         self._converted = False
+        self._direct = False  # luma straight from the decoded frame, which is at the analysis size
         self.rotation = rotation
 
     @classmethod
@@ -66,15 +67,17 @@ class Picture:
         `reformat(frame, fmt)` scales/converts to the analysis size on this thread; `rgb_reformat` does the same
         on the analyzers' thread (swscale contexts are not shared between threads), for `rgb()` on demand."""
         fmt = frame.format.name
+        direct = False
         if fmt not in _YUV8 or (frame.width, frame.height) != size:
             converted = reformat(frame, "yuv420p")
             luma, full = _plane(converted), converted.color_range == _JPEG_RANGE
         else:
             luma, full = _plane(frame), fmt in _FULL_RANGE_FORMATS or frame.color_range == _JPEG_RANGE
+            direct = True
         if rotation:
             luma = np.rot90(luma, k=rotation // 90)
         picture = cls(frame=frame, reformat=rgb_reformat, rotation=rotation)
-        picture._raw, picture._full = luma, full
+        picture._raw, picture._full, picture._direct = luma, full, direct
         return picture
 
     def _stretch(self, raw: np.ndarray) -> np.ndarray:
@@ -134,6 +137,11 @@ class Picture:
             else:
                 self._small = np.ascontiguousarray(self.luma[::4, ::4])
         return self._small
+
+    @property
+    def direct(self) -> bool:
+        """The decoded frame is already at the analysis size: keeping this picture costs no more than its RGB."""
+        return self._direct
 
     @property
     def owns_rgb(self) -> bool:

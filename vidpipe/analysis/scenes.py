@@ -105,8 +105,9 @@ class SceneAnalyzer:
         self._next_candidate = 0.0
         self._cuts: list[float] = []
         self._kinds: list[str] = []
-        self._candidates: list[tuple[float, float, np.ndarray]] = []  # (t, score, rgb), open scene(s)
-        self._closed: list[tuple[float, float, np.ndarray] | None] = []  # best key frame of each closed scene
+        # (t, score, rgb or a small Picture converted when it wins), open scene(s)
+        self._candidates: list[tuple[float, float, np.ndarray | Picture]] = []
+        self._closed: list[tuple[float, float, np.ndarray | Picture] | None] = []  # best of each closed scene
         self._last_t = 0.0
         self._lag_seconds = _LOOKAHEAD_SECONDS + _BLOCK_SECONDS + 1.0
 
@@ -126,10 +127,11 @@ class SceneAnalyzer:
             self._cut_at(cut, kind)
         if t >= self._next_candidate:
             self._next_candidate = t + 1.0 / self._per_second
-            # the only RGB this analyzer needs: a few candidates per second, converted from the decoded frame
-            rgb = picture.rgb()
-            self._candidates.append((t, keyframe_score_gray(picture.luma_half()),
-                                     rgb if picture.owns_rgb else rgb.copy()))
+            # The only RGB this analyzer needs. A small decoded frame (already at the analysis size) is kept as it
+            # is and converted only if it wins its scene; a large one is converted now (keeping it would hold
+            # megabytes per candidate).
+            keep = picture if picture.direct else (picture.rgb() if picture.owns_rgb else picture.rgb().copy())
+            self._candidates.append((t, keyframe_score_gray(picture.luma_half()), keep))
             self._compact(t)
 
     def _cut_at(self, t: float, kind: str) -> None:
@@ -157,6 +159,8 @@ class SceneAnalyzer:
         out = AnalyzerOutput(data={"keyframes": {}})
         for i, (start, stop) in enumerate(zip(bounds, bounds[1:], strict=False)):
             best = self._closed[i] if i < len(self._closed) else None
+            if best is not None and isinstance(best[2], Picture):
+                best = (best[0], best[1], best[2].rgb())
             detail = {"index": i} | ({"transition": self._kinds[i - 1]} if i > 0 else {})
             seg = Segment(kind="scene", start=round(start, 3), end=round(stop, 3), detail=detail)
             if best is not None:
