@@ -184,7 +184,8 @@ class Settings(BaseSettings):
     # --- security: signed playback URLs, request limits (see docs/security.md) --------------------------------
     # Players and embeds get expiring signed URLs instead of an API key (vidpipe.playback.signing).
     playback_signer: Literal["local", "cloudfront"] = "local"
-    # local: the HMAC key (or a Secrets Manager ARN); unset: a random key kept in data_dir/playback-signing.key.
+    # The route tokens' HMAC key (or a Secrets Manager ARN); unset: local keeps a random one in
+    # data_dir/playback-signing.key, cloudfront derives it from the CloudFront private key.
     playback_signing_key: SecretStr | None = None
     playback_url_ttl_seconds: int = Field(default=6 * 3600, ge=60, le=7 * 24 * 3600)
     cloudfront_domain: str | None = None  # e.g. d111111abcdef8.cloudfront.net, its origin the media bucket's root

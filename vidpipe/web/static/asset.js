@@ -173,7 +173,9 @@ async function describe(ids) {
 function assetLink(id, known) {
   const x = known.get(id);
   return h('a', { href: `/assets/${id}`, class: 'asset-link' },
-    x && x.poster_url ? h('img', { src: x.poster_url, alt: '', loading: 'lazy', width: 64, height: 36 }) : null,
+    x && (x.playback?.poster_url || x.poster_url)
+      ? h('img', { src: x.playback?.poster_url || x.poster_url, alt: '', loading: 'lazy', width: 64, height: 36 })
+      : null,
     x ? (x.title || x.original_name) : 'an asset you cannot see');
 }
 
