@@ -118,7 +118,7 @@ def run_pass(path: Path, probe: dict[str, Any], selection: Selection, *, opener:
         ctx.width, ctx.height, ctx.source_width, ctx.source_height = size[0], size[1], w, h
         ctx.fps = video_info.get("fps")
         video = VideoFrames(path, opener, stats, stream_index=video_info["index"], size=size, rotation=rotation,
-                            fast_decode=fast_decode)
+                            fast_decode=fast_decode, source_size=(w, h))
     # Derivers may want the audio track (e.g. audio embeddings) even when no audio analyzer runs.
     if audio_info and (audio_analyzers or selection.derivers):
         layout = loudness_layout(int(audio_info.get("channels") or 1), audio_info.get("channel_layout"))
@@ -158,11 +158,13 @@ def run_pass(path: Path, probe: dict[str, Any], selection: Selection, *, opener:
             audio_thread.start()
         if video is not None:
             video.start()
-            for t, index, rgb in video:
+            for t, index, picture in video:
                 if should_stop():
                     raise JobCancelledError("analysis stopped on request")
                 for a in list(video_analyzers):
-                    ok, _ = timed.call(a, a.on_frame, t, index, rgb)
+                    # on_picture: luma without a colour conversion; on_frame: RGB, converted once per frame
+                    ok, _ = (timed.call(a, a.on_picture, t, index, picture) if hasattr(a, "on_picture")
+                             else timed.call(a, a.on_frame, t, index, picture.rgb()))
                     if not ok:
                         video_analyzers.remove(a)
                 if duration > 0 and index % 15 == 0:

@@ -257,10 +257,25 @@ def _per_title(plan: hls.TranscodePlan, input_args: list[str], inp: StageInput,
     return dataclasses.replace(plan, rungs=rungs), decision, quality
 
 
+def _normalised(plan: hls.TranscodePlan, probe: dict[str, Any], inp: StageInput
+                ) -> tuple[hls.TranscodePlan, list[dict[str, Any]]]:
+    """Each audio track measured and given the gain (and limiter) that brings it to the profile's target."""
+    from vidpipe.analysis.normalize import normalise_tracks
+
+    target = float(inp.profile.loudness_target_lufs)  # type: ignore[arg-type]
+    done = normalise_tracks(inp.source_path, probe, [t.source_index for t in plan.audio], target,
+                            inp.profile.loudness_peak_dbtp)
+    return (dataclasses.replace(plan, audio_filters=tuple(n.filter for n in done)),
+            [{"track": t.name, **n.as_dict(target)} for t, n in zip(plan.audio, done, strict=True)])
+
+
 def run(inp: StageInput) -> StageResult:
     """Transcode the source into an HLS ladder (plus waveform.json for audio-only assets)."""
     probe = _probe(inp)
     plan = hls.plan_transcode(probe, inp.profile)
+    loudness = None
+    if inp.profile.loudness_target_lufs is not None and plan.audio:
+        plan, loudness = _normalised(plan, probe, inp)
     hls_dir = inp.work_dir / "hls"
     for rendition in [r.name for r in plan.rungs] + [a.name for a in plan.audio] + [t.name for t in plan.subtitles]:
         (hls_dir / rendition).mkdir(parents=True, exist_ok=True)
@@ -300,5 +315,5 @@ def run(inp: StageInput) -> StageResult:
                 "audio": [{"name": a.name, "language": a.language} for a in plan.audio],
                 "subtitles": [{"name": t.name, "language": t.language} for t in plan.subtitles],
                 "deinterlaced": plan.deinterlace, "tone_mapped_from": plan.tonemap_from, "ladder_decision": decision,
-                "quality": quality}
+                "quality": quality} | ({"loudness_normalisation": loudness} if loudness is not None else {})
     return StageResult(outputs=outputs, renditions=[_rendition_info(v, quality) for v in variants], metadata=metadata)
