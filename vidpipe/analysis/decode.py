@@ -199,6 +199,7 @@ class VideoFrames(_Producer):
 
     def _scale_all(self, put) -> None:
         picture_put = self._picture_put(put)
+        assert self._decoder is not None  # set before the scaling thread starts
         for item in self._decoder:
             picture_put(item)
 

@@ -150,7 +150,8 @@ class Picture:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return self.luma.shape[:2]  # type: ignore[return-value]
+        height, width = self.luma.shape[:2]
+        return height, width
 
     def rgb(self) -> np.ndarray:
         """(H, W, 3) uint8 RGB, upright, converted on first use and kept."""

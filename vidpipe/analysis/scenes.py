@@ -159,8 +159,8 @@ class SceneAnalyzer:
         out = AnalyzerOutput(data={"keyframes": {}})
         for i, (start, stop) in enumerate(zip(bounds, bounds[1:], strict=False)):
             best = self._closed[i] if i < len(self._closed) else None
-            if best is not None and isinstance(best[2], Picture):
-                best = (best[0], best[1], best[2].rgb())
+            if best is not None:  # a Picture kept as decoded is converted only now that it won its scene
+                best = (best[0], best[1], best[2].rgb() if isinstance(best[2], Picture) else best[2])
             detail = {"index": i} | ({"transition": self._kinds[i - 1]} if i > 0 else {})
             seg = Segment(kind="scene", start=round(start, 3), end=round(stop, 3), detail=detail)
             if best is not None:
