@@ -74,6 +74,7 @@ def create_api(runtime: Runtime, *, console: Callable[[FastAPI], None] | None = 
     handlers.install(app)
     app.add_exception_handler(405, openapi.method_not_allowed)  # Allow: every method of the path
     app.add_middleware(openapi.RejectNul)
+    # FastAPI's documented way to customise the schema is to replace the method on the instance
     app.openapi = partial(openapi.truthful_openapi, app, runtime.settings)  # type: ignore[method-assign]
     docs.install(app)  # /docs and /redoc from vendored files (offline)
     app.add_exception_handler(RateLimitedError, rate_limited)  # 429 with Retry-After

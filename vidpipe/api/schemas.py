@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StringConstraints, model_validator
+from pydantic.json_schema import JsonValue
 
 from vidpipe.states import AssetStatus, JobStatus
 
@@ -183,7 +184,7 @@ class AssetCreateFromSource(_AssetFields):
         return {"title": base["title"], "description": base.get("description", ""), "anyOf": variants}
 
 
-def _stage_names() -> list[str]:
+def _stage_names() -> list[JsonValue]:  # for json_schema_extra
     from vidpipe.stages import registry
 
     return list(registry.STAGES)

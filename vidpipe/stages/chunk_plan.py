@@ -31,7 +31,8 @@ def plan_from_json(doc: dict[str, Any]) -> hls.TranscodePlan:
         **doc, "fps": Fraction(doc["fps"]) if doc.get("fps") else None,
         "rungs": tuple(hls.PlannedRung(**r) for r in doc["rungs"]),
         "audio": tuple(hls.AudioTrack(**a) for a in doc["audio"]),
-        "subtitles": tuple(hls.SubtitleTrack(**t) for t in doc.get("subtitles") or ())})
+        "subtitles": tuple(hls.SubtitleTrack(**t) for t in doc.get("subtitles") or ()),
+        "audio_filters": tuple(doc.get("audio_filters") or ())})
 
 
 def chunk_to_json(c: chunking.Chunk) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
@@ -142,11 +143,11 @@ def _collect(plan: hls.TranscodePlan, hls_dir: Path) -> tuple[list[Output], list
         add_files(rung.name, segments)
     if plan.subtitles:
         first_pts = _first_pts_90k(hls_dir / plan.rungs[0].name / "index.m3u8")
-        for track in plan.subtitles:
-            outputs += _subtitle_files(hls_dir / track.name, plan.duration, first_pts)
-            variants.append(hls.Variant(track.name, "subtitles", f"{track.name}/index.m3u8", 0, "wvtt",
-                                        language=track.language, subtitle_group=hls.SUBTITLE_GROUP,
-                                        name_shown=track.title or track.language))
+        for sub in plan.subtitles:
+            outputs += _subtitle_files(hls_dir / sub.name, plan.duration, first_pts)
+            variants.append(hls.Variant(sub.name, "subtitles", f"{sub.name}/index.m3u8", 0, "wvtt",
+                                        language=sub.language, subtitle_group=hls.SUBTITLE_GROUP,
+                                        name_shown=sub.title or sub.language))
         for i, v in enumerate(variants):
             if v.kind == "video":
                 variants[i] = dataclasses.replace(v, subtitle_group=hls.SUBTITLE_GROUP)
@@ -216,15 +217,14 @@ def _per_title(plan: hls.TranscodePlan, input_args: list[str], inp: StageInput,
     """
     target, top = inp.profile.target_vmaf, plan.rungs[0]
     top_size, seconds = (top.width, top.height), sum(w.seconds for w in windows)
-    common = {"head_filters": hls.video_filters(plan), "video_stream": f"v:{plan.video_index}",
-              "preset": plan.x264_preset, "should_stop": inp.should_stop}
+    encode = partial(vmaf.trial_encodes, head_filters=hls.video_filters(plan), video_stream=f"v:{plan.video_index}",
+                     preset=plan.x264_preset, should_stop=inp.should_stop)
     stop = inp.should_stop
     sizes = [(r.width, r.height) for r in plan.rungs]
     with tempfile.TemporaryDirectory(dir=inp.work_dir, prefix="per-title-") as tmp:
         work = Path(tmp)
-        reference, first = vmaf.trial_encodes(input_args, windows, sizes=[top_size] * len(per_title.TRIAL_CRFS),
-                                              crfs=per_title.TRIAL_CRFS, work=work, reference_size=top_size,
-                                              **common)
+        reference, first = encode(input_args, windows, sizes=[top_size] * len(per_title.TRIAL_CRFS),
+                                  crfs=per_title.TRIAL_CRFS, work=work, reference_size=top_size)
         assert reference is not None
         scores = vmaf.vmaf_scores(first, reference, top_size, work, stop)
         trials = [per_title.Trial(c, v, vmaf.kbps(p, seconds))
@@ -232,8 +232,8 @@ def _per_title(plan: hls.TranscodePlan, input_args: list[str], inp: StageInput,
         inp.progress(0.05)
         crf = per_title.refine_crf(per_title.crf_for_target(trials, target))
         for attempt in range(2):
-            _, at_crf = vmaf.trial_encodes(input_args, windows, sizes=sizes, crfs=[crf] * len(sizes), work=work,
-                                           tag=f"rung{attempt}", **common)
+            _, at_crf = encode(input_args, windows, sizes=sizes, crfs=[crf] * len(sizes), work=work,
+                               tag=f"rung{attempt}")
             display = vmaf.vmaf_scores(at_crf, reference, top_size, work, stop)  # the top rung's: its own VMAF
             trials.append(per_title.Trial(crf, display[0], vmaf.kbps(at_crf[0], seconds)))
             corrected = per_title.refine_crf(per_title.crf_for_target(trials, target))
@@ -256,6 +256,18 @@ def _per_title(plan: hls.TranscodePlan, input_args: list[str], inp: StageInput,
                         "meets_target": not per_title.misses_target(v, target) if r is plan.rungs[0] else None}
                for r, v in zip(plan.rungs, own, strict=True) if r.name in keep}
     return dataclasses.replace(plan, rungs=rungs), decision, quality
+
+
+def _normalised(plan: hls.TranscodePlan, probe: dict[str, Any], inp: StageInput
+                ) -> tuple[hls.TranscodePlan, list[dict[str, Any]]]:
+    """Each audio track measured and given the gain (and limiter) that brings it to the profile's target."""
+    from vidpipe.analysis.normalize import normalise_tracks
+
+    target = float(inp.profile.loudness_target_lufs)  # type: ignore[arg-type]
+    done = normalise_tracks(inp.source_path, probe, [t.source_index for t in plan.audio], target,
+                            inp.profile.loudness_peak_dbtp)
+    return (dataclasses.replace(plan, audio_filters=tuple(n.filter for n in done)),
+            [{"track": t.name, **n.as_dict(target)} for t, n in zip(plan.audio, done, strict=True)])
 
 
 def decide(inp: StageInput) -> StageResult:
@@ -282,6 +294,9 @@ def run(inp: StageInput) -> StageResult:
     """Transcode the source into an HLS ladder (plus waveform.json for audio-only assets)."""
     probe = _probe(inp)
     plan = hls.plan_transcode(probe, inp.profile)
+    loudness = None
+    if inp.profile.loudness_target_lufs is not None and plan.audio:
+        plan, loudness = _normalised(plan, probe, inp)
     hls_dir = inp.work_dir / "hls"
     for rendition in [r.name for r in plan.rungs] + [a.name for a in plan.audio] + [t.name for t in plan.subtitles]:
         (hls_dir / rendition).mkdir(parents=True, exist_ok=True)
@@ -326,5 +341,5 @@ def run(inp: StageInput) -> StageResult:
                 "audio": [{"name": a.name, "language": a.language} for a in plan.audio],
                 "subtitles": [{"name": t.name, "language": t.language} for t in plan.subtitles],
                 "deinterlaced": plan.deinterlace, "tone_mapped_from": plan.tonemap_from, "ladder_decision": decision,
-                "quality": quality}
+                "quality": quality} | ({"loudness_normalisation": loudness} if loudness is not None else {})
     return StageResult(outputs=outputs, renditions=[_rendition_info(v, quality) for v in variants], metadata=metadata)

@@ -8,11 +8,11 @@ in a header (role read) or the console's session at `/v1/media/{key}`; with a si
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import StreamingResponse
-from sqlalchemy import literal, null, select, union_all
+from sqlalchemy import Row, literal, null, select, union_all
 from sqlalchemy.orm import Session
 
 from vidpipe.api import cdn_play
@@ -39,7 +39,8 @@ def _lookup(session: Session, key: str) -> tuple[str, str]:
                       literal("").label("name")).where(Artifact.asset_id == asset_id, Artifact.key == key)
     original = select(Asset.content_type, null().label("id"), Asset.size_bytes, Asset.sha256,
                       Asset.original_name).where(Asset.id == asset_id, Asset.original_key == key)
-    row = session.execute(union_all(artifact, original).limit(1)).first()
+    # the two selects' column types differ (NULL, '' stand-ins), so the union's row type is spelled out
+    row: Row[*tuple[Any, ...]] | None = session.execute(union_all(artifact, original).limit(1)).first()
     if row is None:
         raise NotFoundError(f"no media at {key}")
     if row.sha256:  # the original: its hash is the strongest validator there is
