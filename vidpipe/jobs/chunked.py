@@ -103,6 +103,7 @@ def _record(s: Session, job_id: int, result: StageResult) -> None:
 
 def after_part(s: Session, rt: Any, job: jobs.ClaimedJob, result: StageResult, actor: str) -> None:
     """A part succeeded, or (the audio job, which runs for a while on a film) published its segments so far."""
+    assert job.asset_id is not None  # parts are only ever queued for an asset
     _record(s, job.id, result)
     refresh(s, rt, job.asset_id, job.payload, actor)
 
