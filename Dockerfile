@@ -4,7 +4,9 @@
 # allow-list. Stages: deps (locked, hashed dependencies: the big cached layer) -> models (optional weights)
 # -> app (the vidpipe package only) -> runtime.
 
-# python:3.11-slim (Debian bookworm, linux/amd64 and arm64 index), pinned by digest: a rebuild gets the same base.
+# python:3.11-slim pinned by the digest of its multi-arch index: a rebuild gets the same base. Not verified from
+# the machine that wrote it (no registry access there); public projects record this digest as python:3.11-slim
+# (3.11.16, Debian 13 trixie) of August 2026. Verify before the first build (docs/deploy.md, The image).
 ARG PYTHON_IMAGE=python:3.11-slim@sha256:9c900dea9e8fb7e16277c179b555cc72d29a352dbc33cff48ad5a0412fd5bfc7
 
 FROM ${PYTHON_IMAGE} AS deps

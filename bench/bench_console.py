@@ -1,7 +1,7 @@
 """Benchmark the web console: the library page with 10,000 assets, the size of the console's own JS + CSS,
 and how fast a status change in the database reaches an open asset page.
 
-    python bench/bench_console.py [--assets 10000] [--requests 200] [--changes 20] [--no-append]
+    python bench/bench_console.py [--assets 10000] [--requests 200] [--changes 20] [--no-append] [--explain]
 
 A fresh embedded PostgreSQL under a temporary directory is seeded with rows inserted directly (assets with
 media info, renditions, artifacts, four stage jobs, machine tags), then the real API runs as `vidpipe serve`
@@ -176,6 +176,40 @@ def status_latency(rt, base: str, cookie: str, changes: int) -> list[float]:
     return latencies
 
 
+def explain_pages(rt) -> None:
+    """The execution time and plan of each page's grid query (EXPLAIN ANALYZE), to tell the database's share of
+    a page's time from the rest (reading the cards, rendering, the loopback)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from sqlalchemy import event
+
+    from vidpipe.web import library
+
+    for name, path in PAGES.items():
+        params = {k: v[0] for k, v in parse_qs(urlsplit(path).query).items()}
+        query = library.LibraryQuery(status=params.get("status"), tag=params.get("tag"),
+                                     sort=params.get("sort", "newest"))
+        for field, kind in (("min_duration", float), ("max_duration", float), ("min_height", int)):
+            if field in params:
+                setattr(query, field, kind(params[field]))
+        statements: list[tuple[str, object]] = []
+
+        def capture(_conn, _cursor, statement, parameters, _context, _many, into=statements) -> None:
+            into.append((statement, parameters))
+
+        with rt.db.session() as s:
+            event.listen(rt.db.engine, "before_cursor_execute", capture)
+            try:
+                library.load_page(s, query, None)
+            finally:
+                event.remove(rt.db.engine, "before_cursor_execute", capture)
+            cursor = s.connection().connection.dbapi_connection.cursor()
+            cursor.execute("EXPLAIN (ANALYZE) " + statements[0][0], statements[0][1])
+            plan = [row[0] for row in cursor.fetchall()]
+        scans = sorted({line.strip().removeprefix("->").strip().split("  ")[0] for line in plan if " Scan " in line})
+        print(f"{name:45s} grid query {plan[-1].split(':', 1)[1].strip():>10s}  ({'; '.join(scans)})")
+
+
 def append_section(body: str) -> None:
     existing = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
     start = existing.find(SECTION + "\n")
@@ -191,6 +225,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--changes", type=int, default=20)
     parser.add_argument("--no-append", action="store_true")
+    parser.add_argument("--explain", action="store_true", help="only the grid queries' plans and times")
     args = parser.parse_args()
 
     from vidpipe.runtime import Runtime
@@ -201,6 +236,9 @@ def main() -> None:
         server = None
         try:
             key = seed(rt, args.assets)
+            if args.explain:
+                explain_pages(rt)
+                return
             port = free_port()
             env = {k: v for k, v in os.environ.items() if not k.startswith("VIDPIPE_")}
             env |= {"VIDPIPE_DATA_DIR": str(data_dir), "VIDPIPE_LOG_LEVEL": "WARNING"}

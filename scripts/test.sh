@@ -19,5 +19,6 @@ if [ -x infra/install-tools.sh ]; then
 fi
 
 ruff check .
+mypy           # vidpipe/, configured in pyproject.toml [tool.mypy]
 lint-imports   # the layer order of docs/architecture.md (contracts in pyproject.toml)
 python -m pytest -q -p no:cacheprovider "$@"

@@ -34,6 +34,9 @@ class StageInput:
     title: str = ""  # the asset's own words, for stages that embed them
     description: str = ""
     settings: Settings | None = None  # configuration flows down; stages never read the environment
+    payload: dict[str, Any] = field(default_factory=dict)  # the job's own (a chunk job: which frames, what plan)
+    # Publish some outputs now, before the stage ends (its StageSpec.on_partial hook sees them); None: not offered.
+    publish: Callable[[StageResult], None] | None = None
 
 
 @dataclass

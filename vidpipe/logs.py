@@ -33,7 +33,7 @@ class _StderrHandler(logging.StreamHandler):
     """Writes to whatever sys.stderr is when a record is emitted, so a stream that was swapped in and closed since
     (a CLI test runner's capture, a daemonising parent) is never written to ("--- Logging error ---")."""
 
-    @property  # type: ignore[override]
+    @property
     def stream(self):  # noqa: D102
         return sys.stderr
 

@@ -43,6 +43,15 @@ class Profile:
     min_vmaf_step: float = 2.0  # a lower rung must look at least this much worse than the one above it
     # Per-analyzer options, e.g. {"scenes": {"detector": "hard", "threshold": 20}, "speech": {"engine": ...}}.
     analyzer_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Loudness-normalised audio renditions: every audio track measured (BS.1770) and brought to this integrated
+    # loudness by one linear gain (e.g. -23 LUFS EBU R128 broadcast, -16 LUFS streaming/podcasts), peaks kept
+    # under loudness_peak_dbtp by a limiter only when needed. None: the audio's own level.
+    loudness_target_lufs: float | None = None
+    loudness_peak_dbtp: float = -1.0
+    # Long videos (vidpipe.stages.chunk_plan): None takes the configured chunk_threshold_seconds and
+    # chunk_seconds.
+    chunk_threshold_seconds: float | None = None
+    chunk_seconds: float | None = None
 
 
 LADDER_MODES = ("per_title", "fixed")

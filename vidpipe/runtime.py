@@ -26,7 +26,8 @@ class Runtime:
     db: Database
     media_store: MediaStore
     dead_letter_sinks: list[Any] = field(default_factory=list)  # vidpipe.cloud.deadletter_queue (SQS when configured)
-    cache: Caching = None  # type: ignore[assignment] - built from settings when not given
+    # None (the default) is replaced in __post_init__, so every reader sees a Caching
+    cache: Caching = None  # type: ignore[assignment]  # see above: the dataclass default is a placeholder
 
     def __post_init__(self) -> None:
         if self.cache is None:

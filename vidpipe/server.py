@@ -22,15 +22,18 @@ def create_app(runtime: Runtime) -> FastAPI:
 
 
 _PLAY_TOKEN = re.compile(r"(/v1/play/)[^/?\s]+")
+_EMBED_GRANT = re.compile(r"(/embed/[^/?\s]+\?)\S+")  # the embed page's address carries the same grant
 
 
 class RedactPlaybackTokens(logging.Filter):
-    """Access-log lines show `/v1/play/<token>/...` as `/v1/play/-/...`: a signed URL is a credential for its
-    lifetime, so it stays out of logs like API keys do (which are never in URLs at all)."""
+    """Access-log lines show `/v1/play/<token>/...` as `/v1/play/-/...` and `/embed/<id>?<grant>` as
+    `/embed/<id>?-`: a signed URL is a credential for its lifetime, so it stays out of logs like API keys do
+    (which are never in URLs at all)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
-            record.args = tuple(_PLAY_TOKEN.sub(r"\1-", a) if isinstance(a, str) else a for a in record.args)
+            record.args = tuple(_EMBED_GRANT.sub(r"\1-", _PLAY_TOKEN.sub(r"\1-", a)) if isinstance(a, str) else a
+                                for a in record.args)
         return True
 
 

@@ -181,10 +181,19 @@ class Settings(BaseSettings):
     session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
     upload_session_hours: float = Field(default=24.0, gt=0)  # an unfinished chunked upload lives this long
     # --- end of web ------------------------------------------------------------------------------------------
+    # --- long videos: chunked transcode (vidpipe.stages.chunk_plan; a profile may override the first two) --
+    # A video at least this long is transcoded as chunk jobs any worker can claim, then joined; None: never.
+    chunk_threshold_seconds: float | None = Field(default=300.0, ge=0)
+    chunk_seconds: float = Field(default=60.0, gt=0)  # about this much of the video per chunk job
+    first_chunk_seconds: float = Field(default=8.0, gt=0)  # the first chunk is short: playable early
+    first_chunks: int = Field(default=2, ge=0)  # this many chunks (and the audio) jump the queue ...
+    first_chunk_priority: int = Field(default=5, ge=0)  # ... by this much priority
+    # --- end of long videos ----------------------------------------------------------------------------------
     # --- security: signed playback URLs, request limits (see docs/security.md) --------------------------------
     # Players and embeds get expiring signed URLs instead of an API key (vidpipe.playback.signing).
     playback_signer: Literal["local", "cloudfront"] = "local"
-    # local: the HMAC key (or a Secrets Manager ARN); unset: a random key kept in data_dir/playback-signing.key.
+    # The route tokens' HMAC key (or a Secrets Manager ARN); unset: local keeps a random one in
+    # data_dir/playback-signing.key, cloudfront derives it from the CloudFront private key.
     playback_signing_key: SecretStr | None = None
     playback_url_ttl_seconds: int = Field(default=6 * 3600, ge=60, le=7 * 24 * 3600)
     cloudfront_domain: str | None = None  # e.g. d111111abcdef8.cloudfront.net, its origin the media bucket's root

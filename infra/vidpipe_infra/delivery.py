@@ -1,11 +1,13 @@
 """Delivery: CloudFront in front of the media bucket (signed URLs, origin access control) and the web console.
 
-Players fetch `https://{distribution}/media/...` with a CloudFront signed URL the API hands out; the
-signing key pair is generated once by a small custom resource into Secrets Manager (the private key never
-appears in the template, a log or an output) and its public half becomes the distribution's key group.
-Every other path goes to the API tasks through a CloudFront VPC origin on the internal NLB, which is how a
-browser reaches the console (API Gateway demands an x-api-key header on every method, which a browser
-session does not carry; the app authenticates console and API callers itself).
+Players load playlists from the API's signed route `https://{distribution}/v1/play/{token}/...` (the default
+behaviour below), which rewrites every file URI in them into a CloudFront signed URL
+`https://{distribution}/media/...` (vidpipe/api/cdn_play.py): segments come from S3 through this distribution,
+never through the API. The signing key pair is generated once by a small custom resource into Secrets Manager
+(the private key never appears in the template, a log or an output) and its public half becomes the
+distribution's key group. Every other path goes to the API tasks through a CloudFront VPC origin on the
+internal NLB, which is how a browser reaches the console (API Gateway demands an x-api-key header on every
+method, which a browser session does not carry; the app authenticates console and API callers itself).
 """
 
 from __future__ import annotations

@@ -472,6 +472,12 @@ def test_dead_job_retried_from_the_jobs_page_runs_again(console: Console, page: 
     row = page.locator(f"#dead tr[data-job-id='{job_id}']")
     row.wait_for(timeout=10_000)
     assert "simulated: the worker vanished" in row.inner_text()
+    # The asset is named by its title (with its poster), not by a raw id.
+    with console.api() as api:
+        title = api.get(f"/v1/assets/{asset_id}").json()["title"] or "bars.mp4"
+    link = row.locator("a.asset-link")
+    assert link.get_attribute("href") == f"/assets/{asset_id}"
+    assert title in link.inner_text() and asset_id[:8] not in row.inner_text(), row.inner_text()
     shot(page, "jobs")
     row.get_by_role("button", name=f"Retry job {job_id}").click()
     row.wait_for(state="detached", timeout=10_000)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from vidpipe.cloud.cloudwatch import METRIC_NAME, NAMESPACE
-from vidpipe.settings import Settings
+from vidpipe.settings import _GROUPS, Settings, _flat_fields
 
 from .cfn import as_list, ref, refs, statements, text
 
@@ -102,7 +102,10 @@ def test_environment_matches_the_app_settings(dev) -> None:
     assert set(api_env) - set(worker_env) == PLAYBACK_ENV
     assert set(worker_env) == set(migrate_env) | BACKLOG_ENV
     assert set(api_env) >= BACKLOG_ENV  # the API publishes the backlog too: the metric exists at zero workers
-    fields = set(Settings.model_fields) | {n.removeprefix("VIDPIPE_").lower() for n in PLAYBACK_ENV}
+    # Top-level fields, and the flat (environment) names of the grouped ones (settings.cloud.s3_bucket is read
+    # from VIDPIPE_S3_BUCKET).
+    grouped = {flat for model in _GROUPS.values() for flat in _flat_fields(model)}
+    fields = set(Settings.model_fields) | grouped | {n.removeprefix("VIDPIPE_").lower() for n in PLAYBACK_ENV}
     unknown = {name for name in api_env if name.removeprefix("VIDPIPE_").lower() not in fields}
     assert not unknown, f"injected variables the app does not read: {unknown}"
     assert {

@@ -65,6 +65,41 @@ def test_signing_key_pair_lives_in_secrets_manager(dev) -> None:
     assert not [o for o in dev.template["Outputs"].values() if "KeyPair" in text(o["Value"])]
 
 
+def test_playback_route_reaches_the_api_and_signed_file_urls_reach_the_bucket(dev) -> None:
+    """What HLS through CloudFront relies on (vidpipe/api/cdn_play.py, docs/deploy.md): the API's signed route
+    `/v1/play/...` on the distribution's domain goes to the API tasks, and the file URLs the API signs
+    (`https://{domain}/{VIDPIPE_S3_PREFIX}{key}`) fall under the media behaviour, cached without their query."""
+    from fnmatch import fnmatchcase
+
+    from aws_cdk import aws_cloudfront as cloudfront
+
+    config = _distribution(dev)
+    (media,) = config["CacheBehaviors"]
+    api_env = next({e["Name"]: e["Value"] for e in c["Environment"]}
+                   for t in dev.resources("AWS::ECS::TaskDefinition").values()
+                   if t["Properties"]["Family"] == "vidpipe-api-dev"
+                   for c in t["Properties"]["ContainerDefinitions"] if c["Name"] == "api")  # fmt: skip
+    prefix = api_env["VIDPIPE_S3_PREFIX"]
+    assert media["PathPattern"] == f"{prefix}*"  # the signer's resource prefix is exactly what CloudFront serves
+    assert api_env["VIDPIPE_CLOUDFRONT_DOMAIN"] == {"Fn::GetAtt": [dev.logical_id("Delivery/Distribution"),
+                                                                   "DomainName"]}  # fmt: skip
+    # No behaviour but the default (the VPC origin, no key group) takes the route: players reach it unsigned
+    # by CloudFront, and the API checks the token in the path.
+    route = "v1/play/1764741600.aGxzLw.x/0b7a3c9e-2f51-4d8e-9a61-3f2c1d0e5b47/hls/master.m3u8"
+    assert not [b for b in config["CacheBehaviors"] if fnmatchcase(route, b["PathPattern"])]
+    origins = {o["Id"]: o for o in config["Origins"]}
+    assert "VpcOriginConfig" in origins[config["DefaultCacheBehavior"]["TargetOriginId"]]
+    assert "TrustedKeyGroups" not in config["DefaultCacheBehavior"]
+    # AllViewer forwards Accept-Encoding, so the API can gzip the rewritten playlists (the signature repeats).
+    assert config["DefaultCacheBehavior"]["OriginRequestPolicyId"] == \
+        cloudfront.OriginRequestPolicy.ALL_VIEWER.origin_request_policy_id  # fmt: skip
+    # Every viewer's file URLs differ only in the query: CachingOptimized keeps it out of the cache key, so
+    # one edge copy of a segment serves all of them; CORS for hls.js on any origin.
+    assert media["CachePolicyId"] == cloudfront.CachePolicy.CACHING_OPTIMIZED.cache_policy_id
+    cors = cloudfront.ResponseHeadersPolicy.CORS_ALLOW_ALL_ORIGINS
+    assert media["ResponseHeadersPolicyId"] == cors.response_headers_policy_id
+
+
 def test_console_reaches_the_api_tasks_through_a_vpc_origin(dev) -> None:
     config = _distribution(dev)
     default = config["DefaultCacheBehavior"]

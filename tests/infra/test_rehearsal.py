@@ -25,9 +25,11 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from tests.acceptance.conftest import Processes, free_port, procs, wait_for  # noqa: F401 - procs: fixture
 from tests.aws_emulator import FAKE_CREDENTIALS, Emulator, aws_emulator_fixture  # noqa: F401 - fixture
+from tests.cdn_standin import Distribution, play
 from tests.tls_postgres import TlsPostgres, tls_postgres
 from vidpipe.ffmpeg import samples
 
@@ -223,6 +225,14 @@ def test_task_definitions_run_locally_and_process_an_asset(
         urls = [v for v in json.dumps(body).split('"') if v.startswith("http")]
         assert urls and all(u.startswith(env["api"]["VIDPIPE_PUBLIC_BASE_URL"] + "/") or "cloudfront.net/" in u
                             for u in urls), urls  # fmt: skip
+        # A viewer plays it through the distribution: playlists from the API (the VPC origin) with their file
+        # URIs signed for CloudFront by the key ECS injected, every file from the media behaviour (the bucket).
+        pem = env["api"]["VIDPIPE_CLOUDFRONT_PRIVATE_KEY"].encode()
+        public = serialization.load_pem_private_key(pem, password=None).public_key()
+        cdn = Distribution(client, aws_emulator.client("s3"), values["bucket"], public,
+                           "d1rehearsal.cloudfront.net", "K2REHEARSALKEY")  # fmt: skip
+        playlists, files = play(cdn, body["playback"]["playback_url"])
+        assert len(playlists) >= 2 and files and all(p.endswith(".m3u8") for p in cdn.api_paths)
     # Media went to the stand-in bucket under the prefix the CDN serves.
     keys_in_bucket = [o["Key"] for o in aws_emulator.client("s3").list_objects_v2(Bucket=values["bucket"])
                       .get("Contents", [])]  # fmt: skip

@@ -172,7 +172,7 @@ def test_secrets_and_api_keys_from_secrets_manager(settings, aws_emulator, caplo
         "postgresql+psycopg://vidpipe:p%40ss%2Fw0rd%3A42@db.internal:5432/media?sslmode=require")
     assert resolved.redis_url.get_secret_value() == "rediss://:RedisAuthToken0123456789@cache.internal:6379/0"
     assert resolved.cloud.metrics_emf is False
-    assert prepare_settings(raw, environ={"AWS_EXECUTION_ENV": "AWS_ECS_FARGATE"}).metrics_emf is True
+    assert prepare_settings(raw, environ={"AWS_EXECUTION_ENV": "AWS_ECS_FARGATE"}).cloud.metrics_emf is True
     shown = repr(resolved) + str(resolved.model_dump()) + caplog.text
     assert "p@ss/w0rd:42" not in shown and "p%40ss" not in shown and "RedisAuthToken" not in shown
 

@@ -176,7 +176,9 @@ def test_consume_kinesis_command(cloud_runtime, aws_emulator, s3_bucket, stream,
            "VIDPIPE_MEDIA_DIR": str(st.media_root), "VIDPIPE_SCRATCH_DIR": str(st.scratch_root),
            "VIDPIPE_AWS_REGION": aws_emulator.region, "VIDPIPE_AWS_ENDPOINT_URL": aws_emulator.endpoint_url,
            "VIDPIPE_KINESIS_STREAM": stream, "VIDPIPE_S3_BUCKET": s3_bucket, "VIDPIPE_METRICS_EMF": "false"}
-    monkeypatch.setattr(cli, "setup_logging", lambda *a, **k: None)  # keep pytest's log capture in place
+    import vidpipe.cli.common as cli_common
+
+    monkeypatch.setattr(cli_common, "setup_logging", lambda *a, **k: None)  # keep pytest's log capture in place
     result = CliRunner().invoke(cli.app, ["consume-kinesis", "--once"], env=env)
     assert result.exit_code == 0, result.output
     assert "records 2: 1 created, 0 duplicate bytes, 0 replayed, 1 skipped" in result.output

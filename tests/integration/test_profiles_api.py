@@ -43,7 +43,7 @@ def test_builtins_are_listed_and_read_only(api):
     preview = api.get("/v1/profiles/preview").json()
     assert preview == {"name": "preview", "ladder": [{"height": 360, "video_kbps": 700, "audio_kbps": 96}],
                        "segment_seconds": 2.0, "sprite_interval_seconds": 2.0, "x264_preset": "ultrafast",
-                       "ladder_mode": "fixed", "target_vmaf": 93.0,
+                       "ladder_mode": "fixed", "target_vmaf": 93.0, "loudness_target_lufs": None,
                        "analyzers": None, "zero_shot_labels": None, "builtin": True}
     assert api.get("/v1/profiles/standard").json()["ladder_mode"] == "per_title"
     r = _put(api, "standard", SMALL)
@@ -84,7 +84,7 @@ def test_create_replace_list_delete(api, runtime):
     r = _put(api, "small-1", SMALL)
     assert r.status_code == 201
     assert r.json() == {**SMALL, "name": "small-1", "segment_seconds": 2.0, "sprite_interval_seconds": 2.0,
-                        "ladder_mode": "fixed", "target_vmaf": 93.0, "builtin": False,
+                        "ladder_mode": "fixed", "target_vmaf": 93.0, "loudness_target_lufs": None, "builtin": False,
                         "ladder": [{"height": 240, "video_kbps": 400, "audio_kbps": 64}]}
     r = _put(api, "small-1", SMALL | {"analyzers": None, "builtin": False, "name": "small-1"})  # GET's JSON back
     assert r.status_code == 200 and r.json()["analyzers"] is None

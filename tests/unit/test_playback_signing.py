@@ -109,28 +109,59 @@ def _cf_b64decode(text: str) -> bytes:
     return base64.b64decode(text.replace("-", "+").replace("_", "=").replace("~", "/"))
 
 
-def test_cloudfront_signed_url_verifies_with_the_public_key():
+def _rsa_pem() -> tuple[rsa.RSAPrivateKey, bytes]:
     private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
+    return private, private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption())
+
+
+def test_cloudfront_route_urls_are_rooted_at_the_distribution_and_grant_like_local_ones():
+    _, pem = _rsa_pem()
+    clock = Clock(NOW)
+    signer = CloudFrontSigner("d111.cloudfront.net", "K2JCJMDEHXQW5F", pem, key_prefix="media", ttl_seconds=3600,
+                              clock=clock)
+    master = url_for(signer.sign(ASSET, "hls/"), "master.m3u8")
+    assert master.startswith("https://d111.cloudfront.net/v1/play/") and "?" not in master
+    token, key = _token_and_key(master)
+    grant = signer.verify(token, key)
+    assert (grant.asset_id, grant.path_prefix) == (str(ASSET), "hls/")
+    # Every API task derives the same route key from the one CloudFront private key (the secret they share).
+    twin = CloudFrontSigner("d111.cloudfront.net", "K2JCJMDEHXQW5F", pem, key_prefix="media", clock=clock)
+    assert twin.verify(token, key) == grant
+    _, other_pem = _rsa_pem()
+    with pytest.raises(ForbiddenError):
+        CloudFrontSigner("d111.cloudfront.net", "K2", other_pem, clock=clock).verify(token, key)
+    explicit = CloudFrontSigner("d111.cloudfront.net", "K2", pem, route_key=b"r" * 32, clock=clock)
+    with pytest.raises(ForbiddenError):  # an explicit VIDPIPE_PLAYBACK_SIGNING_KEY replaces the derived one
+        explicit.verify(token, key)
+
+
+def test_cloudfront_media_urls_verify_with_the_public_key_and_cover_only_the_grant():
+    private, pem = _rsa_pem()
     signer = CloudFrontSigner("d111.cloudfront.net", "K2JCJMDEHXQW5F", pem, key_prefix="media", ttl_seconds=3600,
                               clock=Clock(NOW))
-    url = url_for(signer.sign(ASSET, "hls/"), "master.m3u8")
+    token, key = _token_and_key(url_for(signer.sign(ASSET, "hls/"), "master.m3u8"))
+    grant = signer.verify(token, key)
+    url = signer.cdn_url(grant, f"{ASSET}/hls/720p/seg_00001.ts")
     parts = urlsplit(url)
     assert (parts.scheme, parts.netloc, parts.path) == ("https", "d111.cloudfront.net",
-                                                        f"/media/{ASSET}/hls/master.m3u8")
+                                                        f"/media/{ASSET}/hls/720p/seg_00001.ts")
     query = parse_qs(parts.query)
     assert query["Key-Pair-Id"] == ["K2JCJMDEHXQW5F"]
     policy_bytes = _cf_b64decode(query["Policy"][0])
     statement = json.loads(policy_bytes)["Statement"][0]
     assert statement["Resource"] == f"https://d111.cloudfront.net/media/{ASSET}/hls/*"
-    assert statement["Condition"]["DateLessThan"]["AWS:EpochTime"] == signer.expiry()
-    assert signer.expiry() >= NOW + 3600
+    assert statement["Condition"]["DateLessThan"]["AWS:EpochTime"] == grant.expires >= NOW + 3600
     signature = _cf_b64decode(query["Signature"][0])
     private.public_key().verify(signature, policy_bytes, padding.PKCS1v15(), hashes.SHA1())  # noqa: S303
     with pytest.raises(InvalidSignature):  # the signature is over this policy, not another one
         private.public_key().verify(signature, policy_bytes.replace(b"hls", b"xyz"), padding.PKCS1v15(),
                                     hashes.SHA1())  # noqa: S303
+    # One signature for the whole grant: another segment differs only in its path.
+    other = signer.cdn_url(grant, f"{ASSET}/hls/audio/seg_00002.m4s")
+    assert urlsplit(other).query == parts.query
+    for outside in (f"{ASSET}/original", f"{ASSET}/thumbs/poster.jpg", f"{uuid.uuid4()}/hls/master.m3u8"):
+        assert signer.cdn_url(grant, outside) is None
 
 
 def test_settings_pick_the_signer_and_the_local_key_is_made_once(tmp_path, caplog):

@@ -1,7 +1,9 @@
 """The analysis contract: analyzers consume one shared frame / audio stream, derivers consume their results.
 
 Phase 1 (during the single decode): every `VideoAnalyzer` gets `on_frame(t, index, rgb)` for each decoded
-frame (RGB uint8, scaled once to the analysis size), every `AudioAnalyzer` gets `on_audio(chunk)`.
+frame (RGB uint8, scaled once to the analysis size) — or, when it defines `on_picture(t, index, picture)`, a
+`vidpipe.analysis.picture.Picture` (luma straight from the decoder, RGB on demand: no per-frame colour
+conversion when no analyzer needs colour) — and every `AudioAnalyzer` gets `on_audio(chunk)`.
 An analyzer may also define `start(ctx)`, called once before decoding starts (the context then knows
 duration, sizes and channels). Then `finish(ctx)` returns an `AnalyzerOutput`. Phase 2: every
 `Deriver` (embedders, classifiers) gets the whole `Analysis` (segments, scene key frames as arrays,

@@ -7,6 +7,7 @@ from typing import ClassVar
 import numpy as np
 
 from vidpipe.analysis.base import AnalysisContext, AnalyzerOutput
+from vidpipe.analysis.picture import Picture
 from vidpipe.contract import Segment
 
 
@@ -15,6 +16,11 @@ def is_black(rgb: np.ndarray, pixel_threshold: float = 0.10, ratio: float = 0.98
     small = rgb[::4, ::4].astype(np.uint16)
     luma = (small[..., 0] * 77 + small[..., 1] * 150 + small[..., 2] * 29) >> 8
     return float((luma < pixel_threshold * 255).mean()) >= ratio
+
+
+def is_black_luma(small: np.ndarray, pixel_threshold: float = 0.10, ratio: float = 0.98) -> bool:
+    """`is_black` on an already subsampled full-range luma picture (Picture.small)."""
+    return float(np.count_nonzero(small < pixel_threshold * 255)) >= ratio * small.size
 
 
 def runs_to_segments(flags: list[tuple[float, bool]], end: float, min_seconds: float, kind: str) -> list[Segment]:
@@ -43,10 +49,14 @@ class BlackAnalyzer:
         self._step = 0.0
 
     def on_frame(self, t: float, index: int, rgb: np.ndarray) -> None:
+        self.on_picture(t, index, Picture.from_rgb(rgb))
+
+    def on_picture(self, t: float, index: int, picture: Picture) -> None:
         if self._flags:
             self._step = t - self._last
         self._last = t
-        flag = is_black(rgb, self._pix, self._ratio)
+        small = picture.small_raw  # decoded values: the threshold moves to their range, not every pixel
+        flag = float(np.count_nonzero(small < picture.raw_level(self._pix * 255))) >= self._ratio * small.size
         if not self._flags or self._flags[-1][1] != flag:  # keep only transitions
             self._flags.append((t, flag))
 

@@ -39,20 +39,30 @@ class CutParams:
     min_scene_seconds: float = 0.5
 
 
+def _blocks(h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row starts, column starts and 1 / (pixels per block) of the thumbnail blocks of an h x w picture."""
+    key = (h, w)
+    if key not in _BLOCKS:
+        rows, cols = THUMB
+        ys, xs = (np.arange(rows + 1) * h) // rows, (np.arange(cols + 1) * w) // cols
+        _BLOCKS[key] = (ys[:-1], xs[:-1], (1.0 / (np.outer(np.diff(ys), np.diff(xs)) * 255.0)).astype(np.float32))
+    return _BLOCKS[key]
+
+
+_BLOCKS: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # per frame size: computed once
+
+
 def thumbnail(rgb: np.ndarray) -> np.ndarray:
     """24x14 luma (BT.601 weights) by block means over the frame; float32 0..1, flattened."""
     h, w = rgb.shape[:2]
-    rows, cols = THUMB
     if rgb.ndim == 3:  # integer BT.601 weights (77, 150, 29) / 256: a fraction of the float cost per frame
         wide = rgb.astype(np.uint16)
         luma = (wide[..., 0] * 77 + wide[..., 1] * 150 + wide[..., 2] * 29) >> 8
     else:
         luma = rgb
-    ys = (np.arange(rows + 1) * h) // rows
-    xs = (np.arange(cols + 1) * w) // cols
-    sums = np.add.reduceat(np.add.reduceat(luma.astype(np.float32), ys[:-1], axis=0), xs[:-1], axis=1)
-    counts = np.outer(np.diff(ys), np.diff(xs))
-    return (sums / counts / 255.0).astype(np.float32).reshape(-1)
+    ys, xs, inverse = _blocks(h, w)
+    sums = np.add.reduceat(np.add.reduceat(luma.astype(np.float32), ys, axis=0), xs, axis=1)
+    return (sums * inverse).reshape(-1)
 
 
 def _dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -72,7 +82,7 @@ def hard_cuts(thumbs: np.ndarray, fps: float, p: CutParams) -> list[int]:
     n = len(d)
     cuts = []
     flash = max(1, round(p.flash_seconds * fps))
-    for i in np.flatnonzero(d >= p.min_diff / 3):
+    for i in np.flatnonzero(d >= p.min_diff / 3).tolist():  # Python ints: index arithmetic stays int
         nb = [d[j] for j in (i - 2, i - 1, i + 1, i + 2) if 1 <= j < n]
         around = float(np.mean(nb)) + 1e-3 if nb else 1e-3
         # a cut between two dark or flat pictures changes little in absolute terms but stands far out of its
@@ -130,7 +140,12 @@ def _centre(full: np.ndarray, c: int, w: int) -> int:
 
 def _is_blend(full: np.ndarray, dark: np.ndarray, c: int, w: int, max_error: float) -> bool:
     """The middle frame is a mix of the pictures around it (a dissolve) or dark (a fade through black), not the
-    picture half-way through a movement (a pan's middle is neither)."""
+    picture half-way through a movement (a pan's middle is neither). A fade's dark frame need not be the frame
+    half-way between the two pictures (they differ in brightness, so the fade out and in are uneven): a dark
+    frame inside the window counts, the ends of the window being lit."""
+    near = dark[max(0, c - w + 1): c + w]
+    if near.any() and not (dark[max(0, c - w)] or dark[min(len(dark) - 1, c + w)]):
+        return True
     if dark[c] and not (dark[c - w] and dark[c + w]):
         return True
     a, b = full[max(0, c - w)], full[min(len(full) - 1, c + w)]

@@ -1,10 +1,11 @@
 """One decode per stream kind, each on a producer thread feeding a bounded queue.
 
-Video: full decode (`thread_type = "AUTO"`), every frame scaled ONCE by swscale to the analysis
-size (RGB uint8, display rotation applied) on the producer thread, then handed to all video
-analyzers. Audio: one decode, two resamplers fed the same decoded frames: 48 kHz float32 in the
-original layout (mono, stereo or the surround layout, for loudness and one-shots) and 16 kHz mono (VAD, ASR, onsets,
-fingerprints). The queue is bounded, so slow analyzers apply backpressure instead of filling memory.
+Video: full decode (`thread_type = "AUTO"`), every frame brought ONCE to the analysis size (its luma plane,
+display rotation applied; RGB converted only when an analyzer asks: vidpipe.analysis.picture) on the
+producer thread, then handed to all video analyzers. Audio: one decode, two resamplers fed the same decoded
+frames: 48 kHz float32 in the original layout (mono, stereo or the surround layout, for loudness and
+one-shots) and 16 kHz mono (VAD, ASR, onsets, fingerprints). The queue is bounded, so slow analyzers apply
+backpressure instead of filling memory.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from av.audio.resampler import AudioResampler
 from av.video.reformatter import VideoReformatter
 
 from vidpipe.analysis.base import ANALYSIS_RATE, LOUDNESS_RATE, AudioChunk
+from vidpipe.analysis.picture import Picture
 from vidpipe.errors import MediaDecodeError
 from vidpipe.ffmpeg.frames import frame_time
 
@@ -38,6 +40,7 @@ class DecodeStats:
 
     opens: dict[str, int] = field(default_factory=lambda: {"video": 0, "audio": 0})
     video_frames: int = 0
+    rgb_frames: int = 0  # frames converted to RGB (only those an analyzer asked for)
     audio_samples: int = 0  # at ANALYSIS_RATE
 
 
@@ -139,40 +142,66 @@ def _decode_error(exc: av.error.FFmpegError, what: str) -> MediaDecodeError:
 
 
 class VideoFrames(_Producer):
-    """Iterate `(t_seconds, frame_index, rgb)` from one full decode of a video stream.
+    """Iterate `(t_seconds, frame_index, Picture)` from one full decode of a video stream.
 
-    Two threads: one decodes (FFmpeg frame threads under it), one scales with swscale (which runs
-    without the GIL), so decoding, scaling and the analyzers on the caller's thread overlap.
+    Two threads when frames must be scaled (`source_size` differs from the analysis size, or is unknown): one
+    decodes (FFmpeg frame threads under it), one scales with swscale (which runs without the GIL), so decoding,
+    scaling and the analyzers on the caller's thread overlap. Frames already at the analysis size need no
+    scaling (their luma plane is used as it is), and a second hand-off per frame would only cost.
     `fast_decode` skips H.264/HEVC in-loop deblocking: invisible at analysis size, ~15-20 % less decode CPU.
     """
 
     def __init__(self, path: Path, opener: Opener, stats: DecodeStats, *, stream_index: int | None,
                  size: tuple[int, int], rotation: int = 0, maxsize: int = 8, interpolation: str = "FAST_BILINEAR",
-                 fast_decode: bool = True) -> None:
+                 fast_decode: bool = True, source_size: tuple[int, int] | None = None) -> None:
         self.size, self.rotation, self.interpolation = size, rotation, interpolation
+        self._stats = stats
+        # swscale gets the pre-rotation size; np.rot90 turns the small picture upright.
+        self._scaled = (size[1], size[0]) if rotation in (90, 270) else size
+        self._decoder: _Producer | None = None
+        if source_size is not None and tuple(source_size) == self._scaled:
+            super().__init__("analysis-video-decode", lambda put: self._decode(
+                path, opener, stats, stream_index, fast_decode, self._picture_put(put)), maxsize)
+            return
         self._decoder = _Producer("analysis-video-decode",
                                   lambda put: self._decode(path, opener, stats, stream_index, fast_decode, put), 4)
         super().__init__("analysis-video-scale", self._scale_all, maxsize)
 
     def start(self) -> None:
-        self._decoder.start()
+        if self._decoder is not None:
+            self._decoder.start()
         super().start()
 
     def stop(self) -> None:
         self._stop.set()  # first the scaler, so it stops taking frames; then the decoder
-        self._decoder.stop()
+        if self._decoder is not None:
+            self._decoder.stop()
         super().stop()
 
+    def _picture_put(self, put):
+        """`put` for decoded frames that makes each a Picture (luma from the frame; RGB when an analyzer asks,
+        with a reformatter of the consumer's thread: swscale contexts are not thread-safe)."""
+        scaler, rgb_scaler = VideoReformatter(), VideoReformatter()
+        w, h = self._scaled
+
+        def reformat(frame, fmt: str, r: VideoReformatter = scaler):
+            return r.reformat(frame, width=w, height=h, format=fmt, interpolation=self.interpolation)
+
+        def rgb_reformat(frame, fmt: str):
+            self._stats.rgb_frames += 1
+            return reformat(frame, fmt, rgb_scaler)
+
+        def picture_put(item) -> None:
+            t, index, frame = item
+            put((t, index, Picture.from_frame(frame, (w, h), self.rotation, reformat, rgb_reformat)))
+
+        return picture_put
+
     def _scale_all(self, put) -> None:
-        reformatter = VideoReformatter()
-        # swscale gets the pre-rotation size; np.rot90 turns the small picture upright.
-        w, h = (self.size[1], self.size[0]) if self.rotation in (90, 270) else self.size
-        for t, index, frame in self._decoder:
-            rgb = reformatter.reformat(frame, width=w, height=h, format="rgb24",
-                                       interpolation=self.interpolation).to_ndarray()
-            if self.rotation:
-                rgb = np.ascontiguousarray(np.rot90(rgb, k=self.rotation // 90))
-            put((t, index, rgb))
+        picture_put = self._picture_put(put)
+        assert self._decoder is not None  # set before the scaling thread starts
+        for item in self._decoder:
+            picture_put(item)
 
     @staticmethod
     def _decode(path, opener, stats, stream_index, fast_decode, put) -> None:
@@ -207,31 +236,45 @@ class AudioChunks(_Producer):
         stats.opens["audio"] += 1
         full = AudioResampler(format="flt", layout=self.layout, rate=LOUDNESS_RATE)
         mono = AudioResampler(format="flt", layout="mono", rate=ANALYSIS_RATE)
-        pend_mono: list[np.ndarray] = []
-        pend_pcm: list[np.ndarray] = []
-        pending = 0
-        emitted = 0
-        target = int(chunk_seconds * ANALYSIS_RATE)
+        pend_pcm: list[np.ndarray] = []  # 48 kHz, not yet emitted
+        pending = 0  # 48 kHz samples in pend_pcm
+        emitted = 0  # 16 kHz samples emitted
+        target = int(chunk_seconds * LOUDNESS_RATE)
 
-        def take(frames_in) -> None:
+        def take(frame) -> None:
             nonlocal pending
-            # Chained: the 48 kHz frames feed the 16 kHz mono resampler (a filter graph may take over the
-            # frame it is given, so a decoded frame goes to exactly one resampler).
-            outs = full.resample(frames_in)
-            for f in outs:
-                pend_pcm.append(f.to_ndarray().reshape(-1, self.channels))
-            for f in [*(mono.resample(f) for f in outs), *([mono.resample(None)] if frames_in is None else [])]:
-                for g in f:
-                    a = g.to_ndarray().reshape(-1)
-                    pend_mono.append(a)
-                    pending += a.size
+            if (frame is not None and frame.sample_rate == LOUDNESS_RATE and frame.layout.name == self.layout
+                    and frame.format.name in ("fltp", "flt")):
+                # Already 48 kHz float in our layout (AAC, Opus...): the samples as they are. A resampler call
+                # per decoded frame (~1000 samples) cost more than the decode itself.
+                a = frame.to_ndarray()
+                outs = [a.T if frame.format.is_planar else a.reshape(-1, self.channels)]
+            else:
+                outs = [f.to_ndarray().reshape(-1, self.channels) for f in full.resample(frame)]
+            for pcm in outs:
+                pend_pcm.append(pcm)
+                pending += pcm.shape[0]
 
-        def emit() -> None:
+        def to_mono(pcm: np.ndarray, final: bool) -> np.ndarray:
+            """16 kHz mono of a chunk's 48 kHz audio: one resampler call per chunk, state carried across chunks."""
+            frames = []
+            if pcm.shape[0]:
+                f = av.AudioFrame.from_ndarray(np.ascontiguousarray(pcm, np.float32).reshape(1, -1), format="flt",
+                                               layout=self.layout)
+                f.sample_rate = LOUDNESS_RATE
+                frames += mono.resample(f)
+            if final:
+                frames += mono.resample(None)
+            parts = [g.to_ndarray().reshape(-1) for g in frames]
+            return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
+        def emit(final: bool = False) -> None:
             nonlocal pending, emitted
-            m = np.concatenate(pend_mono) if pend_mono else np.zeros(0, np.float32)
             p = np.concatenate(pend_pcm) if pend_pcm else np.zeros((0, self.channels), np.float32)
-            pend_mono.clear()
             pend_pcm.clear()
+            m = to_mono(p, final)
+            if final and not (p.size or m.size):
+                return
             put(AudioChunk(t=emitted / ANALYSIS_RATE, mono=m, pcm=p))
             emitted += m.size
             stats.audio_samples += m.size
@@ -249,5 +292,4 @@ class AudioChunks(_Producer):
                 take(None)
             except av.error.FFmpegError as exc:
                 raise _decode_error(exc, "audio") from exc
-            if pending or pend_pcm:
-                emit()
+            emit(final=True)

@@ -13,6 +13,7 @@ from typing import ClassVar
 import numpy as np
 
 from vidpipe.analysis.base import AnalysisContext, AnalyzerOutput
+from vidpipe.analysis.picture import Picture
 
 MIN_HASHES = 16
 
@@ -28,9 +29,10 @@ _BORDER_LUMA = 28  # a border row/column is one whose brightest pixel is darker 
 _MIN_CONTENT = 0.4  # crop only when what is left is at least this share of each side (not a dark scene)
 
 
-def content_box(rgb: np.ndarray) -> tuple[int, int, int, int]:
-    """(top, bottom, left, right) of the picture inside black bars; the whole frame when there are none."""
-    luma = rgb.max(axis=2)
+def content_box(picture: np.ndarray) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) of the picture inside black bars; the whole frame when there are none.
+    `picture`: RGB (brightest channel counts) or luma."""
+    luma = picture.max(axis=2) if picture.ndim == 3 else picture
     rows = np.flatnonzero(luma.max(axis=1) >= _BORDER_LUMA)
     cols = np.flatnonzero(luma.max(axis=0) >= _BORDER_LUMA)
     h, w = luma.shape
@@ -86,14 +88,18 @@ class FrameHashAnalyzer:
         self._mirror_dhash: list[str] = []
 
     def on_frame(self, t: float, index: int, rgb: np.ndarray) -> None:
+        self.on_picture(t, index, Picture.from_rgb(rgb))
+
+    def on_picture(self, t: float, index: int, picture: Picture) -> None:
         if self._interval is None:
             self._interval = 1.0 / self._per_second  # refined in finish; the context's duration is set later
         if t + 1e-6 < self._next:
             return
         while self._next <= t + 1e-6:  # sample on a fixed grid, so frame timing does not drift it
             self._next += self._interval
-        top, bottom, left, right = content_box(rgb)
-        gray = self._image.fromarray(np.ascontiguousarray(rgb[top:bottom, left:right])).convert("L")
+        luma = picture.luma  # full-range BT.601 luma: what PIL's convert("L") gives from RGB
+        top, bottom, left, right = content_box(luma)
+        gray = self._image.fromarray(np.ascontiguousarray(luma[top:bottom, left:right]))
         lanczos = self._image.Resampling.LANCZOS  # imagehash's ANTIALIAS
         p, d, mp, md = hashes(np.asarray(gray.resize((32, 32), lanczos)), np.asarray(gray.resize((9, 8), lanczos)))
         self._times.append(round(t, 3))
@@ -109,6 +115,8 @@ class FrameHashAnalyzer:
     def finish(self, ctx: AnalysisContext) -> AnalyzerOutput:
         interval = round(self._interval or 1.0, 4)
         common = {"interval": interval, "duration": round(ctx.duration, 3), "times": self._times, "bits": 64}
+        if ctx.source_width and ctx.source_height:  # "exact" duplicates need frames of the same size
+            common["size"] = [ctx.source_width, ctx.source_height]
         return AnalyzerOutput(
             fingerprints={"phash": {**common, "hashes": self._phash, "mirror": self._mirror_phash},
                           "dhash": {**common, "hashes": self._dhash, "mirror": self._mirror_dhash}},

@@ -19,10 +19,17 @@ from vidpipe.analysis.base import LOUDNESS_RATE, AnalysisContext, AnalyzerOutput
 _SHELF = (np.array([1.53512485958697, -2.69169618940638, 1.19839281085285]),
           np.array([1.0, -1.69065929318241, 0.73248077421585]))
 _RLB = (np.array([1.0, -2.0, 1.0]), np.array([1.0, -1.99004745483398, 0.99007225036621]))
+# Both K-weighting stages as one cascade of second-order sections: one filter pass over the chunk, not two.
+_K_SOS = np.array([[*_SHELF[0], *_SHELF[1]], [*_RLB[0], *_RLB[1]]])
 _SUB = LOUDNESS_RATE // 10  # 100 ms
 _CTX = 32  # samples of context kept for the true-peak oversampler
 # 4x oversampling low-pass, 48 taps (12 per phase) as in BS.1770-4 Annex 2; gain 4 restores the level.
 _OVERSAMPLE = signal.firwin(48, 0.9 / 4) * 4
+_TAPS_PER_PHASE = _OVERSAMPLE.size // 4
+# No oversampled value exceeds this many times the largest input sample under its taps (the largest sum of
+# |coefficients| of a phase), so a stretch whose samples stay below best / _PHASE_GAIN cannot raise the peak.
+_PHASE_GAIN = max(float(np.abs(_OVERSAMPLE[p::4]).sum()) for p in range(4))
+_PEAK_BLOCK = 1200  # 25 ms: the unit of that test
 # BS.1770-4 Table 3 (as FFmpeg's ebur128 applies it): channels behind the listener count +1.5 dB, LFE not at all.
 _SURROUND = frozenset({"BL", "BR", "BC", "SL", "SR", "TBL", "TBR", "TBC", "SDL", "SDR"})
 _LFE = frozenset({"LFE", "LFE2", "LFE1"})
@@ -71,7 +78,7 @@ class LoudnessAnalyzer:
     def __init__(self) -> None:
         self._names: tuple[str, ...] = ()
         self._weights: np.ndarray | None = None
-        self._zi: list[np.ndarray] | None = None
+        self._zi: np.ndarray | None = None
         self._sub: list[float] = []  # channel-summed mean square per 100 ms sub-block
         self._acc = np.zeros(0, np.float64)  # weighted squares not yet forming a full sub-block
         self._tail: np.ndarray | None = None
@@ -87,10 +94,9 @@ class LoudnessAnalyzer:
             return
         channels = x.shape[1]
         if self._zi is None:
-            self._zi = [np.zeros((channels, 2)), np.zeros((channels, 2))]
+            self._zi = np.zeros((2, channels, 2))  # sections x channels x state
             self._weights = channel_weights(self._names, channels)
-        y, self._zi[0] = signal.lfilter(*_SHELF, x.T, axis=1, zi=self._zi[0])
-        y, self._zi[1] = signal.lfilter(*_RLB, y, axis=1, zi=self._zi[1])
+        y, self._zi = signal.sosfilt(_K_SOS, x.T, axis=1, zi=self._zi)
         squares = self._weights @ (y * y)  # BS.1770 channel weights: 1.0 front, 1.41 surround, LFE 0
         acc = np.concatenate([self._acc, squares])
         full = acc.size // _SUB
@@ -107,13 +113,29 @@ class LoudnessAnalyzer:
 
     def _peak(self, x: np.ndarray, final: bool = False) -> None:
         joined = x if self._tail is None else np.concatenate([self._tail, x])
-        up = signal.upfirdn(_OVERSAMPLE, joined, 4, 1, axis=0)
         # Skip the filter's edge regions; they are covered by the neighbouring chunk's context.
-        lo = 4 * (_CTX // 2) if self._tail is not None else 0
-        hi = up.shape[0] if final else 4 * (joined.shape[0] - _CTX // 2)
-        if hi > lo:
-            self._true_peak = max(self._true_peak, float(np.abs(up[lo:hi]).max()))
+        lo = _CTX // 2 if self._tail is not None else 0
+        hi = joined.shape[0] + _TAPS_PER_PHASE if final else joined.shape[0] - _CTX // 2
         self._tail = joined[-_CTX:]
+        if hi <= lo:
+            return
+        if final:  # the filter's ringing after the last sample
+            joined = np.concatenate([joined, np.zeros((_TAPS_PER_PHASE, joined.shape[1]))])
+        # Oversample only the 25 ms stretches that could beat the peak so far (their samples, and the taps'
+        # reach into the stretch before, times _PHASE_GAIN): on most material that is a small part.
+        best = max(self._true_peak, float(np.abs(joined[lo:hi]).max()) if hi > lo else 0.0)
+        starts = np.arange(lo, hi, _PEAK_BLOCK)
+        block_max = np.maximum.reduceat(np.abs(joined[lo:hi]).max(axis=1), starts - lo)
+        reach = np.maximum(block_max, np.concatenate([[float(np.abs(joined[max(0, lo - _TAPS_PER_PHASE):lo]).max(
+            initial=0.0))], block_max[:-1]]))
+        for k in np.flatnonzero(reach * _PHASE_GAIN >= best):
+            a, b = int(starts[k]), min(hi, int(starts[k]) + _PEAK_BLOCK)
+            s = max(0, a - _TAPS_PER_PHASE + 1)
+            up = signal.upfirdn(_OVERSAMPLE, joined[s:b], 4, 1, axis=0)
+            # output 4n+p needs inputs n-11..n: rows from 4(a-s) on are exact for n in [a, b)
+            part = up[4 * (a - s): 4 * (b - s)]
+            if part.size:
+                self._true_peak = max(self._true_peak, float(np.abs(part).max()))
 
     def finish(self, ctx: AnalysisContext) -> AnalyzerOutput:
         if self._tail is not None:

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -20,8 +20,10 @@ from vidpipe.analysis.base import (
     Analysis,
     AnalysisContext,
     AnalyzerOutput,
+    AudioAnalyzer,
     DeriverOutput,
     FileOutput,
+    VideoAnalyzer,
 )
 from vidpipe.analysis.decode import (
     AudioChunks,
@@ -39,6 +41,7 @@ from vidpipe.ffmpeg.safe_open import open_input
 
 log = logging.getLogger(__name__)
 ANALYSIS_SHORT_SIDE = 224
+_A = TypeVar("_A", VideoAnalyzer, AudioAnalyzer)
 
 
 @dataclass
@@ -83,6 +86,15 @@ class _Timed:
                 self.seconds[obj.name] = self.seconds.get(obj.name, 0.0) + time.thread_time() - start
 
 
+def _start(analyzers: list[_A], timed: _Timed, ctx: AnalysisContext) -> None:
+    """Call each analyzer's optional start(ctx); one that raises is dropped from `analyzers`."""
+    for a in list(analyzers):
+        if hasattr(a, "start"):
+            ok, _ = timed.call(a, a.start, ctx)
+            if not ok:
+                analyzers.remove(a)
+
+
 def run_pass(path: Path, probe: dict[str, Any], selection: Selection, *, opener: Opener | None = None,
              max_frame_pixels: int | None = None, short_side: int = ANALYSIS_SHORT_SIDE,
              should_stop: Callable[[], bool] = lambda: False,
@@ -106,7 +118,7 @@ def run_pass(path: Path, probe: dict[str, Any], selection: Selection, *, opener:
         ctx.width, ctx.height, ctx.source_width, ctx.source_height = size[0], size[1], w, h
         ctx.fps = video_info.get("fps")
         video = VideoFrames(path, opener, stats, stream_index=video_info["index"], size=size, rotation=rotation,
-                            fast_decode=fast_decode)
+                            fast_decode=fast_decode, source_size=(w, h))
     # Derivers may want the audio track (e.g. audio embeddings) even when no audio analyzer runs.
     if audio_info and (audio_analyzers or selection.derivers):
         layout = loudness_layout(int(audio_info.get("channels") or 1), audio_info.get("channel_layout"))
@@ -115,19 +127,16 @@ def run_pass(path: Path, probe: dict[str, Any], selection: Selection, *, opener:
         audio = AudioChunks(path, opener, stats, stream_index=audio_info["index"], channels=ctx.channels,
                             layout=layout)
 
-    for a in [*video_analyzers, *audio_analyzers]:
-        if hasattr(a, "start"):
-            ok, _ = timed.call(a, a.start, ctx)
-            if not ok:
-                (video_analyzers if a in video_analyzers else audio_analyzers).remove(a)
+    _start(video_analyzers, timed, ctx)
+    _start(audio_analyzers, timed, ctx)
 
     mono: list[np.ndarray] = []
     audio_error: list[BaseException] = []
     audio_pos = [0.0]
 
-    def consume_audio() -> None:
+    def consume_audio(chunks: AudioChunks) -> None:
         try:
-            for chunk in audio:
+            for chunk in chunks:
                 mono.append(chunk.mono)
                 audio_pos[0] = chunk.t
                 for a in list(audio_analyzers):
@@ -144,15 +153,18 @@ def run_pass(path: Path, probe: dict[str, Any], selection: Selection, *, opener:
     try:
         if audio is not None:
             audio.start()
-            audio_thread = threading.Thread(target=consume_audio, name="analysis-audio-consumer", daemon=True)
+            audio_thread = threading.Thread(target=consume_audio, args=(audio,), name="analysis-audio-consumer",
+                                            daemon=True)
             audio_thread.start()
         if video is not None:
             video.start()
-            for t, index, rgb in video:
+            for t, index, picture in video:
                 if should_stop():
                     raise JobCancelledError("analysis stopped on request")
                 for a in list(video_analyzers):
-                    ok, _ = timed.call(a, a.on_frame, t, index, rgb)
+                    # on_picture: luma without a colour conversion; on_frame: RGB, converted once per frame
+                    ok, _ = (timed.call(a, a.on_picture, t, index, picture) if hasattr(a, "on_picture")
+                             else timed.call(a, a.on_frame, t, index, picture.rgb()))
                     if not ok:
                         video_analyzers.remove(a)
                 if duration > 0 and index % 15 == 0:
@@ -175,12 +187,13 @@ def run_pass(path: Path, probe: dict[str, Any], selection: Selection, *, opener:
 
     ctx.audio = np.concatenate(mono) if mono else np.zeros(0, np.float32)
     results: dict[str, AnalyzerOutput] = {}
-    for a in [*video_analyzers, *audio_analyzers]:
+    finishers: list[VideoAnalyzer | AudioAnalyzer] = [*video_analyzers, *audio_analyzers]
+    for finisher in finishers:
         if should_stop():
             raise JobCancelledError("analysis stopped on request")
-        ok, out = timed.call(a, a.finish, ctx)
+        ok, out = timed.call(finisher, finisher.finish, ctx)
         if ok:
-            results[a.name] = out
+            results[finisher.name] = out
     progress(0.9)
 
     segments = sorted((s for out in results.values() for s in out.segments), key=lambda s: (s.start, s.kind))
@@ -208,13 +221,13 @@ def _assemble(analysis: Analysis, derived: dict[str, DeriverOutput], status: dic
         outputs.extend(out.outputs)
         if out.metrics:
             metrics[name] = out.metrics
-    for name, out in derived.items():
-        und.segments.extend(out.segments)
-        und.vectors.extend(out.vectors)
-        und.machine_tags.extend(out.machine_tags)
-        und.fingerprints.update(out.fingerprints)
-        if out.metrics:
-            metrics[name] = out.metrics
+    for name, dout in derived.items():
+        und.segments.extend(dout.segments)
+        und.vectors.extend(dout.vectors)
+        und.machine_tags.extend(dout.machine_tags)
+        und.fingerprints.update(dout.fingerprints)
+        if dout.metrics:
+            metrics[name] = dout.metrics
     und.segments.sort(key=lambda s: (s.start, s.kind))
     timings = {k: round(v, 3) for k, v in seconds.items()}
     timings["decode_wall"] = round(decode_wall, 3)

@@ -19,6 +19,7 @@ from PIL import Image
 
 from vidpipe.analysis.base import AnalysisContext, AnalyzerOutput, FileOutput
 from vidpipe.analysis.cuts import CutParams, detect, thumbnail
+from vidpipe.analysis.picture import Picture
 from vidpipe.contract import Segment
 
 _BLACK_MEAN = 24.0
@@ -27,9 +28,15 @@ _LOOKAHEAD_SECONDS = 4.0  # > 3 x the largest gradual scale + flash span: cuts o
 _BLOCK_SECONDS = 10.0
 
 
-def keyframe_score(rgb: np.ndarray) -> float:
-    """0 for black/flat pictures; otherwise log sharpness (Laplacian variance) plus a contrast term."""
-    gray = rgb[::2, ::2].astype(np.float32).mean(axis=2)
+def keyframe_score(picture: np.ndarray) -> float:
+    """0 for black/flat pictures; otherwise log sharpness (Laplacian variance) plus a contrast term.
+    `picture`: RGB (H, W, 3) or luma (H, W), uint8."""
+    half = picture[::2, ::2].astype(np.float32)
+    return keyframe_score_gray(half.mean(axis=2) if half.ndim == 3 else half)
+
+
+def keyframe_score_gray(gray: np.ndarray) -> float:
+    """keyframe_score of a float32 grey picture (0-255) already halved in each direction."""
     mean, std = float(gray.mean()), float(gray.std())
     if mean < _BLACK_MEAN or std < _FLAT_STD:
         return 0.0
@@ -51,8 +58,12 @@ class CutStream:
         self._final_until = -1.0  # cuts at or before this time are reported
         self._last_cut = -1e9
 
-    def push(self, t: float, rgb: np.ndarray) -> list[tuple[float, str]]:
-        self._thumbs.append(thumbnail(rgb[::4, ::4]))  # 4x4 subsampled: >= 3x3 samples per thumbnail block
+    def push(self, t: float, small_luma: np.ndarray) -> list[tuple[float, str]]:
+        """`small_luma`: 4x4 subsampled luma (>= 3x3 samples per thumbnail block)."""
+        return self.push_thumbnail(t, thumbnail(small_luma))
+
+    def push_thumbnail(self, t: float, thumb: np.ndarray) -> list[tuple[float, str]]:
+        self._thumbs.append(thumb)
         self._times.append(t)
         if t - max(self._final_until, self._times[0]) < _BLOCK_SECONDS + _LOOKAHEAD_SECONDS:
             return []
@@ -94,8 +105,9 @@ class SceneAnalyzer:
         self._next_candidate = 0.0
         self._cuts: list[float] = []
         self._kinds: list[str] = []
-        self._candidates: list[tuple[float, float, np.ndarray]] = []  # (t, score, rgb), open scene(s)
-        self._closed: list[tuple[float, float, np.ndarray] | None] = []  # best key frame of each closed scene
+        # (t, score, rgb or a small Picture converted when it wins), open scene(s)
+        self._candidates: list[tuple[float, float, np.ndarray | Picture]] = []
+        self._closed: list[tuple[float, float, np.ndarray | Picture] | None] = []  # best of each closed scene
         self._last_t = 0.0
         self._lag_seconds = _LOOKAHEAD_SECONDS + _BLOCK_SECONDS + 1.0
 
@@ -103,15 +115,23 @@ class SceneAnalyzer:
         self._fps = float(ctx.fps or 30.0)
 
     def on_frame(self, t: float, index: int, rgb: np.ndarray) -> None:
+        self.on_picture(t, index, Picture.from_rgb(rgb))
+
+    def on_picture(self, t: float, index: int, picture: Picture) -> None:
         if self._stream is None:
             fps = getattr(self, "_fps", 30.0) or 30.0
             self._stream = CutStream(replace(self._params), fps)
         self._last_t = t
-        for cut, kind in self._stream.push(t, rgb):
+        thumb = picture.stretch(thumbnail(picture.small_raw), unit=1.0)  # block means of the decoded luma
+        for cut, kind in self._stream.push_thumbnail(t, thumb):
             self._cut_at(cut, kind)
         if t >= self._next_candidate:
             self._next_candidate = t + 1.0 / self._per_second
-            self._candidates.append((t, keyframe_score(rgb), rgb.copy()))
+            # The only RGB this analyzer needs. A small decoded frame (already at the analysis size) is kept as it
+            # is and converted only if it wins its scene; a large one is converted now (keeping it would hold
+            # megabytes per candidate).
+            keep = picture if picture.direct else (picture.rgb() if picture.owns_rgb else picture.rgb().copy())
+            self._candidates.append((t, keyframe_score_gray(picture.luma_half()), keep))
             self._compact(t)
 
     def _cut_at(self, t: float, kind: str) -> None:
@@ -139,6 +159,8 @@ class SceneAnalyzer:
         out = AnalyzerOutput(data={"keyframes": {}})
         for i, (start, stop) in enumerate(zip(bounds, bounds[1:], strict=False)):
             best = self._closed[i] if i < len(self._closed) else None
+            if best is not None:  # a Picture kept as decoded is converted only now that it won its scene
+                best = (best[0], best[1], best[2].rgb() if isinstance(best[2], Picture) else best[2])
             detail = {"index": i} | ({"transition": self._kinds[i - 1]} if i > 0 else {})
             seg = Segment(kind="scene", start=round(start, 3), end=round(stop, 3), detail=detail)
             if best is not None:

@@ -49,7 +49,7 @@ def transcript_segments(texts: list[Transcript], offset: float, range_end: float
                         max_seconds: float = 8.0) -> list[tuple[float, float, str, list[Word]]]:
     """(start, end, text, words) per sentence-like run, in media time; the recogniser's own segments when it
     gives no word times (then the whole range: start at `offset`, end at `range_end`)."""
-    out = []
+    out: list[tuple[float, float, str, list[Word]]] = []
     for t in texts:
         words = [(w, offset + a, offset + b) for w, a, b in t.words if w]
         if not words:
@@ -104,8 +104,9 @@ class SpeechAnalyzer:
             texts = self._engine.transcribe(piece)
             detail = {"engine": self._engine.name, "model": self._engine.model_id, "voice": [round(start, 3),
                                                                                            round(end, 3)]}
-            if getattr(self._engine, "last_language", None):
-                detail["language"] = self._engine.last_language
+            language = getattr(self._engine, "last_language", None)  # engines that detect it have it
+            if language:
+                detail["language"] = language
             parts = transcript_segments(texts, start, end, **self._split)
             if not parts:  # voice without recognised words: keep the range (no text)
                 segments.append(Segment(kind="speech", start=round(start, 3), end=round(end, 3), text=None,

@@ -51,7 +51,8 @@ HeaderKeyDep = Annotated[str | None, Depends(_header_key)]
 def _verify(rt: Runtime, session: Session, secret: str | None, *, limit: bool = True) -> KeyIdentity:
     cached = rt.cache.keys.identity(secret)  # verified keys are trusted for cache_key_ttl_seconds
     if cached is not None:
-        identity = KeyIdentity(*cached)  # type: ignore[arg-type] - a role the database checked
+        name, role = cached
+        identity = KeyIdentity(name, apikeys.stored_role(role))
     else:
         identity = apikeys.verify(session, secret)
         session.commit()  # keeps last_used_at, even when the endpoint only reads
@@ -70,7 +71,7 @@ def _from_cookie(request: Request, session: Session, rt: Runtime, *, limit: bool
     web_sessions.check_csrf(request, info, rt.settings.public_base_url)
     if limit:
         rt.cache.limiter.check(info.key_name)
-    return KeyIdentity(info.key_name, info.role)  # type: ignore[arg-type] - from the api_keys row
+    return KeyIdentity(info.key_name, apikeys.stored_role(info.role))  # the session row joins the api_keys row
 
 
 def identify(request: Request, session: Session, rt: Runtime, bearer: HTTPAuthorizationCredentials | None,

@@ -25,7 +25,7 @@ SIGN_IN_BYTES = 16 * 1024
 try:  # uvicorn[standard] brings httptools; without it uvicorn's h11 protocol enforces the cap itself
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 except ImportError:  # pragma: no cover
-    HttpToolsProtocol = None  # type: ignore[assignment,misc]
+    HttpToolsProtocol = None  # type: ignore[assignment,misc]  # absent: None stands for "use h11"
 
 _431 = json.dumps({"error": {"code": "header_too_large",
                              "message": "the request line and headers are larger than the server accepts"}}).encode()
@@ -40,10 +40,10 @@ def http_protocol(max_head_bytes: int) -> type | str:
 
 if HttpToolsProtocol is not None:
 
-    class BoundedHttpTools(HttpToolsProtocol):  # type: ignore[misc,valid-type]
+    class BoundedHttpTools(HttpToolsProtocol):
         max_head_bytes = 16 * 1024
 
-        def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        def __init__(self, *args, **kwargs) -> None:
             super().__init__(*args, **kwargs)
             self._head_bytes = 0  # of the current request's head, so far
             self._head_tail = b""  # the last bytes seen, for a terminator split across reads

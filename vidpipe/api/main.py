@@ -10,7 +10,7 @@ from functools import partial
 import anyio
 from fastapi import FastAPI
 
-from vidpipe.api import contract, docs, handlers, limits, sessions
+from vidpipe.api import docs, handlers, limits, openapi, sessions
 from vidpipe.api.fastpath import FastAssetReads
 from vidpipe.api.limits import BodyLimit
 from vidpipe.api.routers import (
@@ -72,9 +72,10 @@ def create_api(runtime: Runtime, *, console: Callable[[FastAPI], None] | None = 
     app.state.upload_limiter = anyio.CapacityLimiter(UPLOAD_CONCURRENCY)
     app.state.close_limiter = anyio.CapacityLimiter(CLOSE_THREADS)
     handlers.install(app)
-    app.add_exception_handler(405, contract.method_not_allowed)  # Allow: every method of the path
-    app.add_middleware(contract.RejectNul)
-    app.openapi = partial(contract.truthful_openapi, app, runtime.settings)  # type: ignore[method-assign]
+    app.add_exception_handler(405, openapi.method_not_allowed)  # Allow: every method of the path
+    app.add_middleware(openapi.RejectNul)
+    # FastAPI's documented way to customise the schema is to replace the method on the instance
+    app.openapi = partial(openapi.truthful_openapi, app, runtime.settings)  # type: ignore[method-assign]
     docs.install(app)  # /docs and /redoc from vendored files (offline)
     app.add_exception_handler(RateLimitedError, rate_limited)  # 429 with Retry-After
     app.include_router(health.router)

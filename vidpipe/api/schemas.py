@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StringConstraints, model_validator
+from pydantic.json_schema import JsonValue
 
 from vidpipe.states import AssetStatus, JobStatus
 
@@ -132,6 +133,8 @@ class AssetPublic(BaseModel):
     artifacts: list[ArtifactPublic]
     original_url: str
     hls_master_url: str | None
+    playable: bool = Field(default=False, description="The HLS master can be played: a long video is playable "
+                           "from the start while its later chunks are still encoding (status not yet ready)")
     poster_url: str | None
     sprite_vtt_url: str | None
     playback: PlaybackPublic | None = Field(default=None, description="Signed URLs for players (no API key)")
@@ -183,7 +186,7 @@ class AssetCreateFromSource(_AssetFields):
         return {"title": base["title"], "description": base.get("description", ""), "anyOf": variants}
 
 
-def _stage_names() -> list[str]:
+def _stage_names() -> list[JsonValue]:  # for json_schema_extra
     from vidpipe.stages import registry
 
     return list(registry.STAGES)

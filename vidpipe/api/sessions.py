@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from vidpipe.api.schemas import ErrorBody
 from vidpipe.db import apikeys, events
+from vidpipe.db.database import affected_rows
 from vidpipe.db.models import ApiKey
 from vidpipe.db.models.web import WebSession
 from vidpipe.errors import AuthError, InputError, VidpipeError
@@ -81,7 +82,7 @@ def lookup(db: Session, session_id: str | None) -> BrowserSession | None:
 def end(db: Session, session_id: str | None) -> bool:
     if not session_id:
         return False
-    return db.execute(delete(WebSession).where(WebSession.id_hash == _hash(session_id))).rowcount > 0
+    return affected_rows(db.execute(delete(WebSession).where(WebSession.id_hash == _hash(session_id)))) > 0
 
 
 def _own_origins(request: Request, public_base_url: str | None) -> set[str]:

@@ -9,6 +9,7 @@ memory stays at about one chunk per upload whatever the file size. Nothing is sp
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import anyio
 import anyio.from_thread
@@ -21,6 +22,9 @@ from vidpipe.errors import InputError, LimitExceededError
 from vidpipe.ingest.service import IngestRequest, IngestResult, ingest
 from vidpipe.mediastore.base import Staging
 from vidpipe.runtime import Runtime
+
+if TYPE_CHECKING:
+    from python_multipart.multipart import MultipartCallbacks  # a TypedDict of type checking only
 
 FILE_FIELD = "file"
 # Room for the multipart framing and the small text fields around the file.
@@ -86,7 +90,7 @@ class _Form:
         self._in_file = False
         self._text = bytearray()
 
-    def callbacks(self) -> dict[str, Callable[..., None]]:
+    def callbacks(self) -> MultipartCallbacks:
         return {"on_part_begin": self._part_begin, "on_header_field": self._header_field,
                 "on_header_value": self._header_value, "on_header_end": self._header_end,
                 "on_headers_finished": self._headers_finished, "on_part_data": self._part_data,
@@ -143,7 +147,7 @@ class _Form:
 def _ingest_form(rt: Runtime, boundary: bytes, pull: Pull, req: IngestRequest, max_body: int) -> IngestResult:
     """Worker thread: parse up to the file part, then let ingest() stream the rest into staging."""
     form = _Form()
-    parser = MultipartParser(boundary, callbacks=form.callbacks())  # type: ignore[arg-type]
+    parser = MultipartParser(boundary, callbacks=form.callbacks())
     received = 0
 
     def feed() -> bool:

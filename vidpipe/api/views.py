@@ -4,7 +4,7 @@ latest job of each stage (JSON-aggregated), so GET /v1/assets/{id} costs one que
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -68,7 +68,7 @@ def signed_url(signer: PlaybackSigner, key: str, ttl_seconds: int | None = None)
     return url_for(signer.sign(asset_id, prefix, ttl_seconds), name if slash else "")
 
 
-def playback_links(signer: PlaybackSigner, asset_id: uuid.UUID, original_key: str, keys: dict[str, str | None],
+def playback_links(signer: PlaybackSigner, asset_id: uuid.UUID, original_key: str, keys: Mapping[str, str | None],
                    ttl_seconds: int | None = None) -> PlaybackPublic:
     """`keys`: the stored keys of the HLS master, poster and sprite WebVTT (None when not made yet)."""
     def sign(key: str | None) -> str | None:
@@ -134,7 +134,9 @@ def _to_public(row: Any, base: str | None, signer: PlaybackSigner | None = None)
         error=error, source_kind=row.source_kind, original_name=row.original_name, sha256=row.sha256,
         size_bytes=row.size_bytes, profile=row.profile, created_at=row.created_at, updated_at=row.updated_at,
         media=media, loudness=_loudness(row.loudness), stages=stages, renditions=renditions, artifacts=artifacts,
-        original_url=media_url(base, row.original_key), playback=playback, **links,
+        original_url=media_url(base, row.original_key), playback=playback,
+        hls_master_url=links["hls_master_url"], poster_url=links["poster_url"], sprite_vtt_url=links["sprite_vtt_url"],
+        playable=links["hls_master_url"] is not None and row.status != "failed",
     )
 
 

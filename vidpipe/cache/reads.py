@@ -24,6 +24,7 @@ import anyio.to_thread
 
 from vidpipe.cache.base import Cache
 from vidpipe.cache.redis import EPOCH_KEY, VERSION_TTL
+from vidpipe.errors import NotFoundError
 
 LISTS_VERSION = "v:lists"
 POLL_SECONDS = 0.005
@@ -42,6 +43,14 @@ def make_entry(body: bytes) -> Entry:
 def asset_key(asset_id: uuid.UUID | str, base_url: str | None = None) -> tuple[str, str]:
     """(value key, version key); the body names media URLs, so the base URL is part of the value key."""
     return f"asset:{asset_id}@{base_url or ''}", f"v:asset:{asset_id}"
+
+
+def found(entry: Entry | None, what: str) -> Entry:
+    """The entry of a read whose loader raises rather than return None. Readers of one key share a fill, so a
+    None here is another loader's of the same key that found nothing: `what` went away meanwhile."""
+    if entry is None:
+        raise NotFoundError(f"{what} was not found")
+    return entry
 
 
 def _stamp(epoch: bytes | None, version: bytes | None) -> bytes:

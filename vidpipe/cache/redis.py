@@ -12,7 +12,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import redis
 from redis.backoff import NoBackoff
@@ -78,7 +78,7 @@ class RedisCache(Cache):
         log.info("cache.credentials_refreshed")
         return True
 
-    def _run(self, fn, default):  # type: ignore[no-untyped-def]
+    def _run(self, fn, default):
         if not self.breaker.allow():
             return default
         try:
@@ -143,7 +143,7 @@ class RedisCache(Cache):
 
     def invalidate(self, version_keys: Sequence[str], drop: Sequence[str], ttl: float) -> None:
         """Bump version counters; remembered when Redis is unreachable, so the epoch moves once it is back."""
-        def op() -> None:
+        def op() -> bool:
             pipe = self.client.pipeline(transaction=False)
             for key in version_keys:
                 pipe.incr(self._k(key))
@@ -151,8 +151,9 @@ class RedisCache(Cache):
             if drop:
                 pipe.delete(*[self._k(k) for k in drop])
             pipe.execute()
+            return True
 
-        if not self._run(lambda: op() or True, False):
+        if not self._run(op, False):
             with self._lost_lock:  # delivered when Redis answers again, before this process reads from it
                 self._lost.update(version_keys)
 
@@ -169,8 +170,10 @@ class RedisCache(Cache):
 
     def ztop(self, keys: Sequence[str], count: int) -> list[tuple[str, float]] | None:
         def op() -> list[tuple[str, float]]:
-            rows = self.client.zunion([self._k(k) for k in keys], withscores=True)
-            rows = sorted(rows, key=lambda r: (-r[1], r[0]))[:count]
+            # redis-py types zunion's reply as any of its shapes; with withscores=True it is (member, score) pairs
+            scored = cast(list[tuple[bytes | str, float]], self.client.zunion([self._k(k) for k in keys],
+                                                                             withscores=True))
+            rows = sorted(scored, key=lambda r: (-r[1], r[0]))[:count]
             return [(m.decode() if isinstance(m, bytes) else m, float(s)) for m, s in rows]
 
         return self._run(op, None)
@@ -210,9 +213,10 @@ class RedisCache(Cache):
             self.refresh_credentials(exc)
             return [None] * len(keys), None
         self.breaker.success()
-        values = result[0]
-        assert isinstance(values, list)
-        return values, (int(result[1]) if counter else None)  # type: ignore[call-overload]
+        values, count = result[0], (result[1] if counter else None)
+        assert isinstance(values, list)  # MGET's reply: an array
+        assert count is None or isinstance(count, int)  # INCR's: an integer (error replies raised in execute)
+        return values, count
 
     def retire_all(self) -> None:
         self._run(lambda: self.client.incr(self._k(EPOCH_KEY)), None)

@@ -82,6 +82,7 @@ class _Connection(asyncio.Protocol):
         self.lost = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # loop.create_connection hands its protocol a Transport; asyncio.Protocol declares the BaseTransport
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:

@@ -64,42 +64,39 @@ def install_stop_handlers(stop) -> None:
     signal.signal(signal.SIGINT, handler)
 
 
-def state_assets(rt, ids):
-    from sqlalchemy import select
-
-    from vidpipe.db.models import Asset
+def state_assets(rt, ids) -> list:
+    """The assets as the API and the console show them (vidpipe.api.views, the one read of an asset)."""
+    from vidpipe.api import views
 
     with rt.db.session() as s:
-        found = {a.id: a for a in s.scalars(select(Asset).where(Asset.id.in_(ids)))}
-    return [found[i] for i in ids if i in found]
+        return views.load_assets(s, list(ids), rt.settings.public_base_url)
 
 
 def _stream_summary(asset) -> str:
-    info = asset.media_info
-    if info is None:
+    media = asset.media
+    if media is None:
         return "-"
-    streams = info.probe.get("streams", [])
-    kinds = [s.get("type") for s in streams]
     parts = []
-    if info.has_video:
-        parts.append(f"{info.width}x{info.height} {info.video_codec}")
-    if info.has_audio:
-        parts.append(f"{kinds.count('audio')}× {info.audio_codec}")
+    if media.has_video:
+        parts.append(f"{media.width}x{media.height} {media.video_codec}")
+    if media.has_audio:
+        parts.append(str(media.audio_codec))
     return ", ".join(parts)
 
 
 def print_asset_table(assets, media_root: Path | None = None) -> None:
+    """Assets (vidpipe.api.schemas.AssetPublic) as a table: status, streams, renditions, output keys or why not."""
     caption = f"output keys are relative to the media store at {media_root}" if media_root else None
     table = Table(title="vidpipe assets", caption=caption)
     for col in ("asset", "name", "status", "duration", "streams", "renditions", "outputs / reason"):
         table.add_column(col, overflow="fold")
     for a in assets:
-        duration = f"{a.media_info.duration:.1f}s" if a.media_info and a.media_info.duration else "-"
+        duration = f"{a.media.duration:.1f}s" if a.media and a.media.duration else "-"
         renditions = ", ".join(r.name for r in a.renditions) or "-"
         if a.status == AssetStatus.FAILED:
-            where = f"[red]{a.error_message}[/red]"
+            where = f"[red]{a.error.message if a.error else 'failed'}[/red]"
         else:
-            keys = {art.kind: art.key for art in a.artifacts}
+            keys = {art.kind: art.key for art in reversed(a.artifacts)}  # the first of each kind
             where = "\n".join(f"{label}: {keys[kind]}" for label, kind in
                               (("HLS", "hls_master"), ("poster", "poster"), ("sprites", "sprite_vtt"),
                                ("waveform", "waveform")) if kind in keys) or "-"

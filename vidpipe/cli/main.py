@@ -168,32 +168,29 @@ def status(asset_id: Annotated[str | None, typer.Argument(help="An asset id (or 
     """Show one asset in detail, or the most recent assets."""
     from sqlalchemy import String, cast, select
 
-    from vidpipe.db import assets as asset_store
+    from vidpipe.api import views
     from vidpipe.db.models import Asset
 
     rt = open_runtime()
     with rt.db.session() as s:
         if asset_id is None:
-            rows = list(s.scalars(select(Asset).order_by(Asset.created_at.desc()).limit(limit)))
-            print_asset_table(rows, rt.settings.media_root)
+            recent = list(s.scalars(select(Asset.id).order_by(Asset.created_at.desc()).limit(limit)))
+            print_asset_table(views.load_assets(s, recent, rt.settings.public_base_url), rt.settings.media_root)
             return
-        matches = list(s.scalars(select(Asset).where(cast(Asset.id, String).startswith(asset_id.lower())).limit(2)))
+        matches = list(s.scalars(select(Asset.id).where(cast(Asset.id, String).startswith(asset_id.lower()))
+                                 .limit(2)))
         if len(matches) != 1:
             err_console.print(f"[red]error:[/red] {'no' if not matches else 'more than one'} asset matches {asset_id}")
             raise typer.Exit(1)
-        asset = matches[0]
-        print_asset_table([asset], rt.settings.media_root)
-        stages = Table(title="stages")
-        for col in ("stage", "status", "progress", "attempts", "last error"):
-            stages.add_column(col)
-        latest = asset_store.latest_stage_status(s, asset.id)
-        from vidpipe.stages import registry
-
-        for name in registry.STAGES:
-            j = latest.get(name)
-            stages.add_row(name, j.status if j else "pending", f"{(j.progress if j else 0) * 100:.0f}%",
-                           str(j.attempts if j else 0), (j.last_error or "") if j else "")
-        console.print(stages)
+        asset = views.load_asset(s, matches[0], rt.settings.public_base_url)
+    print_asset_table([asset], rt.settings.media_root)
+    stages = Table(title="stages")
+    for col in ("stage", "status", "progress", "attempts", "last error"):
+        stages.add_column(col)
+    for stage in asset.stages:
+        stages.add_row(stage.stage, stage.status, f"{stage.progress_percent:.0f}%", str(stage.attempts),
+                       stage.last_error or "")
+    console.print(stages)
     rt.close()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -72,11 +73,11 @@ def parse_record(data: bytes) -> list[Item]:
         reasons = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'event'}: {e['msg']}" for e in exc.errors())
         raise MalformedRecordError(f"not an ingest event ({reasons})") from None
     dedupe = f"event:{ev.event_id}" if ev.event_id else None
-    common = {"title": ev.title, "description": ev.description, "tags": tuple(ev.tags), "profile": ev.profile,
-              "priority": ev.priority, "dedupe_key": dedupe}
+    item = partial(Item, title=ev.title, description=ev.description, tags=tuple(ev.tags), profile=ev.profile,
+                   priority=ev.priority, dedupe_key=dedupe)
     if ev.s3_key:
-        return [Item("s3", ev.s3_key, bucket=ev.bucket, **common)]
-    return [Item("url", ev.url or "", **common)]
+        return [item("s3", ev.s3_key, bucket=ev.bucket)]
+    return [item("url", ev.url or "")]
 
 
 def _s3_notification(records: list[Any]) -> list[Item]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Literal, TypeGuard, cast, get_args
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -42,15 +42,25 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def is_role(value: str) -> TypeGuard[Role]:
+    return value in ROLES
+
+
+def stored_role(value: str) -> Role:
+    """A role read back from an api_keys row, or from a cache or session filled from one: the table's check
+    constraint admits only ROLES, so this is not checked again (an unknown one would still allow nothing)."""
+    return cast(Role, value)
+
+
 def check_role(role: str) -> Role:
-    if role not in ROLES:
+    if not is_role(role):
         raise InputError(f"unknown role {role!r}: one of {', '.join(ROLES)}", code="invalid_role")
-    return role  # type: ignore[return-value] - checked above
+    return role
 
 
 def allows(role: str, needed: Role) -> bool:
     """Whether a key of `role` may do what needs `needed` (unknown roles may do nothing)."""
-    return role in ROLES and ROLES.index(role) >= ROLES.index(needed)  # type: ignore[arg-type]
+    return is_role(role) and ROLES.index(role) >= ROLES.index(needed)
 
 
 def require_role(identity: KeyIdentity, needed: Role) -> None:
@@ -80,7 +90,7 @@ def verify(session: Session, secret: str | None) -> KeyIdentity:
                                          (ApiKey.last_used_at.is_(None))
                                          | (ApiKey.last_used_at < func.now() - func.make_interval(0, 0, 0, 0, 0, 1)))
                     .values(last_used_at=func.now()))
-    return KeyIdentity(key.name, key.role)  # type: ignore[arg-type] - the column's check constraint
+    return KeyIdentity(key.name, stored_role(key.role))
 
 
 def verify_key(session: Session, secret: str | None) -> str:

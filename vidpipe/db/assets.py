@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, or_, select, text
 from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.orm import Session
 
@@ -60,16 +60,18 @@ def save_stage_result(session: Session, asset_id: uuid.UUID, stage: str, result:
                       sizes: dict[str, int]) -> list[str]:
     """Replace what an earlier run of `stage` wrote. Returns store keys that are no longer referenced."""
     touch_asset(session, asset_id)
-    old_keys = set(session.scalars(select(Artifact.key).where(Artifact.asset_id == asset_id,
-                                                              Artifact.stage == stage)).all())
-    session.execute(delete(Artifact).where(Artifact.asset_id == asset_id, Artifact.stage == stage))
+    mine = Artifact.stage == stage
+    if stage == "transcode":  # a new transcode replaces the parts of a chunked one too (transcode_chunk.3, ...)
+        mine = or_(mine, Artifact.stage.like("transcode\\_%"))
+    old_keys = set(session.scalars(select(Artifact.key).where(Artifact.asset_id == asset_id, mine)).all())
+    session.execute(delete(Artifact).where(Artifact.asset_id == asset_id, mine))
     new_keys = set()
     for out in result.outputs:
         key = f"{asset_id}/{out.key}"
         new_keys.add(key)
         session.add(Artifact(asset_id=asset_id, stage=stage, kind=out.kind, key=key,
                              content_type=out.content_type, size_bytes=sizes.get(key, 0)))
-    if stage == "transcode":
+    if stage in ("transcode", "transcode_join"):  # the single job's ladder, or the join of a chunked one
         session.execute(delete(Rendition).where(Rendition.asset_id == asset_id))
         for r in result.renditions:
             session.add(Rendition(asset_id=asset_id, name=r.name, kind=r.kind,

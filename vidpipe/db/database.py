@@ -7,20 +7,30 @@ import threading
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Engine, create_engine, event, exc, text
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from vidpipe.errors import DatabaseUnavailableError, TransientError
 from vidpipe.settings import Settings
 
+if TYPE_CHECKING:
+    from pgserver import PostgresServer
+
 log = logging.getLogger(__name__)
 
 EMBEDDED_DB_NAME = "vidpipe"
 _AUTH_STATES = frozenset({"28P01", "28000"})  # invalid_password, invalid_authorization_specification
-_embedded_servers: dict[Path, object] = {}  # keep servers referenced for the life of the process
+_embedded_servers: dict[Path, PostgresServer] = {}  # keep servers referenced for the life of the process
 _embedded_lock = threading.Lock()
+
+
+def affected_rows(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE touched. Session.execute is typed to return a Result; for those statements it is
+    a CursorResult, the kind that has a rowcount."""
+    return cast(CursorResult[Any], result).rowcount
 
 
 def normalize_url(url: str) -> str:
@@ -175,7 +185,7 @@ class Database:
         log.info("database.credentials_refreshed")
         return True
 
-    def _connect(self, dialect, conn_rec, cargs, cparams):  # type: ignore[no-untyped-def]
+    def _connect(self, dialect, conn_rec, cargs, cparams):
         cparams["password"] = self._url.password
         try:
             return dialect.connect(*cargs, **cparams)

@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from vidpipe.db.database import affected_rows
 from vidpipe.db.models.web import ProcessingProfile
 from vidpipe.errors import ConflictError, InputError, NotFoundError
 from vidpipe.profiles import PROFILES, Profile, Rung
@@ -53,6 +54,9 @@ class ProfileDefinition(BaseModel):
         default="fixed", description="per_title: each rung at the quality that reaches target_vmaf, capped at the "
                                      "ladder's bitrates; fixed: the ladder's bitrates as they are")
     target_vmaf: Annotated[float, Field(ge=60, le=99, description="top-rung VMAF per-title encoding aims at")] = 93.0
+    loudness_target_lufs: Annotated[float | None, Field(
+        ge=-36, le=-8, description="audio renditions brought to this integrated loudness (BS.1770), e.g. -23 "
+                                   "(EBU R128) or -16 (streaming); absent: the audio's own level")] = None
     analyzers: list[str] | None = None
     zero_shot_labels: Annotated[list[Annotated[str, Field(min_length=1, max_length=64, pattern=NO_NUL)]] | None,
                                 Field(max_length=100)] = None
@@ -104,6 +108,7 @@ class ProfilePublic(BaseModel):
     x264_preset: str
     ladder_mode: str
     target_vmaf: float
+    loudness_target_lufs: float | None = None
     analyzers: list[str] | None
     zero_shot_labels: list[str] | None
     builtin: bool
@@ -122,7 +127,7 @@ def to_profile(name: str, definition: dict[str, Any]) -> Profile:
                    segment_seconds=d.segment_seconds, sprite_interval_seconds=d.sprite_interval_seconds,
                    x264_preset=d.x264_preset, analyzers=tuple(d.analyzers) if d.analyzers is not None else None,
                    zero_shot_labels=tuple(d.zero_shot_labels) if d.zero_shot_labels is not None else None,
-                   ladder_mode=d.ladder_mode, target_vmaf=d.target_vmaf)
+                   ladder_mode=d.ladder_mode, target_vmaf=d.target_vmaf, loudness_target_lufs=d.loudness_target_lufs)
 
 
 def to_public(profile: Profile, *, builtin: bool) -> ProfilePublic:
@@ -132,6 +137,7 @@ def to_public(profile: Profile, *, builtin: bool) -> ProfilePublic:
                 for r in profile.ladder],
         segment_seconds=profile.segment_seconds, sprite_interval_seconds=profile.sprite_interval_seconds,
         x264_preset=profile.x264_preset, ladder_mode=profile.ladder_mode, target_vmaf=profile.target_vmaf,
+        loudness_target_lufs=profile.loudness_target_lufs,
         analyzers=list(profile.analyzers) if profile.analyzers is not None else None,
         zero_shot_labels=list(profile.zero_shot_labels) if profile.zero_shot_labels is not None else None,
         builtin=builtin)
@@ -184,5 +190,5 @@ def put_profile(session: Session, name: str, definition: ProfileDefinition) -> b
 def delete_profile(session: Session, name: str) -> None:
     if name in PROFILES:
         raise ConflictError(f"{name!r} is a built-in profile and cannot be deleted", code="builtin_profile")
-    if session.execute(delete(ProcessingProfile).where(ProcessingProfile.name == name)).rowcount == 0:
+    if affected_rows(session.execute(delete(ProcessingProfile).where(ProcessingProfile.name == name))) == 0:
         raise NotFoundError(f"no processing profile named {name!r}")

@@ -13,14 +13,16 @@ import av.container
 import av.stream
 import av.video.frame
 from av.video.reformatter import VideoReformatter
+from av.video.stream import VideoStream
 from PIL import Image
 
 from vidpipe.errors import MediaDecodeError
+from vidpipe.ffmpeg.avtypes import time_base
 
 _UNINDEXED = ("mpegts", "mpeg")  # MPEG-TS and program streams: timestamps but no index
 
 
-def prepare_keyframe_decoding(stream: av.stream.Stream, thread_type: str = "SLICE") -> None:
+def prepare_keyframe_decoding(stream: VideoStream, thread_type: str = "SLICE") -> None:
     """Decode key frames only. SLICE, not AUTO threading: every seek flushes the decoder, and frame
     threads must refill before the first picture comes out; measured on the 60 s 1080p bench clip,
     15 seek+decode rounds cost ~0.23 s CPU / 0.32-0.6 s wall with SLICE vs ~0.25-0.36 s / 0.5-1.0 s with AUTO."""
@@ -29,7 +31,7 @@ def prepare_keyframe_decoding(stream: av.stream.Stream, thread_type: str = "SLIC
     cc.thread_type = thread_type
 
 
-def keyframe_at(container: av.container.InputContainer, stream: av.stream.Stream, seconds: float,
+def keyframe_at(container: av.container.InputContainer, stream: VideoStream, seconds: float,
                 *, retries: int = 3) -> av.video.frame.VideoFrame | None:
     """The key frame at or before `seconds` (from the stream start), or the nearest one we can find.
 
@@ -51,9 +53,9 @@ def keyframe_at(container: av.container.InputContainer, stream: av.stream.Stream
     return best
 
 
-def _first_frame_after_seek(container: av.container.InputContainer, stream: av.stream.Stream,
+def _first_frame_after_seek(container: av.container.InputContainer, stream: VideoStream,
                             seconds: float) -> av.video.frame.VideoFrame | None:
-    offset = (stream.start_time or 0) + int(seconds / stream.time_base)
+    offset = (stream.start_time or 0) + int(seconds / time_base(stream))
     try:
         if seconds <= 0 and container.format.name in _UNINDEXED:
             # Without an index, a time seek to the very start lands on the packet after the first key frame.
@@ -80,7 +82,7 @@ def frame_time(frame: av.video.frame.VideoFrame, stream: av.stream.Stream) -> fl
     """Seconds from the start of the stream (MPEG-TS streams rarely start at 0)."""
     if frame.pts is None:
         return 0.0
-    return float((frame.pts - (stream.start_time or 0)) * stream.time_base)
+    return float((frame.pts - (stream.start_time or 0)) * time_base(stream))
 
 
 def display_dimensions(width: int, height: int, sar: float, rotation: int, target_width: int) -> tuple[int, int]:

@@ -87,6 +87,7 @@ class TranscodePlan:
     source_primaries: str | None = None
     source_matrix: str | None = None
     subtitles: tuple[SubtitleTrack, ...] = ()
+    audio_filters: tuple[str | None, ...] = ()  # per audio track (plan.audio order): e.g. loudness normalisation
 
     @property
     def mode(self) -> str:
@@ -249,6 +250,7 @@ def tonemap_filter(transfer: str, primaries: str | None, matrix: str | None) -> 
 
 def video_filters(plan: TranscodePlan) -> str:
     """The filters every rung shares, applied once before the split: deinterlace, constant rate, tone map."""
+    assert plan.fps is not None  # only a plan with video rungs has filters, and it always has a rate
     filters = ["bwdif=mode=send_frame:parity=auto:deint=all"] if plan.deinterlace else []
     filters.append(f"fps={_fps_text(plan.fps)}")
     if plan.tonemap_from:
@@ -264,9 +266,15 @@ def _fps_text(fps: Fraction) -> str:
     return str(fps.numerator) if fps.denominator == 1 else f"{fps.numerator}/{fps.denominator}"
 
 
-def _audio_args(out_index: int, kbps: int, channels: int, cap: int | None) -> list[str]:
+def _audio_args(out_index: int, kbps: int, channels: int, cap: int | None, audio_filter: str | None = None
+                ) -> list[str]:
     args = [f"-b:a:{out_index}", f"{kbps}k", f"-ac:a:{out_index}", str(channels)]
+    args += [f"-filter:a:{out_index}", audio_filter] if audio_filter else []
     return args + ([f"-ar:a:{out_index}", str(cap)] if cap else [])
+
+
+def _track_filter(plan: TranscodePlan, track: int) -> str | None:
+    return plan.audio_filters[track] if track < len(plan.audio_filters) else None
 
 
 def build_ffmpeg_args(plan: TranscodePlan, input_args: Sequence[str], out_dir: Path) -> list[str]:
@@ -296,14 +304,14 @@ def build_ffmpeg_args(plan: TranscodePlan, input_args: Sequence[str], out_dir: P
         track = plan.audio[0]
         for i, r in enumerate(plan.rungs):
             args += ["-map", f"0:a:{track.source_index}"]
-            args += _audio_args(i, r.audio_kbps, track.channels, plan.sample_rate_cap)
+            args += _audio_args(i, r.audio_kbps, track.channels, plan.sample_rate_cap, _track_filter(plan, 0))
             stream_map.append(f"v:{i},a:{i},name:{r.name}")
     else:
         group = f",agroup:{AUDIO_GROUP}" if plan.mode == "groups" else ""
         stream_map += [f"v:{i}{group},name:{r.name}" for i, r in enumerate(plan.rungs)]
         for j, track in enumerate(plan.audio):
             args += ["-map", f"0:a:{track.source_index}"]
-            args += _audio_args(j, plan.audio_kbps, track.channels, plan.sample_rate_cap)
+            args += _audio_args(j, plan.audio_kbps, track.channels, plan.sample_rate_cap, _track_filter(plan, j))
             extra = f",agroup:{AUDIO_GROUP},language:{track.language}" if plan.mode == "groups" else ""
             extra += ",default:yes" if plan.mode == "groups" and track.default else ""
             stream_map.append(f"a:{j}{extra},name:{track.name}")
@@ -315,9 +323,9 @@ def build_ffmpeg_args(plan: TranscodePlan, input_args: Sequence[str], out_dir: P
              "-hls_segment_filename", str(out_dir / "%v" / SEGMENT_PATTERN),
              "-master_pl_name", "master.m3u8", "-var_stream_map", " ".join(stream_map),
              str(out_dir / "%v" / "index.m3u8")]
-    for track in plan.subtitles:  # more outputs of the same run: still one demux and one decode
-        args += ["-map", f"0:s:{track.source_index}", "-c:s", "webvtt", "-f", "webvtt",
-                 str(out_dir / track.name / SUBTITLE_FILE)]
+    for sub in plan.subtitles:  # more outputs of the same run: still one demux and one decode
+        args += ["-map", f"0:s:{sub.source_index}", "-c:s", "webvtt", "-f", "webvtt",
+                 str(out_dir / sub.name / SUBTITLE_FILE)]
     return args
 
 

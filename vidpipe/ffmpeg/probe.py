@@ -12,16 +12,22 @@ import struct
 import time
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import av
 import av.container
 import av.stream
+from av.audio.stream import AudioStream
 from av.sidedata.sidedata import Type as SideDataType
+from av.video.stream import VideoStream
 
 from vidpipe.errors import LimitExceededError, MediaDecodeError, UnsupportedMediaError
+from vidpipe.ffmpeg.avtypes import side_data, time_base
 from vidpipe.ffmpeg.safe_open import demuxer_name, open_input
 from vidpipe.settings import Limits
+
+if TYPE_CHECKING:
+    from av.container.core import Chapter  # a TypedDict of the stubs only
 
 PROBE_KEYS = ("format", "format_long", "duration", "bit_rate", "size", "has_video", "has_audio", "width", "height",
               "rotation", "video_codec", "audio_codec", "fps", "is_vfr", "interlaced", "hdr", "streams", "chapters",
@@ -64,7 +70,8 @@ def probe_container(container: av.container.InputContainer, *, size: int, limits
     infos = [stream_info(s) for s in streams]
     video = next((s for s in container.streams.video if not _is_cover_art(s)), None)
     audio = next(iter(container.streams.audio), None)
-    if video is None and audio is None:
+    primary: av.stream.Stream | None = video or audio
+    if primary is None:
         kinds = ", ".join(sorted({i["type"] for i in infos})) or "none"
         raise UnsupportedMediaError(f"no video or audio streams in the file (streams found: {kinds})")
     for s in container.streams.video:
@@ -79,7 +86,7 @@ def probe_container(container: av.container.InputContainer, *, size: int, limits
     _check_not_truncated(streams, size)
 
     first = _read_first_frames(container, video, audio)
-    _check_tail(container, video or audio, duration)
+    _check_tail(container, primary, duration)
     rotation = 0
     if video is not None:
         rotation = normalise_rotation(first.get("rotation", 0))
@@ -165,20 +172,24 @@ def stream_info(stream: av.stream.Stream) -> dict[str, Any]:
         "title": stream.metadata.get("title"),
         "duration": _seconds(stream.duration, stream.time_base),
     }
-    if kind == "video":
-        transfer = _TRANSFER_NAMES.get(cc.color_trc)
+    # PyAV wraps a stream of FFmpeg's video (audio) media type in a VideoStream (AudioStream): the same test
+    # as `kind`, spelled so that the codec context's type is known.
+    if isinstance(stream, VideoStream):
+        vcc = stream.codec_context
+        transfer = _TRANSFER_NAMES.get(vcc.color_trc)
         rate = stream.average_rate or stream.guessed_rate
-        field_order = _FIELD_ORDERS.get(cc.field_order)
-        info.update(width=cc.width, height=cc.height, rotation=0, pix_fmt=cc.pix_fmt,
+        field_order = _FIELD_ORDERS.get(vcc.field_order)
+        info.update(width=vcc.width, height=vcc.height, rotation=0, pix_fmt=vcc.pix_fmt,
                     fps=round(float(rate), 3) if rate else None, color_transfer=transfer,
-                    color_primaries=_PRIMARIES_NAMES.get(cc.color_primaries),
-                    color_matrix=_MATRIX_NAMES.get(cc.colorspace), hdr=transfer in _HDR_TRANSFERS,
+                    color_primaries=_PRIMARIES_NAMES.get(vcc.color_primaries),
+                    color_matrix=_MATRIX_NAMES.get(vcc.colorspace), hdr=transfer in _HDR_TRANSFERS,
                     hdr_format=_HDR_FORMATS.get(transfer or ""), field_order=field_order,
                     interlaced=field_order not in (None, "progressive"), frames=stream.frames or None)
         if _is_cover_art(stream):
             info["cover_art"] = True
-    elif kind == "audio":
-        info.update(sample_rate=cc.sample_rate, channels=cc.channels, channel_layout=cc.layout.name)
+    elif isinstance(stream, AudioStream):
+        acc = stream.codec_context
+        info.update(sample_rate=acc.sample_rate, channels=acc.channels, channel_layout=acc.layout.name)
     return info
 
 
@@ -221,7 +232,7 @@ def _check_tail(container: av.container.InputContainer, stream: av.stream.Stream
     if demuxer_name(container) not in _HEADER_DURATION_DEMUXERS:
         return
     reach = duration - max(1.0, 0.05 * duration)
-    start, tb = stream.start_time or 0, stream.time_base
+    start, tb = stream.start_time or 0, time_base(stream)
     last = 0.0
     try:
         container.seek(start + int(max(0.0, reach - 1.0) / tb), stream=stream, backward=True, any_frame=False)
@@ -236,8 +247,8 @@ def _check_tail(container: av.container.InputContainer, stream: av.stream.Stream
                            f"early (last packet read near the end: {last:.1f} s); was the upload interrupted?")
 
 
-def _read_first_frames(container: av.container.InputContainer, video: av.stream.Stream | None,
-                       audio: av.stream.Stream | None) -> dict[str, Any]:
+def _read_first_frames(container: av.container.InputContainer, video: VideoStream | None,
+                       audio: AudioStream | None) -> dict[str, Any]:
     """Decode the first picture of the primary video stream and the first sound of the primary audio stream.
 
     Only key frames are decoded, but a decoder may still hold its first picture back (B-frame delay, frame
@@ -254,26 +265,28 @@ def _read_first_frames(container: av.container.InputContainer, video: av.stream.
             read += packet.size
             if packet.stream is video and packet.pts is not None:
                 found["video_pts"].append(float(packet.pts * packet.time_base))
-            if not got_video and packet.stream is video:
-                got_video = _take_picture(packet.decode(), found)
-            elif not got_audio and packet.stream is audio:
-                got_audio = bool(packet.decode())
+            # stream.decode(packet) is what packet.decode() calls; spelled this way the frames are typed
+            if not got_video and video is not None and packet.stream is video:
+                got_video = _take_picture(video.decode(packet), found)
+            elif not got_audio and audio is not None and packet.stream is audio:
+                got_audio = bool(audio.decode(packet))
             if got_video and got_audio and len(found["video_pts"]) >= _VFR_SAMPLE_PACKETS:
                 break
             if read > _FIRST_FRAME_MAX_BYTES or time.monotonic() > deadline:
                 break
-        if not got_video:
+        # got_video (got_audio) starts True when there is no such stream
+        if not got_video and video is not None:
             got_video = _take_picture(video.codec_context.decode(None), found)
-        if not got_audio:
+        if not got_audio and audio is not None:
             got_audio = bool(audio.codec_context.decode(None))
     except av.error.FFmpegError as exc:
         raise MediaDecodeError(f"the media data could not be decoded: {getattr(exc, 'strerror', exc)}") from exc
     scope = (f"the first {read // 2**20} MiB" if read > _FIRST_FRAME_MAX_BYTES
              else "the file" if time.monotonic() <= deadline else f"{_FIRST_FRAME_MAX_SECONDS:.0f} s of reading")
-    if not got_video:
+    if not got_video and video is not None:
         raise MediaDecodeError(f"video stream {video.index} ({video.codec_context.name}): FFmpeg decoded no picture "
                                f"in {scope}; the video data is corrupt or truncated")
-    if not got_audio:
+    if not got_audio and audio is not None:
         raise MediaDecodeError(f"audio stream {audio.index} ({audio.codec_context.name}): FFmpeg decoded no sound "
                                f"in {scope}; the audio data is corrupt or truncated")
     return found
@@ -291,10 +304,10 @@ def _take_picture(frames: list[av.VideoFrame], found: dict[str, Any]) -> bool:
 def hdr_side_data(frame: av.VideoFrame) -> dict[str, Any]:
     """HDR10 static metadata of a decoded picture: mastering display (SMPTE ST 2086) and content light levels."""
     out: dict[str, Any] = {}
-    mastering = frame.side_data.get(SideDataType.MASTERING_DISPLAY_METADATA)
+    mastering = side_data(frame).get(SideDataType.MASTERING_DISPLAY_METADATA)
     if mastering is not None:
         out["mastering_display"] = parse_mastering_display(bytes(mastering))
-    light = frame.side_data.get(SideDataType.CONTENT_LIGHT_LEVEL)
+    light = side_data(frame).get(SideDataType.CONTENT_LIGHT_LEVEL)
     if light is not None and len(bytes(light)) >= 8:
         max_cll, max_fall = struct.unpack_from("<II", bytes(light))
         out.update(max_cll=max_cll, max_fall=max_fall)
@@ -323,13 +336,13 @@ def _video_timestamps(container: av.container.InputContainer, video: av.stream.S
         return []
     entries = video.index_entries
     if demuxer_name(container) == "mov" and len(entries) >= 4:  # MP4 indexes every frame: free and exact
-        tb = video.time_base
+        tb = time_base(video)
         count = min(len(entries), 4 * _VFR_SAMPLE_PACKETS)
         return sorted(float(entries[i].timestamp * tb) for i in range(count))
     return sorted(demuxed)
 
 
-def _chapter(ch: dict[str, Any]) -> dict[str, Any]:
+def _chapter(ch: Chapter) -> dict[str, Any]:
     tb = ch.get("time_base") or Fraction(1, 1)
     return {"start": round(float(ch["start"] * tb), 3), "end": round(float(ch["end"] * tb), 3),
             "title": (ch.get("metadata") or {}).get("title")}

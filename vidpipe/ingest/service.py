@@ -19,7 +19,7 @@ from vidpipe.db.models import Asset
 from vidpipe.db.profiles import resolve_profile
 from vidpipe.errors import InputError
 from vidpipe.jobs import queue as jobs
-from vidpipe.mediastore.base import Staging
+from vidpipe.mediastore.base import Readable, Staging
 from vidpipe.profiles import Profile
 from vidpipe.runtime import Runtime
 from vidpipe.stages import registry
@@ -130,10 +130,10 @@ def _duplicate(rt: Runtime, existing: Asset, req: IngestRequest,
 
 def ingest_stream(rt: Runtime, req: IngestRequest, chunks: Iterable[bytes] | BinaryIO) -> IngestResult:
     def fill(staging: Staging) -> None:
-        if hasattr(chunks, "read"):
-            staging.copy_from(chunks)  # type: ignore[arg-type]
+        if isinstance(chunks, Readable):  # a file (Readable is runtime-checkable: the test is hasattr "read")
+            staging.copy_from(chunks)
         else:
-            for chunk in chunks:  # type: ignore[union-attr]
+            for chunk in chunks:
                 staging.write(chunk)
 
     return ingest(rt, req, fill)

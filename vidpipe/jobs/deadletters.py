@@ -101,8 +101,8 @@ def drain(client: Any, queue_url: str, stale: Callable[[set[int]], set[int]], *,
             empties += 1
             continue
         empties = 0
-        ids = {_job_id(msg) for msg in messages} - {None}
-        doomed = stale(ids) if ids else set()  # type: ignore[arg-type]
+        ids = {job_id for msg in messages if (job_id := _job_id(msg)) is not None}
+        doomed = stale(ids) if ids else set()
         keep = []
         for msg in messages:
             if _job_id(msg) in doomed:

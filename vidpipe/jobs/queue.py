@@ -42,13 +42,14 @@ class ClaimedJob:
 
 
 def enqueue(session: Session, asset_id: uuid.UUID | None, stage: str, *, actor: str, priority: int = 0,
-            max_attempts: int = 5, payload: dict[str, Any] | None = None) -> int | None:
-    """Queue a stage for an asset in the caller's transaction; a live job for the same pair is reused."""
+            max_attempts: int = 5, payload: dict[str, Any] | None = None, part: int = 0) -> int | None:
+    """Queue a stage (or one part of it) for an asset in the caller's transaction; a live job for the same
+    asset, stage and part is reused."""
     stmt = (
         insert(Job)
         .values(asset_id=asset_id, stage=stage, status=JobStatus.QUEUED, priority=priority, max_attempts=max_attempts,
-                payload=payload or {}, attempts=0, progress=0.0, cancel_requested=False)
-        .on_conflict_do_nothing(index_elements=["asset_id", "stage"],
+                payload=payload or {}, attempts=0, progress=0.0, cancel_requested=False, part=part)
+        .on_conflict_do_nothing(index_elements=["asset_id", "stage", "part"],
                                 index_where=text("status IN ('queued', 'running')"))
         .returning(Job.id)
     )
@@ -163,7 +164,7 @@ def retry(session: Session, job_id: int, *, actor: str) -> Job:
     if job.status not in ENDED_UNSUCCESSFULLY:
         raise ConflictError(f"job {job_id} is {job.status}; only dead, failed or cancelled jobs can be retried")
     live = session.scalar(select(Job.id).where(Job.asset_id == job.asset_id, Job.stage == job.stage,
-                                               Job.status.in_(LIVE)))
+                                               Job.part == job.part, Job.status.in_(LIVE)))
     if live is not None:
         raise ConflictError(f"job {live} for the same stage is already {('queued or running')}")
     job.status, job.attempts, job.run_after, job.finished_at = JobStatus.QUEUED, 0, func.now(), None
@@ -188,6 +189,10 @@ def cancel(session: Session, job_id: int, *, actor: str) -> Job:
     events.record(session, "job.cancel_requested", actor=actor, asset_id=job.asset_id, job_id=job.id,
                   stage=job.stage)
     return job
+
+
+def has_live_jobs(session: Session, asset_id: uuid.UUID) -> bool:
+    return session.scalar(select(Job.id).where(Job.asset_id == asset_id, Job.status.in_(LIVE)).limit(1)) is not None
 
 
 def queue_depth(session: Session) -> int:

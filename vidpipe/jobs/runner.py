@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -43,6 +45,14 @@ class JobRun:
 
     def should_stop(self) -> bool:
         return self.cancel_requested or self.lease_lost or self.shutdown
+
+
+def _asset_of(job: ClaimedJob) -> uuid.UUID:
+    """The asset a stage job works on. The jobs table allows a job without one; every job the runner gets was
+    enqueued for an asset (ingest, reprocess, the next stage), so a missing one is a bug, said plainly."""
+    if job.asset_id is None:
+        raise VidpipeError(f"job {job.id} ({job.stage}) has no asset to work on", code="job_without_asset")
+    return job.asset_id
 
 
 class StageRunner:
@@ -99,9 +109,9 @@ class StageRunner:
 
     def _execute(self, run: JobRun, work_dir: Path) -> tuple[StageResult, Asset]:
         job = run.job
-        spec = registry.get_stage(job.stage)
+        spec = registry.runnable(job.stage)
         with self.rt.db.session() as s, s.begin():
-            asset = assets.get_asset(s, job.asset_id, lock=True)
+            asset = assets.get_asset(s, _asset_of(job), lock=True)
             assets.touch_asset(s, asset.id)  # the stage shows as running now
             if asset.status == AssetStatus.QUEUED:
                 assets.set_status(s, asset, AssetStatus.PROCESSING, actor=self.actor)
@@ -112,11 +122,17 @@ class StageRunner:
         def progress(fraction: float) -> None:
             run.progress = max(0.0, min(1.0, float(fraction)))
 
-        with self.rt.media_store.local_copy(asset.original_key, work_dir) as source:
+        hook = spec.partial_hook()
+        publish = partial(self._publish_partial, run, asset, hook) if hook is not None else None
+
+        source_copy = (self.rt.media_store.local_copy(asset.original_key, work_dir) if spec.needs_source
+                       else contextlib.nullcontext(work_dir / "no-source"))
+        with source_copy as source:
             inp = StageInput(asset_id=asset.id, source_path=source, work_dir=work_dir / "out",
                              profile=profile, limits=self.rt.settings.limits, probe=probe,
                              progress=progress, should_stop=run.should_stop, title=asset.title,
-                             description=asset.description, settings=self.rt.settings)
+                             description=asset.description, settings=self.rt.settings, payload=job.payload,
+                             publish=publish)
             inp.work_dir.mkdir()
             result = stage_fn(inp)
         if run.should_stop():
@@ -130,14 +146,29 @@ class StageRunner:
             sizes[stored.key] = stored.size
         return sizes
 
+    def _publish_partial(self, run: JobRun, asset: Asset, hook: Callable[..., None], result: StageResult) -> None:
+        """Outputs a stage hands over before it ends: stored now, then its hook runs (if the job is still ours)."""
+        if run.should_stop():
+            return
+        self._publish(asset, result)
+        with self.rt.db.session() as s, s.begin():
+            assets.lock_asset_row(s, asset.id)  # serialised with the asset's other completions (see _succeed)
+            ours, _ = jobs.heartbeat(s, run.job, self.worker_id, self.rt.settings.queue.lease_seconds)
+            if ours:
+                hook(s, self.rt, run.job, result, self.actor)
+
     def _succeed(self, job: ClaimedJob, result: StageResult, sizes: dict[str, int]) -> str:
         with self.rt.db.session() as s, s.begin():
-            assets.lock_asset_row(s, job.asset_id)
+            assets.lock_asset_row(s, _asset_of(job))
             if not jobs.finish(s, job, self.worker_id, JobStatus.SUCCEEDED):
                 s.rollback()
                 log.warning("job.lease_lost", extra={"job": job.id})
                 return "lost"
-            stale = assets.save_stage_result(s, job.asset_id, job.stage, result, sizes)
+            stale = assets.save_stage_result(s, _asset_of(job), registry.artifact_stage(job.stage, job.payload),
+                                             result, sizes)
+            hook = registry.runnable(job.stage).success_hook()
+            if hook is not None:  # in this transaction: the work it queues exists exactly when this success does
+                stale += hook(s, self.rt, job, result, self.actor) or []
             self._advance(s, job)
         for key in stale:
             self.rt.media_store.delete(key)
@@ -149,14 +180,16 @@ class StageRunner:
         return JobStatus.SUCCEEDED
 
     def _advance(self, s, job: ClaimedJob) -> None:
-        latest = assets.latest_stage_status(s, job.asset_id)
+        latest = assets.latest_stage_status(s, _asset_of(job))
         succeeded = {stage for stage, j in latest.items() if j.status == JobStatus.SUCCEEDED}
-        asset = assets.get_asset(s, job.asset_id)
+        asset = assets.get_asset(s, _asset_of(job))
         for stage in registry.next_stages(job.stage, succeeded):
             jobs.enqueue(s, asset.id, stage, actor=self.actor, priority=registry.STAGES[stage].priority,
                          max_attempts=self.rt.settings.queue.max_attempts)
-        latest = assets.latest_stage_status(s, job.asset_id)
-        if all(name in latest and latest[name].status == JobStatus.SUCCEEDED for name in registry.STAGES):
+        latest = assets.latest_stage_status(s, _asset_of(job))
+        # ... and nothing of it still queued or running (the parts of a chunked transcode outlive its stage job)
+        if all(name in latest and latest[name].status == JobStatus.SUCCEEDED for name in registry.STAGES) and not (
+                jobs.has_live_jobs(s, asset.id)):
             assets.set_status(s, asset, AssetStatus.READY, actor=self.actor)
 
     def _fail(self, job: ClaimedJob, exc: BaseException) -> str:
@@ -171,13 +204,13 @@ class StageRunner:
         with self.rt.db.session() as s, s.begin():
             # The asset before the job, as in _succeed and in the API's reprocess and delete: the other order
             # deadlocks against them.
-            assets.lock_asset_row(s, job.asset_id)
+            assets.lock_asset_row(s, _asset_of(job))
             if not jobs.finish(s, job, self.worker_id, decision.final_status or JobStatus.QUEUED, error_code=code,
                                error=message, retry_in=decision.retry_in, spend_attempt=decision.spend_attempt):
                 return "lost"
-            assets.touch_asset(s, job.asset_id)  # the stage's status and error change
+            assets.touch_asset(s, _asset_of(job))  # the stage's status and error change
             if decision.final_status is not None:
-                asset = s.get(Asset, job.asset_id)
+                asset = s.get(Asset, _asset_of(job))
                 if asset is None:
                     return decision.final_status
                 reason = message if decision.final_status == JobStatus.FAILED else (
@@ -191,14 +224,14 @@ class StageRunner:
         job = run.job
         with self.rt.db.session() as s, s.begin():
             if run.cancel_requested:
-                assets.lock_asset_row(s, job.asset_id)  # asset before job (see _fail)
+                assets.lock_asset_row(s, _asset_of(job))  # asset before job (see _fail)
                 if jobs.finish(s, job, self.worker_id, JobStatus.CANCELLED, error_code="cancelled", error="cancelled"):
-                    asset = assets.get_asset(s, job.asset_id)
+                    asset = assets.get_asset(s, _asset_of(job))
                     assets.set_status(s, asset, AssetStatus.FAILED, actor=self.actor, error_code="cancelled",
                                       error=f"{job.stage} was cancelled")
                 return JobStatus.CANCELLED
             if run.shutdown:
-                assets.touch_asset(s, job.asset_id)
+                assets.touch_asset(s, _asset_of(job))
                 jobs.release(s, job, self.worker_id)
                 return "released"
         return "lost"

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol, runtime_checkable
 
 from vidpipe.errors import LimitExceededError, UnsafeSourceError, storage_error
 
@@ -25,6 +25,19 @@ def check_key(key: str) -> str:
     return key
 
 
+class ByteSink(Protocol):
+    """Where a HashingWriter sends the bytes: an open binary file, or the S3 part buffer."""
+
+    def write(self, chunk: bytes | memoryview, /) -> int: ...
+
+
+@runtime_checkable
+class Readable(Protocol):
+    """What `Staging.copy_from` reads: an open binary file (or anything with `read(n) -> bytes`)."""
+
+    def read(self, size: int, /) -> bytes: ...
+
+
 @dataclass(frozen=True)
 class StoredBlob:
     key: str
@@ -35,13 +48,13 @@ class StoredBlob:
 class HashingWriter:
     """Counts and hashes bytes as they stream past; refuses to grow past a limit."""
 
-    def __init__(self, sink: BinaryIO, max_bytes: int | None = None) -> None:
+    def __init__(self, sink: ByteSink, max_bytes: int | None = None) -> None:
         self._sink = sink
         self._hash = hashlib.sha256()
         self.size = 0
         self.max_bytes = max_bytes
 
-    def write(self, chunk: bytes) -> int:
+    def write(self, chunk: bytes | memoryview) -> int:
         self.size += len(chunk)
         if self.max_bytes is not None and self.size > self.max_bytes:
             raise LimitExceededError(f"upload is larger than the limit of {self.max_bytes} bytes")
@@ -112,10 +125,10 @@ class Staging(ABC):
 
     writer: HashingWriter
 
-    def write(self, chunk: bytes) -> None:
+    def write(self, chunk: bytes | memoryview) -> None:
         self.writer.write(chunk)
 
-    def copy_from(self, fh: BinaryIO) -> None:
+    def copy_from(self, fh: Readable) -> None:
         while chunk := fh.read(CHUNK_BYTES):
             self.writer.write(chunk)
 

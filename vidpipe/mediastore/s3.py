@@ -52,7 +52,7 @@ class _PartSink:
         self._staging = staging
         self.buffer = bytearray()
 
-    def write(self, chunk: bytes) -> int:
+    def write(self, chunk: bytes | memoryview) -> int:
         self.buffer += chunk
         while len(self.buffer) >= self._staging.part_bytes:
             part = bytes(self.buffer[: self._staging.part_bytes])
@@ -67,7 +67,7 @@ class _S3Staging(Staging):
         self.part_bytes = store.part_bytes
         self.temp_key = f"{store.prefix}{INCOMING}/upload-{uuid.uuid4().hex}"
         self._sink = _PartSink(self)
-        self.writer = HashingWriter(self._sink, max_bytes)  # type: ignore[arg-type]
+        self.writer = HashingWriter(self._sink, max_bytes)
         self._upload_id: str | None = None
         self._parts: list[dict[str, Any]] = []
         self._temp_written = False

@@ -6,8 +6,9 @@ Players and embeds get these instead of an API key, so no key ever sits in a URL
   `/v1/play/{token}/{asset_id}/{key...}`. The token is a PATH segment on purpose: the relative variant and
   segment URIs inside HLS playlists resolve against the playlist's URL, so they inherit the token and the
   stored playlists need no rewriting (a query string would not be inherited).
-- `CloudFrontSigner`: a CloudFront signed URL with a custom policy whose resource is a wildcard over the
-  asset's prefix, for deployments that serve the media store through CloudFront.
+- `CloudFrontSigner`: the same route tokens, rooted at the CloudFront distribution (which forwards the route
+  to the API); the API serves the playlists there with every file URI rewritten into a CloudFront signed URL
+  (custom policy, wildcard over the grant's prefix), so segments come straight from CloudFront/S3.
 
 Expiries are rounded up to a step (a sixth of the lifetime, at most an hour), so the URLs of one asset stay the
 same for a while: cached API responses keep their ETag and browsers keep their cached segments.
@@ -41,6 +42,7 @@ _TOKEN = re.compile(r"^(\d{1,12})\.([A-Za-z0-9_-]*)\.([A-Za-z0-9_-]{43})$")
 
 class PlaybackSigner(Protocol):
     ttl_seconds: int
+    base_url: str  # where the signed route (and the embed page) is served: "" for this server, relative
 
     def sign(self, asset_id: uuid.UUID | str, path_prefix: str, ttl_seconds: int | None = None) -> str:
         """A URL granting GET on every key under `{asset_id}/{path_prefix}` until the expiry. The URL's path
@@ -49,6 +51,10 @@ class PlaybackSigner(Protocol):
 
     def expiry(self, ttl_seconds: int | None = None) -> int:
         """The expiry (epoch seconds) that `sign` puts into URLs made now with this lifetime."""
+        ...
+
+    def verify(self, token: str, key: str) -> Grant:
+        """The grant in a route token if it is ours, unexpired and covers `key`; else ForbiddenError (403)."""
         ...
 
 
@@ -97,6 +103,9 @@ class LocalSigner:
         self.ttl_seconds = ttl_seconds
         self._clock = clock
 
+    def now(self) -> float:
+        return self._clock()
+
     def expiry(self, ttl_seconds: int | None = None) -> int:
         return rounded_expiry(self._clock(), ttl_seconds or self.ttl_seconds)
 
@@ -134,11 +143,22 @@ class LocalSigner:
         return grant
 
 
-class CloudFrontSigner:
-    """CloudFront signed URLs (custom policy, wildcard resource over the asset's prefix; RSA key pair)."""
+class CloudFrontSigner(LocalSigner):
+    """For deployments whose media store CloudFront serves (origin access control, a trusted key group).
+
+    `sign()` makes the same path-token URLs as LocalSigner, rooted at `https://{domain}` (the distribution
+    sends every path but `{key_prefix}*` to the API): players load playlists there, and the API rewrites the
+    URIs in them (vidpipe.playback.rewrite) into `cdn_url()`s, CloudFront signed URLs with a custom policy whose
+    resource is a wildcard over the grant's prefix and whose expiry is the grant's. One RSA signature therefore
+    covers every segment of a grant; files then come straight from CloudFront, never through the API.
+
+    The route tokens' HMAC key is `route_key`, by default derived (HKDF) from the CloudFront private key: every
+    process that can mint CloudFront URLs for any asset may as well mint route tokens, and the deployment keeps
+    one secret (rotating it rotates both)."""
 
     def __init__(self, domain: str, key_pair_id: str, private_key_pem: bytes, *, key_prefix: str = "",
-                 ttl_seconds: int = 6 * 3600, clock: Callable[[], float] = time.time) -> None:
+                 route_key: bytes | None = None, ttl_seconds: int = 6 * 3600,
+                 clock: Callable[[], float] = time.time) -> None:
         from botocore.signers import CloudFrontSigner as BotoSigner
         from cryptography.hazmat.primitives import serialization
         from cryptography.hazmat.primitives.asymmetric import rsa
@@ -146,30 +166,40 @@ class CloudFrontSigner:
         key = serialization.load_pem_private_key(private_key_pem, password=None)
         if not isinstance(key, rsa.RSAPrivateKey):
             raise ValueError("CloudFront signing needs an RSA private key (PEM)")
-        self._key = key
-        self.base_url = "https://" + domain.removeprefix("https://").strip("/")
+        self._rsa = key
+        base_url = "https://" + domain.removeprefix("https://").strip("/")
+        super().__init__(route_key or _derive_route_key(key), base_url=base_url, ttl_seconds=ttl_seconds,
+                         clock=clock)
         self.key_prefix = key_prefix.strip("/") + "/" if key_prefix.strip("/") else ""  # the media store's prefix
-        self.ttl_seconds = ttl_seconds
-        self._clock = clock
         self._boto = BotoSigner(key_pair_id, self._rsa_sign)
 
     def _rsa_sign(self, message: bytes) -> bytes:
         from cryptography.hazmat.primitives import hashes
         from cryptography.hazmat.primitives.asymmetric import padding
 
-        return self._key.sign(message, padding.PKCS1v15(), hashes.SHA1())  # noqa: S303 - what CloudFront verifies
+        return self._rsa.sign(message, padding.PKCS1v15(), hashes.SHA1())  # noqa: S303 - what CloudFront verifies
 
-    def expiry(self, ttl_seconds: int | None = None) -> int:
-        return rounded_expiry(self._clock(), ttl_seconds or self.ttl_seconds)
-
-    def sign(self, asset_id: uuid.UUID | str, path_prefix: str, ttl_seconds: int | None = None) -> str:
-        url = f"{self.base_url}/{self.key_prefix}{_asset(asset_id)}/{path_prefix}"
-        return self._signed(url, self.expiry(ttl_seconds))
+    def cdn_url(self, grant: Grant, key: str) -> str | None:
+        """The CloudFront signed URL of stored `key` under a verified `grant`, expiring with it; None when the
+        grant does not cover the key (the caller leaves such a URI alone, and CloudFront would refuse it)."""
+        if not grant.covers(key):
+            return None
+        return f"{self.base_url}/{self.key_prefix}{key}?{self._grant_query(grant)}"
 
     @functools.lru_cache(maxsize=8192)  # noqa: B019 - one signer per process; an RSA signature costs ~1 ms
-    def _signed(self, url: str, expires: int) -> str:
-        policy = self._boto.build_policy(url + "*", datetime.fromtimestamp(expires, UTC))
-        return self._boto.generate_presigned_url(url, policy=policy)
+    def _grant_query(self, grant: Grant) -> str:
+        resource = f"{self.base_url}/{self.key_prefix}{grant.asset_id}/{grant.path_prefix}"
+        policy = self._boto.build_policy(resource + "*", datetime.fromtimestamp(grant.expires, UTC))
+        return self._boto.generate_presigned_url(resource, policy=policy).partition("?")[2]
+
+
+def _derive_route_key(private_key) -> bytes:
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    material = private_key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                                         serialization.NoEncryption())
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"vidpipe-play-route-v1").derive(material)
 
 
 def local_signing_key(settings: Settings) -> bytes:
@@ -204,6 +234,7 @@ def signer_from_settings(settings: Settings) -> LocalSigner | CloudFrontSigner:
                                "VIDPIPE_CLOUDFRONT_KEY_PAIR_ID and VIDPIPE_CLOUDFRONT_PRIVATE_KEY",
                                code="configuration")
         pem = settings.cloudfront_private_key.get_secret_value().encode()
+        route_key = settings.playback_signing_key.get_secret_value().encode() if settings.playback_signing_key else None
         return CloudFrontSigner(settings.cloudfront_domain, settings.cloudfront_key_pair_id, pem,
-                                key_prefix=settings.cloud.s3_prefix, ttl_seconds=ttl)
+                                key_prefix=settings.cloud.s3_prefix, route_key=route_key, ttl_seconds=ttl)
     return LocalSigner(local_signing_key(settings), base_url=settings.public_base_url, ttl_seconds=ttl)

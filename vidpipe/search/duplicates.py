@@ -11,7 +11,7 @@ videos that merely share an intro (or a black opening, or a photo) are not dupli
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from vidpipe.analysis.audio_fingerprint import bit_error_rate
 from vidpipe.errors import NotFoundError
 from vidpipe.search.matching import FrameHashes, Match, best_match
+from vidpipe.search.ranking import Fidelity, rank_near
 
 MIN_DURATION_RATIO = 0.5  # candidates: the shorter video at least half the longer (trimmed, sped-up copies)
 MAX_AUDIO_BER = 0.1  # the same sound: bit error rate of the audio fingerprints at the best alignment
@@ -38,6 +39,7 @@ class DuplicateHit:
     offset: float = 0.0  # seconds: the other video's time = speed x this video's time + offset
     speed: float = 1.0
     mirrored: bool = False
+    fidelity: Fidelity = field(default_factory=Fidelity)  # bit rate and frame size: orders equally close hits
 
 
 @dataclass
@@ -75,8 +77,10 @@ def frame_hashes(phash: Any, dhash: Any = None) -> FrameHashes | None:
     mirrored = None
     if all(m is not None and len(m) == len(p) for m in mirrors):
         mirrored = np.array(mirrors, np.uint64).T
+    size = phash.get("size")
+    size = (int(size[0]), int(size[1])) if isinstance(size, list) and len(size) == 2 and all(size) else None
     return FrameHashes(np.asarray(times, np.float64), np.array(columns, np.uint64).T,
-                       float(phash.get("duration") or 0.0), interval, mirrored)
+                       float(phash.get("duration") or 0.0), interval, mirrored, size)
 
 
 def _audio_words(data: Any) -> np.ndarray | None:
@@ -126,19 +130,24 @@ def duplicates(session: Session, asset_id: uuid.UUID, *, limit: int = 20) -> Dup
         return Duplicates(exact=[], near=[])
     lo, hi = mine.duration * MIN_DURATION_RATIO, mine.duration / MIN_DURATION_RATIO
     rows = session.execute(text(
-        "SELECT p.asset_id, p.data, d.data AS dhash, a.data AS audio FROM fingerprints p "
+        "SELECT p.asset_id, p.data, d.data AS dhash, a.data AS audio, m.bit_rate, m.width * m.height AS pixels "
+        "FROM fingerprints p "
         "LEFT JOIN fingerprints d ON d.asset_id = p.asset_id AND d.kind = 'dhash' "
         "LEFT JOIN fingerprints a ON a.asset_id = p.asset_id AND a.kind = 'audio' "
+        "LEFT JOIN media_info m ON m.asset_id = p.asset_id "
         "WHERE p.kind = 'phash' AND p.asset_id <> :id "
         "AND (:d <= 0 OR COALESCE((p.data->>'duration')::float, 0) BETWEEN :lo AND :hi)"),
         {"id": asset_id, "d": mine.duration, "lo": lo, "hi": hi})
-    for other, data, dhash, audio in rows:
+    for other, data, dhash, audio, bit_rate, pixels in rows:
         theirs = frame_hashes(data, dhash)
-        verdict = judge(mine, theirs, prints.get("audio"), audio) if theirs is not None else None
+        if theirs is None:
+            continue
+        verdict = judge(mine, theirs, prints.get("audio"), audio)
         if verdict is None:
             continue
         verdict.asset_id, verdict.duration = other, theirs.duration
+        verdict.fidelity = Fidelity(bit_rate, pixels)
         (exact if verdict.kind == "exact" else near).append(verdict)
-    near.sort(key=lambda h: (-h.score, str(h.asset_id)))
+    near = rank_near(near, lambda h: h.score, lambda h: h.fidelity, lambda h: str(h.asset_id))
     exact.sort(key=lambda h: str(h.asset_id))
     return Duplicates(exact=exact[:limit], near=near[:limit])

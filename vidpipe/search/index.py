@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -96,8 +96,14 @@ def _create(executor: Session | Connection, model: str, dim: int) -> bool:
     return created
 
 
+def _engine(session: Session) -> Engine:
+    """The engine behind a session (ours are bound to one; a session bound to a connection gives its engine)."""
+    bind = session.get_bind()
+    return bind if isinstance(bind, Engine) else bind.engine
+
+
 def _key(session: Session, model: str, dim: int) -> tuple[str, str, int]:
-    return session.get_bind().url.render_as_string(hide_password=True), model, dim
+    return _engine(session).url.render_as_string(hide_password=True), model, dim
 
 
 def ensure_index(session: Session, model: str, dim: int) -> bool:
@@ -125,7 +131,7 @@ def ensure_index_for_search(session: Session, model: str, dim: int) -> None:
             _known.add(key)
         return
     try:
-        with session.get_bind().connect() as conn, conn.begin():
+        with _engine(session).connect() as conn, conn.begin():
             conn.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_MS}ms'"))
             _create(conn, model, dim)
     except OperationalError as exc:

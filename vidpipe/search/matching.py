@@ -41,6 +41,7 @@ class FrameHashes:
     duration: float
     interval: float
     mirrored: np.ndarray | None = None  # uint64 (n, k): the same hashes of the horizontally flipped frames
+    size: tuple[int, int] | None = None  # the source's frame (width, height), when the fingerprints say
 
     @property
     def bits(self) -> int:
@@ -49,7 +50,7 @@ class FrameHashes:
     def columns(self, k: int) -> FrameHashes:
         """Only the first k hash columns (to compare with a video that has fewer)."""
         mirrored = None if self.mirrored is None else self.mirrored[:, :k]
-        return FrameHashes(self.times, self.hashes[:, :k], self.duration, self.interval, mirrored)
+        return FrameHashes(self.times, self.hashes[:, :k], self.duration, self.interval, mirrored, self.size)
 
 
 @dataclass(frozen=True)
@@ -78,8 +79,10 @@ class Match:
 
     def is_identical(self, a: FrameHashes, b: FrameHashes) -> bool:
         """The same pictures at the same times, start to end: (almost) every hash bit equal (a remux, not a re-encode
-        at another size or quality, which is a near duplicate)."""
-        return (self.matched == len(a.times) == len(b.times) and abs(self.speed - 1.0) < 1e-6
+        at another size or quality, which is a near duplicate). Frames of another size are another encode even when
+        the hashes agree (a letterboxed copy and a downscaled one hash alike once the bars are cropped)."""
+        same_size = a.size is None or b.size is None or a.size == b.size
+        return (same_size and self.matched == len(a.times) == len(b.times) and abs(self.speed - 1.0) < 1e-6
                 and not self.mirrored and abs(self.offset) <= 0.5 * a.interval
                 and abs(a.duration - b.duration) < 0.5 and self.mean_distance <= 0.01
                 and self.distinct >= MIN_DISTINCT)

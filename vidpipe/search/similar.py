@@ -126,12 +126,12 @@ def fingerprint_scores(session: Session, asset_id: uuid.UUID) -> tuple[dict[uuid
     for other, phash, dhash, audio in rows:
         scores: dict[str, float] = {}
         theirs = frame_hashes(phash, dhash) if mine is not None else None
-        if theirs is not None:
+        if mine is not None and theirs is not None:
             m = best_match(mine, theirs)
             if m is not None and m.distinct >= 3:
                 scores["pictures"] = round(m.matched / max(len(mine.times), 1) * (1.0 - m.mean_distance), 4)
         their_words = (audio or {}).get("words") if isinstance(audio, dict) and my_words is not None else None
-        if their_words and len(set(their_words)) > 1:
+        if my_words is not None and their_words and len(set(their_words)) > 1:
             ber, _ = best_overlap(my_words, np.asarray(their_words, np.uint32))
             scores["sound"] = round(1.0 - ber, 4)
         if scores:
@@ -186,11 +186,11 @@ def recommend(session: Session, seed_ids: list[uuid.UUID], *, limit: int = 10,
     if not ranked:
         return []
     ids = [r.asset_id for r in ranked]
-    vectors = _pooled(session, ids)
+    by_asset = _pooled(session, ids)
     n = len(ids)
     sim = np.zeros((n, n), dtype=np.float32)
     for key in centroids:
-        mat = np.stack([vectors.get(i, {}).get(key, np.zeros_like(centroids[key])) for i in ids])
+        mat = np.stack([by_asset.get(i, {}).get(key, np.zeros_like(centroids[key])) for i in ids])
         sim = np.maximum(sim, mat @ mat.T)
     relevance = np.array([r.score for r in ranked], dtype=np.float32)
     return [ranked[i] for i in mmr(relevance, sim, limit, lam)]

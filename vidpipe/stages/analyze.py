@@ -35,6 +35,8 @@ def _embedding_options(inp: StageInput) -> dict[str, dict[str, Any]]:
     from vidpipe.understanding.config import UnderstandingConfig
     from vidpipe.understanding.derivers import deriver_options
 
+    if inp.settings is None:  # nothing configured (run() does not ask then)
+        return {}
     config = UnderstandingConfig.from_settings(inp.settings)
     if inp.profile.zero_shot_labels is not None:  # the profile's own label set for classification
         config = dataclasses.replace(config, zero_shot_labels=tuple(inp.profile.zero_shot_labels))

@@ -25,6 +25,7 @@ from vidpipe.ffmpeg import hls, vmaf, waveform
 from vidpipe.ffmpeg.probe import probe_file
 from vidpipe.ffmpeg.process import ffmpeg_failure, popen_ffmpeg
 from vidpipe.ffmpeg.safe_open import ffmpeg_input_args, open_input
+from vidpipe.stages import chunk_plan
 
 log = logging.getLogger(__name__)
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
@@ -141,11 +142,11 @@ def _collect(plan: hls.TranscodePlan, hls_dir: Path) -> tuple[list[Output], list
         add_files(rung.name, segments)
     if plan.subtitles:
         first_pts = _first_pts_90k(hls_dir / plan.rungs[0].name / "index.m3u8")
-        for track in plan.subtitles:
-            outputs += _subtitle_files(hls_dir / track.name, plan.duration, first_pts)
-            variants.append(hls.Variant(track.name, "subtitles", f"{track.name}/index.m3u8", 0, "wvtt",
-                                        language=track.language, subtitle_group=hls.SUBTITLE_GROUP,
-                                        name_shown=track.title or track.language))
+        for sub in plan.subtitles:
+            outputs += _subtitle_files(hls_dir / sub.name, plan.duration, first_pts)
+            variants.append(hls.Variant(sub.name, "subtitles", f"{sub.name}/index.m3u8", 0, "wvtt",
+                                        language=sub.language, subtitle_group=hls.SUBTITLE_GROUP,
+                                        name_shown=sub.title or sub.language))
         for i, v in enumerate(variants):
             if v.kind == "video":
                 variants[i] = dataclasses.replace(v, subtitle_group=hls.SUBTITLE_GROUP)
@@ -214,10 +215,45 @@ def _per_title(plan: hls.TranscodePlan, input_args: list[str], inp: StageInput,
     return result
 
 
+def _normalised(plan: hls.TranscodePlan, probe: dict[str, Any], inp: StageInput
+                ) -> tuple[hls.TranscodePlan, list[dict[str, Any]]]:
+    """Each audio track measured and given the gain (and limiter) that brings it to the profile's target."""
+    from vidpipe.analysis.normalize import normalise_tracks
+
+    target = float(inp.profile.loudness_target_lufs)  # type: ignore[arg-type]
+    done = normalise_tracks(inp.source_path, probe, [t.source_index for t in plan.audio], target,
+                            inp.profile.loudness_peak_dbtp)
+    return (dataclasses.replace(plan, audio_filters=tuple(n.filter for n in done)),
+            [{"track": t.name, **n.as_dict(target)} for t, n in zip(plan.audio, done, strict=True)])
+
+
+def decide(inp: StageInput) -> StageResult:
+    """The per-title decision of a chunked transcode, as its own job (`transcode_decide`): the ladder the chunks
+    after the first one's lowest rung are encoded with. The lowest rung is always kept (its start is out)."""
+    fixed = chunk_plan.plan_from_json(inp.payload["plan"])
+    input_args = ffmpeg_input_args(inp.source_path, max_frame_pixels=inp.limits.max_frame_pixels)
+    try:
+        plan, decision, quality = _per_title(fixed, input_args, inp, vmaf.sample_windows(fixed.duration))
+    except MediaDecodeError as exc:  # an optimisation: the fixed ladder still plays
+        log.warning("transcode.per_title_fallback", extra={"asset_id": str(inp.asset_id), "error": str(exc)})
+        plan, decision, quality = fixed, {"mode": "fixed", "per_title_failed": str(exc)}, {}
+    lowest = fixed.rungs[-1]
+    if lowest.name not in {r.name for r in plan.rungs}:
+        crf = decision.get("crf")
+        keep = dataclasses.replace(lowest, crf=crf, cap_kbps=lowest.maxrate_kbps) if crf is not None else lowest
+        plan = dataclasses.replace(plan, rungs=(*plan.rungs, keep))
+    inp.progress(1.0)
+    return StageResult(metadata={"decided_plan": chunk_plan.plan_to_json(plan), "ladder_decision": decision,
+                                 "quality": quality})
+
+
 def run(inp: StageInput) -> StageResult:
     """Transcode the source into an HLS ladder (plus waveform.json for audio-only assets)."""
     probe = _probe(inp)
     plan = hls.plan_transcode(probe, inp.profile)
+    loudness = None
+    if inp.profile.loudness_target_lufs is not None and plan.audio:
+        plan, loudness = _normalised(plan, probe, inp)
     hls_dir = inp.work_dir / "hls"
     for rendition in [r.name for r in plan.rungs] + [a.name for a in plan.audio] + [t.name for t in plan.subtitles]:
         (hls_dir / rendition).mkdir(parents=True, exist_ok=True)
@@ -229,6 +265,9 @@ def run(inp: StageInput) -> StageResult:
     decision: dict[str, Any] = {"mode": "fixed"}
     quality: dict[str, dict[str, Any]] = {}
     start = 0.0
+    if chunk_plan.wanted(plan, inp) and inp.profile.ladder_mode == "per_title":
+        # A long video: the per-title trials become a job of their own, beside the first chunk's lowest rung
+        return chunk_plan.planned(plan, inp, {"ladder_decision": {"mode": "per_title", "pending": True}}, decide=True)
     if plan.rungs and inp.profile.ladder_mode == "per_title":
         try:
             plan, decision, quality = _per_title(plan, input_args, inp, windows)
@@ -236,6 +275,8 @@ def run(inp: StageInput) -> StageResult:
             log.warning("transcode.per_title_fallback", extra={"asset_id": str(inp.asset_id), "error": str(exc)})
             decision = {"mode": "fixed", "per_title_failed": str(exc)}
         start = 0.12
+    if chunk_plan.wanted(plan, inp):  # a long video: chunk jobs on many workers do the encoding
+        return chunk_plan.planned(plan, inp, {"ladder_decision": decision, "quality": quality})
     args = hls.build_ffmpeg_args(plan, input_args, hls_dir)
     run_ffmpeg_with_progress(args, duration=plan.duration,
                              progress=lambda f: inp.progress(start + f * (share - start) * 0.95),
@@ -257,5 +298,5 @@ def run(inp: StageInput) -> StageResult:
                 "audio": [{"name": a.name, "language": a.language} for a in plan.audio],
                 "subtitles": [{"name": t.name, "language": t.language} for t in plan.subtitles],
                 "deinterlaced": plan.deinterlace, "tone_mapped_from": plan.tonemap_from, "ladder_decision": decision,
-                "quality": quality}
+                "quality": quality} | ({"loudness_normalisation": loudness} if loudness is not None else {})
     return StageResult(outputs=outputs, renditions=[_rendition_info(v, quality) for v in variants], metadata=metadata)

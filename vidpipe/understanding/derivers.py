@@ -55,7 +55,7 @@ class VisualEmbeddings:
 
     def derive(self, analysis: Analysis) -> DeriverOutput:
         scenes = [s for s in analysis.segments_of("scene") if s.keyframe_key in analysis.keyframes]
-        frames = [analysis.keyframes[s.keyframe_key] for s in scenes]  # type: ignore[index]
+        frames = [analysis.keyframes[key] for s in scenes if (key := s.keyframe_key) is not None]  # every one
         vectors, pooled = derive.embed_keyframes(self.embedder, scenes, frames)
         out = DeriverOutput(metrics={"model": self.embedder.model, "version": self.embedder.version,
                                      "dim": self.embedder.dim, "keyframes": len(scenes)})

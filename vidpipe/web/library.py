@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, exists, func, or_, select, tuple_
+from sqlalchemy import Select, any_, exists, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from vidpipe.api import views
@@ -72,9 +72,17 @@ def _encode(value: Any, asset_id: uuid.UUID) -> str:
 def _decode(cursor: str, sort: str) -> tuple[Any, uuid.UUID]:
     try:
         raw, asset_id = decode_cursor(cursor)
-        value = datetime.fromisoformat(raw) if sort in ("newest", "oldest") else raw
-        if sort == "longest":
-            value = float(value)
+        if not isinstance(asset_id, str):  # uuid.UUID(<a number>) raises AttributeError, which would be a 500
+            raise TypeError(f"the asset id is {type(asset_id).__name__}")
+        value = raw
+        if sort in ("newest", "oldest"):
+            if not isinstance(raw, str):
+                raise TypeError(f"the time is {type(raw).__name__}")
+            value = datetime.fromisoformat(raw)
+        elif sort == "longest":
+            if not isinstance(raw, int | float | str):
+                raise TypeError(f"the duration is {type(raw).__name__}")
+            value = float(raw)
         return value, uuid.UUID(asset_id)
     except (ValueError, TypeError, InputError) as exc:
         raise BadCursor("this page link is out of date; start from the first page") from exc
@@ -101,7 +109,7 @@ def load_page(session: Session, query: LibraryQuery, base_url: str | None, signe
         tag = query.tag.strip().lower()
         machine = exists().where(MachineTag.asset_id == Asset.id, MachineTag.label == tag,
                                  MachineTag.score >= MACHINE_TAG_MIN_SCORE)
-        stmt = stmt.where(or_(Asset.tags.any(tag), machine))
+        stmt = stmt.where(or_(any_(Asset.tags) == tag, machine))  # ARRAY.any() is deprecated since SQLAlchemy 2.1
     if query.cursor:
         value, after = _decode(query.cursor, sort)
         row, bound = tuple_(key, Asset.id), tuple_(value, after)

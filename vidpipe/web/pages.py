@@ -9,8 +9,10 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -23,7 +25,7 @@ from sqlalchemy import select
 from vidpipe.api import views
 from vidpipe.api.deps import RuntimeDep, SessionDep
 from vidpipe.db.models import Segment
-from vidpipe.errors import NotFoundError, VidpipeError
+from vidpipe.errors import ForbiddenError, NotFoundError, VidpipeError
 from vidpipe.profiles import PROFILES
 from vidpipe.web import library, playback_links
 from vidpipe.web.auth import safe_next, session_key_name, signin_url
@@ -42,6 +44,20 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
 }
+
+
+def with_playback_origin(policy: str, signer: Any) -> str:
+    """The policy, letting players, posters and hls.js reach the origin of the signed playback URLs when that is
+    another one (CloudFront, or a media host named by public_base_url); same-origin URLs need nothing more."""
+    parts = urlsplit(getattr(signer, "base_url", "") or "")
+    if not (parts.scheme in ("http", "https") and parts.netloc):
+        return policy
+    origin = f"{parts.scheme}://{parts.netloc}"
+    directives = [d.strip() for d in policy.split(";") if d.strip()]
+    if not any(d.startswith("connect-src ") for d in directives):
+        directives.append("connect-src 'self'")
+    return "; ".join(f"{d} {origin}" if d.split(" ", 1)[0] in ("img-src", "media-src", "connect-src") else d
+                     for d in directives)
 
 
 class SignInRequired(Exception):
@@ -71,6 +87,10 @@ class PageRoute(APIRoute):
                 del response.headers["X-Frame-Policy"]
                 del response.headers["X-Frame-Options"]
                 response.headers.update(EMBED_HEADERS)
+            runtime = getattr(request.app.state, "runtime", None)
+            if runtime is not None:
+                response.headers["Content-Security-Policy"] = with_playback_origin(
+                    response.headers["Content-Security-Policy"], runtime.playback)
             return response
 
         return page_handler
@@ -153,7 +173,8 @@ def upload_page(request: Request, session: SessionDep) -> HTMLResponse:
 
 
 @router.get("/assets/{asset_id}", response_class=HTMLResponse)
-def asset_page(asset_id: str, request: Request, session: SessionDep, rt: RuntimeDep) -> HTMLResponse:
+def asset_page(asset_id: str, request: Request, session: SessionDep, rt: RuntimeDep,
+               share_ttl: Annotated[str | None, Query(max_length=12)] = None) -> HTMLResponse:
     user = _user(session, request)
     try:
         parsed = uuid.UUID(asset_id)
@@ -167,10 +188,22 @@ def asset_page(asset_id: str, request: Request, session: SessionDep, rt: Runtime
               for s in session.scalars(select(Segment).where(Segment.asset_id == parsed, Segment.kind == "scene")
                                        .order_by(Segment.start_s))]
     tags = library.machine_tags(session, [parsed], per_asset=12).get(parsed, [])
-    base = rt.settings.public_base_url
-    share = {"playback_url": playback_links.playback_url(parsed, rt.playback) if asset.hls_master_url else None,
-             "embed_snippet": playback_links.embed_snippet(parsed, base, asset.title or asset.original_name)}
+    base = rt.playback.base_url  # where players and the embed page are served (the CDN's domain in AWS)
+    # How long the shared links live: the server's default, or a longer choice for an embed that stays up.
+    default = rt.playback.ttl_seconds
+    lifetimes = {str(default): (f"{default // 3600} hours" if default % 3600 == 0 else f"{default // 60} minutes")
+                 + " (default)", **SHARE_LIFETIMES}
+    ttl = int(share_ttl) if share_ttl in lifetimes else rt.playback.ttl_seconds
+    share = {"playback_url": playback_links.playback_url(parsed, rt.playback, ttl) if asset.hls_master_url else None,
+             "embed_snippet": playback_links.embed_snippet(parsed, rt.playback, base,
+                                                           asset.title or asset.original_name, ttl),
+             "expires_at": datetime.fromtimestamp(rt.playback.expiry(ttl), UTC), "ttl": str(ttl),
+             "lifetimes": lifetimes}
     return _render(request, "asset.html", user, "library", asset=asset, scenes=scenes, machine_tags=tags, share=share)
+
+
+# Longer lives a shared link may be given from the asset page (the API's playback endpoint allows up to 7 days).
+SHARE_LIFETIMES = {str(24 * 3600): "1 day", str(7 * 24 * 3600): "7 days"}
 
 
 def scene_still_time(start: float, end: float) -> float:
@@ -184,12 +217,20 @@ EMBED_HEADERS = {"Content-Security-Policy": SECURITY_HEADERS["Content-Security-P
 
 @router.get("/embed/{asset_id}", response_class=HTMLResponse)
 def embed_page(asset_id: uuid.UUID, request: Request, session: SessionDep, rt: RuntimeDep) -> HTMLResponse:
-    """Just the player (see vidpipe.web.playback_links for the address it plays)."""
-    _user(session, request)
-    asset = views.load_asset(session, asset_id, rt.settings.public_base_url)
-    response = templates.TemplateResponse(request, "embed.html", {
-        "title": asset.title or asset.original_name or "video", "poster_url": asset.poster_url,
-        "playback_url": playback_links.playback_url(asset_id, rt.playback)})
+    """Just the player, for anyone holding the signed link (no session: an iframe on another site has none).
+    The link's grant is checked before anything is looked up (vidpipe.web.playback_links)."""
+    try:
+        source = playback_links.embedded_playback_url(asset_id, rt.playback, request.query_params)
+        asset = views.load_asset(session, asset_id, rt.settings.public_base_url, rt.playback)
+        context = {"title": asset.title or asset.original_name or "video", "playback_url": source,
+                   "poster_url": asset.playback.poster_url if asset.playback else None, "error": None}
+        status = 200
+    except (ForbiddenError, NotFoundError) as exc:
+        # Said inside the frame (the error page may not be framed), without telling whether the asset exists.
+        message = exc.message if isinstance(exc, ForbiddenError) else "This video is no longer available."
+        context, status = {"title": "video", "playback_url": None, "poster_url": None, "error": message}, \
+            exc.http_status
+    response = templates.TemplateResponse(request, "embed.html", context, status_code=status)
     response.headers["X-Frame-Policy"] = "embed"  # read (and removed) by PageRoute, which sets the frame policy
     return response
 

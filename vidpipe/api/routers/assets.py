@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
+from datetime import datetime
 from functools import partial
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import urlencode
 
 import anyio.to_thread
@@ -33,7 +34,7 @@ from vidpipe.api.schemas import (
     PlaybackPublic,
 )
 from vidpipe.cache.http import entry_response
-from vidpipe.cache.reads import LISTS_VERSION, Entry, asset_key, make_entry
+from vidpipe.cache.reads import LISTS_VERSION, Entry, asset_key, found, make_entry
 from vidpipe.db import assets as asset_store
 from vidpipe.db import events
 from vidpipe.db.models import Artifact, Asset, Event, Job, MediaInfo
@@ -102,9 +103,11 @@ async def _create_from_source(rt: Runtime, request: Request, caller: str) -> Ing
     req = IngestRequest(source_kind="path" if body.path else "url", title=body.title,
                         description=body.description or "", tags=upload.parse_tags(",".join(body.tags or [])),
                         profile=body.profile, priority=body.priority, actor=caller)
-    if body.path is not None:  # only below settings.import_roots; the API never adds roots
-        return await anyio.to_thread.run_sync(lambda: ingest_path(rt, body.path, req))
-    return await anyio.to_thread.run_sync(lambda: ingest_url(rt, body.url, req))
+    path, url = body.path, body.url
+    if path is not None:  # only below settings.import_roots; the API never adds roots
+        return await anyio.to_thread.run_sync(lambda: ingest_path(rt, path, req))
+    assert url is not None  # the model admits exactly one of path and url
+    return await anyio.to_thread.run_sync(lambda: ingest_url(rt, url, req))
 
 
 def _view(rt: Runtime, asset_id: uuid.UUID) -> AssetPublic:
@@ -132,13 +135,13 @@ def list_assets(
     entry = rt.cache.reads.get(key, LISTS_VERSION, rt.settings.cache.list_ttl_seconds,
                                lambda: make_entry(_list(session, rt, status_, min_duration, max_duration, min_height,
                                                         codec, q, limit, cursor).model_dump_json().encode()))
-    return entry_response(request, entry)  # type: ignore[arg-type] - a loader never returns None here
+    return entry_response(request, found(entry, "the asset list"))
 
 
 def _list(session: Session, rt: Runtime, status_: AssetStatus | None, min_duration: float | None,
           max_duration: float | None, min_height: int | None, codec: str | None, q: str | None, limit: int,
           cursor: str | None) -> AssetList:
-    stmt: Select[Any] = select(Asset.id, Asset.created_at)
+    stmt: Select[uuid.UUID, datetime] = select(Asset.id, Asset.created_at)
     if status_:
         stmt = stmt.where(Asset.status == status_)
     if q:
@@ -173,7 +176,7 @@ async def get_asset(asset_id: uuid.UUID, request: Request, rt: RuntimeDep, key_n
                                       partial(load_entry, rt, asset_id), counter=counter,
                                       check=None if counted else partial(cache.limiter.check, key_name))
     cache.views.count(asset_id)
-    return entry_response(request, entry)  # type: ignore[arg-type] - the loader raises NotFoundError instead
+    return entry_response(request, found(entry, f"asset {asset_id}"))
 
 
 def load_entry(rt: Runtime, asset_id: uuid.UUID) -> Entry:

@@ -24,8 +24,8 @@ router = APIRouter(prefix="/jobs", tags=["jobs"], responses={401: {"model": Erro
 
 
 def _public(job: Job) -> JobPublic:
-    return JobPublic(id=job.id, asset_id=job.asset_id, stage=job.stage, status=job.status, priority=job.priority,
-                     attempts=job.attempts, max_attempts=job.max_attempts,
+    return JobPublic(id=job.id, asset_id=job.asset_id, stage=job.stage, status=JobStatus(job.status),
+                     priority=job.priority, attempts=job.attempts, max_attempts=job.max_attempts,
                      progress_percent=round(max(0.0, min(1.0, job.progress)) * 100, 1),
                      cancel_requested=job.cancel_requested, last_error_code=job.last_error_code,
                      last_error=job.last_error, run_after=job.run_after, created_at=job.created_at,

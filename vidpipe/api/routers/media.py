@@ -8,13 +8,14 @@ in a header (role read) or the console's session at `/v1/media/{key}`; with a si
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import StreamingResponse
-from sqlalchemy import literal, null, select, union_all
+from sqlalchemy import Row, literal, null, select, union_all
 from sqlalchemy.orm import Session
 
+from vidpipe.api import cdn_play
 from vidpipe.api.deps import CallerDep, RuntimeDep, SessionDep
 from vidpipe.api.handlers import error_response
 from vidpipe.api.ranges import Unsatisfiable, guess_content_type, parse_range
@@ -23,7 +24,7 @@ from vidpipe.cache.http import media_cache_control
 from vidpipe.db.models import Artifact, Asset
 from vidpipe.errors import NotFoundError
 from vidpipe.mediastore.base import check_key
-from vidpipe.playback.signing import LocalSigner
+from vidpipe.playback.signing import CloudFrontSigner
 from vidpipe.runtime import Runtime
 
 router = APIRouter(prefix="/media", tags=["media"], responses={401: {"model": ErrorBody}, 404: {"model": ErrorBody}})
@@ -38,7 +39,8 @@ def _lookup(session: Session, key: str) -> tuple[str, str]:
                       literal("").label("name")).where(Artifact.asset_id == asset_id, Artifact.key == key)
     original = select(Asset.content_type, null().label("id"), Asset.size_bytes, Asset.sha256,
                       Asset.original_name).where(Asset.id == asset_id, Asset.original_key == key)
-    row = session.execute(union_all(artifact, original).limit(1)).first()
+    # the two selects' column types differ (NULL, '' stand-ins), so the union's row type is spelled out
+    row: Row[*tuple[Any, ...]] | None = session.execute(union_all(artifact, original).limit(1)).first()
     if row is None:
         raise NotFoundError(f"no media at {key}")
     if row.sha256:  # the original: its hash is the strongest validator there is
@@ -70,16 +72,21 @@ play_router = APIRouter(prefix="/play", tags=["media"],
 
 @play_router.head("/{token}/{key:path}", operation_id="head_signed_media", response_class=Response)
 @play_router.get("/{token}/{key:path}", operation_id="get_signed_media", response_class=Response,
-                 responses={206: {"description": "Partial content"}, 416: {"model": ErrorBody}})
+                 responses={206: {"description": "Partial content"}, 416: {"model": ErrorBody},
+                            302: {"description": "CloudFront deployments: the file's CloudFront signed URL"}})
 def get_signed_media(token: PlayToken, key: MediaKey, request: Request, session: SessionDep,
                      rt: RuntimeDep) -> Response:
     """A stored file through a signed, expiring URL (the `playback` links of an asset); no API key. The
-    grant covers a prefix of the asset's files, so relative URIs inside HLS playlists work as they are."""
+    grant covers a prefix of the asset's files, so relative URIs inside HLS playlists work as they are. With
+    the CloudFront signer, playlists come back with their file URIs signed for CloudFront, other files as a
+    302 to CloudFront (vidpipe.api.cdn_play)."""
     check_key(key)
     signer = rt.playback
-    if not isinstance(signer, LocalSigner):
-        raise NotFoundError("playback URLs are served by the CDN in this deployment")
-    signer.verify(token, key)
+    grant = signer.verify(token, key)
+    if isinstance(signer, CloudFrontSigner):  # playlists rewritten here, every file from CloudFront
+        content_type, _ = _lookup(session, key)
+        session.close()
+        return cdn_play.respond(key, grant, signer, content_type, request, rt)
     response = serve_media(key, request, session, rt)
     response.headers["Access-Control-Allow-Origin"] = "*"  # the URL is the credential: embeds on any site
     return response

@@ -16,7 +16,7 @@ from vidpipe.api.deps import CallerDep, RuntimeDep, SessionDep
 from vidpipe.api.pagination import CursorParam, LimitParam
 from vidpipe.api.schemas import ErrorBody
 from vidpipe.cache.http import entry_response
-from vidpipe.cache.reads import LISTS_VERSION, Entry, make_entry
+from vidpipe.cache.reads import LISTS_VERSION, Entry, found, make_entry
 from vidpipe.runtime import Runtime
 from vidpipe.search import (
     MODALITIES,
@@ -165,7 +165,7 @@ def search_media(
         return make_entry(results.model_dump_json().encode())
 
     entry = rt.cache.reads.get(key, LISTS_VERSION, rt.settings.cache.list_ttl_seconds, load)
-    return entry_response(request, entry)  # type: ignore[arg-type] - the loader never returns None
+    return entry_response(request, found(entry, "the search result"))
 
 
 def _search(rt: Runtime, session, q: str, modality: str, min_duration: float | None, max_duration: float | None,

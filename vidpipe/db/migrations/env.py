@@ -4,6 +4,7 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 
 from vidpipe.db.models import VECTOR_INDEX_PREFIX, VECTOR_TABLES, Base
+from vidpipe.errors import VidpipeError
 
 config = context.config
 target_metadata = Base.metadata
@@ -37,7 +38,10 @@ def run_migrations_online() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    engine = create_engine(config.get_main_option("sqlalchemy.url"), poolclass=pool.NullPool)
+    url = config.get_main_option("sqlalchemy.url")
+    if url is None:  # vidpipe.db.migrate always passes one of the two
+        raise VidpipeError("alembic was given neither a connection nor sqlalchemy.url", code="migration_no_database")
+    engine = create_engine(url, poolclass=pool.NullPool)
     with engine.connect() as connection:
         context.configure(connection=connection, target_metadata=target_metadata, compare_type=True,
                           include_object=_include_object_for(connection))

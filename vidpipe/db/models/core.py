@@ -164,6 +164,8 @@ class Job(Base):
     last_error_code: Mapped[str | None] = mapped_column(String(64))
     last_error: Mapped[str | None] = mapped_column(Text)
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
+    # Several live jobs of one stage for one asset, told apart by part (the chunks of a long video); else 0.
+    part: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default=text("0"))
     created_at: Mapped[datetime] = _now_column()
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -172,8 +174,8 @@ class Job(Base):
         Index("ix_jobs_claim", "priority", "run_after", postgresql_where=text("status = 'queued'")),
         Index("ix_jobs_lease", "lease_expires_at", postgresql_where=text("status = 'running'")),
         Index("ix_jobs_asset_stage", "asset_id", "stage"),
-        # At most one live job per asset and stage: enqueueing twice is a no-op, not a duplicate.
-        Index("uq_jobs_live_asset_stage", "asset_id", "stage", unique=True,
+        # At most one live job per asset, stage and part: enqueueing twice is a no-op, not a duplicate.
+        Index("uq_jobs_live_asset_stage", "asset_id", "stage", "part", unique=True,
               postgresql_where=text("status IN ('queued', 'running')")),
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
@@ -32,6 +32,9 @@ class Embedder:
     model: str  # what was configured: hub id, local path or packaged model name
     version: str  # weights revision, or a hash of the config + weights files
     dim: int
+
+    if TYPE_CHECKING:  # how the registry builds every backend (load_embedder); the base itself takes nothing
+        def __init__(self, model: str, *, device: str = "cpu") -> None: ...
 
     def embed_images(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """RGB uint8 arrays (H, W, 3) -> (n, dim) float32, rows L2-normalised."""

@@ -27,7 +27,9 @@ class ClapEmbedder(Embedder):
         def load(source: str):
             from transformers import AutoTokenizer, ClapFeatureExtractor, ClapModel
 
-            loaded = ClapModel.from_pretrained(source).to(device).eval()
+            # transformers decorates .to() with functools.wraps(torch.nn.Module.to): typeshed's _Wrapped keeps the
+            # unbound signature, so the device is taken for `self`
+            loaded = ClapModel.from_pretrained(source).to(device).eval()  # type: ignore[arg-type]
             fused = bool(getattr(loaded.config.audio_config, "enable_fusion", False))
             # Unfused checkpoints take one mel channel; the extractor's default "fusion" input has four.
             extractor = ClapFeatureExtractor.from_pretrained(source, truncation="fusion" if fused else "rand_trunc")

@@ -18,9 +18,11 @@ class ClipEmbedder(Embedder):
         def load(source: str):
             from transformers import AutoTokenizer, CLIPImageProcessorPil, CLIPModel
 
+            # transformers decorates .to() with functools.wraps(torch.nn.Module.to): typeshed's _Wrapped keeps the
+            # unbound signature, so the device is taken for `self`
+            model = CLIPModel.from_pretrained(source).to(device).eval()  # type: ignore[arg-type]
             # The PIL image processor: the default one wants torchvision, which cannot import beside CPU torch.
-            return (CLIPModel.from_pretrained(source).to(device).eval(), CLIPImageProcessorPil.from_pretrained(source),
-                    AutoTokenizer.from_pretrained(source))
+            return model, CLIPImageProcessorPil.from_pretrained(source), AutoTokenizer.from_pretrained(source)
 
         self._torch, (self._model, self._images, self._tokenizer), self.version = load_checkpoint("clip", model, load)
         self.model = model

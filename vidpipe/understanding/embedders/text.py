@@ -41,6 +41,7 @@ class TextEmbedder(Embedder):
         except ImportError as exc:
             raise EmbedderUnavailable(f"text needs the `ml` extra (sentence-transformers): {exc}") from exc
         packaged = _packaged_dir(model)
+        version: str | None
         if packaged is not None:
             source, version = str(packaged), files_version(packaged)
         else:
@@ -51,8 +52,11 @@ class TextEmbedder(Embedder):
             raise EmbedderUnavailable(f"text model {model!r} cannot be loaded: {unavailable_reason(exc)}") from exc
         self.model = model
         self.version = version or hub_version(model)
-        self.dim = int(self._model.get_embedding_dimension() if hasattr(self._model, "get_embedding_dimension")
-                       else self._model.get_sentence_embedding_dimension())
+        dim = (self._model.get_embedding_dimension() if hasattr(self._model, "get_embedding_dimension")
+               else self._model.get_sentence_embedding_dimension())
+        if dim is None:  # a model without a pooling layer that says its output size
+            raise EmbedderUnavailable(f"text model {model!r} does not declare its embedding dimension")
+        self.dim = int(dim)
         self.batch_size = batch_size
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:

@@ -27,8 +27,10 @@ const start = Number(new URLSearchParams(location.search).get('t'));
 
 function renderStatus(a) {
   const badge = $('asset-status');
-  badge.textContent = a.status;
-  badge.className = `badge status-${a.status}`;
+  // A long video plays from its start while its later chunks are still encoding: "playable" before "ready".
+  const shown = a.status === 'processing' && a.playable ? 'playable' : a.status;
+  badge.textContent = shown;
+  badge.className = `badge status-${shown}`;
   document.body.dataset.status = a.status;
   const err = $('asset-error');
   err.hidden = !a.error;
@@ -173,7 +175,9 @@ async function describe(ids) {
 function assetLink(id, known) {
   const x = known.get(id);
   return h('a', { href: `/assets/${id}`, class: 'asset-link' },
-    x && x.poster_url ? h('img', { src: x.poster_url, alt: '', loading: 'lazy', width: 64, height: 36 }) : null,
+    x && (x.playback?.poster_url || x.poster_url)
+      ? h('img', { src: x.playback?.poster_url || x.poster_url, alt: '', loading: 'lazy', width: 64, height: 36 })
+      : null,
     x ? (x.title || x.original_name) : 'an asset you cannot see');
 }
 
@@ -229,7 +233,7 @@ function render(a) {
   if (a.media && a.media.has_video) player.stillBase = `/v1/assets/${a.id}/thumbnail.jpg`;
   // Signed, expiring URLs (no key, no cookie needed): the HLS grant covers the variants and segments too.
   const links = a.playback || {};
-  if (links.playback_url && a.status === 'ready') {
+  if (links.playback_url && (a.status === 'ready' || a.playable)) {
     player.load(links.playback_url);
     player.loadSprites(links.sprite_vtt_url);
   }

@@ -3,7 +3,22 @@ import { api, h, message, say } from './api.js';
 
 const msg = document.getElementById('jobs-msg');
 const body = (id) => document.getElementById(id).tBodies[0];
-const assetLink = (id) => (id ? h('a', { href: `/assets/${id}`, text: id.slice(0, 8) }) : '–');
+// Assets are named by title and poster, as everywhere else in the console (not by a raw id). Each asset is
+// read once per page view: the table refreshes every 2 s, titles rarely change.
+const known = new Map(); // asset id -> the asset, or null when it is gone
+async function learn(ids) {
+  const missing = [...new Set(ids.filter((id) => id && !known.has(id)))];
+  await Promise.all(missing.map(async (id) => {
+    try { known.set(id, await api(`/v1/assets/${id}`)); } catch { known.set(id, null); }
+  }));
+}
+function assetLink(id) {
+  if (!id) return '–';
+  const x = known.get(id);
+  return h('a', { href: `/assets/${id}`, class: 'asset-link' },
+    x && x.poster_url ? h('img', { src: x.poster_url, alt: '', loading: 'lazy', width: 64, height: 36 }) : null,
+    x ? (x.title || x.original_name) : 'a deleted asset');
+}
 let busy = false;
 
 function rows(tbody, items, make, empty) {
@@ -25,6 +40,7 @@ async function refresh() {
   busy = true;
   try {
     const [stats, dead] = await Promise.all([api('/v1/stats'), api('/v1/jobs?status=dead&limit=100')]);
+    await learn([...(stats.running || []), ...dead.items].map((j) => j.asset_id));
     rows(body('queue'), stats.stages, (r) => h('tr', { 'data-stage': r.stage }, h('td', { text: r.stage }),
       h('td', { text: String(r.queued) }), h('td', { text: String(r.running) })), 'The queue is empty.');
     // "failed" jobs failed for good (bad input is never retried; waiting retries count as queued): their

@@ -31,9 +31,11 @@ function render(card, a) {
     const p = document.createElement('p'); p.className = 'why'; card.querySelector('.meta').append(p); return p;
   });
   const thumb = card.querySelector('.thumb');
-  if (a.poster_url && !thumb.querySelector('img')) {
+  // The signed poster: the unsigned /v1/media URL is rooted at the API's public base (API Gateway in AWS).
+  const poster = (a.playback && a.playback.poster_url) || a.poster_url;
+  if (poster && !thumb.querySelector('img')) {
     const img = document.createElement('img');
-    Object.assign(img, { src: a.poster_url, alt: '', width: 320, height: 180 });
+    Object.assign(img, { src: poster, alt: '', width: 320, height: 180 });
     thumb.replaceChildren(img);
   }
 }

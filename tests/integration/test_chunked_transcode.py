@@ -1,0 +1,156 @@
+"""A long video (made long by the settings: 10 s is "long" here) goes through chunk jobs, an audio job and a join:
+continuous timestamps across chunk boundaries, exact duration, playable before ready; short videos keep one job."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+
+import av
+import pytest
+from sqlalchemy import select
+
+from vidpipe.api import views
+from vidpipe.db.models import Asset, Event, Job
+from vidpipe.ffmpeg import hls, samples
+from vidpipe.ffmpeg.probe import probe_file
+from vidpipe.ingest.service import IngestRequest, ingest_path
+from vidpipe.jobs.worker import Worker
+
+SECONDS = 25.0
+
+
+@pytest.fixture
+def chunk_settings(settings):
+    # preview profile: 2 s segments; 6 s chunks after a 2 s first chunk -> 5 chunk jobs for 25 s
+    settings.chunk_threshold_seconds, settings.chunk_seconds, settings.first_chunk_seconds = 10.0, 6.0, 2.0
+    return settings
+
+
+@pytest.fixture(scope="module")
+def long_clip(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("chunked-media")
+    return samples.make_video(d / "long.mp4", width=480, height=270, seconds=SECONDS, fps=30000 / 1001,
+                              scene_seconds=2.5)
+
+
+def _ingest(rt, path: Path) -> uuid.UUID:
+    return ingest_path(rt, path, IngestRequest(source_kind="path", profile="preview"), roots=[path.parent]).asset.id
+
+
+def _run_until_terminal(rt, asset_id: uuid.UUID, timeout: float = 240) -> tuple[Asset, list[bool]]:
+    """Run a worker until the asset is ready or failed; returns it and the `playable` flags seen while processing."""
+    worker = Worker(rt, concurrency=2)
+    worker.start()
+    seen: list[bool] = []
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with rt.db.session() as s:
+                view = views.load_asset(s, asset_id, None)
+            if view.status in ("ready", "failed"):
+                break
+            seen.append(view.playable)
+            time.sleep(0.1)
+    finally:
+        worker.request_stop()
+        worker.join(timeout=30)
+    with rt.db.session() as s:
+        return s.get(Asset, asset_id), seen
+
+
+def _packets(path: Path, kind: str) -> list[tuple[int, bool]]:
+    with av.open(str(path)) as c:
+        stream = c.streams.video[0] if kind == "video" else c.streams.audio[0]
+        return [(p.pts, p.is_keyframe) for p in c.demux(stream) if p.pts is not None]
+
+
+def test_a_long_video_is_chunked_joined_and_continuous(runtime, chunk_settings, long_clip):
+    rt = runtime
+    asset_id = _ingest(rt, long_clip)
+    asset, seen = _run_until_terminal(rt, asset_id)
+    assert asset.status == "ready", asset.error_message
+    with rt.db.session() as s:
+        jobs = s.scalars(select(Job).where(Job.asset_id == asset_id)).all()
+        playable_at = s.scalars(select(Event.at).where(Event.asset_id == asset_id,
+                                                       Event.event == "asset.playable")).all()
+        join_done = s.scalar(select(Job.finished_at).where(Job.asset_id == asset_id, Job.stage == "transcode_join"))
+    chunks = sorted((j for j in jobs if j.stage == "transcode_chunk"), key=lambda j: j.part)
+    assert [j.part for j in chunks] == list(range(5)) and all(j.status == "succeeded" for j in chunks)
+    assert [j.status for j in jobs if j.stage in ("transcode_audio", "transcode_join")] == ["succeeded"] * 2
+    assert len(playable_at) == 1 and playable_at[0] < join_done  # playable before the join made it complete
+
+    hls_root = rt.settings.media_root / str(asset_id) / "hls"
+    master = hls.parse_master((hls_root / "master.m3u8").read_text())
+    video_uri = next(u for u, a in master.items() if "RESOLUTION" in a)
+    audio_uri = next(u for u, a in master.items() if a.get("TYPE") == "AUDIO")
+    assert int(master[video_uri]["BANDWIDTH"]) > 0 and master[video_uri]["AUDIO"] == hls.AUDIO_GROUP
+    text = (hls_root / video_uri).read_text()
+    assert "#EXT-X-PLAYLIST-TYPE:VOD" in text and text.rstrip().endswith("#EXT-X-ENDLIST")
+    segments = hls.parse_media_playlist(text)
+    source = probe_file(long_clip, rt.settings.limits)
+    duration = source["duration"] if isinstance(source, dict) else source.duration
+    assert abs(sum(d for _, d in segments) - duration) <= 0.1
+    assert [u for u, _ in segments] == [f"seg_{n:05d}.ts" for n in range(1, len(segments) + 1)]
+
+    # Across every chunk boundary: each segment starts on a key frame exactly one frame after the last one.
+    frame = round(90000 * 1001 / 30000)
+    previous = None
+    for uri, _ in segments:
+        packets = _packets(hls_root / Path(video_uri).parent / uri, "video")
+        pts = sorted(p for p, _ in packets)
+        assert packets[0][1], f"{uri} does not start on a key frame"
+        if previous is not None:
+            assert abs(pts[0] - previous - frame) <= 1, (uri, pts[0], previous)
+        assert all(b - a in (frame - 1, frame, frame + 1) for a, b in zip(pts, pts[1:], strict=False))
+        previous = pts[-1]
+    # The audio is one encode: no gap or overlap anywhere (AAC frames of 1024 samples).
+    audio_segments = hls.parse_media_playlist((hls_root / audio_uri).read_text())
+    audio_pts = [p for uri, _ in audio_segments for p, _ in _packets(hls_root / Path(audio_uri).parent / uri, "audio")]
+    steps = {round(b - a) for a, b in zip(audio_pts, audio_pts[1:], strict=False)}
+    assert steps <= {1920}, steps  # 1024 samples at 48 kHz in 90 kHz ticks
+
+
+def test_a_short_video_keeps_the_single_job(runtime, chunk_settings, tmp_path):
+    clip = samples.make_video(tmp_path / "short.mp4", width=320, height=180, seconds=4)
+    asset_id = _ingest(runtime, clip)
+    asset, _ = _run_until_terminal(runtime, asset_id)
+    assert asset.status == "ready", asset.error_message
+    with runtime.db.session() as s:
+        stages = sorted(s.scalars(select(Job.stage).where(Job.asset_id == asset_id)).all())
+    assert stages == ["analyze", "probe", "thumbnails", "transcode"]
+
+
+def test_per_title_runs_beside_the_first_chunk_and_its_ladder_encodes_the_rest(runtime, chunk_settings, tmp_path):
+    rt = runtime
+    clip = samples.make_video(tmp_path / "pt.mp4", width=854, height=480, seconds=20, scene_seconds=2.5)
+    asset_id = ingest_path(rt, clip, IngestRequest(source_kind="path", profile="standard"),
+                           roots=[clip.parent]).asset.id
+    asset, _ = _run_until_terminal(rt, asset_id, timeout=400)
+    assert asset.status == "ready", asset.error_message
+    with rt.db.session() as s:
+        jobs = s.scalars(select(Job).where(Job.asset_id == asset_id)).all()
+        decide = next(j for j in jobs if j.stage == "transcode_decide")
+        first = next(j for j in jobs if j.stage == "transcode_chunk" and j.part == 0)
+        playable_at = s.scalar(select(Event.at).where(Event.asset_id == asset_id, Event.event == "asset.playable"))
+        renditions = {r.name: r for r in s.get(Asset, asset_id).renditions}
+    assert decide.status == "succeeded"
+    # the first chunk's lowest rung went at the fixed rate, without waiting for the trials
+    assert first.payload["rungs"] == ["360p"] and first.payload["plan"]["rungs"][-1]["crf"] is None
+    assert first.started_at < decide.finished_at
+    later = [j for j in jobs if j.stage == "transcode_chunk" and j.part > 0]
+    assert later and all(j.payload["plan"] == decide.payload["decided_plan"] for j in later)
+    assert all(j.payload["plan"]["rungs"][0]["crf"] is not None for j in later)
+    top = decide.payload["decided_plan"]["rungs"][0]["name"]
+    assert "360p" in renditions  # the lowest rung stays, whatever per-title keeps: its start was out already
+    assert renditions[top].quality is not None and renditions[top].quality["target_vmaf"] == 93.0
+    assert playable_at is not None
+    hls_root = rt.settings.media_root / str(asset_id) / "hls"
+    master = hls.parse_master((hls_root / "master.m3u8").read_text())
+    source = probe_file(clip, rt.settings.limits)
+    duration = source["duration"] if isinstance(source, dict) else source.duration
+    for uri, attrs in master.items():
+        if "RESOLUTION" in attrs:
+            segments = hls.parse_media_playlist((hls_root / uri).read_text())
+            assert abs(sum(d for _, d in segments) - duration) <= 0.1, uri

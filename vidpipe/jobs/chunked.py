@@ -1,0 +1,174 @@
+"""The queue side of a chunked transcode (vidpipe.stages.chunk_plan has the overview): the success hooks that queue
+the chunk, audio and join jobs, and republish the growing EVENT playlists as parts come in.
+
+They run inside the runner's transaction that records a part's success (or, for the audio job, its early
+segments), under the asset's row lock: completions of one asset are decided one at a time, and the work a hook
+queues exists exactly when the success that caused it does."""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import cast, select, update
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.orm import Session
+
+from vidpipe.contract import StageResult
+from vidpipe.db import events
+from vidpipe.db.assets import touch_asset
+from vidpipe.db.models import Artifact, Job
+from vidpipe.ffmpeg import chunk_hls, hls
+from vidpipe.ffmpeg.chunk_hls import SegmentEntry
+from vidpipe.jobs import queue as jobs
+from vidpipe.stages.chunk_plan import (
+    AUDIO,
+    CHUNK,
+    DECIDE,
+    JOIN,
+    PLAYLIST_TYPE,
+    entries_from_json,
+    entries_to_json,
+    plan_from_json,
+    run_dir,
+)
+from vidpipe.stages.transcode_join import master_text
+
+
+def _chunk_jobs(chunks: list[dict[str, Any]], rungs: list[str]) -> list[dict[str, Any]]:
+    """One job per chunk; the first chunk as two: its lowest rung alone (a fraction of the work, so the asset
+    plays within seconds), then its other rungs."""
+    out: list[dict[str, Any]] = []
+    for c in chunks:
+        if c["index"] == 0 and len(rungs) > 1:
+            out += [{"chunk": c, "rungs": rungs[-1:]}, {"chunk": c, "rungs": rungs[:-1]}]
+        else:
+            out.append({"chunk": c, "rungs": rungs})
+    return [j | {"part": p} for p, j in enumerate(out)]
+
+
+def after_transcode(s: Session, rt: Any, job: jobs.ClaimedJob, result: StageResult, actor: str) -> None:
+    """Queue the chunk jobs and the audio job of a chunked transcode, in the transaction of its success."""
+    spec = result.metadata.get("chunked")
+    if not spec:
+        return
+    st = rt.settings
+    parts = _chunk_jobs(spec["chunks"], [r["name"] for r in spec["plan"]["rungs"]])
+    tracks = bool(spec["plan"]["audio"])
+    common = {"run": job.id, "plan": spec["plan"], "chunks": len(spec["chunks"]), "tracks": tracks,
+              "quality": result.metadata.get("quality") or {}, "decide": bool(spec.get("decide"))}
+    if spec.get("decide"):  # per-title: only the first chunk's lowest rung now (fixed rate), the rest after it
+        parts = parts[:1]
+        jobs.enqueue(s, job.asset_id, DECIDE, actor=actor, priority=st.first_chunk_priority,
+                     max_attempts=st.queue.max_attempts, payload=common | {"all_chunks": spec["chunks"]})
+    # First the first chunk's lowest rung (a few seconds of work), then the audio (it publishes as it goes): on a
+    # single worker the other order made the start wait for the whole film's audio.
+    if tracks:
+        jobs.enqueue(s, job.asset_id, AUDIO, actor=actor, priority=st.first_chunk_priority + 1,
+                     max_attempts=st.queue.max_attempts, payload=common)
+    for part in parts:
+        first = part["chunk"]["index"] < st.first_chunks
+        boost = st.first_chunk_priority + (2 if part["part"] == 0 else 0) if first else 0
+        jobs.enqueue(s, job.asset_id, CHUNK, actor=actor, priority=boost, max_attempts=st.queue.max_attempts,
+                     payload=common | part, part=part["part"])
+
+
+def after_decide(s: Session, rt: Any, job: jobs.ClaimedJob, result: StageResult, actor: str) -> None:
+    """The per-title ladder is known: queue every other part with it (part 0, the first chunk's lowest rung at
+    the fixed rate, is queued already)."""
+    s.execute(update(Job).where(Job.id == job.id).values(payload=Job.payload.op("||")(cast(
+        {"decided_plan": result.metadata["decided_plan"], "quality": result.metadata.get("quality") or {}}, JSONB))))
+    st, plan = rt.settings, result.metadata["decided_plan"]
+    lowest = job.payload["plan"]["rungs"][-1]["name"]
+    rest = [p for p in _chunk_jobs(job.payload["all_chunks"], [r["name"] for r in plan["rungs"]])
+            if not (p["chunk"]["index"] == 0 and p["rungs"] == [lowest])]
+    common = {k: job.payload[k] for k in ("run", "chunks", "tracks", "decide")} | {
+        "plan": plan, "quality": result.metadata.get("quality") or {}}
+    for n, part in enumerate(rest, start=1):
+        first = part["chunk"]["index"] < st.first_chunks
+        rungs = [r for r in part["rungs"] if not (part["chunk"]["index"] == 0 and r == lowest)]
+        jobs.enqueue(s, job.asset_id, CHUNK, actor=actor, priority=st.first_chunk_priority if first else 0,
+                     max_attempts=st.queue.max_attempts, payload=common | part | {"part": n, "rungs": rungs}, part=n)
+
+
+# --- every part's success: grow the EVENT playlists, queue the join when all are in -----------------------
+def _record(s: Session, job_id: int, result: StageResult) -> None:
+    """Keep a part's segment list (and codecs) on its job row: the playlists are made from these."""
+    kept = {k: result.metadata[k] for k in ("segments", "codecs") if k in result.metadata}
+    s.execute(update(Job).where(Job.id == job_id).values(payload=Job.payload.op("||")(cast(kept, JSONB))))
+
+
+def after_part(s: Session, rt: Any, job: jobs.ClaimedJob, result: StageResult, actor: str) -> None:
+    """A part succeeded, or (the audio job, which runs for a while on a film) published its segments so far."""
+    assert job.asset_id is not None  # parts are only ever queued for an asset
+    _record(s, job.id, result)
+    refresh(s, rt, job.asset_id, job.payload, actor)
+
+
+def refresh(s: Session, rt: Any, asset_id: uuid.UUID, payload: dict[str, Any], actor: str) -> None:
+    """Republish what can play now; queue the join once every part of the run has succeeded."""
+    rows = s.execute(select(Job.stage, Job.status, Job.payload).where(
+        Job.asset_id == asset_id, Job.stage.in_((CHUNK, AUDIO, DECIDE)),
+        Job.payload["run"].as_integer() == payload["run"])).all()
+    decided = next((r.payload for r in rows if r.stage == DECIDE and r.status == "succeeded"), None)
+    if payload.get("decide") and decided is not None:  # per-title: the ladder as decided, its quality
+        payload = payload | {"plan": decided["decided_plan"], "quality": decided.get("quality") or {}}
+    video: dict[str, dict[int, list[SegmentEntry]]] = {}
+    codecs: dict[str, str] = {}
+    for r in rows:
+        if r.stage == CHUNK and r.status == "succeeded":
+            for name, segs in (r.payload.get("segments") or {}).items():
+                video.setdefault(name, {})[r.payload["chunk"]["index"]] = entries_from_json(segs)
+            codecs |= r.payload.get("codecs") or {}
+    audio_row = next((r for r in rows if r.stage == AUDIO), None)
+    audio = {name: entries_from_json(segs) for name, segs in
+             ((audio_row.payload.get("segments") or {}) if audio_row is not None else {}).items()}
+    audio_done = not payload["tracks"] or (audio_row is not None and audio_row.status == "succeeded")
+    plan = plan_from_json(payload["plan"])
+    rungs = {r.name: chunk_hls.playable_prefix(video.get(r.name, {}), payload["chunks"]) for r in plan.rungs}
+    rungs = {name: entries for name, entries in rungs.items() if entries}
+    if plan.rungs[-1].name not in rungs or (payload["tracks"] and not audio):
+        return  # the start of the lowest rung, or of the audio, is not in yet
+    # Complete: every rung of the final ladder has every chunk (with per-title: once the ladder is decided).
+    complete = all(len(video.get(r.name, {})) == payload["chunks"] for r in plan.rungs)
+    if complete and audio_done and (not payload.get("decide") or decided is not None):
+        join = {k: payload[k] for k in ("run", "plan", "chunks", "tracks")} | {
+            "codecs": codecs, "quality": payload.get("quality") or {}}
+        join["video"] = {name: entries_to_json(entries) for name, entries in rungs.items()}
+        join["audio"] = {name: entries_to_json(entries) for name, entries in audio.items()}
+        jobs.enqueue(s, asset_id, JOIN, actor=actor, priority=rt.settings.first_chunk_priority,
+                     max_attempts=rt.settings.queue.max_attempts, payload=join)
+    publish_growing(s, rt, asset_id, plan, payload["run"], rungs, audio, codecs, audio_done=audio_done)
+
+
+def publish_growing(s: Session, rt: Any, asset_id: uuid.UUID, plan: hls.TranscodePlan, run_id: int,
+                    rungs: dict[str, list[SegmentEntry]], audio: dict[str, list[SegmentEntry]],
+                    codecs: dict[str, str], *, audio_done: bool) -> None:
+    """Write EVENT playlists of what is encoded so far, and a master naming them: from now on the asset plays.
+
+    Recorded as the join's artifacts: the join's own (VOD) playlists replace them under the same keys."""
+    base = run_dir(run_id)
+    first = s.scalar(select(Artifact.id).where(Artifact.asset_id == asset_id, Artifact.kind == "hls_master")) is None
+    files: list[tuple[str, str, str]] = [(f"{base}/{name}/index.m3u8", chunk_hls.media_playlist(e, complete=False),
+                                          "hls_playlist") for name, e in rungs.items()]
+    files += [(f"{base}/{name}/index.m3u8", chunk_hls.media_playlist(e, complete=audio_done), "hls_playlist")
+              for name, e in audio.items()]
+    shown = dataclasses.replace(plan, rungs=tuple(r for r in plan.rungs if r.name in rungs))
+    files.append(("hls/master.m3u8", master_text(shown, run_id, rungs, audio, codecs)[0], "hls_master"))
+    with tempfile.TemporaryDirectory(prefix="vidpipe-live-") as tmp:
+        for key, text, kind in files:
+            path = Path(tmp) / "file.m3u8"
+            path.write_text(text)
+            stored = rt.media_store.put_file(f"{asset_id}/{key}", path, PLAYLIST_TYPE)
+            values = {"asset_id": asset_id, "stage": JOIN, "kind": kind, "key": f"{asset_id}/{key}",
+                      "content_type": PLAYLIST_TYPE, "size_bytes": stored.size}
+            stmt = insert(Artifact).values(**values)
+            s.execute(stmt.on_conflict_do_update(constraint="uq_artifacts_asset_key",
+                                                 set_={k: stmt.excluded[k] for k in ("stage", "kind", "size_bytes")}))
+    touch_asset(s, asset_id)
+    if first:  # the moment a long video became watchable (bench_scale_out measures from upload to here)
+        seconds = round(sum(e.duration for e in rungs[plan.rungs[-1].name]), 3)
+        events.record(s, "asset.playable", actor="queue", asset_id=asset_id, run=run_id, seconds=seconds)
