@@ -70,7 +70,7 @@ def audio_ffmpeg_args(plan: hls.TranscodePlan, input_args: Sequence[str], out_di
     args = ["-loglevel", "error", "-nostats", "-progress", "pipe:1", "-y", *input_args, "-vn", "-sn", "-dn"]
     for j, track in enumerate(plan.audio):  # as the single-job path: bitrate, channels, rate cap, loudness gain
         args += ["-map", f"0:a:{track.source_index}",
-                 *hls._audio_args(j, plan.audio_kbps, track.channels, plan.sample_rate_cap, hls._track_filter(plan, j))]
+                 *hls.audio_args(j, plan.audio_kbps, track.channels, plan.sample_rate_cap, hls.track_filter(plan, j))]
     # EVENT: ffmpeg rewrites the playlist after every segment, so the job can publish the start while it runs.
     args += ["-c:a", "aac", "-map_metadata", "-1", "-map_chapters", "-1", "-output_ts_offset", f"{TIMELINE_OFFSET:g}",
              "-f", "hls", "-hls_time", f"{plan.segment_seconds:g}", "-hls_playlist_type", "event",

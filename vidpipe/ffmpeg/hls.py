@@ -266,14 +266,14 @@ def _fps_text(fps: Fraction) -> str:
     return str(fps.numerator) if fps.denominator == 1 else f"{fps.numerator}/{fps.denominator}"
 
 
-def _audio_args(out_index: int, kbps: int, channels: int, cap: int | None, audio_filter: str | None = None
+def audio_args(out_index: int, kbps: int, channels: int, cap: int | None, audio_filter: str | None = None
                 ) -> list[str]:
     args = [f"-b:a:{out_index}", f"{kbps}k", f"-ac:a:{out_index}", str(channels)]
     args += [f"-filter:a:{out_index}", audio_filter] if audio_filter else []
     return args + ([f"-ar:a:{out_index}", str(cap)] if cap else [])
 
 
-def _track_filter(plan: TranscodePlan, track: int) -> str | None:
+def track_filter(plan: TranscodePlan, track: int) -> str | None:
     return plan.audio_filters[track] if track < len(plan.audio_filters) else None
 
 
@@ -304,14 +304,14 @@ def build_ffmpeg_args(plan: TranscodePlan, input_args: Sequence[str], out_dir: P
         track = plan.audio[0]
         for i, r in enumerate(plan.rungs):
             args += ["-map", f"0:a:{track.source_index}"]
-            args += _audio_args(i, r.audio_kbps, track.channels, plan.sample_rate_cap, _track_filter(plan, 0))
+            args += audio_args(i, r.audio_kbps, track.channels, plan.sample_rate_cap, track_filter(plan, 0))
             stream_map.append(f"v:{i},a:{i},name:{r.name}")
     else:
         group = f",agroup:{AUDIO_GROUP}" if plan.mode == "groups" else ""
         stream_map += [f"v:{i}{group},name:{r.name}" for i, r in enumerate(plan.rungs)]
         for j, track in enumerate(plan.audio):
             args += ["-map", f"0:a:{track.source_index}"]
-            args += _audio_args(j, plan.audio_kbps, track.channels, plan.sample_rate_cap, _track_filter(plan, j))
+            args += audio_args(j, plan.audio_kbps, track.channels, plan.sample_rate_cap, track_filter(plan, j))
             extra = f",agroup:{AUDIO_GROUP},language:{track.language}" if plan.mode == "groups" else ""
             extra += ",default:yes" if plan.mode == "groups" and track.default else ""
             stream_map.append(f"a:{j}{extra},name:{track.name}")
