@@ -183,3 +183,28 @@ def test_surround_loudness_matches_ffmpeg_ebur128(tmp_path, layout):
     assert ours["range_lu"] == pytest.approx(ref["LRA"], abs=0.5)
     # Noise reaching 24 kHz: the 48-tap 4x oversampler (BS.1770 Annex 2) and FFmpeg's resampler differ a little.
     assert ours["true_peak_dbtp"] == pytest.approx(ref["Peak"], abs=0.5)
+
+
+def test_oneshots_do_not_depend_on_how_the_audio_is_chunked():
+    """The one-shot detector skips quiet stretches in bulk: whatever the chunk size (1 s, one 10 ms hop, an odd
+    size), the same one-shots come out of the same bursts."""
+    from vidpipe.analysis.base import AnalysisContext, AudioChunk
+    from vidpipe.analysis.oneshots import OneShotAnalyzer
+
+    rng = np.random.default_rng(3)
+    n = 48_000 * 4
+    envelope = np.zeros(n, np.float32)
+    for start in rng.integers(0, n, 14):
+        length = min(int(rng.integers(500, 40_000)), n - start)
+        envelope[start:start + length] += np.exp(-np.arange(length) / rng.uniform(500, 9000)) * rng.uniform(0.005, 1)
+    pcm = (envelope[:, None] * rng.standard_normal((n, 2))).astype(np.float32)
+    ctx = AnalysisContext(duration=n / 48_000, has_video=False, has_audio=True, probe={})
+    found = []
+    for size in (48_000, 480, 12_345):
+        analyzer = OneShotAnalyzer()
+        for i in range(0, n, size):
+            part = pcm[i:i + size]
+            analyzer.on_audio(AudioChunk(t=i / 48_000, mono=part.mean(axis=1), pcm=part))
+        found.append([(s.start, s.end) for s in analyzer.finish(ctx).segments])
+    assert len(found[0]) >= 5
+    assert found[1] == found[0] and found[2] == found[0]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
-from scipy import signal
+from scipy import ndimage, signal
 
 from vidpipe.analysis.base import LOUDNESS_RATE, AnalysisContext, AnalyzerOutput, AudioChunk
 
@@ -22,14 +22,14 @@ _RLB = (np.array([1.0, -2.0, 1.0]), np.array([1.0, -1.99004745483398, 0.99007225
 # Both K-weighting stages as one cascade of second-order sections: one filter pass over the chunk, not two.
 _K_SOS = np.array([[*_SHELF[0], *_SHELF[1]], [*_RLB[0], *_RLB[1]]])
 _SUB = LOUDNESS_RATE // 10  # 100 ms
-_CTX = 32  # samples of context kept for the true-peak oversampler
 # 4x oversampling low-pass, 48 taps (12 per phase) as in BS.1770-4 Annex 2; gain 4 restores the level.
 _OVERSAMPLE = signal.firwin(48, 0.9 / 4) * 4
 _TAPS_PER_PHASE = _OVERSAMPLE.size // 4
+# Output 4n+p of the oversampler is sum_j h[4j+p] x[n-j] (j < 12): with w = x[n-11..n] it is w @ _PHASES[:, p].
+_PHASES = np.stack([_OVERSAMPLE[4 * (_TAPS_PER_PHASE - 1 - np.arange(_TAPS_PER_PHASE)) + p] for p in range(4)], axis=1)
 # No oversampled value exceeds this many times the largest input sample under its taps (the largest sum of
-# |coefficients| of a phase), so a stretch whose samples stay below best / _PHASE_GAIN cannot raise the peak.
+# |coefficients| of a phase): a position whose 12 inputs stay below best / _PHASE_GAIN cannot raise the peak.
 _PHASE_GAIN = max(float(np.abs(_OVERSAMPLE[p::4]).sum()) for p in range(4))
-_PEAK_BLOCK = 1200  # 25 ms: the unit of that test
 # BS.1770-4 Table 3 (as FFmpeg's ebur128 applies it): channels behind the listener count +1.5 dB, LFE not at all.
 _SURROUND = frozenset({"BL", "BR", "BC", "SL", "SR", "TBL", "TBR", "TBC", "SDL", "SDR"})
 _LFE = frozenset({"LFE", "LFE2", "LFE1"})
@@ -89,57 +89,56 @@ class LoudnessAnalyzer:
         self._names = tuple(ctx.channel_names)
 
     def on_audio(self, chunk: AudioChunk) -> None:
-        x = chunk.pcm.astype(np.float64)
+        # Channels as rows: the decoder's planar samples stay contiguous, and every step below runs along them.
+        x = chunk.pcm.T.astype(np.float64)
         if x.size == 0:
             return
-        channels = x.shape[1]
+        channels = x.shape[0]
         if self._zi is None:
             self._zi = np.zeros((2, channels, 2))  # sections x channels x state
             self._weights = channel_weights(self._names, channels)
-        y, self._zi = signal.sosfilt(_K_SOS, x.T, axis=1, zi=self._zi)
+        y, self._zi = signal.sosfilt(_K_SOS, x, axis=1, zi=self._zi)
         squares = self._weights @ (y * y)  # BS.1770 channel weights: 1.0 front, 1.41 surround, LFE 0
         acc = np.concatenate([self._acc, squares])
         full = acc.size // _SUB
         if full:
             self._sub.extend((acc[: full * _SUB].reshape(full, _SUB).mean(axis=1)).tolist())
         self._acc = acc[full * _SUB:]
-        chunk_peak = float(np.abs(x).max())
+        level = np.abs(x).max(axis=0)  # per sample, the loudest channel
+        chunk_peak = float(level.max())
         self._sample_peak = max(self._sample_peak, chunk_peak)
-        # Inter-sample overshoot stays well under 6 dB for real signals: quieter chunks cannot hold the maximum.
-        if 2 * chunk_peak >= self._true_peak:
-            self._peak(x)
+        # A chunk (with the 11 samples before it) whose every sample stays under best / _PHASE_GAIN cannot hold the
+        # maximum: exact, and it skips most chunks of most material.
+        tail_peak = float(np.abs(self._tail).max(initial=0.0)) if self._tail is not None else 0.0
+        if max(chunk_peak, tail_peak) * _PHASE_GAIN >= self._true_peak:
+            self._peak(x, level)
         else:
-            self._tail = x[-_CTX:]
+            self._tail = x[:, -(_TAPS_PER_PHASE - 1):]
 
-    def _peak(self, x: np.ndarray, final: bool = False) -> None:
-        joined = x if self._tail is None else np.concatenate([self._tail, x])
-        # Skip the filter's edge regions; they are covered by the neighbouring chunk's context.
-        lo = _CTX // 2 if self._tail is not None else 0
-        hi = joined.shape[0] + _TAPS_PER_PHASE if final else joined.shape[0] - _CTX // 2
-        self._tail = joined[-_CTX:]
-        if hi <= lo:
+    def _peak(self, x: np.ndarray, level: np.ndarray) -> None:
+        """Raise the true peak with the oversampled values of `x` (channels, samples); `level`: its per-sample
+        largest magnitude. The previous chunk's last 11 samples give the taps their history. Only the positions
+        whose inputs could beat the peak so far are computed: their 12 inputs' largest magnitude times
+        _PHASE_GAIN reaches it. On most material that is a small share."""
+        history = self._tail if self._tail is not None else np.zeros((x.shape[0], _TAPS_PER_PHASE - 1))
+        joined = np.concatenate([history, x], axis=1)
+        self._tail = joined[:, -(_TAPS_PER_PHASE - 1):]
+        level = np.concatenate([np.abs(history).max(axis=0), level])
+        best = max(self._true_peak, float(level.max()))
+        # reach[i]: the largest input magnitude under the taps of output position n = i + 11 (inputs i..i+11)
+        reach = ndimage.maximum_filter1d(level, _TAPS_PER_PHASE, origin=-(_TAPS_PER_PHASE // 2))
+        reach = reach[: joined.shape[1] - _TAPS_PER_PHASE + 1]
+        where = np.flatnonzero(reach * _PHASE_GAIN >= best)
+        if where.size == 0:
             return
-        if final:  # the filter's ringing after the last sample
-            joined = np.concatenate([joined, np.zeros((_TAPS_PER_PHASE, joined.shape[1]))])
-        # Oversample only the 25 ms stretches that could beat the peak so far (their samples, and the taps'
-        # reach into the stretch before, times _PHASE_GAIN): on most material that is a small part.
-        best = max(self._true_peak, float(np.abs(joined[lo:hi]).max()) if hi > lo else 0.0)
-        starts = np.arange(lo, hi, _PEAK_BLOCK)
-        block_max = np.maximum.reduceat(np.abs(joined[lo:hi]).max(axis=1), starts - lo)
-        reach = np.maximum(block_max, np.concatenate([[float(np.abs(joined[max(0, lo - _TAPS_PER_PHASE):lo]).max(
-            initial=0.0))], block_max[:-1]]))
-        for k in np.flatnonzero(reach * _PHASE_GAIN >= best):
-            a, b = int(starts[k]), min(hi, int(starts[k]) + _PEAK_BLOCK)
-            s = max(0, a - _TAPS_PER_PHASE + 1)
-            up = signal.upfirdn(_OVERSAMPLE, joined[s:b], 4, 1, axis=0)
-            # output 4n+p needs inputs n-11..n: rows from 4(a-s) on are exact for n in [a, b)
-            part = up[4 * (a - s): 4 * (b - s)]
-            if part.size:
-                self._true_peak = max(self._true_peak, float(np.abs(part).max()))
+        windows = np.lib.stride_tricks.sliding_window_view(joined, _TAPS_PER_PHASE, axis=1)[:, where]  # (ch, k, 12)
+        values = windows @ _PHASES  # (ch, k, 4): every phase of every chosen position
+        self._true_peak = max(self._true_peak, float(np.abs(values).max()))
 
     def finish(self, ctx: AnalysisContext) -> AnalyzerOutput:
-        if self._tail is not None:
-            self._peak(np.zeros((_CTX, self._tail.shape[1])), final=True)
+        if self._tail is not None:  # the filter's ringing after the last sample
+            silence = np.zeros((self._tail.shape[0], _TAPS_PER_PHASE - 1))
+            self._peak(silence, silence[0])
         sub = np.asarray(self._sub)
         blocks = np.convolve(sub, np.ones(4) / 4, mode="valid") if sub.size >= 4 else np.zeros(0)
         short = np.convolve(sub, np.ones(30) / 30, mode="valid")[::10] if sub.size >= 30 else np.zeros(0)
