@@ -276,14 +276,17 @@ def build_loud() -> list[str]:
     d.mkdir(parents=True, exist_ok=True)
     names = []
     for k in range(3):
-        sources = [f"sine=f={220 * (k + 1)}:d=10", f"sine=f={330 * (k + 1)}:d=10,volume=0.6",
-                   "anoisesrc=d=10:a=0.15:seed=3", "sine=f=50:d=10", f"anoisesrc=d=10:a={0.1 * (k + 1)}:seed=4",
-                   f"sine=f={880 + 100 * k}:d=10,volume=0.5"]
+        # One sample rate for every input: `join` fed 44.1 kHz sines (sine's default) beside 48 kHz noise can
+        # spin forever (seen here); the timeout below turns any such hang into an error.
+        sources = [f"sine=f={220 * (k + 1)}:d=10:r=48000", f"sine=f={330 * (k + 1)}:d=10:r=48000,volume=0.6",
+                   "anoisesrc=d=10:a=0.15:seed=3:r=48000", "sine=f=50:d=10:r=48000",
+                   f"anoisesrc=d=10:a={0.1 * (k + 1)}:seed=4:r=48000",
+                   f"sine=f={880 + 100 * k}:d=10:r=48000,volume=0.5"]
         args = [a for s in sources for a in ("-f", "lavfi", "-i", s)]
         path = d / f"surround{k}.mp4"
         subprocess.run([ffmpeg_exe(), "-y", "-loglevel", "error", *args, "-filter_complex",
                         "[0][1][2][3][4][5]join=inputs=6:channel_layout=5.1[a]", "-map", "[a]", "-c:a", "aac",
-                        "-b:a", "384k", str(path)], check=True)
+                        "-b:a", "384k", str(path)], check=True, timeout=120)
         names.append(path.name)
     return names
 

@@ -65,6 +65,14 @@ def thumbnail(rgb: np.ndarray) -> np.ndarray:
     return (sums * inverse).reshape(-1)
 
 
+def thumbnails(lumas: np.ndarray) -> np.ndarray:
+    """`thumbnail` of each of a stack of luma pictures (k, h, w): one numpy call per axis for the whole stack."""
+    k, h, w = lumas.shape
+    ys, xs, inverse = _blocks(h, w)
+    sums = np.add.reduceat(np.add.reduceat(lumas.astype(np.float32), ys, axis=1), xs, axis=2)
+    return (sums * inverse).reshape(k, -1)
+
+
 def _dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.abs(a - b).mean(axis=-1)
 

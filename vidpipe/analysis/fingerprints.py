@@ -45,7 +45,8 @@ def content_box(picture: np.ndarray) -> tuple[int, int, int, int]:
 
 
 def _hex(bits: np.ndarray) -> str:
-    return f"{int(''.join('1' if b else '0' for b in bits.reshape(-1)), 2):016x}"
+    """64 bits, first bit most significant, as 16 hex digits (imagehash's form)."""
+    return np.packbits(bits.reshape(-1)).tobytes().hex()
 
 
 def hashes(gray32: np.ndarray, gray9x8: np.ndarray) -> tuple[str, str, str, str]:

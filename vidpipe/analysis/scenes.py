@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from vidpipe.analysis.base import AnalysisContext, AnalyzerOutput, FileOutput
-from vidpipe.analysis.cuts import CutParams, detect, thumbnail
+from vidpipe.analysis.cuts import CutParams, detect, thumbnail, thumbnails
 from vidpipe.analysis.picture import Picture
 from vidpipe.contract import Segment
 
@@ -26,6 +26,9 @@ _BLACK_MEAN = 24.0
 _FLAT_STD = 6.0
 _LOOKAHEAD_SECONDS = 4.0  # > 3 x the largest gradual scale + flash span: cuts older than this are final
 _BLOCK_SECONDS = 10.0
+# Thumbnails are made for up to this many frames (or this much time) at once: per frame, the numpy calls'
+# overhead was most of the cost. Cuts are reported seconds late anyway (_LOOKAHEAD_SECONDS).
+_BATCH_FRAMES, _BATCH_SECONDS = 32, 1.0
 
 
 def keyframe_score(picture: np.ndarray) -> float:
@@ -109,7 +112,9 @@ class SceneAnalyzer:
         self._candidates: list[tuple[float, float, np.ndarray | Picture]] = []
         self._closed: list[tuple[float, float, np.ndarray | Picture] | None] = []  # best of each closed scene
         self._last_t = 0.0
-        self._lag_seconds = _LOOKAHEAD_SECONDS + _BLOCK_SECONDS + 1.0
+        self._pending: list[tuple[float, np.ndarray]] = []  # (t, small luma) of frames not yet thumbnailed
+        self._pending_full = True
+        self._lag_seconds = _LOOKAHEAD_SECONDS + _BLOCK_SECONDS + _BATCH_SECONDS + 1.0
 
     def start(self, ctx: AnalysisContext) -> None:
         self._fps = float(ctx.fps or 30.0)
@@ -122,9 +127,13 @@ class SceneAnalyzer:
             fps = getattr(self, "_fps", 30.0) or 30.0
             self._stream = CutStream(replace(self._params), fps)
         self._last_t = t
-        thumb = picture.stretch(thumbnail(picture.small_raw), unit=1.0)  # block means of the decoded luma
-        for cut, kind in self._stream.push_thumbnail(t, thumb):
-            self._cut_at(cut, kind)
+        if self._pending and (picture.full_range != self._pending_full
+                              or t - self._pending[0][0] >= _BATCH_SECONDS):
+            self._flush()
+        self._pending.append((t, picture.small_raw))  # the decoded luma, every 4th row and column
+        self._pending_full = picture.full_range
+        if len(self._pending) >= _BATCH_FRAMES:
+            self._flush()
         if t >= self._next_candidate:
             self._next_candidate = t + 1.0 / self._per_second
             # The only RGB this analyzer needs. A small decoded frame (already at the analysis size) is kept as it
@@ -133,6 +142,17 @@ class SceneAnalyzer:
             keep = picture if picture.direct else (picture.rgb() if picture.owns_rgb else picture.rgb().copy())
             self._candidates.append((t, keyframe_score_gray(picture.luma_half()), keep))
             self._compact(t)
+
+    def _flush(self) -> None:
+        """Thumbnails (block means) of the pending frames, into the cut detector."""
+        assert self._stream is not None  # on_picture made it before the first frame was pending
+        thumbs = thumbnails(np.stack([small for _, small in self._pending]))
+        if not self._pending_full:  # limited range (16-235) to full range, on the block means only
+            thumbs = np.clip((thumbs - 16 / 255) * (255 / 219), 0.0, 1.0).astype(np.float32)
+        for (t, _), thumb in zip(self._pending, thumbs, strict=True):
+            for cut, kind in self._stream.push_thumbnail(t, thumb):
+                self._cut_at(cut, kind)
+        self._pending.clear()
 
     def _cut_at(self, t: float, kind: str) -> None:
         before = [c for c in self._candidates if c[0] < t]
@@ -151,6 +171,8 @@ class SceneAnalyzer:
     def finish(self, ctx: AnalysisContext) -> AnalyzerOutput:
         if self._stream is None:
             return AnalyzerOutput(metrics={"scenes": 0})
+        if self._pending:
+            self._flush()
         for cut, kind in self._stream.finish():
             self._cut_at(cut, kind)
         self._closed.append(max(self._candidates, key=lambda c: c[1]) if self._candidates else None)
