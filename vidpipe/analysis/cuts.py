@@ -17,6 +17,7 @@ two grayscale pictures count as much as between colour ones. d[i] = mean |thumb[
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -85,28 +86,31 @@ def frame_diffs(thumbs: np.ndarray) -> np.ndarray:
     return d
 
 
+def _neighbours(d: np.ndarray, offsets: tuple[int, ...]) -> np.ndarray:
+    """(len(d), len(offsets)) of d[i + offset], NaN where i + offset falls outside 1..len(d)-1 (d[0] is no step)."""
+    reach = max(abs(o) for o in offsets)
+    padded = np.full(d.size + 2 * reach, np.nan)
+    padded[reach + 1: reach + d.size] = d[1:]
+    return np.stack([padded[reach + o: reach + o + d.size] for o in offsets], axis=1)
+
+
 def hard_cuts(thumbs: np.ndarray, fps: float, p: CutParams) -> list[int]:
     d = frame_diffs(thumbs)
-    n = len(d)
-    cuts = []
-    flash = max(1, round(p.flash_seconds * fps))
-    for i in np.flatnonzero(d >= p.min_diff / 3).tolist():  # Python ints: index arithmetic stays int
-        nb = [d[j] for j in (i - 2, i - 1, i + 1, i + 2) if 1 <= j < n]
-        around = float(np.mean(nb)) + 1e-3 if nb else 1e-3
+    cand = np.flatnonzero(d >= p.min_diff / 3)
+    if cand.size == 0:
+        return []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: no neighbour at all (handled below)
+        around = np.nan_to_num(np.nanmean(_neighbours(d, (-2, -1, 1, 2))[cand], axis=1)) + 1e-3
         # a cut between two dark or flat pictures changes little in absolute terms but stands far out of its
-        # neighbours: below min_diff, a cut needs `quiet_ratio` instead of `ratio`
-        if d[i] < p.min_diff:  # against the largest change within +-4 frames (duplicated or jerky frames)
-            lo = max(1, i - 4)
-            others = np.delete(d[lo: i + 5], i - lo)
-            around = (float(others.max()) if others.size else 0.0) + 2e-4
-            if d[i] < p.quiet_ratio * around:
-                continue
-        elif d[i] < p.ratio * around:
-            continue
-        if _is_flash(thumbs, d, i, flash):
-            continue
-        cuts.append(int(i))
-    return cuts
+        # neighbours: below min_diff, a cut needs `quiet_ratio` against the largest change within +-4 frames
+        # (duplicated or jerky frames) instead of `ratio` against the mean of +-2
+        widest = np.nan_to_num(np.nanmax(_neighbours(d, (-4, -3, -2, -1, 1, 2, 3, 4))[cand], axis=1)) + 2e-4
+    step = d[cand].astype(np.float64)
+    quiet = step < p.min_diff
+    keep = np.where(quiet, step >= p.quiet_ratio * widest, step >= p.ratio * around)
+    flash = max(1, round(p.flash_seconds * fps))
+    return [i for i in cand[keep].tolist() if not _is_flash(thumbs, d, i, flash)]
 
 
 def _is_flash(thumbs: np.ndarray, d: np.ndarray, i: int, span: int) -> bool:
