@@ -143,11 +143,17 @@ def _merge_fades(found: list[tuple[int, float]], dark: np.ndarray, fps: float) -
     return out
 
 
-def _centre(full: np.ndarray, c: int, w: int) -> int:
-    """The frame of [c-w, c+w] as far from the picture before as from the picture after: the transition's middle."""
-    span = full[c - w: c + w + 1]
-    gap = np.abs(_dist(span, full[c - w]) - _dist(span, full[c + w]))
-    return c - w + int(np.argmin(gap))
+def _centres(full: np.ndarray, cs: np.ndarray, w: int) -> np.ndarray:
+    """For each c: the frame of [c-w, c+w] as far from the picture before as from the picture after (the
+    transition's middle). All candidates of a scale at once, in blocks that keep the arrays small."""
+    out = np.empty(cs.size, np.int64)
+    offsets = np.arange(-w, w + 1)
+    for i in range(0, cs.size, 64):
+        c = cs[i:i + 64]
+        span = full[c[:, None] + offsets[None, :]]  # (k, 2w+1, features)
+        gap = np.abs(_dist(span, full[c - w][:, None]) - _dist(span, full[c + w][:, None]))
+        out[i:i + 64] = c - w + np.argmin(gap, axis=1)
+    return out
 
 
 def _is_blend(full: np.ndarray, dark: np.ndarray, c: int, w: int, max_error: float) -> bool:
@@ -188,8 +194,8 @@ def gradual_cuts(thumbs: np.ndarray, fps: float, p: CutParams, hard: list[int]) 
         # the transition's own frame steps are small: a hard cut inside the window explains the change instead
         steps = np.lib.stride_tricks.sliding_window_view(d, 2 * w)[c - w + 1].max(axis=1)
         ok &= steps < 0.5 * big
-        for k in np.flatnonzero(ok):
-            centre = _centre(full, int(c[k]), w)
+        hits = np.flatnonzero(ok)
+        for k, centre in zip(hits.tolist(), _centres(full, c[hits], w).tolist(), strict=True):
             if hard_arr.size and np.abs(hard_arr - centre).min() <= 3 * w:
                 continue
             if not _is_blend(full, dark, centre, w, p.blend_error):
