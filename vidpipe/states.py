@@ -25,3 +25,9 @@ class JobStatus(StrEnum):
 LIVE_JOB_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)  # at most one live job per (asset, stage)
 ENDED_UNSUCCESSFULLY = (JobStatus.FAILED, JobStatus.DEAD, JobStatus.CANCELLED)
 TERMINAL_ASSET_STATUSES = frozenset({AssetStatus.READY, AssetStatus.FAILED})
+
+
+def sql_literal(*states: StrEnum) -> str:
+    """States as a SQL list of string literals (`'queued', 'running'`): raw SQL and partial-index predicates
+    interpolate these instead of spelling states themselves."""
+    return ", ".join(f"'{s.value}'" for s in states)

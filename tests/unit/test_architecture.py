@@ -47,3 +47,15 @@ def test_an_import_cycle_between_siblings_is_caught(tmp_path):
     result = _lint(tree)
     assert result.returncode != 0
     assert "No cycles are allowed in vidpipe.cli" in result.stdout
+
+
+def test_sql_spells_no_state_itself():
+    """States have one spelling (vidpipe.states): raw SQL and index predicates interpolate `sql_literal`, so a
+    renamed state cannot leave a statement matching nothing. Migrations keep what they created."""
+    import re
+
+    root = Path(__file__).resolve().parents[2] / "vidpipe"
+    literal = re.compile(r"status\s*(=|<>|!=|IN)\s*\(?\s*'", re.IGNORECASE)
+    offenders = [f"{path.relative_to(root)}:{n}" for path in root.rglob("*.py") if "migrations" not in path.parts
+                 for n, line in enumerate(path.read_text().splitlines(), 1) if literal.search(line)]
+    assert offenders == []

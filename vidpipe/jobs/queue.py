@@ -19,7 +19,11 @@ from sqlalchemy.orm import Session
 from vidpipe.db import events
 from vidpipe.db.models import Job
 from vidpipe.errors import ConflictError, NotFoundError
-from vidpipe.states import ENDED_UNSUCCESSFULLY, LIVE_JOB_STATUSES, JobStatus
+from vidpipe.states import ENDED_UNSUCCESSFULLY, LIVE_JOB_STATUSES, JobStatus, sql_literal
+
+# The states as the raw SQL below spells them, from the one enum (vidpipe.states).
+QUEUED, RUNNING, DEAD = sql_literal(JobStatus.QUEUED), sql_literal(JobStatus.RUNNING), sql_literal(JobStatus.DEAD)
+LIVE_SQL = sql_literal(*LIVE_JOB_STATUSES)
 
 NOTIFY_CHANNEL = "vidpipe_jobs"
 LIVE = LIVE_JOB_STATUSES
@@ -50,7 +54,7 @@ def enqueue(session: Session, asset_id: uuid.UUID | None, stage: str, *, actor: 
         .values(asset_id=asset_id, stage=stage, status=JobStatus.QUEUED, priority=priority, max_attempts=max_attempts,
                 payload=payload or {}, attempts=0, progress=0.0, cancel_requested=False, part=part)
         .on_conflict_do_nothing(index_elements=["asset_id", "stage", "part"],
-                                index_where=text("status IN ('queued', 'running')"))
+                                index_where=text(f"status IN ({LIVE_SQL})"))
         .returning(Job.id)
     )
     job_id = session.execute(stmt).scalar()
@@ -61,23 +65,23 @@ def enqueue(session: Session, asset_id: uuid.UUID | None, stage: str, *, actor: 
     return job_id
 
 
-_CLAIM_SQL = text("""
+_CLAIM_SQL = text(f"""
 WITH next AS (
     SELECT id, status AS previous_status FROM jobs
-    WHERE (status = 'queued' AND run_after <= now())
+    WHERE (status = {QUEUED} AND run_after <= now())
        -- a reclaim past the limit is not claimed: the sweep buries it (dead, "worker died N times")
-       OR (status = 'running' AND lease_expires_at < now() AND attempts < max_attempts)
-    ORDER BY status = 'running' DESC, priority DESC, run_after, id  -- a dead worker's job resumes first
+       OR (status = {RUNNING} AND lease_expires_at < now() AND attempts < max_attempts)
+    ORDER BY status = {RUNNING} DESC, priority DESC, run_after, id  -- a dead worker's job resumes first
     FOR UPDATE SKIP LOCKED
     LIMIT 1
 )
-UPDATE jobs SET status = 'running', attempts = jobs.attempts + 1, worker_id = :worker,
-       crashes = jobs.crashes + (next.previous_status = 'running')::int,
+UPDATE jobs SET status = {RUNNING}, attempts = jobs.attempts + 1, worker_id = :worker,
+       crashes = jobs.crashes + (next.previous_status = {RUNNING})::int,
        lease_expires_at = now() + make_interval(secs => :lease), heartbeat_at = now(), started_at = now(),
        progress = 0
 FROM next WHERE jobs.id = next.id
 RETURNING jobs.id, jobs.asset_id, jobs.stage, jobs.attempts, jobs.max_attempts, jobs.payload,
-          next.previous_status = 'running' AS reclaimed, jobs.crashes, jobs.deferrals
+          next.previous_status = {RUNNING} AS reclaimed, jobs.crashes, jobs.deferrals
 """)
 
 
@@ -208,14 +212,14 @@ def hold_presence(conn: Any, worker_id: str) -> None:
     conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", (PRESENCE_LOCK_SPACE, worker_id))
 
 
-_EXPIRE_ORPHANS_SQL = text("""
+_EXPIRE_ORPHANS_SQL = text(f"""
 WITH present AS (
     SELECT objid::bigint AS key FROM pg_locks
     WHERE locktype = 'advisory' AND granted AND classid = :space AND objsubid = 2
       AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
 ), orphans AS (
     SELECT id FROM jobs
-    WHERE status = 'running' AND lease_expires_at > now()
+    WHERE status = {RUNNING} AND lease_expires_at > now()
       AND coalesce(heartbeat_at, started_at) < now() - make_interval(secs => :grace)
       -- right after a server restart no worker has reconnected yet: absence means nothing until they could have
       AND pg_postmaster_start_time() < now() - make_interval(secs => :restart_grace)
@@ -239,7 +243,7 @@ def expire_orphans(session: Session, *, grace_seconds: float, restart_grace_seco
     return [row.id for row in rows]
 
 
-_CRASH_LOOPED = "status = 'running' AND lease_expires_at < now() AND attempts >= max_attempts"
+_CRASH_LOOPED = f"status = {RUNNING} AND lease_expires_at < now() AND attempts >= max_attempts"
 
 
 def crash_looped(session: Session) -> list[tuple[int, uuid.UUID | None]]:
@@ -248,7 +252,7 @@ def crash_looped(session: Session) -> list[tuple[int, uuid.UUID | None]]:
 
 
 _BURY_SQL = text(f"""
-UPDATE jobs SET status = 'dead', crashes = crashes + 1, worker_id = NULL, lease_expires_at = NULL,
+UPDATE jobs SET status = {DEAD}, crashes = crashes + 1, worker_id = NULL, lease_expires_at = NULL,
        finished_at = now(), last_error_code = :code, last_error = 'worker died ' || (crashes + 1) || ' times'
 WHERE id = :id AND {_CRASH_LOOPED}
 RETURNING id, asset_id, stage, attempts, max_attempts, payload, crashes, deferrals, last_error

@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from vidpipe.states import AssetStatus, JobStatus
+from vidpipe.states import LIVE_JOB_STATUSES, AssetStatus, JobStatus, sql_literal
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -171,12 +171,13 @@ class Job(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
-        Index("ix_jobs_claim", "priority", "run_after", postgresql_where=text("status = 'queued'")),
-        Index("ix_jobs_lease", "lease_expires_at", postgresql_where=text("status = 'running'")),
+        Index("ix_jobs_claim", "priority", "run_after",
+              postgresql_where=text(f"status = {sql_literal(JobStatus.QUEUED)}")),
+        Index("ix_jobs_lease", "lease_expires_at", postgresql_where=text(f"status = {sql_literal(JobStatus.RUNNING)}")),
         Index("ix_jobs_asset_stage", "asset_id", "stage"),
         # At most one live job per asset, stage and part: enqueueing twice is a no-op, not a duplicate.
         Index("uq_jobs_live_asset_stage", "asset_id", "stage", "part", unique=True,
-              postgresql_where=text("status IN ('queued', 'running')")),
+              postgresql_where=text(f"status IN ({sql_literal(*LIVE_JOB_STATUSES)})")),
     )
 
 
