@@ -15,6 +15,7 @@ from vidpipe.api import views
 from vidpipe.db.models import Asset, Event, Job
 from vidpipe.ffmpeg import hls, samples
 from vidpipe.ffmpeg.probe import probe_file
+from vidpipe.ffmpeg.process import run_ffmpeg
 from vidpipe.ingest.service import IngestRequest, ingest_path
 from vidpipe.jobs.worker import Worker
 
@@ -154,3 +155,56 @@ def test_per_title_runs_beside_the_first_chunk_and_its_ladder_encodes_the_rest(r
         if "RESOLUTION" in attrs:
             segments = hls.parse_media_playlist((hls_root / uri).read_text())
             assert abs(sum(d for _, d in segments) - duration) <= 0.1, uri
+
+
+def _subtitled(d: Path, *, audio: bool) -> Path:
+    """12 s (three chunks here) with an English SubRip track and a French one; cues before and after the first
+    chunk boundary (2 s)."""
+    clip = samples.make_video(d / "plain.mp4", width=320, height=180, seconds=12, fps=25, scene_seconds=3,
+                              audio=audio)
+    eng, fra = d / "eng.srt", d / "fra.srt"
+    eng.write_text("1\n00:00:00,500 --> 00:00:01,500\nHello\n\n2\n00:00:08,000 --> 00:00:09,250\nLater on\n")
+    fra.write_text("1\n00:00:03,000 --> 00:00:04,000\nBonjour\n")
+    out = d / "subtitled.mkv"
+    run_ffmpeg(["-i", str(clip), "-i", str(eng), "-i", str(fra), "-map", "0", "-map", "1", "-map", "2", "-c", "copy",
+                "-c:s", "srt", "-metadata:s:s:0", "language=eng", "-metadata:s:s:1", "language=fra",
+                "-metadata:s:s:1", "title=Français", str(out)])
+    return out
+
+
+@pytest.mark.parametrize("audio", [True, False], ids=["with-audio", "video-only"])
+def test_subtitles_of_a_chunked_video_are_webvtt_renditions(runtime, chunk_settings, tmp_path, audio):
+    rt = runtime
+    source = _subtitled(tmp_path, audio=audio)
+    asset_id = _ingest(rt, source)
+    asset, _ = _run_until_terminal(rt, asset_id)
+    assert asset.status == "ready", asset.error_message
+    with rt.db.session() as s:
+        stages = [j.stage for j in s.scalars(select(Job).where(Job.asset_id == asset_id)).all()]
+        renditions = {r.name: r for r in s.get(Asset, asset_id).renditions}
+    assert stages.count("transcode_chunk") == 3 and stages.count("transcode_audio") == 1  # chunked, subs by audio job
+    assert {n: (r.kind, r.language) for n, r in renditions.items() if r.kind == "subtitles"} == {
+        "subs_eng": ("subtitles", "eng"), "subs_fra": ("subtitles", "fra")}
+
+    hls_root = rt.settings.media_root / str(asset_id) / "hls"
+    text = (hls_root / "master.m3u8").read_text()
+    master = hls.parse_master(text)
+    subs = {a["LANGUAGE"]: (u, a) for u, a in master.items() if a.get("TYPE") == "SUBTITLES"}
+    assert set(subs) == {"eng", "fra"} and subs["fra"][1]["NAME"] == "Français"
+    assert all(a["GROUP-ID"] == hls.SUBTITLE_GROUP for _, a in subs.values())
+    rungs = [a for a in master.values() if "RESOLUTION" in a]
+    assert rungs and all(a.get("SUBTITLES") == hls.SUBTITLE_GROUP for a in rungs)
+    for uri, _ in subs.values():  # the playlists and files exist where the master says, as renditions say
+        assert uri.startswith("r") and renditions[Path(uri).parent.name].playlist_key == f"{asset_id}/hls/{uri}"
+        playlist = (hls_root / uri).read_text()
+        assert hls.parse_media_playlist(playlist) == [(hls.SUBTITLE_FILE, pytest.approx(12.0, abs=0.1))]
+
+    # Cue times as in the source, mapped onto the video's timestamps: time 0 is the first frame's PTS.
+    video_uri = next(u for u, a in master.items() if "RESOLUTION" in a)
+    first_segment = hls.parse_media_playlist((hls_root / video_uri).read_text())[0][0]
+    first_pts = _packets(hls_root / Path(video_uri).parent / first_segment, "video")[0][0]
+    eng = (hls_root / Path(subs["eng"][0]).parent / hls.SUBTITLE_FILE).read_text()
+    assert eng.startswith("WEBVTT\n") and f"X-TIMESTAMP-MAP=MPEGTS:{first_pts},LOCAL:00:00:00.000" in eng
+    assert "00:00.500 --> 00:01.500\nHello" in eng and "00:08.000 --> 00:09.250\nLater on" in eng
+    fra = (hls_root / Path(subs["fra"][0]).parent / hls.SUBTITLE_FILE).read_text()
+    assert "00:03.000 --> 00:04.000\nBonjour" in fra and "Hello" not in fra

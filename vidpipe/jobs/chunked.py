@@ -57,16 +57,17 @@ def after_transcode(s: Session, rt: Any, job: jobs.ClaimedJob, result: StageResu
         return
     st = rt.settings
     parts = _chunk_jobs(spec["chunks"], [r["name"] for r in spec["plan"]["rungs"]])
-    tracks = bool(spec["plan"]["audio"])
+    tracks, subtitles = bool(spec["plan"]["audio"]), bool(spec["plan"].get("subtitles"))
     common = {"run": job.id, "plan": spec["plan"], "chunks": len(spec["chunks"]), "tracks": tracks,
-              "quality": result.metadata.get("quality") or {}, "decide": bool(spec.get("decide"))}
+              "subtitles": subtitles, "quality": result.metadata.get("quality") or {},
+              "decide": bool(spec.get("decide"))}
     if spec.get("decide"):  # per-title: only the first chunk's lowest rung now (fixed rate), the rest after it
         parts = parts[:1]
         jobs.enqueue(s, job.asset_id, DECIDE, actor=actor, priority=st.first_chunk_priority,
                      max_attempts=st.queue.max_attempts, payload=common | {"all_chunks": spec["chunks"]})
     # First the first chunk's lowest rung (a few seconds of work), then the audio (it publishes as it goes): on a
     # single worker the other order made the start wait for the whole film's audio.
-    if tracks:
+    if tracks or subtitles:  # the audio job writes the subtitles too (one read of the source)
         jobs.enqueue(s, job.asset_id, AUDIO, actor=actor, priority=st.first_chunk_priority + 1,
                      max_attempts=st.queue.max_attempts, payload=common)
     for part in parts:
@@ -85,7 +86,7 @@ def after_decide(s: Session, rt: Any, job: jobs.ClaimedJob, result: StageResult,
     lowest = job.payload["plan"]["rungs"][-1]["name"]
     rest = [p for p in _chunk_jobs(job.payload["all_chunks"], [r["name"] for r in plan["rungs"]])
             if not (p["chunk"]["index"] == 0 and p["rungs"] == [lowest])]
-    common = {k: job.payload[k] for k in ("run", "chunks", "tracks", "decide")} | {
+    common = {k: job.payload.get(k) for k in ("run", "chunks", "tracks", "subtitles", "decide")} | {
         "plan": plan, "quality": result.metadata.get("quality") or {}}
     for n, part in enumerate(rest, start=1):
         first = part["chunk"]["index"] < st.first_chunks
@@ -126,7 +127,9 @@ def refresh(s: Session, rt: Any, asset_id: uuid.UUID, payload: dict[str, Any], a
     audio_row = next((r for r in rows if r.stage == AUDIO), None)
     audio = {name: entries_from_json(segs) for name, segs in
              ((audio_row.payload.get("segments") or {}) if audio_row is not None else {}).items()}
-    audio_done = not payload["tracks"] or (audio_row is not None and audio_row.status == "succeeded")
+    # The audio job (audio tracks and/or subtitles) has published all it makes: the join may follow
+    audio_done = not (payload["tracks"] or payload.get("subtitles")) or (
+        audio_row is not None and audio_row.status == "succeeded")
     plan = plan_from_json(payload["plan"])
     rungs = {r.name: chunk_hls.playable_prefix(video.get(r.name, {}), payload["chunks"]) for r in plan.rungs}
     rungs = {name: entries for name, entries in rungs.items() if entries}
@@ -135,7 +138,7 @@ def refresh(s: Session, rt: Any, asset_id: uuid.UUID, payload: dict[str, Any], a
     # Complete: every rung of the final ladder has every chunk (with per-title: once the ladder is decided).
     complete = all(len(video.get(r.name, {})) == payload["chunks"] for r in plan.rungs)
     if complete and audio_done and (not payload.get("decide") or decided is not None):
-        join = {k: payload[k] for k in ("run", "plan", "chunks", "tracks")} | {
+        join = {k: payload.get(k) for k in ("run", "plan", "chunks", "tracks", "subtitles")} | {
             "codecs": codecs, "quality": payload.get("quality") or {}}
         join["video"] = {name: entries_to_json(entries) for name, entries in rungs.items()}
         join["audio"] = {name: entries_to_json(entries) for name, entries in audio.items()}
@@ -157,7 +160,9 @@ def publish_growing(s: Session, rt: Any, asset_id: uuid.UUID, plan: hls.Transcod
     files += [(f"{base}/{name}/index.m3u8", chunk_hls.media_playlist(e, complete=audio_done), "hls_playlist")
               for name, e in audio.items()]
     shown = dataclasses.replace(plan, rungs=tuple(r for r in plan.rungs if r.name in rungs))
-    files.append(("hls/master.m3u8", master_text(shown, run_id, rungs, audio, codecs)[0], "hls_master"))
+    subtitles = audio_done and bool(plan.subtitles)  # the audio job's end published them
+    files.append(("hls/master.m3u8", master_text(shown, run_id, rungs, audio, codecs, subtitles=subtitles)[0],
+                  "hls_master"))
     with tempfile.TemporaryDirectory(prefix="vidpipe-live-") as tmp:
         for key, text, kind in files:
             path = Path(tmp) / "file.m3u8"

@@ -75,7 +75,6 @@ def wanted(plan: hls.TranscodePlan, inp: StageInput) -> bool:
 def planned(plan: hls.TranscodePlan, inp: StageInput, metadata: dict[str, Any], *, decide: bool = False
             ) -> StageResult:
     """The transcode job's result for a long video: no files, the chunk plan (queued by `after_transcode`)."""
-    plan = dataclasses.replace(plan, subtitles=())  # not in chunked mode yet: the video and its audio only
     assert plan.fps is not None  # a plan with rungs has an output rate (chunk_plan.wanted needs rungs)
     _, size = chunk_settings(inp)
     first = inp.settings.first_chunk_seconds if inp.settings is not None else 8.0
