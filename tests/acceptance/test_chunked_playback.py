@@ -55,7 +55,8 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 def chunked_asset(runtime, tmp_path) -> tuple[Path, list[float], float]:
     """A 24 s clip transcoded in chunks (2 s segments, 6 s chunks): its media dir, chunk starts, duration."""
     rt = runtime
-    rt.settings.chunk_threshold_seconds, rt.settings.chunk_seconds, rt.settings.first_chunk_seconds = 10, 6, 2
+    t = rt.settings.transcode
+    t.chunk_threshold_seconds, t.chunk_seconds, t.first_chunk_seconds = 10, 6, 2
     clip = samples.make_video(tmp_path / "long.mp4", width=640, height=360, seconds=24, scene_seconds=3)
     asset_id: uuid.UUID = ingest_path(rt, clip, IngestRequest(source_kind="path", profile="preview"),
                                       roots=[clip.parent]).asset.id

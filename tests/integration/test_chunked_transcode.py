@@ -25,7 +25,8 @@ SECONDS = 25.0
 @pytest.fixture
 def chunk_settings(settings):
     # preview profile: 2 s segments; 6 s chunks after a 2 s first chunk -> 5 chunk jobs for 25 s
-    settings.chunk_threshold_seconds, settings.chunk_seconds, settings.first_chunk_seconds = 10.0, 6.0, 2.0
+    t = settings.transcode
+    t.chunk_threshold_seconds, t.chunk_seconds, t.first_chunk_seconds = 10.0, 6.0, 2.0
     return settings
 
 

@@ -110,3 +110,20 @@ def test_playlists_grow_without_holes_and_end_as_vod():
     assert "#EXT-X-PLAYLIST-TYPE:VOD" in vod and vod.rstrip().endswith("#EXT-X-ENDLIST")
     assert vod.startswith(event.split("#EXTINF")[0].replace("EVENT", "VOD"))  # same header: a reload just grows
     assert "#EXT-X-TARGETDURATION:4\n" in vod  # 4.004 s rounds to 4 (HLS allows half a second over)
+
+
+def test_chunk_settings_are_a_group_read_from_the_same_variables(monkeypatch):
+    from vidpipe.settings import Settings
+
+    for name, value in {"CHUNK_THRESHOLD_SECONDS": "90", "CHUNK_SECONDS": "30", "FIRST_CHUNK_SECONDS": "4",
+                        "FIRST_CHUNKS": "3", "FIRST_CHUNK_PRIORITY": "7"}.items():
+        monkeypatch.setenv(f"VIDPIPE_{name}", value)
+    t = Settings().transcode
+    assert (t.chunk_threshold_seconds, t.chunk_seconds, t.first_chunk_seconds, t.first_chunks,
+            t.first_chunk_priority) == (90.0, 30.0, 4.0, 3, 7)
+    # the flat keywords still work, over the environment for the names given, the rest from it
+    flat = Settings(chunk_seconds=12, first_chunks=0)
+    assert (flat.transcode.chunk_seconds, flat.transcode.first_chunks, flat.transcode.chunk_threshold_seconds) == (
+        12.0, 0, 90.0)
+    assert Settings().updated(first_chunk_priority=2).transcode.first_chunk_priority == 2
+    assert not hasattr(Settings(), "chunk_seconds")  # one place to read it

@@ -55,7 +55,7 @@ def after_transcode(s: Session, rt: Any, job: jobs.ClaimedJob, result: StageResu
     spec = result.metadata.get("chunked")
     if not spec:
         return
-    st = rt.settings
+    st, attempts = rt.settings.transcode, rt.settings.queue.max_attempts
     parts = _chunk_jobs(spec["chunks"], [r["name"] for r in spec["plan"]["rungs"]])
     tracks, subtitles = bool(spec["plan"]["audio"]), bool(spec["plan"].get("subtitles"))
     common = {"run": job.id, "plan": spec["plan"], "chunks": len(spec["chunks"]), "tracks": tracks,
@@ -64,16 +64,16 @@ def after_transcode(s: Session, rt: Any, job: jobs.ClaimedJob, result: StageResu
     if spec.get("decide"):  # per-title: only the first chunk's lowest rung now (fixed rate), the rest after it
         parts = parts[:1]
         jobs.enqueue(s, job.asset_id, DECIDE, actor=actor, priority=st.first_chunk_priority,
-                     max_attempts=st.queue.max_attempts, payload=common | {"all_chunks": spec["chunks"]})
+                     max_attempts=attempts, payload=common | {"all_chunks": spec["chunks"]})
     # First the first chunk's lowest rung (a few seconds of work), then the audio (it publishes as it goes): on a
     # single worker the other order made the start wait for the whole film's audio.
     if tracks or subtitles:  # the audio job writes the subtitles too (one read of the source)
         jobs.enqueue(s, job.asset_id, AUDIO, actor=actor, priority=st.first_chunk_priority + 1,
-                     max_attempts=st.queue.max_attempts, payload=common)
+                     max_attempts=attempts, payload=common)
     for part in parts:
         first = part["chunk"]["index"] < st.first_chunks
         boost = st.first_chunk_priority + (2 if part["part"] == 0 else 0) if first else 0
-        jobs.enqueue(s, job.asset_id, CHUNK, actor=actor, priority=boost, max_attempts=st.queue.max_attempts,
+        jobs.enqueue(s, job.asset_id, CHUNK, actor=actor, priority=boost, max_attempts=attempts,
                      payload=common | part, part=part["part"])
 
 
@@ -82,7 +82,7 @@ def after_decide(s: Session, rt: Any, job: jobs.ClaimedJob, result: StageResult,
     the fixed rate, is queued already)."""
     s.execute(update(Job).where(Job.id == job.id).values(payload=Job.payload.op("||")(cast(
         {"decided_plan": result.metadata["decided_plan"], "quality": result.metadata.get("quality") or {}}, JSONB))))
-    st, plan = rt.settings, result.metadata["decided_plan"]
+    st, attempts, plan = rt.settings.transcode, rt.settings.queue.max_attempts, result.metadata["decided_plan"]
     lowest = job.payload["plan"]["rungs"][-1]["name"]
     rest = [p for p in _chunk_jobs(job.payload["all_chunks"], [r["name"] for r in plan["rungs"]])
             if not (p["chunk"]["index"] == 0 and p["rungs"] == [lowest])]
@@ -92,7 +92,7 @@ def after_decide(s: Session, rt: Any, job: jobs.ClaimedJob, result: StageResult,
         first = part["chunk"]["index"] < st.first_chunks
         rungs = [r for r in part["rungs"] if not (part["chunk"]["index"] == 0 and r == lowest)]
         jobs.enqueue(s, job.asset_id, CHUNK, actor=actor, priority=st.first_chunk_priority if first else 0,
-                     max_attempts=st.queue.max_attempts, payload=common | part | {"part": n, "rungs": rungs}, part=n)
+                     max_attempts=attempts, payload=common | part | {"part": n, "rungs": rungs}, part=n)
 
 
 # --- every part's success: grow the EVENT playlists, queue the join when all are in -----------------------
@@ -142,7 +142,7 @@ def refresh(s: Session, rt: Any, asset_id: uuid.UUID, payload: dict[str, Any], a
             "codecs": codecs, "quality": payload.get("quality") or {}}
         join["video"] = {name: entries_to_json(entries) for name, entries in rungs.items()}
         join["audio"] = {name: entries_to_json(entries) for name, entries in audio.items()}
-        jobs.enqueue(s, asset_id, JOIN, actor=actor, priority=rt.settings.first_chunk_priority,
+        jobs.enqueue(s, asset_id, JOIN, actor=actor, priority=rt.settings.transcode.first_chunk_priority,
                      max_attempts=rt.settings.queue.max_attempts, payload=join)
     publish_growing(s, rt, asset_id, plan, payload["run"], rungs, audio, codecs, audio_done=audio_done)
 
