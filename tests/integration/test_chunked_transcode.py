@@ -12,11 +12,12 @@ import pytest
 from sqlalchemy import select
 
 from vidpipe.api import views
-from vidpipe.db.models import Asset, Event, Job
+from vidpipe.db.models import Artifact, Asset, Event, Job
 from vidpipe.ffmpeg import hls, samples
 from vidpipe.ffmpeg.probe import probe_file
 from vidpipe.ffmpeg.process import run_ffmpeg
 from vidpipe.ingest.service import IngestRequest, ingest_path
+from vidpipe.jobs.reprocess import reprocess_asset
 from vidpipe.jobs.worker import Worker
 
 SECONDS = 25.0
@@ -209,3 +210,64 @@ def test_subtitles_of_a_chunked_video_are_webvtt_renditions(runtime, chunk_setti
     assert "00:00.500 --> 00:01.500\nHello" in eng and "00:08.000 --> 00:09.250\nLater on" in eng
     fra = (hls_root / Path(subs["fra"][0]).parent / hls.SUBTITLE_FILE).read_text()
     assert "00:03.000 --> 00:04.000\nBonjour" in fra and "Hello" not in fra
+
+
+def _stored(rt, asset_id: uuid.UUID) -> set[str]:
+    root = rt.settings.media_root
+    return {str(p.relative_to(root)) for p in (root / str(asset_id) / "hls").rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("before", ["chunked", "single"])
+def test_a_reprocess_keeps_the_old_run_playing_until_its_join_then_deletes_it(runtime, chunk_settings, tmp_path,
+                                                                              before):
+    rt = runtime
+    threshold = chunk_settings.transcode.chunk_threshold_seconds
+    if before == "single":  # e.g. the threshold was lowered since: the old files are a single job's ladder
+        chunk_settings.transcode.chunk_threshold_seconds = None
+    source = _subtitled(tmp_path, audio=True)
+    asset_id = _ingest(rt, source)
+    assert _run_until_terminal(rt, asset_id)[0].status == "ready"
+    old = _stored(rt, asset_id) - {f"{asset_id}/hls/master.m3u8"}
+    old_run = {Path(k).parts[2] for k in old}  # chunked: hls/r<run>/...; single: hls/360p/..., hls/subs_eng/...
+    assert any(k.endswith(".vtt") for k in old) and (len(old_run) == 1) == (before == "chunked")
+    chunk_settings.transcode.chunk_threshold_seconds = threshold
+    with rt.db.session() as s, s.begin():
+        reprocess_asset(s, asset_id, "transcode", actor="test")
+
+    # While the new run encodes, the old one plays on: every one of its files is there until the join succeeded
+    # (files looked at first, the join after: a missing file seen before an unfinished join is a real failure).
+    worker = Worker(rt, concurrency=1)
+    worker.start()
+    samples_seen = 0
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            present = _stored(rt, asset_id) >= old
+            with rt.db.session() as s:
+                joins = s.scalars(select(Job.status).where(Job.asset_id == asset_id,
+                                                           Job.stage == "transcode_join")).all()
+                status = s.get(Asset, asset_id).status
+            joined = joins.count("succeeded") == (2 if before == "chunked" else 1)
+            assert present or joined, "a file of the old run was deleted before the new run's join"
+            samples_seen += not joined
+            if joined and status in ("ready", "failed"):
+                break
+            time.sleep(0.05)
+    finally:
+        worker.request_stop()
+        worker.join(timeout=30)
+    assert samples_seen > 3  # the invariant was looked at while the new run was encoding
+
+    # Then the old run is gone, from the store and the artifacts; the new run is complete and plays.
+    files = _stored(rt, asset_id)
+    with rt.db.session() as s:
+        assert s.get(Asset, asset_id).status == "ready"
+        recorded = set(s.scalars(select(Artifact.key).where(Artifact.asset_id == asset_id,
+                                                            Artifact.key.like(f"{asset_id}/hls/%"))).all())
+        renditions = s.get(Asset, asset_id).renditions
+    assert not files & old and not {Path(k).parts[2] for k in files if k.count("/") > 2} & old_run
+    assert files == recorded  # every stored file recorded, every recorded file stored
+    master = (rt.settings.media_root / str(asset_id) / "hls" / "master.m3u8").read_text()
+    assert old_run.isdisjoint(u.split("/")[0] for u in hls.parse_master(master))
+    assert {r.kind for r in renditions} == {"video", "audio", "subtitles"}
+    assert all(r.playlist_key.removeprefix(f"{asset_id}/hls/").split("/")[0] not in old_run for r in renditions)

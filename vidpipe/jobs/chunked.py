@@ -13,7 +13,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import cast, select, update
+from sqlalchemy import cast, delete, select, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.orm import Session
 
@@ -93,6 +93,19 @@ def after_decide(s: Session, rt: Any, job: jobs.ClaimedJob, result: StageResult,
         rungs = [r for r in part["rungs"] if not (part["chunk"]["index"] == 0 and r == lowest)]
         jobs.enqueue(s, job.asset_id, CHUNK, actor=actor, priority=st.first_chunk_priority if first else 0,
                      max_attempts=attempts, payload=common | part | {"part": n, "rungs": rungs}, part=n)
+
+
+def after_join(s: Session, rt: Any, job: jobs.ClaimedJob, result: StageResult, actor: str) -> list[str]:
+    """The run is complete: the files of earlier transcodes of the asset (a single job's ladder, another run's
+    chunks, audio and subtitles) go now and not before, since a player that loaded the master before this run
+    was playable is still on them while it encodes (vidpipe.db.assets.save_stage_result keeps them until here).
+    Returns their keys: the runner deletes the files after the commit. The earlier runs' playlists were the
+    join's own artifacts, replaced by this join's."""
+    ours = f"{job.asset_id}/{run_dir(job.payload['run'])}/"
+    earlier = ((Artifact.stage == "transcode") | Artifact.stage.like("transcode\\_%")) & (Artifact.stage != JOIN)
+    return list(s.scalars(delete(Artifact).where(
+        Artifact.asset_id == job.asset_id, earlier, ~Artifact.key.startswith(ours, autoescape=True),
+    ).returning(Artifact.key)).all())
 
 
 # --- every part's success: grow the EVENT playlists, queue the join when all are in -----------------------
