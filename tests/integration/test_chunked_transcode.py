@@ -12,11 +12,14 @@ import pytest
 from sqlalchemy import select
 
 from vidpipe.api import views
+from vidpipe.contract import StageResult
 from vidpipe.db.models import Artifact, Asset, Event, Job
 from vidpipe.ffmpeg import hls, samples
 from vidpipe.ffmpeg.probe import probe_file
 from vidpipe.ffmpeg.process import run_ffmpeg
 from vidpipe.ingest.service import IngestRequest, ingest_path
+from vidpipe.jobs import chunked, queue
+from vidpipe.jobs.queue import ClaimedJob
 from vidpipe.jobs.reprocess import reprocess_asset
 from vidpipe.jobs.worker import Worker
 
@@ -271,3 +274,34 @@ def test_a_reprocess_keeps_the_old_run_playing_until_its_join_then_deletes_it(ru
     assert old_run.isdisjoint(u.split("/")[0] for u in hls.parse_master(master))
     assert {r.kind for r in renditions} == {"video", "audio", "subtitles"}
     assert all(r.playlist_key.removeprefix(f"{asset_id}/hls/").split("/")[0] not in old_run for r in renditions)
+
+
+def test_a_run_superseded_by_a_reprocess_publishes_queues_and_deletes_nothing(runtime, chunk_settings, tmp_path):
+    """Parts still running when the asset is reprocessed finish into the void: no playlist of theirs replaces the
+    new run's, no join of theirs is queued (it would delete the new run's files)."""
+    rt = runtime
+    clip = samples.make_video(tmp_path / "c.mp4", width=320, height=180, seconds=12, fps=25, scene_seconds=3)
+    asset_id = _ingest(rt, clip)
+    assert _run_until_terminal(rt, asset_id)[0].status == "ready"
+    files, master = _stored(rt, asset_id), (rt.settings.media_root / str(asset_id) / "hls" / "master.m3u8")
+    before = master.read_text()
+    with rt.db.session() as s, s.begin():
+        part = s.scalars(select(Job).where(Job.asset_id == asset_id, Job.stage == "transcode_chunk",
+                                           Job.part == 1)).one()
+        join = s.scalars(select(Job).where(Job.asset_id == asset_id, Job.stage == "transcode_join")).one()
+        claimed = ClaimedJob(join.id, asset_id, join.stage, 1, 5, join.payload, False)
+        assert chunked.after_join(s, rt, claimed, StageResult(), "test") == []  # its own run: nothing earlier
+        newer = queue.enqueue(s, asset_id, "transcode", actor="test")  # the reprocess (not run here)
+        assert newer is not None and newer > part.payload["run"]
+        chunked.after_part(s, rt, ClaimedJob(part.id, asset_id, part.stage, 1, 5, part.payload, False),
+                           StageResult(metadata={"segments": part.payload["segments"]}), "test")
+        # the new run's first segment is in: the old run's join (had it been queued) must leave it alone
+        new_key = f"{asset_id}/hls/r{newer}/360p/seg_00001.ts"
+        s.add(Artifact(asset_id=asset_id, stage="transcode_chunk.0", kind="hls_segment", key=new_key,
+                       content_type="video/mp2t", size_bytes=1))
+        s.flush()
+        assert chunked.after_join(s, rt, claimed, StageResult(), "test") == []
+        assert s.scalar(select(Artifact.id).where(Artifact.key == new_key)) is not None
+        joins = s.scalars(select(Job.status).where(Job.asset_id == asset_id, Job.stage == "transcode_join")).all()
+    assert joins == ["succeeded"]  # every part succeeded, yet no second join: the run is superseded
+    assert master.read_text() == before and _stored(rt, asset_id) == files

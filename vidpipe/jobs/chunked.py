@@ -13,7 +13,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import cast, delete, select, update
+from sqlalchemy import cast, delete, func, select, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.orm import Session
 
@@ -80,6 +80,9 @@ def after_transcode(s: Session, rt: Any, job: jobs.ClaimedJob, result: StageResu
 def after_decide(s: Session, rt: Any, job: jobs.ClaimedJob, result: StageResult, actor: str) -> None:
     """The per-title ladder is known: queue every other part with it (part 0, the first chunk's lowest rung at
     the fixed rate, is queued already)."""
+    assert job.asset_id is not None
+    if superseded(s, job.asset_id, job.payload["run"]):
+        return
     s.execute(update(Job).where(Job.id == job.id).values(payload=Job.payload.op("||")(cast(
         {"decided_plan": result.metadata["decided_plan"], "quality": result.metadata.get("quality") or {}}, JSONB))))
     st, attempts, plan = rt.settings.transcode, rt.settings.queue.max_attempts, result.metadata["decided_plan"]
@@ -101,6 +104,9 @@ def after_join(s: Session, rt: Any, job: jobs.ClaimedJob, result: StageResult, a
     was playable is still on them while it encodes (vidpipe.db.assets.save_stage_result keeps them until here).
     Returns their keys: the runner deletes the files after the commit. The earlier runs' playlists were the
     join's own artifacts, replaced by this join's."""
+    assert job.asset_id is not None
+    if superseded(s, job.asset_id, job.payload["run"]):  # queued before a reprocess: that run's join clears up
+        return []
     ours = f"{job.asset_id}/{run_dir(job.payload['run'])}/"
     earlier = ((Artifact.stage == "transcode") | Artifact.stage.like("transcode\\_%")) & (Artifact.stage != JOIN)
     return list(s.scalars(delete(Artifact).where(
@@ -115,15 +121,27 @@ def _record(s: Session, job_id: int, result: StageResult) -> None:
     s.execute(update(Job).where(Job.id == job_id).values(payload=Job.payload.op("||")(cast(kept, JSONB))))
 
 
+def superseded(s: Session, asset_id: uuid.UUID, run_id: int) -> bool:
+    """A later transcode of the asset (a reprocess) exists: this run's parts publish and queue nothing more."""
+    latest = s.scalar(select(func.max(Job.id)).where(Job.asset_id == asset_id, Job.stage == "transcode"))
+    return latest is not None and latest > run_id
+
+
 def after_part(s: Session, rt: Any, job: jobs.ClaimedJob, result: StageResult, actor: str) -> None:
-    """A part succeeded, or (the audio job, which runs for a while on a film) published its segments so far."""
+    """A part succeeded, or (the audio job, which runs for a while on a film) published its segments so far.
+
+    A part of a run a reprocess superseded publishes nothing (refresh); its files are recorded, outside the new
+    run's directory, so the new run's join deletes them."""
     assert job.asset_id is not None  # parts are only ever queued for an asset
     _record(s, job.id, result)
     refresh(s, rt, job.asset_id, job.payload, actor)
 
 
 def refresh(s: Session, rt: Any, asset_id: uuid.UUID, payload: dict[str, Any], actor: str) -> None:
-    """Republish what can play now; queue the join once every part of the run has succeeded."""
+    """Republish what can play now; queue the join once every part of the run has succeeded. Nothing, for a run
+    a later transcode superseded (its playlists would replace the new run's)."""
+    if superseded(s, asset_id, payload["run"]):
+        return
     rows = s.execute(select(Job.stage, Job.status, Job.payload).where(
         Job.asset_id == asset_id, Job.stage.in_((CHUNK, AUDIO, DECIDE)),
         Job.payload["run"].as_integer() == payload["run"])).all()
