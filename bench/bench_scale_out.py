@@ -76,8 +76,9 @@ def _env(settings: Settings) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIDPIPE_")}
     values = {"data_dir": settings.data_dir, "database_url": settings.database_url.get_secret_value(),
               "media_dir": settings.media_root, "scratch_dir": settings.scratch_root, "log_level": "WARNING",
-              "chunk_threshold_seconds": settings.chunk_threshold_seconds, "chunk_seconds": settings.chunk_seconds,
-              "first_chunk_seconds": settings.first_chunk_seconds, "job_lease_seconds": 60}
+              "chunk_threshold_seconds": settings.transcode.chunk_threshold_seconds,
+              "chunk_seconds": settings.transcode.chunk_seconds,
+              "first_chunk_seconds": settings.transcode.first_chunk_seconds, "job_lease_seconds": 60}
     env |= {f"VIDPIPE_{k.upper()}": str(v) for k, v in values.items()}
     env["PYTHONPATH"] = str(ROOT)
     return env

@@ -48,8 +48,8 @@ class Profile:
     # under loudness_peak_dbtp by a limiter only when needed. None: the audio's own level.
     loudness_target_lufs: float | None = None
     loudness_peak_dbtp: float = -1.0
-    # Long videos (vidpipe.stages.chunk_plan): None takes the configured chunk_threshold_seconds and
-    # chunk_seconds.
+    # Long videos (vidpipe.stages.chunk_plan): None takes the configured ones (Settings.transcode); stored
+    # profiles set them in the console's profile editor or over PUT /v1/profiles/{name}.
     chunk_threshold_seconds: float | None = None
     chunk_seconds: float | None = None
 

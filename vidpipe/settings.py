@@ -134,6 +134,20 @@ class CloudSettings(BaseSettings):
     worker_metrics_port: int | None = None  # a worker's own Prometheus /metrics (the API serves one anyway)
 
 
+class TranscodeSettings(BaseSettings):
+    """Long videos: when and how a transcode is split into chunk jobs (vidpipe.stages.chunk_plan,
+    docs/long-videos.md). A profile may override the first two (Profile.chunk_threshold_seconds / chunk_seconds)."""
+
+    model_config = _group("VIDPIPE_")
+
+    # A video at least this long is transcoded as chunk jobs any worker can claim, then joined; None: never.
+    chunk_threshold_seconds: float | None = Field(default=300.0, ge=0)
+    chunk_seconds: float = Field(default=60.0, gt=0)  # about this much of the video per chunk job
+    first_chunk_seconds: float = Field(default=8.0, gt=0)  # the first chunk is short: playable early
+    first_chunks: int = Field(default=2, ge=0)  # this many chunks (and the audio) jump the queue ...
+    first_chunk_priority: int = Field(default=5, ge=0)  # ... by this much priority
+
+
 class Settings(BaseSettings):
     """All configuration, from `VIDPIPE_*` environment variables (and `.env`)."""
 
@@ -163,6 +177,7 @@ class Settings(BaseSettings):
     understanding: UnderstandingSettings = Field(default_factory=UnderstandingSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
     cloud: CloudSettings = Field(default_factory=CloudSettings)
+    transcode: TranscodeSettings = Field(default_factory=TranscodeSettings)
     default_profile: str = "standard"
 
     # /readyz reports not ready when the local media store or scratch space has less free space than this.
@@ -181,14 +196,6 @@ class Settings(BaseSettings):
     session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
     upload_session_hours: float = Field(default=24.0, gt=0)  # an unfinished chunked upload lives this long
     # --- end of web ------------------------------------------------------------------------------------------
-    # --- long videos: chunked transcode (vidpipe.stages.chunk_plan; a profile may override the first two) --
-    # A video at least this long is transcoded as chunk jobs any worker can claim, then joined; None: never.
-    chunk_threshold_seconds: float | None = Field(default=300.0, ge=0)
-    chunk_seconds: float = Field(default=60.0, gt=0)  # about this much of the video per chunk job
-    first_chunk_seconds: float = Field(default=8.0, gt=0)  # the first chunk is short: playable early
-    first_chunks: int = Field(default=2, ge=0)  # this many chunks (and the audio) jump the queue ...
-    first_chunk_priority: int = Field(default=5, ge=0)  # ... by this much priority
-    # --- end of long videos ----------------------------------------------------------------------------------
     # --- security: signed playback URLs, request limits (see docs/security.md) --------------------------------
     # Players and embeds get expiring signed URLs instead of an API key (vidpipe.playback.signing).
     playback_signer: Literal["local", "cloudfront"] = "local"
@@ -254,7 +261,8 @@ class Settings(BaseSettings):
 
 
 _GROUPS: dict[str, type[BaseSettings]] = {"queue": QueueSettings, "understanding": UnderstandingSettings,
-                                         "cache": CacheSettings, "cloud": CloudSettings}
+                                         "cache": CacheSettings, "cloud": CloudSettings,
+                                         "transcode": TranscodeSettings}
 
 
 def _flat_fields(model: type[BaseSettings]) -> dict[str, str]:

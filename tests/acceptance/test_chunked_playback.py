@@ -1,5 +1,6 @@
 """A chunked transcode plays in hls.js (Debian's Chromium via Playwright): seeking to just before every chunk
-boundary, playback runs through it (time advances past it) with no hls.js error and no media error."""
+boundary, playback runs through it (time advances past it) with no hls.js error and no media error; its subtitle
+rendition shows its cues at the source's times."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from sqlalchemy import select
 
 from vidpipe.db.models import Asset, Job
 from vidpipe.ffmpeg import samples
+from vidpipe.ffmpeg.process import run_ffmpeg
 from vidpipe.ingest.service import IngestRequest, ingest_path
 from vidpipe.jobs.worker import Worker
 
@@ -55,8 +57,14 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 def chunked_asset(runtime, tmp_path) -> tuple[Path, list[float], float]:
     """A 24 s clip transcoded in chunks (2 s segments, 6 s chunks): its media dir, chunk starts, duration."""
     rt = runtime
-    rt.settings.chunk_threshold_seconds, rt.settings.chunk_seconds, rt.settings.first_chunk_seconds = 10, 6, 2
-    clip = samples.make_video(tmp_path / "long.mp4", width=640, height=360, seconds=24, scene_seconds=3)
+    t = rt.settings.transcode
+    t.chunk_threshold_seconds, t.chunk_seconds, t.first_chunk_seconds = 10, 6, 2
+    plain = samples.make_video(tmp_path / "plain.mp4", width=640, height=360, seconds=24, scene_seconds=3)
+    srt = tmp_path / "eng.srt"  # a cue across the chunk boundary at 8 s
+    srt.write_text("1\n00:00:01,000 --> 00:00:02,000\nFirst\n\n2\n00:00:07,500 --> 00:00:08,500\nAcross\n")
+    clip = tmp_path / "long.mkv"
+    run_ffmpeg(["-i", str(plain), "-i", str(srt), "-map", "0", "-map", "1", "-c", "copy", "-c:s", "srt",
+                "-metadata:s:s:0", "language=eng", str(clip)])
     asset_id: uuid.UUID = ingest_path(rt, clip, IngestRequest(source_kind="path", profile="preview"),
                                       roots=[clip.parent]).asset.id
     worker = Worker(rt, concurrency=2)
@@ -131,6 +139,15 @@ def test_playback_runs_through_every_chunk_boundary(served):
             state = page.evaluate("() => ({error: document.getElementById('video').error, "
                                   "errors: window.hlsErrors})")
             assert state == {"error": None, "errors": []}, state
+            # The subtitle rendition (written by the audio job): its cues land where the source has them, so the
+            # X-TIMESTAMP-MAP matches the chunks' timeline (a wrong one shifts every cue by a second or more).
+            page.evaluate("() => { hls.subtitleDisplay = true; hls.subtitleTrack = 0;"
+                          " const v = document.getElementById('video'); v.currentTime = 7; return v.play(); }")
+            page.wait_for_function("() => [...document.getElementById('video').textTracks].some(t => t.cues"
+                                   " && [...t.cues].some(c => c.text === 'Across'))", timeout=20_000)
+            cues = dict(page.evaluate("() => [...document.getElementById('video').textTracks].flatMap(t =>"
+                                      " t.cues ? [...t.cues].map(c => [c.text, [c.startTime, c.endTime]]) : [])"))
+            assert cues["Across"] == [pytest.approx(7.5, abs=0.1), pytest.approx(8.5, abs=0.1)], cues
             assert not page_errors, page_errors
         finally:
             browser.close()

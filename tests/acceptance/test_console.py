@@ -409,17 +409,26 @@ def test_profile_edited_in_the_form_is_used_and_the_lowest_rung_plays(console: C
     rung.nth(2).fill("96")
     page.uncheck("#pf-default-analyzers")
     page.check("input[name=analyzer][value=scenes]")
+    page.fill("#pf-chunk-threshold", "600")
+    page.fill("#pf-chunk-seconds", "1")  # less than a segment (2 s): the server says why
     page.click("#profile-form button[type=submit]")
-    error = page.locator("#profile-form .field-error").first
+    error = page.locator("#err-ladder-0-height")
     error.wait_for()
     assert "even" in error.inner_text(), error.inner_text()
     assert rung.nth(0).get_attribute("aria-invalid") == "true"
+    assert page.get_attribute("#pf-chunk-seconds", "aria-invalid") == "true"
+    assert "one segment (2 s)" in page.inner_text("#err-chunk-seconds")
     shot(page, "profile-validation", full_page=False)
     rung.nth(0).fill("360")
+    page.fill("#pf-chunk-seconds", "30")
     page.click("#profile-form button[type=submit]")
     page.locator("#profiles tr[data-profile=tworung]").wait_for()
-    # Edit: add the lowest rung.
+    with console.api() as api:
+        stored = api.get("/v1/profiles/tworung").json()
+    assert (stored["chunk_threshold_seconds"], stored["chunk_seconds"]) == (600, 30)
+    # Edit: the chunk settings come back as saved; add the lowest rung.
     page.click("#profiles tr[data-profile=tworung] button:has-text('Edit')")
+    assert (page.input_value("#pf-chunk-threshold"), page.input_value("#pf-chunk-seconds")) == ("600", "30")
     page.click("#add-rung")
     new = page.locator("#rungs tbody tr").nth(1).locator("input")
     new.nth(0).fill("144")

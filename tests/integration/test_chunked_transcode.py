@@ -12,10 +12,15 @@ import pytest
 from sqlalchemy import select
 
 from vidpipe.api import views
-from vidpipe.db.models import Asset, Event, Job
+from vidpipe.contract import StageResult
+from vidpipe.db.models import Artifact, Asset, Event, Job
 from vidpipe.ffmpeg import hls, samples
 from vidpipe.ffmpeg.probe import probe_file
+from vidpipe.ffmpeg.process import run_ffmpeg
 from vidpipe.ingest.service import IngestRequest, ingest_path
+from vidpipe.jobs import chunked, queue
+from vidpipe.jobs.queue import ClaimedJob
+from vidpipe.jobs.reprocess import reprocess_asset
 from vidpipe.jobs.worker import Worker
 
 SECONDS = 25.0
@@ -24,7 +29,8 @@ SECONDS = 25.0
 @pytest.fixture
 def chunk_settings(settings):
     # preview profile: 2 s segments; 6 s chunks after a 2 s first chunk -> 5 chunk jobs for 25 s
-    settings.chunk_threshold_seconds, settings.chunk_seconds, settings.first_chunk_seconds = 10.0, 6.0, 2.0
+    t = settings.transcode
+    t.chunk_threshold_seconds, t.chunk_seconds, t.first_chunk_seconds = 10.0, 6.0, 2.0
     return settings
 
 
@@ -154,3 +160,148 @@ def test_per_title_runs_beside_the_first_chunk_and_its_ladder_encodes_the_rest(r
         if "RESOLUTION" in attrs:
             segments = hls.parse_media_playlist((hls_root / uri).read_text())
             assert abs(sum(d for _, d in segments) - duration) <= 0.1, uri
+
+
+def _subtitled(d: Path, *, audio: bool) -> Path:
+    """12 s (three chunks here) with an English SubRip track and a French one; cues before and after the first
+    chunk boundary (2 s)."""
+    clip = samples.make_video(d / "plain.mp4", width=320, height=180, seconds=12, fps=25, scene_seconds=3,
+                              audio=audio)
+    eng, fra = d / "eng.srt", d / "fra.srt"
+    eng.write_text("1\n00:00:00,500 --> 00:00:01,500\nHello\n\n2\n00:00:08,000 --> 00:00:09,250\nLater on\n")
+    fra.write_text("1\n00:00:03,000 --> 00:00:04,000\nBonjour\n")
+    out = d / "subtitled.mkv"
+    run_ffmpeg(["-i", str(clip), "-i", str(eng), "-i", str(fra), "-map", "0", "-map", "1", "-map", "2", "-c", "copy",
+                "-c:s", "srt", "-metadata:s:s:0", "language=eng", "-metadata:s:s:1", "language=fra",
+                "-metadata:s:s:1", "title=Français", str(out)])
+    return out
+
+
+@pytest.mark.parametrize("audio", [True, False], ids=["with-audio", "video-only"])
+def test_subtitles_of_a_chunked_video_are_webvtt_renditions(runtime, chunk_settings, tmp_path, audio):
+    rt = runtime
+    source = _subtitled(tmp_path, audio=audio)
+    asset_id = _ingest(rt, source)
+    asset, _ = _run_until_terminal(rt, asset_id)
+    assert asset.status == "ready", asset.error_message
+    with rt.db.session() as s:
+        stages = [j.stage for j in s.scalars(select(Job).where(Job.asset_id == asset_id)).all()]
+        renditions = {r.name: r for r in s.get(Asset, asset_id).renditions}
+    assert stages.count("transcode_chunk") == 3 and stages.count("transcode_audio") == 1  # chunked, subs by audio job
+    assert {n: (r.kind, r.language) for n, r in renditions.items() if r.kind == "subtitles"} == {
+        "subs_eng": ("subtitles", "eng"), "subs_fra": ("subtitles", "fra")}
+
+    hls_root = rt.settings.media_root / str(asset_id) / "hls"
+    text = (hls_root / "master.m3u8").read_text()
+    master = hls.parse_master(text)
+    subs = {a["LANGUAGE"]: (u, a) for u, a in master.items() if a.get("TYPE") == "SUBTITLES"}
+    assert set(subs) == {"eng", "fra"} and subs["fra"][1]["NAME"] == "Français"
+    assert all(a["GROUP-ID"] == hls.SUBTITLE_GROUP for _, a in subs.values())
+    rungs = [a for a in master.values() if "RESOLUTION" in a]
+    assert rungs and all(a.get("SUBTITLES") == hls.SUBTITLE_GROUP for a in rungs)
+    for uri, _ in subs.values():  # the playlists and files exist where the master says, as renditions say
+        assert uri.startswith("r") and renditions[Path(uri).parent.name].playlist_key == f"{asset_id}/hls/{uri}"
+        playlist = (hls_root / uri).read_text()
+        assert hls.parse_media_playlist(playlist) == [(hls.SUBTITLE_FILE, pytest.approx(12.0, abs=0.1))]
+
+    # Cue times as in the source, mapped onto the video's timestamps: time 0 is the first frame's PTS.
+    video_uri = next(u for u, a in master.items() if "RESOLUTION" in a)
+    first_segment = hls.parse_media_playlist((hls_root / video_uri).read_text())[0][0]
+    first_pts = _packets(hls_root / Path(video_uri).parent / first_segment, "video")[0][0]
+    eng = (hls_root / Path(subs["eng"][0]).parent / hls.SUBTITLE_FILE).read_text()
+    assert eng.startswith("WEBVTT\n") and f"X-TIMESTAMP-MAP=MPEGTS:{first_pts},LOCAL:00:00:00.000" in eng
+    assert "00:00.500 --> 00:01.500\nHello" in eng and "00:08.000 --> 00:09.250\nLater on" in eng
+    fra = (hls_root / Path(subs["fra"][0]).parent / hls.SUBTITLE_FILE).read_text()
+    assert "00:03.000 --> 00:04.000\nBonjour" in fra and "Hello" not in fra
+
+
+def _stored(rt, asset_id: uuid.UUID) -> set[str]:
+    root = rt.settings.media_root
+    return {str(p.relative_to(root)) for p in (root / str(asset_id) / "hls").rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("before", ["chunked", "single"])
+def test_a_reprocess_keeps_the_old_run_playing_until_its_join_then_deletes_it(runtime, chunk_settings, tmp_path,
+                                                                              before):
+    rt = runtime
+    threshold = chunk_settings.transcode.chunk_threshold_seconds
+    if before == "single":  # e.g. the threshold was lowered since: the old files are a single job's ladder
+        chunk_settings.transcode.chunk_threshold_seconds = None
+    source = _subtitled(tmp_path, audio=True)
+    asset_id = _ingest(rt, source)
+    assert _run_until_terminal(rt, asset_id)[0].status == "ready"
+    old = _stored(rt, asset_id) - {f"{asset_id}/hls/master.m3u8"}
+    old_run = {Path(k).parts[2] for k in old}  # chunked: hls/r<run>/...; single: hls/360p/..., hls/subs_eng/...
+    assert any(k.endswith(".vtt") for k in old) and (len(old_run) == 1) == (before == "chunked")
+    chunk_settings.transcode.chunk_threshold_seconds = threshold
+    with rt.db.session() as s, s.begin():
+        reprocess_asset(s, asset_id, "transcode", actor="test")
+
+    # While the new run encodes, the old one plays on: every one of its files is there until the join succeeded
+    # (files looked at first, the join after: a missing file seen before an unfinished join is a real failure).
+    worker = Worker(rt, concurrency=1)
+    worker.start()
+    samples_seen = 0
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            present = _stored(rt, asset_id) >= old
+            with rt.db.session() as s:
+                joins = s.scalars(select(Job.status).where(Job.asset_id == asset_id,
+                                                           Job.stage == "transcode_join")).all()
+                status = s.get(Asset, asset_id).status
+            joined = joins.count("succeeded") == (2 if before == "chunked" else 1)
+            assert present or joined, "a file of the old run was deleted before the new run's join"
+            samples_seen += not joined
+            if joined and status in ("ready", "failed"):
+                break
+            time.sleep(0.05)
+    finally:
+        worker.request_stop()
+        worker.join(timeout=30)
+    assert samples_seen > 3  # the invariant was looked at while the new run was encoding
+
+    # Then the old run is gone, from the store and the artifacts; the new run is complete and plays.
+    files = _stored(rt, asset_id)
+    with rt.db.session() as s:
+        assert s.get(Asset, asset_id).status == "ready"
+        recorded = set(s.scalars(select(Artifact.key).where(Artifact.asset_id == asset_id,
+                                                            Artifact.key.like(f"{asset_id}/hls/%"))).all())
+        renditions = s.get(Asset, asset_id).renditions
+    assert not files & old and not {Path(k).parts[2] for k in files if k.count("/") > 2} & old_run
+    assert files == recorded  # every stored file recorded, every recorded file stored
+    master = (rt.settings.media_root / str(asset_id) / "hls" / "master.m3u8").read_text()
+    assert old_run.isdisjoint(u.split("/")[0] for u in hls.parse_master(master))
+    assert {r.kind for r in renditions} == {"video", "audio", "subtitles"}
+    assert all(r.playlist_key.removeprefix(f"{asset_id}/hls/").split("/")[0] not in old_run for r in renditions)
+
+
+def test_a_run_superseded_by_a_reprocess_publishes_queues_and_deletes_nothing(runtime, chunk_settings, tmp_path):
+    """Parts still running when the asset is reprocessed finish into the void: no playlist of theirs replaces the
+    new run's, no join of theirs is queued (it would delete the new run's files)."""
+    rt = runtime
+    clip = samples.make_video(tmp_path / "c.mp4", width=320, height=180, seconds=12, fps=25, scene_seconds=3)
+    asset_id = _ingest(rt, clip)
+    assert _run_until_terminal(rt, asset_id)[0].status == "ready"
+    files, master = _stored(rt, asset_id), (rt.settings.media_root / str(asset_id) / "hls" / "master.m3u8")
+    before = master.read_text()
+    with rt.db.session() as s, s.begin():
+        part = s.scalars(select(Job).where(Job.asset_id == asset_id, Job.stage == "transcode_chunk",
+                                           Job.part == 1)).one()
+        join = s.scalars(select(Job).where(Job.asset_id == asset_id, Job.stage == "transcode_join")).one()
+        claimed = ClaimedJob(join.id, asset_id, join.stage, 1, 5, join.payload, False)
+        assert chunked.after_join(s, rt, claimed, StageResult(), "test") == []  # its own run: nothing earlier
+        newer = queue.enqueue(s, asset_id, "transcode", actor="test")  # the reprocess (not run here)
+        assert newer is not None and newer > part.payload["run"]
+        chunked.after_part(s, rt, ClaimedJob(part.id, asset_id, part.stage, 1, 5, part.payload, False),
+                           StageResult(metadata={"segments": part.payload["segments"]}), "test")
+        # the new run's first segment is in: the old run's join (had it been queued) must leave it alone
+        new_key = f"{asset_id}/hls/r{newer}/360p/seg_00001.ts"
+        s.add(Artifact(asset_id=asset_id, stage="transcode_chunk.0", kind="hls_segment", key=new_key,
+                       content_type="video/mp2t", size_bytes=1))
+        s.flush()
+        assert chunked.after_join(s, rt, claimed, StageResult(), "test") == []
+        assert s.scalar(select(Artifact.id).where(Artifact.key == new_key)) is not None
+        joins = s.scalars(select(Job.status).where(Job.asset_id == asset_id, Job.stage == "transcode_join")).all()
+    assert joins == ["succeeded"]  # every part succeeded, yet no second join: the run is superseded
+    assert master.read_text() == before and _stored(rt, asset_id) == files

@@ -44,7 +44,8 @@ def test_builtins_are_listed_and_read_only(api):
     assert preview == {"name": "preview", "ladder": [{"height": 360, "video_kbps": 700, "audio_kbps": 96}],
                        "segment_seconds": 2.0, "sprite_interval_seconds": 2.0, "x264_preset": "ultrafast",
                        "ladder_mode": "fixed", "target_vmaf": 93.0, "loudness_target_lufs": None,
-                       "analyzers": None, "zero_shot_labels": None, "builtin": True}
+                       "analyzers": None, "zero_shot_labels": None, "chunk_threshold_seconds": None,
+                       "chunk_seconds": None, "builtin": True}
     assert api.get("/v1/profiles/standard").json()["ladder_mode"] == "per_title"
     r = _put(api, "standard", SMALL)
     assert r.status_code == 409 and r.json()["error"]["code"] == "builtin_profile"
@@ -65,6 +66,9 @@ def test_builtins_are_listed_and_read_only(api):
     ({"ladder_mode": "magic"}, "ladder_mode", "per_title"),
     ({"analyzers": ["scenes", "mind_reading"]}, "analyzers", "mind_reading"),
     ({"colour": "red"}, "colour", "not permitted"),
+    ({"chunk_threshold_seconds": 5}, "chunk_threshold_seconds", "10"),
+    ({"chunk_seconds": 1.5}, "chunk_seconds", "at least one segment (2 s)"),
+    ({"chunk_seconds": 7200}, "chunk_seconds", "1800"),
 ])
 def test_invalid_definitions_get_a_message_per_field(api, change, field, words):
     r = _put(api, "mine", SMALL | change)
@@ -85,6 +89,7 @@ def test_create_replace_list_delete(api, runtime):
     assert r.status_code == 201
     assert r.json() == {**SMALL, "name": "small-1", "segment_seconds": 2.0, "sprite_interval_seconds": 2.0,
                         "ladder_mode": "fixed", "target_vmaf": 93.0, "loudness_target_lufs": None, "builtin": False,
+                        "chunk_threshold_seconds": None, "chunk_seconds": None,
                         "ladder": [{"height": 240, "video_kbps": 400, "audio_kbps": 64}]}
     r = _put(api, "small-1", SMALL | {"analyzers": None, "builtin": False, "name": "small-1"})  # GET's JSON back
     assert r.status_code == 200 and r.json()["analyzers"] is None
@@ -158,3 +163,26 @@ def test_a_profiles_labels_reach_the_understanding_config(api, runtime, tmp_path
     assert options["visual_embeddings"]["config"].zero_shot_labels == ("sports", "cooking")
     inp.profile = PROFILES["preview"]
     assert analyze._embedding_options(inp)["visual_embeddings"]["config"].zero_shot_labels != ("sports", "cooking")
+
+
+def test_a_profiles_chunk_settings_decide_when_and_how_a_long_video_is_chunked(api, runtime, tmp_path):
+    from vidpipe.contract import StageInput
+    from vidpipe.db.profiles import resolve_profile
+    from vidpipe.stages import chunk_plan
+
+    body = SMALL | {"chunk_threshold_seconds": 45, "chunk_seconds": 12}
+    r = _put(api, "long", body)
+    assert r.status_code == 201 and (r.json()["chunk_threshold_seconds"], r.json()["chunk_seconds"]) == (45.0, 12.0)
+    assert _put(api, "plain", SMALL).status_code == 201
+    assert api.get("/v1/profiles/long").json()["chunk_seconds"] == 12.0
+    with runtime.db.session() as s:
+        long, plain = resolve_profile(s, "long"), resolve_profile(s, "plain")
+
+    def settings_for(profile) -> tuple[float | None, float]:
+        return chunk_plan.chunk_settings(StageInput(asset_id=uuid.uuid4(), source_path=tmp_path / "x",
+                                                    work_dir=tmp_path, profile=profile,
+                                                    limits=runtime.settings.limits, settings=runtime.settings))
+
+    configured = runtime.settings.transcode
+    assert settings_for(long) == (45.0, 12.0)
+    assert settings_for(plain) == (configured.chunk_threshold_seconds, configured.chunk_seconds)

@@ -97,6 +97,30 @@ def test_a_chunk_encodes_exactly_its_frames_on_the_shared_timeline(tmp_path):
     assert "-an" in args and value["-var_stream_map"] == "v:0,name:720p v:1,name:360p"
 
 
+@pytest.mark.parametrize("audio", [True, False])
+def test_the_audio_job_writes_the_subtitles_in_the_same_run(tmp_path, audio):
+    import dataclasses
+
+    from vidpipe.ffmpeg import hls
+    from vidpipe.ffmpeg.chunk_hls import audio_ffmpeg_args
+
+    subs = (hls.SubtitleTrack(0, "subs_eng", "eng"), hls.SubtitleTrack(2, "subs_fra", "fra", "Français"))
+    plan = dataclasses.replace(_plan(), subtitles=subs, audio=_plan().audio if audio else ())
+    args = audio_ffmpeg_args(plan, ["-i", "file:/src.mp4"], tmp_path)
+    assert args.count("-i") == 1  # one read of the source for the audio and every subtitle track
+    assert args[-len(hls.subtitle_args(plan, tmp_path)):] == hls.subtitle_args(plan, tmp_path)
+    assert args[-1] == str(tmp_path / "subs_fra" / hls.SUBTITLE_FILE) and "0:s:2" in args
+    assert ("-var_stream_map" in args) == audio  # no audio: no HLS output at all
+
+    variants = hls.with_subtitles([hls.Variant("360p", "video", "r7/360p/index.m3u8", 1, "avc1")], plan, "r7/")
+    assert [(v.kind, v.uri, v.subtitle_group) for v in variants] == [
+        ("video", "r7/360p/index.m3u8", "subs"), ("subtitles", "r7/subs_eng/index.m3u8", "subs"),
+        ("subtitles", "r7/subs_fra/index.m3u8", "subs")]
+    assert variants[2].name_shown == "Français" and variants[1].name_shown == "eng"
+    plain = [hls.Variant("360p", "video", "r7/360p/index.m3u8", 1, "avc1")]
+    assert hls.with_subtitles(plain, _plan()) == plain  # no subtitle tracks: no SUBTITLES group on the rungs
+
+
 def test_playlists_grow_without_holes_and_end_as_vod():
     from vidpipe.ffmpeg.chunk_hls import SegmentEntry, media_playlist, playable_prefix
 
@@ -110,3 +134,20 @@ def test_playlists_grow_without_holes_and_end_as_vod():
     assert "#EXT-X-PLAYLIST-TYPE:VOD" in vod and vod.rstrip().endswith("#EXT-X-ENDLIST")
     assert vod.startswith(event.split("#EXTINF")[0].replace("EVENT", "VOD"))  # same header: a reload just grows
     assert "#EXT-X-TARGETDURATION:4\n" in vod  # 4.004 s rounds to 4 (HLS allows half a second over)
+
+
+def test_chunk_settings_are_a_group_read_from_the_same_variables(monkeypatch):
+    from vidpipe.settings import Settings
+
+    for name, value in {"CHUNK_THRESHOLD_SECONDS": "90", "CHUNK_SECONDS": "30", "FIRST_CHUNK_SECONDS": "4",
+                        "FIRST_CHUNKS": "3", "FIRST_CHUNK_PRIORITY": "7"}.items():
+        monkeypatch.setenv(f"VIDPIPE_{name}", value)
+    t = Settings().transcode
+    assert (t.chunk_threshold_seconds, t.chunk_seconds, t.first_chunk_seconds, t.first_chunks,
+            t.first_chunk_priority) == (90.0, 30.0, 4.0, 3, 7)
+    # the flat keywords still work, over the environment for the names given, the rest from it
+    flat = Settings(chunk_seconds=12, first_chunks=0)
+    assert (flat.transcode.chunk_seconds, flat.transcode.first_chunks, flat.transcode.chunk_threshold_seconds) == (
+        12.0, 0, 90.0)
+    assert Settings().updated(first_chunk_priority=2).transcode.first_chunk_priority == 2
+    assert not hasattr(Settings(), "chunk_seconds")  # one place to read it

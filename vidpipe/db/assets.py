@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import delete, or_, select, text
+from sqlalchemy import ColumnElement, delete, false, or_, select, text
 from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.orm import Session
 
@@ -57,12 +57,20 @@ def latest_stage_status(session: Session, asset_id: uuid.UUID) -> dict[str, Job]
 
 
 def save_stage_result(session: Session, asset_id: uuid.UUID, stage: str, result: StageResult,
-                      sizes: dict[str, int]) -> list[str]:
-    """Replace what an earlier run of `stage` wrote. Returns store keys that are no longer referenced."""
+                      sizes: dict[str, int], *, replace: bool = True) -> list[str]:
+    """Replace what an earlier run of `stage` wrote. Returns store keys that are no longer referenced.
+
+    replace=False (the parts of a chunked transcode): only the files it writes again are replaced; what an
+    earlier run of the part wrote stays until its join (vidpipe.jobs.chunked.after_join) clears it."""
     touch_asset(session, asset_id)
-    mine = Artifact.stage == stage
-    if stage == "transcode":  # a new transcode replaces the parts of a chunked one too (transcode_chunk.3, ...)
+    mine: ColumnElement[bool] = Artifact.stage == stage
+    chunked = stage == "transcode" and bool(result.metadata.get("chunked"))
+    if chunked:  # this run only plans: the files (and renditions) of the one before stay until its join
+        mine = false()
+    elif stage == "transcode":  # a new transcode replaces the parts of a chunked one too (transcode_chunk.3, ...)
         mine = or_(mine, Artifact.stage.like("transcode\\_%"))
+    if not replace:
+        mine = Artifact.key.in_([f"{asset_id}/{out.key}" for out in result.outputs])
     old_keys = set(session.scalars(select(Artifact.key).where(Artifact.asset_id == asset_id, mine)).all())
     session.execute(delete(Artifact).where(Artifact.asset_id == asset_id, mine))
     new_keys = set()
@@ -71,7 +79,7 @@ def save_stage_result(session: Session, asset_id: uuid.UUID, stage: str, result:
         new_keys.add(key)
         session.add(Artifact(asset_id=asset_id, stage=stage, kind=out.kind, key=key,
                              content_type=out.content_type, size_bytes=sizes.get(key, 0)))
-    if stage in ("transcode", "transcode_join"):  # the single job's ladder, or the join of a chunked one
+    if stage in ("transcode", "transcode_join") and not chunked:  # the single job's ladder, or the join's
         session.execute(delete(Rendition).where(Rendition.asset_id == asset_id))
         for r in result.renditions:
             session.add(Rendition(asset_id=asset_id, name=r.name, kind=r.kind,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
@@ -60,7 +60,22 @@ class ProfileDefinition(BaseModel):
     analyzers: list[str] | None = None
     zero_shot_labels: Annotated[list[Annotated[str, Field(min_length=1, max_length=64, pattern=NO_NUL)]] | None,
                                 Field(max_length=100)] = None
+    # Long videos (docs/long-videos.md): absent takes the configuration's (VIDPIPE_CHUNK_THRESHOLD_SECONDS, ...).
+    chunk_threshold_seconds: Annotated[float | None, Field(
+        ge=10, le=6 * 3600, description="a video at least this long is transcoded as chunk jobs any worker can "
+                                        "claim, then joined; absent: the configured threshold")] = None
+    chunk_seconds: Annotated[float | None, Field(
+        ge=1, le=1800, description="about this much video per chunk job, at least one segment; absent: the "
+                                   "configured chunk length")] = None
     builtin: bool | None = Field(default=None, strict=True, description="ignored (read-only)")
+
+    @field_validator("chunk_seconds")
+    @classmethod
+    def _whole_segments(cls, value: float | None, info: ValidationInfo) -> float | None:
+        segment = info.data.get("segment_seconds")  # absent when it failed its own validation
+        if value is not None and segment is not None and value < segment:
+            raise ValueError(f"a chunk must hold at least one segment ({segment:g} s)")
+        return value
 
     @field_validator("ladder")
     @classmethod
@@ -111,6 +126,8 @@ class ProfilePublic(BaseModel):
     loudness_target_lufs: float | None = None
     analyzers: list[str] | None
     zero_shot_labels: list[str] | None
+    chunk_threshold_seconds: float | None = None  # None: the configured one
+    chunk_seconds: float | None = None
     builtin: bool
 
 
@@ -127,7 +144,8 @@ def to_profile(name: str, definition: dict[str, Any]) -> Profile:
                    segment_seconds=d.segment_seconds, sprite_interval_seconds=d.sprite_interval_seconds,
                    x264_preset=d.x264_preset, analyzers=tuple(d.analyzers) if d.analyzers is not None else None,
                    zero_shot_labels=tuple(d.zero_shot_labels) if d.zero_shot_labels is not None else None,
-                   ladder_mode=d.ladder_mode, target_vmaf=d.target_vmaf, loudness_target_lufs=d.loudness_target_lufs)
+                   ladder_mode=d.ladder_mode, target_vmaf=d.target_vmaf, loudness_target_lufs=d.loudness_target_lufs,
+                   chunk_threshold_seconds=d.chunk_threshold_seconds, chunk_seconds=d.chunk_seconds)
 
 
 def to_public(profile: Profile, *, builtin: bool) -> ProfilePublic:
@@ -140,6 +158,7 @@ def to_public(profile: Profile, *, builtin: bool) -> ProfilePublic:
         loudness_target_lufs=profile.loudness_target_lufs,
         analyzers=list(profile.analyzers) if profile.analyzers is not None else None,
         zero_shot_labels=list(profile.zero_shot_labels) if profile.zero_shot_labels is not None else None,
+        chunk_threshold_seconds=profile.chunk_threshold_seconds, chunk_seconds=profile.chunk_seconds,
         builtin=builtin)
 
 

@@ -21,6 +21,9 @@ from vidpipe.ffmpeg.chunking import Chunk
 # delay, AAC priming) to start at 0, which would push the first chunk two frames into the second and the audio
 # 21 ms late against the video. With every DTS positive nothing is moved, in every chunk and in the audio alike.
 TIMELINE_OFFSET = 1.0
+# Time 0 of the source in every chunk's and the audio's MPEG-TS timestamps: the offset above plus where the muxer
+# puts time 0 (the X-TIMESTAMP-MAP of the subtitles; tests/integration/test_chunked_transcode.py reads it back).
+TIMELINE_START_90K = round(TIMELINE_OFFSET * 90000) + hls.MPEGTS_START_90K
 CHUNK_PLAYLIST = "chunk.m3u8"  # what ffmpeg writes per rendition in a chunk's work dir (read, never published)
 
 
@@ -66,8 +69,12 @@ def chunk_ffmpeg_args(plan: hls.TranscodePlan, chunk: Chunk, input_args: Sequenc
 
 
 def audio_ffmpeg_args(plan: hls.TranscodePlan, input_args: Sequence[str], out_dir: Path) -> list[str]:
-    """Every audio track of the plan, whole, as alternate-audio renditions on the same segment grid."""
-    args = ["-loglevel", "error", "-nostats", "-progress", "pipe:1", "-y", *input_args, "-vn", "-sn", "-dn"]
+    """Every audio track of the plan, whole, as alternate-audio renditions on the same segment grid; and in the
+    same run (one read of the source) every text subtitle track as WebVTT, as the single-job path writes it."""
+    args = ["-loglevel", "error", "-nostats", "-progress", "pipe:1", "-y", *input_args]
+    if not plan.audio:  # subtitles only
+        return args + hls.subtitle_args(plan, out_dir)
+    args += ["-vn", "-sn", "-dn"]
     for j, track in enumerate(plan.audio):  # as the single-job path: bitrate, channels, rate cap, loudness gain
         args += ["-map", f"0:a:{track.source_index}",
                  *hls.audio_args(j, plan.audio_kbps, track.channels, plan.sample_rate_cap, hls.track_filter(plan, j))]
@@ -78,7 +85,7 @@ def audio_ffmpeg_args(plan: hls.TranscodePlan, input_args: Sequence[str], out_di
              "-hls_segment_filename", str(out_dir / "%v" / hls.SEGMENT_PATTERN),
              "-var_stream_map", " ".join(f"a:{j},name:{t.name}" for j, t in enumerate(plan.audio)),
              str(out_dir / "%v" / "index.m3u8")]
-    return args
+    return args + hls.subtitle_args(plan, out_dir)
 
 
 def media_playlist(segments: Sequence[SegmentEntry], *, complete: bool) -> str:

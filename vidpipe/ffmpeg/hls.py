@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ TEXT_SUBTITLE_CODECS = frozenset({"subrip", "srt", "ass", "ssa", "mov_text", "we
 HDR_TRANSFERS = ("smpte2084", "arib-std-b67")
 AAC_LC = "mp4a.40.2"
 SEGMENT_PATTERN = "seg_%05d.ts"  # MPEG-TS: plays everywhere HLS plays, one self-contained file per segment
+MPEGTS_START_90K = 126000  # 1.4 s at 90 kHz: where FFmpeg's MPEG-TS muxer puts time 0 when nothing says otherwise
 _STANDARD_RATES = (Fraction(24000, 1001), Fraction(24), Fraction(25), Fraction(30000, 1001), Fraction(30),
                    Fraction(48), Fraction(50), Fraction(60000, 1001), Fraction(60))
 MAX_FPS = Fraction(60)
@@ -323,7 +324,13 @@ def build_ffmpeg_args(plan: TranscodePlan, input_args: Sequence[str], out_dir: P
              "-hls_segment_filename", str(out_dir / "%v" / SEGMENT_PATTERN),
              "-master_pl_name", "master.m3u8", "-var_stream_map", " ".join(stream_map),
              str(out_dir / "%v" / "index.m3u8")]
-    for sub in plan.subtitles:  # more outputs of the same run: still one demux and one decode
+    return args + subtitle_args(plan, out_dir)  # more outputs of the same run: still one demux and one decode
+
+
+def subtitle_args(plan: TranscodePlan, out_dir: Path) -> list[str]:
+    """Output arguments that write every text subtitle track of the plan as `out_dir/<track>/subtitles.vtt`."""
+    args: list[str] = []
+    for sub in plan.subtitles:
         args += ["-map", f"0:s:{sub.source_index}", "-c:s", "webvtt", "-f", "webvtt",
                  str(out_dir / sub.name / SUBTITLE_FILE)]
     return args
@@ -427,6 +434,16 @@ def build_master_playlist(variants: Sequence[Variant]) -> str:
             attrs.append(f"SUBTITLES={_quoted(v.subtitle_group)}")
         lines += ["#EXT-X-STREAM-INF:" + ",".join(attrs), v.uri]
     return "\n".join(lines) + "\n"
+
+
+def with_subtitles(variants: Sequence[Variant], plan: TranscodePlan, prefix: str = "") -> list[Variant]:
+    """The variants plus one WebVTT rendition per subtitle track of the plan (at `prefix<track>/index.m3u8`), every
+    video rung offering them; the variants unchanged when the plan has none."""
+    if not plan.subtitles:
+        return list(variants)
+    subs = [Variant(t.name, "subtitles", f"{prefix}{t.name}/index.m3u8", 0, "wvtt", language=t.language,
+                    subtitle_group=SUBTITLE_GROUP, name_shown=t.title or t.language) for t in plan.subtitles]
+    return [replace(v, subtitle_group=SUBTITLE_GROUP) if v.kind == "video" else v for v in variants] + subs
 
 
 def subtitle_playlist(duration: float) -> str:

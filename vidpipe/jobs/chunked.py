@@ -13,7 +13,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import cast, select, update
+from sqlalchemy import cast, delete, func, select, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.orm import Session
 
@@ -55,43 +55,63 @@ def after_transcode(s: Session, rt: Any, job: jobs.ClaimedJob, result: StageResu
     spec = result.metadata.get("chunked")
     if not spec:
         return
-    st = rt.settings
+    st, attempts = rt.settings.transcode, rt.settings.queue.max_attempts
     parts = _chunk_jobs(spec["chunks"], [r["name"] for r in spec["plan"]["rungs"]])
-    tracks = bool(spec["plan"]["audio"])
+    tracks, subtitles = bool(spec["plan"]["audio"]), bool(spec["plan"].get("subtitles"))
     common = {"run": job.id, "plan": spec["plan"], "chunks": len(spec["chunks"]), "tracks": tracks,
-              "quality": result.metadata.get("quality") or {}, "decide": bool(spec.get("decide"))}
+              "subtitles": subtitles, "quality": result.metadata.get("quality") or {},
+              "decide": bool(spec.get("decide"))}
     if spec.get("decide"):  # per-title: only the first chunk's lowest rung now (fixed rate), the rest after it
         parts = parts[:1]
         jobs.enqueue(s, job.asset_id, DECIDE, actor=actor, priority=st.first_chunk_priority,
-                     max_attempts=st.queue.max_attempts, payload=common | {"all_chunks": spec["chunks"]})
+                     max_attempts=attempts, payload=common | {"all_chunks": spec["chunks"]})
     # First the first chunk's lowest rung (a few seconds of work), then the audio (it publishes as it goes): on a
     # single worker the other order made the start wait for the whole film's audio.
-    if tracks:
+    if tracks or subtitles:  # the audio job writes the subtitles too (one read of the source)
         jobs.enqueue(s, job.asset_id, AUDIO, actor=actor, priority=st.first_chunk_priority + 1,
-                     max_attempts=st.queue.max_attempts, payload=common)
+                     max_attempts=attempts, payload=common)
     for part in parts:
         first = part["chunk"]["index"] < st.first_chunks
         boost = st.first_chunk_priority + (2 if part["part"] == 0 else 0) if first else 0
-        jobs.enqueue(s, job.asset_id, CHUNK, actor=actor, priority=boost, max_attempts=st.queue.max_attempts,
+        jobs.enqueue(s, job.asset_id, CHUNK, actor=actor, priority=boost, max_attempts=attempts,
                      payload=common | part, part=part["part"])
 
 
 def after_decide(s: Session, rt: Any, job: jobs.ClaimedJob, result: StageResult, actor: str) -> None:
     """The per-title ladder is known: queue every other part with it (part 0, the first chunk's lowest rung at
     the fixed rate, is queued already)."""
+    assert job.asset_id is not None
+    if superseded(s, job.asset_id, job.payload["run"]):
+        return
     s.execute(update(Job).where(Job.id == job.id).values(payload=Job.payload.op("||")(cast(
         {"decided_plan": result.metadata["decided_plan"], "quality": result.metadata.get("quality") or {}}, JSONB))))
-    st, plan = rt.settings, result.metadata["decided_plan"]
+    st, attempts, plan = rt.settings.transcode, rt.settings.queue.max_attempts, result.metadata["decided_plan"]
     lowest = job.payload["plan"]["rungs"][-1]["name"]
     rest = [p for p in _chunk_jobs(job.payload["all_chunks"], [r["name"] for r in plan["rungs"]])
             if not (p["chunk"]["index"] == 0 and p["rungs"] == [lowest])]
-    common = {k: job.payload[k] for k in ("run", "chunks", "tracks", "decide")} | {
+    common = {k: job.payload.get(k) for k in ("run", "chunks", "tracks", "subtitles", "decide")} | {
         "plan": plan, "quality": result.metadata.get("quality") or {}}
     for n, part in enumerate(rest, start=1):
         first = part["chunk"]["index"] < st.first_chunks
         rungs = [r for r in part["rungs"] if not (part["chunk"]["index"] == 0 and r == lowest)]
         jobs.enqueue(s, job.asset_id, CHUNK, actor=actor, priority=st.first_chunk_priority if first else 0,
-                     max_attempts=st.queue.max_attempts, payload=common | part | {"part": n, "rungs": rungs}, part=n)
+                     max_attempts=attempts, payload=common | part | {"part": n, "rungs": rungs}, part=n)
+
+
+def after_join(s: Session, rt: Any, job: jobs.ClaimedJob, result: StageResult, actor: str) -> list[str]:
+    """The run is complete: the files of earlier transcodes of the asset (a single job's ladder, another run's
+    chunks, audio and subtitles) go now and not before, since a player that loaded the master before this run
+    was playable is still on them while it encodes (vidpipe.db.assets.save_stage_result keeps them until here).
+    Returns their keys: the runner deletes the files after the commit. The earlier runs' playlists were the
+    join's own artifacts, replaced by this join's."""
+    assert job.asset_id is not None
+    if superseded(s, job.asset_id, job.payload["run"]):  # queued before a reprocess: that run's join clears up
+        return []
+    ours = f"{job.asset_id}/{run_dir(job.payload['run'])}/"
+    earlier = ((Artifact.stage == "transcode") | Artifact.stage.like("transcode\\_%")) & (Artifact.stage != JOIN)
+    return list(s.scalars(delete(Artifact).where(
+        Artifact.asset_id == job.asset_id, earlier, ~Artifact.key.startswith(ours, autoescape=True),
+    ).returning(Artifact.key)).all())
 
 
 # --- every part's success: grow the EVENT playlists, queue the join when all are in -----------------------
@@ -101,15 +121,27 @@ def _record(s: Session, job_id: int, result: StageResult) -> None:
     s.execute(update(Job).where(Job.id == job_id).values(payload=Job.payload.op("||")(cast(kept, JSONB))))
 
 
+def superseded(s: Session, asset_id: uuid.UUID, run_id: int) -> bool:
+    """A later transcode of the asset (a reprocess) exists: this run's parts publish and queue nothing more."""
+    latest = s.scalar(select(func.max(Job.id)).where(Job.asset_id == asset_id, Job.stage == "transcode"))
+    return latest is not None and latest > run_id
+
+
 def after_part(s: Session, rt: Any, job: jobs.ClaimedJob, result: StageResult, actor: str) -> None:
-    """A part succeeded, or (the audio job, which runs for a while on a film) published its segments so far."""
+    """A part succeeded, or (the audio job, which runs for a while on a film) published its segments so far.
+
+    A part of a run a reprocess superseded publishes nothing (refresh); its files are recorded, outside the new
+    run's directory, so the new run's join deletes them."""
     assert job.asset_id is not None  # parts are only ever queued for an asset
     _record(s, job.id, result)
     refresh(s, rt, job.asset_id, job.payload, actor)
 
 
 def refresh(s: Session, rt: Any, asset_id: uuid.UUID, payload: dict[str, Any], actor: str) -> None:
-    """Republish what can play now; queue the join once every part of the run has succeeded."""
+    """Republish what can play now; queue the join once every part of the run has succeeded. Nothing, for a run
+    a later transcode superseded (its playlists would replace the new run's)."""
+    if superseded(s, asset_id, payload["run"]):
+        return
     rows = s.execute(select(Job.stage, Job.status, Job.payload).where(
         Job.asset_id == asset_id, Job.stage.in_((CHUNK, AUDIO, DECIDE)),
         Job.payload["run"].as_integer() == payload["run"])).all()
@@ -126,7 +158,9 @@ def refresh(s: Session, rt: Any, asset_id: uuid.UUID, payload: dict[str, Any], a
     audio_row = next((r for r in rows if r.stage == AUDIO), None)
     audio = {name: entries_from_json(segs) for name, segs in
              ((audio_row.payload.get("segments") or {}) if audio_row is not None else {}).items()}
-    audio_done = not payload["tracks"] or (audio_row is not None and audio_row.status == "succeeded")
+    # The audio job (audio tracks and/or subtitles) has published all it makes: the join may follow
+    audio_done = not (payload["tracks"] or payload.get("subtitles")) or (
+        audio_row is not None and audio_row.status == "succeeded")
     plan = plan_from_json(payload["plan"])
     rungs = {r.name: chunk_hls.playable_prefix(video.get(r.name, {}), payload["chunks"]) for r in plan.rungs}
     rungs = {name: entries for name, entries in rungs.items() if entries}
@@ -135,11 +169,11 @@ def refresh(s: Session, rt: Any, asset_id: uuid.UUID, payload: dict[str, Any], a
     # Complete: every rung of the final ladder has every chunk (with per-title: once the ladder is decided).
     complete = all(len(video.get(r.name, {})) == payload["chunks"] for r in plan.rungs)
     if complete and audio_done and (not payload.get("decide") or decided is not None):
-        join = {k: payload[k] for k in ("run", "plan", "chunks", "tracks")} | {
+        join = {k: payload.get(k) for k in ("run", "plan", "chunks", "tracks", "subtitles")} | {
             "codecs": codecs, "quality": payload.get("quality") or {}}
         join["video"] = {name: entries_to_json(entries) for name, entries in rungs.items()}
         join["audio"] = {name: entries_to_json(entries) for name, entries in audio.items()}
-        jobs.enqueue(s, asset_id, JOIN, actor=actor, priority=rt.settings.first_chunk_priority,
+        jobs.enqueue(s, asset_id, JOIN, actor=actor, priority=rt.settings.transcode.first_chunk_priority,
                      max_attempts=rt.settings.queue.max_attempts, payload=join)
     publish_growing(s, rt, asset_id, plan, payload["run"], rungs, audio, codecs, audio_done=audio_done)
 
@@ -157,7 +191,9 @@ def publish_growing(s: Session, rt: Any, asset_id: uuid.UUID, plan: hls.Transcod
     files += [(f"{base}/{name}/index.m3u8", chunk_hls.media_playlist(e, complete=audio_done), "hls_playlist")
               for name, e in audio.items()]
     shown = dataclasses.replace(plan, rungs=tuple(r for r in plan.rungs if r.name in rungs))
-    files.append(("hls/master.m3u8", master_text(shown, run_id, rungs, audio, codecs)[0], "hls_master"))
+    subtitles = audio_done and bool(plan.subtitles)  # the audio job's end published them
+    files.append(("hls/master.m3u8", master_text(shown, run_id, rungs, audio, codecs, subtitles=subtitles)[0],
+                  "hls_master"))
     with tempfile.TemporaryDirectory(prefix="vidpipe-live-") as tmp:
         for key, text, kind in files:
             path = Path(tmp) / "file.m3u8"

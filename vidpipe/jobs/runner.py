@@ -164,9 +164,10 @@ class StageRunner:
                 s.rollback()
                 log.warning("job.lease_lost", extra={"job": job.id})
                 return "lost"
+            spec = registry.runnable(job.stage)
             stale = assets.save_stage_result(s, _asset_of(job), registry.artifact_stage(job.stage, job.payload),
-                                             result, sizes)
-            hook = registry.runnable(job.stage).success_hook()
+                                             result, sizes, replace=spec.replaces_outputs)
+            hook = spec.success_hook()
             if hook is not None:  # in this transaction: the work it queues exists exactly when this success does
                 stale += hook(s, self.rt, job, result, self.actor) or []
             self._advance(s, job)

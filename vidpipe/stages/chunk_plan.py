@@ -12,6 +12,7 @@ from typing import Any
 from vidpipe.contract import StageInput, StageResult
 from vidpipe.ffmpeg import chunking, hls
 from vidpipe.ffmpeg.chunk_hls import SegmentEntry
+from vidpipe.settings import TranscodeSettings
 
 CHUNK, AUDIO, JOIN = "transcode_chunk", "transcode_audio", "transcode_join"
 DECIDE = "transcode_decide"  # the per-title trials of a long video, beside its first chunk
@@ -59,12 +60,11 @@ def run_dir(run: int) -> str:
 # --- deciding, in the transcode job ----------------------------------------------------------------------
 def chunk_settings(inp: StageInput) -> tuple[float | None, float]:
     """(threshold, chunk seconds): the profile's when it sets them, else the configuration's."""
-    st = inp.settings
+    st = inp.settings.transcode if inp.settings is not None else TranscodeSettings()
     threshold = inp.profile.chunk_threshold_seconds
     if threshold is None:
-        threshold = st.chunk_threshold_seconds if st is not None else None
-    size = inp.profile.chunk_seconds or (st.chunk_seconds if st is not None else 60.0)
-    return threshold, size
+        threshold = st.chunk_threshold_seconds if inp.settings is not None else None
+    return threshold, inp.profile.chunk_seconds or st.chunk_seconds
 
 
 def wanted(plan: hls.TranscodePlan, inp: StageInput) -> bool:
@@ -75,10 +75,9 @@ def wanted(plan: hls.TranscodePlan, inp: StageInput) -> bool:
 def planned(plan: hls.TranscodePlan, inp: StageInput, metadata: dict[str, Any], *, decide: bool = False
             ) -> StageResult:
     """The transcode job's result for a long video: no files, the chunk plan (queued by `after_transcode`)."""
-    plan = dataclasses.replace(plan, subtitles=())  # not in chunked mode yet: the video and its audio only
     assert plan.fps is not None  # a plan with rungs has an output rate (chunk_plan.wanted needs rungs)
     _, size = chunk_settings(inp)
-    first = inp.settings.first_chunk_seconds if inp.settings is not None else 8.0
+    first = (inp.settings.transcode if inp.settings is not None else TranscodeSettings()).first_chunk_seconds
     chunks = chunking.plan_chunks(plan.duration, plan.fps, plan.segment_seconds, max(size, plan.segment_seconds),
                                   first_chunk_seconds=max(first, plan.segment_seconds))
     metadata = metadata | {"audio_mode": "groups" if plan.audio else "video_only",

@@ -23,6 +23,9 @@ class StageSpec:
     on_success: str | None = None
     # "module:function" like on_success, run when the stage publishes outputs before it ends (StageInput.publish)
     on_partial: str | None = None
+    # False: its success replaces only the files it writes again, not all an earlier run of it wrote (a part of a
+    # chunked transcode: the run before plays on until the new run's join, whose hook clears it)
+    replaces_outputs: bool = True
 
     def load(self) -> Callable[[StageInput], StageResult]:
         return importlib.import_module(self.module).run
@@ -58,11 +61,12 @@ PART_STAGES: dict[str, StageSpec] = {
     spec.name: spec
     for spec in (
         StageSpec("transcode_chunk", "vidpipe.stages.transcode_chunks",
-                  on_success="vidpipe.jobs.chunked:after_part"),
+                  on_success="vidpipe.jobs.chunked:after_part", replaces_outputs=False),
         StageSpec("transcode_audio", "vidpipe.stages.transcode_audio",
                   on_success="vidpipe.jobs.chunked:after_part",
-                  on_partial="vidpipe.jobs.chunked:after_part"),
-        StageSpec("transcode_join", "vidpipe.stages.transcode_join", needs_source=False),
+                  on_partial="vidpipe.jobs.chunked:after_part", replaces_outputs=False),
+        StageSpec("transcode_join", "vidpipe.stages.transcode_join", needs_source=False,
+                  on_success="vidpipe.jobs.chunked:after_join"),
         StageSpec("transcode_decide", "vidpipe.stages.transcode_decide",
                   on_success="vidpipe.jobs.chunked:after_decide"),
     )

@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 SEGMENT_TYPE = "video/mp2t"
 VTT_TYPE = "text/vtt"
-_DEFAULT_TS_START = 126000  # 1.4 s at 90 kHz: where FFmpeg's MPEG-TS muxer starts when nothing says otherwise
 _POLL_SECONDS = 0.2
 
 
@@ -143,14 +142,8 @@ def _collect(plan: hls.TranscodePlan, hls_dir: Path) -> tuple[list[Output], list
     if plan.subtitles:
         first_pts = _first_pts_90k(hls_dir / plan.rungs[0].name / "index.m3u8")
         for sub in plan.subtitles:
-            outputs += _subtitle_files(hls_dir / sub.name, plan.duration, first_pts)
-            variants.append(hls.Variant(sub.name, "subtitles", f"{sub.name}/index.m3u8", 0, "wvtt",
-                                        language=sub.language, subtitle_group=hls.SUBTITLE_GROUP,
-                                        name_shown=sub.title or sub.language))
-        for i, v in enumerate(variants):
-            if v.kind == "video":
-                variants[i] = dataclasses.replace(v, subtitle_group=hls.SUBTITLE_GROUP)
-    return outputs, variants
+            outputs += subtitle_files(hls_dir / sub.name, plan.duration, first_pts)
+    return outputs, hls.with_subtitles(variants, plan)
 
 
 def _first_pts_90k(playlist: Path) -> int:
@@ -164,17 +157,19 @@ def _first_pts_90k(playlist: Path) -> int:
                     return int(packet.pts * packet.time_base * 90000)
     except (av.error.FFmpegError, IndexError):
         pass
-    return _DEFAULT_TS_START
+    return hls.MPEGTS_START_90K
 
 
-def _subtitle_files(directory: Path, duration: float, first_pts: int) -> list[Output]:
+def subtitle_files(directory: Path, duration: float, first_pts: int, key_prefix: str = "hls") -> list[Output]:
+    """One subtitle rendition from the WebVTT ffmpeg wrote (hls.subtitle_args): the file with its X-TIMESTAMP-MAP
+    (cue time 0 at MPEG-TS time `first_pts`), its one-segment playlist, both as outputs under `key_prefix`."""
     vtt = directory / hls.SUBTITLE_FILE
     text = vtt.read_text(encoding="utf-8", errors="replace") if vtt.is_file() else "WEBVTT\n"
     vtt.write_text(hls.with_timestamp_map(text, first_pts), encoding="utf-8")
     playlist = directory / "index.m3u8"
     playlist.write_text(hls.subtitle_playlist(duration))
-    return [Output(f"hls/{directory.name}/index.m3u8", playlist, "hls_playlist", PLAYLIST_TYPE),
-            Output(f"hls/{directory.name}/{hls.SUBTITLE_FILE}", vtt, "subtitles", VTT_TYPE)]
+    return [Output(f"{key_prefix}/{directory.name}/index.m3u8", playlist, "hls_playlist", PLAYLIST_TYPE),
+            Output(f"{key_prefix}/{directory.name}/{hls.SUBTITLE_FILE}", vtt, "subtitles", VTT_TYPE)]
 
 
 def _write_waveform(source: Path, track: hls.AudioTrack, duration: float, out: Path,

@@ -1,5 +1,6 @@
 """The audio part of a chunked transcode: every audio track, whole, in one encoder run (vidpipe.ffmpeg.chunk_hls
-says why not per chunk). Its segments sit on the same grid as the video's.
+says why not per chunk). Its segments sit on the same grid as the video's. The same run (one read of the source)
+writes the text subtitle tracks as WebVTT renditions; a video with subtitles and no audio gets this job for them.
 
 On a film this job runs for a minute or more, longer than the first video chunk: so it publishes its segments
 as they come (StageInput.publish, every PUBLISH_EVERY seconds) and the start plays without waiting for the end."""
@@ -16,7 +17,7 @@ from vidpipe.errors import MediaDecodeError
 from vidpipe.ffmpeg import chunk_hls, hls
 from vidpipe.ffmpeg.safe_open import ffmpeg_input_args
 from vidpipe.stages.chunk_plan import SEGMENT_TYPE, entries_to_json, plan_from_json, read_entries, run_dir
-from vidpipe.stages.transcode import run_ffmpeg_with_progress
+from vidpipe.stages.transcode import run_ffmpeg_with_progress, subtitle_files
 
 log = logging.getLogger(__name__)
 PUBLISH_EVERY = 3.0  # seconds between two early publications (the first goes as soon as a segment is done)
@@ -42,8 +43,8 @@ def _result(plan: hls.TranscodePlan, out: Path, run_id: int, *, skip: dict[str, 
 def run(inp: StageInput) -> StageResult:
     plan, run_id = plan_from_json(inp.payload["plan"]), inp.payload["run"]
     out = inp.work_dir / "hls"
-    for track in plan.audio:
-        (out / track.name).mkdir(parents=True, exist_ok=True)
+    for name in [t.name for t in plan.audio] + [t.name for t in plan.subtitles]:
+        (out / name).mkdir(parents=True, exist_ok=True)
     published: dict[str, int] = {}
     last = [0.0]
 
@@ -65,4 +66,8 @@ def run(inp: StageInput) -> StageResult:
     input_args = ffmpeg_input_args(inp.source_path, max_frame_pixels=inp.limits.max_frame_pixels)
     run_ffmpeg_with_progress(chunk_hls.audio_ffmpeg_args(plan, input_args, out), duration=plan.duration,
                              progress=progress, should_stop=inp.should_stop)
-    return _result(plan, out, run_id, skip={}, final=True)
+    result = _result(plan, out, run_id, skip={}, final=True)
+    for sub in plan.subtitles:  # published with the job's end: the join (or the growing master) names them
+        result.outputs.extend(subtitle_files(out / sub.name, plan.duration, chunk_hls.TIMELINE_START_90K,
+                                             key_prefix=run_dir(run_id)))
+    return result

@@ -1,5 +1,6 @@
 """The join of a chunked transcode: VOD media playlists from every chunk's segments, a master with the
-bandwidths measured on them, the renditions. Nothing is decoded or encoded: the segments are published already."""
+bandwidths measured on them (and the subtitle renditions the audio job wrote), the renditions. Nothing is decoded
+or encoded: the segments are published already."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ DURATION_TOLERANCE = 0.1  # seconds between the joined playlists and the planned
 
 
 def master_text(plan: hls.TranscodePlan, run_id: int, rungs: dict[str, list[SegmentEntry]],
-                audio: dict[str, list[SegmentEntry]], codecs: dict[str, str]) -> tuple[str, list[hls.Variant]]:
-    """The master playlist (alternate audio, every rung) with BANDWIDTH measured on the segments given."""
+                audio: dict[str, list[SegmentEntry]], codecs: dict[str, str], *, subtitles: bool = False
+                ) -> tuple[str, list[hls.Variant]]:
+    """The master playlist (alternate audio, every rung; the plan's subtitle tracks when `subtitles`, i.e. the
+    audio job has published them) with BANDWIDTH measured on the segments given."""
     prefix = f"r{run_id}"
     group = hls.AUDIO_GROUP if audio else None
     variants: list[hls.Variant] = []
@@ -35,6 +38,8 @@ def master_text(plan: hls.TranscodePlan, run_id: int, rungs: dict[str, list[Segm
         variants.append(hls.Variant(rung.name, "video", f"{prefix}/{rung.name}/index.m3u8", peak + audio_peak, codec,
                                     avg + audio_avg, rung.width, rung.height, float(plan.fps or 0),
                                     audio_group=group))
+    if subtitles:
+        variants = hls.with_subtitles(variants, plan, prefix=f"{prefix}/")
     return hls.build_master_playlist(variants), variants
 
 
@@ -50,7 +55,8 @@ def run(inp: StageInput) -> StageResult:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(chunk_hls.media_playlist(entries, complete=True))
         outputs.append(Output(f"{base}/{name}/index.m3u8", path, "hls_playlist", PLAYLIST_TYPE))
-    text, variants = master_text(plan, run_id, rungs, audio, p.get("codecs") or {})
+    text, variants = master_text(plan, run_id, rungs, audio, p.get("codecs") or {},
+                                 subtitles=bool(p.get("subtitles")))
     master = inp.work_dir / "master.m3u8"
     master.write_text(text)
     outputs.insert(0, Output("hls/master.m3u8", master, "hls_master", PLAYLIST_TYPE))
@@ -66,4 +72,5 @@ def run(inp: StageInput) -> StageResult:
     inp.progress(1.0)
     return StageResult(outputs=outputs, renditions=renditions, metadata={
         "chunked": {"run": run_id, "chunks": p["chunks"], "durations": durations},
-        "segment_seconds": plan.segment_seconds, "segment_format": "mpegts", "audio_mode": "groups"})
+        "segment_seconds": plan.segment_seconds, "segment_format": "mpegts", "audio_mode": "groups",
+        "subtitles": [{"name": v.name, "language": v.language} for v in variants if v.kind == "subtitles"]})

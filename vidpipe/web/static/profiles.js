@@ -68,6 +68,8 @@ function fill(p) {
   $('pf-preset').value = p ? p.x264_preset : 'veryfast';
   $('pf-ladder-mode').value = p ? p.ladder_mode : 'per_title';
   $('pf-target-vmaf').value = p ? p.target_vmaf : 93;
+  $('pf-chunk-threshold').value = p && p.chunk_threshold_seconds != null ? p.chunk_threshold_seconds : '';
+  $('pf-chunk-seconds').value = p && p.chunk_seconds != null ? p.chunk_seconds : '';
   $('rungs').tBodies[0].replaceChildren();
   (p ? p.ladder : [{ height: 720, video_kbps: 2800, audio_kbps: 128 }]).forEach(addRung);
   const chosen = p && p.analyzers;
@@ -88,6 +90,7 @@ function collect() {
     ladder, segment_seconds: num($('pf-segment')), sprite_interval_seconds: num($('pf-sprite')),
     x264_preset: $('pf-preset').value,
     ladder_mode: $('pf-ladder-mode').value, target_vmaf: num($('pf-target-vmaf')),
+    chunk_threshold_seconds: num($('pf-chunk-threshold')), chunk_seconds: num($('pf-chunk-seconds')),
     analyzers: $('pf-default-analyzers').checked ? null
       : [...form.querySelectorAll('input[name=analyzer]:checked')].map((c) => c.value),
     zero_shot_labels: labels.length ? labels : null,
@@ -145,6 +148,8 @@ $('pf-sprite').dataset.field = 'sprite_interval_seconds';
 $('pf-preset').dataset.field = 'x264_preset';
 $('pf-ladder-mode').dataset.field = 'ladder_mode';
 $('pf-target-vmaf').dataset.field = 'target_vmaf';
+$('pf-chunk-threshold').dataset.field = 'chunk_threshold_seconds';
+$('pf-chunk-seconds').dataset.field = 'chunk_seconds';
 $('pf-labels').dataset.field = 'zero_shot_labels';
 $('pf-analyzers').dataset.field = 'analyzers';
 $('rungs').dataset.field = 'ladder';
