@@ -8,6 +8,7 @@ import pytest
 from av.video.reformatter import VideoReformatter
 
 from vidpipe.analysis import registry
+from vidpipe.analysis.base import AnalysisContext
 from vidpipe.analysis.black import is_black
 from vidpipe.analysis.cuts import thumbnail
 from vidpipe.analysis.picture import Picture, rgb_luma
@@ -52,7 +53,8 @@ def test_black_rule_on_decoded_limited_range_video():
         a = BlackAnalyzer()
         a.on_picture(0.0, 0, _picture(rgb, "yuv420p"))  # limited range: the black level is 16, not 0
         assert is_black(rgb) is expected
-        assert a._flags == [(0.0, expected)]
+        segments = a.finish(AnalysisContext(duration=1.0, has_video=True, has_audio=False, probe={})).segments
+        assert [(s.start, s.end) for s in segments] == ([(0.0, 1.0)] if expected else [])
 
 
 def test_pass_converts_only_key_frame_candidates_to_rgb(media):

@@ -41,26 +41,43 @@ def runs_to_segments(flags: list[tuple[float, bool]], end: float, min_seconds: f
 
 class BlackAnalyzer:
     name: ClassVar[str] = "black"
+    _BATCH = 32  # frames tested in one numpy call: per frame, the call overhead was most of the cost
 
     def __init__(self, min_seconds: float = 0.5, pixel_threshold: float = 0.10, ratio: float = 0.98) -> None:
         self._min, self._pix, self._ratio = min_seconds, pixel_threshold, ratio
         self._flags: list[tuple[float, bool]] = []
         self._last = 0.0
         self._step = 0.0
+        self._pending: list[tuple[float, np.ndarray]] = []  # (t, small luma as decoded) not yet tested
+        self._pending_level = -1.0  # the threshold in the pending frames' units (their range)
 
     def on_frame(self, t: float, index: int, rgb: np.ndarray) -> None:
         self.on_picture(t, index, Picture.from_rgb(rgb))
 
     def on_picture(self, t: float, index: int, picture: Picture) -> None:
-        if self._flags:
+        if self._pending or self._flags:
             self._step = t - self._last
         self._last = t
-        small = picture.small_raw  # decoded values: the threshold moves to their range, not every pixel
-        flag = float(np.count_nonzero(small < picture.raw_level(self._pix * 255))) >= self._ratio * small.size
-        if not self._flags or self._flags[-1][1] != flag:  # keep only transitions
-            self._flags.append((t, flag))
+        level = picture.raw_level(self._pix * 255)  # decoded values: the threshold moves to their range
+        if self._pending and (level != self._pending_level or self._pending[0][1].shape != picture.small_raw.shape):
+            self._flush()
+        self._pending.append((t, picture.small_raw))
+        self._pending_level = level
+        if len(self._pending) >= self._BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        smalls = np.stack([small for _, small in self._pending])
+        dark = np.count_nonzero((smalls < self._pending_level).reshape(len(smalls), -1), axis=1)
+        for (t, _), count in zip(self._pending, dark.tolist(), strict=True):
+            flag = count >= self._ratio * smalls[0].size
+            if not self._flags or self._flags[-1][1] != flag:  # keep only transitions
+                self._flags.append((t, flag))
+        self._pending.clear()
 
     def finish(self, ctx: AnalysisContext) -> AnalyzerOutput:
+        if self._pending:
+            self._flush()
         end = max(ctx.duration, self._last + self._step)
         segments = runs_to_segments(self._flags, end, self._min, "black")
         return AnalyzerOutput(segments=segments, metrics={"segments": len(segments),
