@@ -273,24 +273,39 @@ def measured(fn) -> tuple[float, float]:
     return time.perf_counter() - w, cpu() - c
 
 
-def bench_cost(files: list[Path], speech: tuple[float, float]) -> None:
-    sel = lambda: registry.build(NO_SPEECH)  # noqa: E731 - constructed outside the timed part below
+def _rounds(files: list[Path], probes: dict, rounds: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(bare decode, pass) (wall, CPU) totals over `files`, `rounds` times, the two interleaved round by round so
+    that a change in the machine's load hits both alike."""
+    decode, ours = [], []
+    for _ in range(rounds):
+        decode.append(np.sum([measured(lambda f=f: bare_decode(f)) for f in files], axis=0))
+        selections = {f: registry.build(NO_SPEECH) for f in files}  # built outside the timed part
+        ours.append(np.sum([measured(lambda f=f: run_pass(f, probes[f], selections[f])) for f in files], axis=0))
+    return decode, ours
+
+
+def _report(label: str, decode: list[np.ndarray], ours: list[np.ndarray]) -> None:
+    wall = sorted(o[0] / d[0] for d, o in zip(decode, ours, strict=True))
+    cpu_ratio = sorted(o[1] / d[1] for d, o in zip(decode, ours, strict=True))
+    d, o = np.median(decode, axis=0), np.median(ours, axis=0)
+    print(f"  {label}: bare decode wall {d[0]:.1f} s / CPU {d[1]:.1f} s, pass without speech wall {o[0]:.1f} s / "
+          f"CPU {o[1]:.1f} s (medians of {len(decode)} rounds); ratio wall {np.median(wall):.2f} "
+          f"(rounds {', '.join(f'{r:.2f}' for r in wall)}), CPU {np.median(cpu_ratio):.2f} "
+          f"(rounds {', '.join(f'{r:.2f}' for r in cpu_ratio)})", flush=True)
+
+
+def bench_cost(files: list[Path], speech: tuple[float, float], rounds: int = 3) -> None:
     probes = {f: probe_file(f, Limits()) for f in files}
-    selections = {f: sel() for f in files}
-    decode = np.sum([measured(lambda f=f: bare_decode(f)) for f in files], axis=0)
-    ours = np.sum([measured(lambda f=f: run_pass(f, probes[f], selections[f])) for f in files], axis=0)
+    # Warm-up, untimed: a worker imports the analyzers' libraries (scipy, PIL's JPEG writer...) once, not per file.
+    run_pass(files[0], probes[files[0]], registry.build(NO_SPEECH))
+    bare_decode(files[0])
     media = sum(float(p["duration"]) for p in probes.values())
-    print(f"\nCOST (load {os.getloadavg()[0]:.1f}): {len(files)} bench files, {media:.0f} s of media: bare decode "
-          f"wall {decode[0]:.1f} s / CPU {decode[1]:.1f} s, analysis pass without speech wall {ours[0]:.1f} s / "
-          f"CPU {ours[1]:.1f} s; ratio wall {ours[0] / decode[0]:.2f}, CPU {ours[1] / decode[1]:.2f}")
+    print(f"\nCOST (load {os.getloadavg()[0]:.1f}): {len(files)} bench files, {media:.0f} s of media")
+    _report("bench files", *_rounds(files, probes, rounds))
     import bench_analysis
 
     big = bench_analysis.clip()  # generated once (shared with bench_analysis.py)
-    probe, selection = probe_file(big, Limits()), sel()
-    d = measured(lambda: bare_decode(big))
-    o = measured(lambda: run_pass(big, probe, selection))
-    print(f"  1080p30 60 s clip: bare decode wall {d[0]:.1f} s / CPU {d[1]:.1f} s, pass without speech wall "
-          f"{o[0]:.1f} s / CPU {o[1]:.1f} s; ratio wall {o[0] / d[0]:.2f}, CPU {o[1] / d[1]:.2f}")
+    _report("1080p30 60 s clip", *_rounds([big], {big: probe_file(big, Limits())}, rounds))
     cpu_s, seconds = speech
     if seconds:  # the speech section ran (it needs espeak-ng to build its clips)
         print(f"  speech (VAD + ASR) CPU {cpu_s:.1f} s for {seconds:.0f} s of narration: {cpu_s / seconds:.2f}x real "

@@ -27,7 +27,7 @@ from av.video.reformatter import VideoReformatter
 from vidpipe.analysis.base import ANALYSIS_RATE, LOUDNESS_RATE, AudioChunk
 from vidpipe.analysis.picture import Picture
 from vidpipe.errors import MediaDecodeError
-from vidpipe.ffmpeg.frames import frame_time
+from vidpipe.ffmpeg.avtypes import time_base
 
 # (path, kind) -> an open container; kind is "video" or "audio". The default is vidpipe's safe open_input.
 Opener = Callable[[Path, str], av.container.InputContainer]
@@ -241,10 +241,14 @@ class VideoFrames(_Producer):
             if fast_decode:
                 stream.codec_context.options = {"skip_loop_filter": "all"}
             index = 0
+            # frame_time's arithmetic, with the stream's constants taken once (Fraction math per frame was a
+            # visible share of this thread's time on small videos)
+            start, tick = stream.start_time or 0, float(time_base(stream))
             try:
                 for packet in container.demux(stream):
                     for frame in packet.decode():
-                        put((frame_time(frame, stream), index, frame))
+                        pts = frame.pts
+                        put(((pts - start) * tick if pts is not None else 0.0, index, frame))
                         index += 1
                         stats.video_frames += 1
             except av.error.FFmpegError as exc:
