@@ -280,7 +280,7 @@ def _rounds(files: list[Path], probes: dict, rounds: int) -> tuple[list[np.ndarr
     for _ in range(rounds):
         decode.append(np.sum([measured(lambda f=f: bare_decode(f)) for f in files], axis=0))
         selections = {f: registry.build(NO_SPEECH) for f in files}  # built outside the timed part
-        ours.append(np.sum([measured(lambda f=f: run_pass(f, probes[f], selections[f])) for f in files], axis=0))
+        ours.append(np.sum([measured(lambda f=f, s=selections: run_pass(f, probes[f], s[f])) for f in files], axis=0))
     return decode, ours
 
 
