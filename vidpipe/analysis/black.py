@@ -59,9 +59,10 @@ class BlackAnalyzer:
             self._step = t - self._last
         self._last = t
         level = picture.raw_level(self._pix * 255)  # decoded values: the threshold moves to their range
-        if self._pending and (level != self._pending_level or self._pending[0][1].shape != picture.small_raw.shape):
+        small = picture.small_raw_view
+        if self._pending and (level != self._pending_level or self._pending[0][1].shape != small.shape):
             self._flush()
-        self._pending.append((t, picture.small_raw))
+        self._pending.append((t, small))
         self._pending_level = level
         if len(self._pending) >= self._BATCH:
             self._flush()

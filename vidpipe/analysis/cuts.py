@@ -40,38 +40,41 @@ class CutParams:
     min_scene_seconds: float = 0.5
 
 
-def _blocks(h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Row starts, column starts and 1 / (pixels per block) of the thumbnail blocks of an h x w picture."""
+def _blocks(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """Averaging matrices of the thumbnail blocks of an h x w picture: rows (14, h) and columns (w, 24), the latter
+    also scaling 0-255 to 0-1. rows @ picture @ columns is the thumbnail: two small matrix products, ~6x faster
+    than summing the blocks with reduceat."""
     key = (h, w)
     if key not in _BLOCKS:
         rows, cols = THUMB
         ys, xs = (np.arange(rows + 1) * h) // rows, (np.arange(cols + 1) * w) // cols
-        _BLOCKS[key] = (ys[:-1], xs[:-1], (1.0 / (np.outer(np.diff(ys), np.diff(xs)) * 255.0)).astype(np.float32))
+        row_avg, col_avg = np.zeros((rows, h), np.float32), np.zeros((w, cols), np.float32)
+        for i in range(rows):
+            row_avg[i, ys[i]:ys[i + 1]] = 1.0 / (ys[i + 1] - ys[i])
+        for j in range(cols):
+            col_avg[xs[j]:xs[j + 1], j] = 1.0 / ((xs[j + 1] - xs[j]) * 255.0)
+        _BLOCKS[key] = (row_avg, col_avg)
     return _BLOCKS[key]
 
 
-_BLOCKS: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # per frame size: computed once
+_BLOCKS: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}  # per frame size: computed once
 
 
 def thumbnail(rgb: np.ndarray) -> np.ndarray:
     """24x14 luma (BT.601 weights) by block means over the frame; float32 0..1, flattened."""
-    h, w = rgb.shape[:2]
     if rgb.ndim == 3:  # integer BT.601 weights (77, 150, 29) / 256: a fraction of the float cost per frame
         wide = rgb.astype(np.uint16)
         luma = (wide[..., 0] * 77 + wide[..., 1] * 150 + wide[..., 2] * 29) >> 8
     else:
         luma = rgb
-    ys, xs, inverse = _blocks(h, w)
-    sums = np.add.reduceat(np.add.reduceat(luma.astype(np.float32), ys, axis=0), xs, axis=1)
-    return (sums * inverse).reshape(-1)
+    return thumbnails(luma[None])[0]
 
 
 def thumbnails(lumas: np.ndarray) -> np.ndarray:
-    """`thumbnail` of each of a stack of luma pictures (k, h, w): one numpy call per axis for the whole stack."""
+    """`thumbnail` of each of a stack of luma pictures (k, h, w), all at once."""
     k, h, w = lumas.shape
-    ys, xs, inverse = _blocks(h, w)
-    sums = np.add.reduceat(np.add.reduceat(lumas.astype(np.float32), ys, axis=1), xs, axis=2)
-    return (sums * inverse).reshape(k, -1)
+    row_avg, col_avg = _blocks(h, w)
+    return (row_avg @ lumas.astype(np.float32) @ col_avg).reshape(k, -1)
 
 
 def _dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
