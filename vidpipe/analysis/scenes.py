@@ -40,11 +40,20 @@ def keyframe_score(picture: np.ndarray) -> float:
 
 def keyframe_score_gray(gray: np.ndarray) -> float:
     """keyframe_score of a float32 grey picture (0-255) already halved in each direction."""
-    mean, std = float(gray.mean()), float(gray.std())
+    mean, std = _mean_std(gray)
     if mean < _BLACK_MEAN or std < _FLAT_STD:
         return 0.0
     lap = (4 * gray[1:-1, 1:-1] - gray[:-2, 1:-1] - gray[2:, 1:-1] - gray[1:-1, :-2] - gray[1:-1, 2:])
-    return float(np.log1p(lap.var()) + min(std, 80.0) / 40.0)
+    return float(np.log1p(_mean_std(lap)[1] ** 2) + min(std, 80.0) / 40.0)
+
+
+def _mean_std(x: np.ndarray) -> tuple[float, float]:
+    """Mean and standard deviation in two reductions (a sum and a dot product, both in float64), where
+    ndarray.std makes four passes and a temporary of the picture's size."""
+    flat = x.reshape(-1).astype(np.float64)
+    n = flat.size
+    mean = float(flat.sum()) / n
+    return mean, float(np.sqrt(max(0.0, float(flat @ flat) / n - mean * mean)))
 
 
 def keyframe_name(index: int) -> str:
