@@ -53,7 +53,8 @@ def _mean_std(x: np.ndarray) -> tuple[float, float]:
     flat = x.reshape(-1).astype(np.float64)
     n = flat.size
     mean = float(flat.sum()) / n
-    return mean, float(np.sqrt(max(0.0, float(flat @ flat) / n - mean * mean)))
+    # einsum, not `@`: a BLAS dot of this size may wake its thread pool, which costs more than the sum itself
+    return mean, float(np.sqrt(max(0.0, float(np.einsum("i,i", flat, flat)) / n - mean * mean)))
 
 
 def keyframe_name(index: int) -> str:
