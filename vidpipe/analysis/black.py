@@ -59,7 +59,7 @@ class BlackAnalyzer:
             self._step = t - self._last
         self._last = t
         level = picture.raw_level(self._pix * 255)  # decoded values: the threshold moves to their range
-        small = picture.small_raw_view
+        small = picture.small_raw
         if self._pending and (level != self._pending_level or self._pending[0][1].shape != small.shape):
             self._flush()
         self._pending.append((t, small))

@@ -95,14 +95,6 @@ class Picture:
             self._small_raw = np.ascontiguousarray(self._raw[::4, ::4])
         return self._small_raw
 
-    @property
-    def small_raw_view(self) -> np.ndarray:
-        """`small_raw` without the copy: a strided view into the decoded plane (it keeps the frame alive). For
-        analyzers that gather many frames into one array anyway (np.stack copies once, in C)."""
-        if self._raw is None:
-            return self.small
-        return self._small_raw if self._small_raw is not None else self._raw[::4, ::4]
-
     def luma_half(self) -> np.ndarray:
         """Every 2nd row and column of the luma as float32 0-255 (stretched as floats: a quarter of the pixels and
         no table look-up, for the few frames per second that need more than thumbnails)."""

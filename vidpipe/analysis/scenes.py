@@ -140,7 +140,7 @@ class SceneAnalyzer:
         if self._pending and (picture.full_range != self._pending_full
                               or t - self._pending[0][0] >= _BATCH_SECONDS):
             self._flush()
-        self._pending.append((t, picture.small_raw_view))  # the decoded luma, every 4th row and column
+        self._pending.append((t, picture.small_raw))  # the decoded luma, every 4th row and column
         self._pending_full = picture.full_range
         if len(self._pending) >= _BATCH_FRAMES:
             self._flush()
