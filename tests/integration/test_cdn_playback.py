@@ -15,13 +15,13 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import select
 
 from tests.aws_emulator import Emulator, aws_emulator_fixture, s3_bucket_fixture  # noqa: F401 - fixtures
 from tests.cdn_standin import Distribution, play
 from tests.integration.test_api import Api
+from tests.signing_fixtures import private_pem, rsa_key
 from vidpipe.db import apikeys
 from vidpipe.db.models import Artifact, Asset
 from vidpipe.ffmpeg import samples
@@ -53,15 +53,14 @@ def film(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def private_key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return rsa_key()
 
 
 @pytest.fixture
 def cdn_runtime(settings, aws_emulator: Emulator, s3_bucket: str, private_key) -> Iterator:  # noqa: F811
     from vidpipe.runtime import Runtime
 
-    pem = private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption()).decode()
+    pem = private_pem(private_key).decode()
     cloud = settings.updated(
         media_store="s3", s3_bucket=s3_bucket, s3_prefix="media/", aws_region=aws_emulator.region,
         aws_endpoint_url=aws_emulator.endpoint_url, playback_signer="cloudfront", cloudfront_domain=DOMAIN,

@@ -9,9 +9,9 @@ import uuid
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tests.signing_fixtures import Clock, private_pem, rsa_key
 from vidpipe.errors import ForbiddenError
 from vidpipe.playback.signing import CloudFrontSigner, LocalSigner
 from vidpipe.server import RedactPlaybackTokens
@@ -20,14 +20,6 @@ from vidpipe.web import playback_links
 ASSET = uuid.UUID("0b7a3c9e-2f51-4d8e-9a61-3f2c1d0e5b47")
 OTHER = uuid.UUID("9d3f1a2b-7c4e-4f5a-8b6c-1e2d3c4b5a69")
 NOW = 1_800_000_000.0
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _params(url: str) -> dict[str, str]:
@@ -86,9 +78,7 @@ def test_local_embed_link_is_for_its_asset_and_its_server_only():
 
 
 def _cloudfront(clock: Clock, private: rsa.RSAPrivateKey | None = None) -> CloudFrontSigner:
-    private = private or rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
+    pem = private_pem(private or rsa_key())
     return CloudFrontSigner("d111.cloudfront.net", "K2JCJMDEHXQW5F", pem, key_prefix="media", ttl_seconds=3600,
                             clock=clock)
 

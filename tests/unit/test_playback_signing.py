@@ -14,6 +14,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from tests.signing_fixtures import Clock, private_pem, rsa_key
 from vidpipe.errors import ForbiddenError
 from vidpipe.playback.signing import (
     KEY_FILE,
@@ -27,14 +28,6 @@ from vidpipe.settings import Settings
 
 ASSET = uuid.UUID("0b7a3c9e-2f51-4d8e-9a61-3f2c1d0e5b47")
 NOW = 1_800_000_000.0
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _token_and_key(url: str) -> tuple[str, str]:
@@ -110,9 +103,8 @@ def _cf_b64decode(text: str) -> bytes:
 
 
 def _rsa_pem() -> tuple[rsa.RSAPrivateKey, bytes]:
-    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return private, private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                          serialization.NoEncryption())
+    private = rsa_key()
+    return private, private_pem(private)
 
 
 def test_cloudfront_route_urls_are_rooted_at_the_distribution_and_grant_like_local_ones():
