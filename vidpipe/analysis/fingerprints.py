@@ -102,7 +102,10 @@ class FrameHashAnalyzer:
         top, bottom, left, right = content_box(luma)
         gray = self._image.fromarray(np.ascontiguousarray(luma[top:bottom, left:right]))
         lanczos = self._image.Resampling.LANCZOS  # imagehash's ANTIALIAS
-        p, d, mp, md = hashes(np.asarray(gray.resize((32, 32), lanczos)), np.asarray(gray.resize((9, 8), lanczos)))
+        # reducing_gap: a box reduction to within 3x of the target first, then Lanczos (PIL's own shortcut): ~3x
+        # faster than Lanczos over the whole picture, and within ~1 bit of 64 of it (re-encoding moves more)
+        p, d, mp, md = hashes(np.asarray(gray.resize((32, 32), lanczos, reducing_gap=3.0)),
+                              np.asarray(gray.resize((9, 8), lanczos, reducing_gap=3.0)))
         self._times.append(round(t, 3))
         self._phash.append(p)
         self._dhash.append(d)
