@@ -11,6 +11,7 @@ from vidpipe.ffmpeg import hls
 from vidpipe.ffmpeg.per_title import (
     CAP_HEADROOM,
     MAX_STEP,
+    MAX_STEP_DOWN,
     RungEstimate,
     Trial,
     capped_rate,
@@ -86,6 +87,8 @@ def test_crf_rungs_are_encoded_at_constant_quality_with_a_cap() -> None:
 
 def test_windows_spread_over_the_title() -> None:
     assert [(w.start, w.seconds) for w in sample_windows(1.2)] == [(0.0, 1.2)]
+    assert [w.start for w in sample_windows(8.0)] == [1.75, 5.75]  # a short title: two windows
+    assert len(sample_windows(30.0)) == 3
     windows = sample_windows(600.0)
     assert len(windows) == 6 and windows[0].start > 0 and windows[-1].start < 600 - 1
     assert all(b.start - a.start > 60 for a, b in zip(windows, windows[1:], strict=False))
@@ -94,10 +97,12 @@ def test_windows_spread_over_the_title() -> None:
 def test_the_second_trial_steps_towards_the_target() -> None:
     easy = Trial(26, 98.2, 300)  # far above the target: cheaper CRF next, but at most MAX_STEP away
     assert second_trial_crf(easy, 93.0, 4000) == pytest.approx(26 + 4.0)
-    assert second_trial_crf(Trial(26, 60.0, 2000), 93.0, 1e9) == 26 - MAX_STEP
+    assert second_trial_crf(Trial(20, 100.0, 300), 85.0, 4000) == 20 + MAX_STEP
+    # Far below the target: towards more bits by at most MAX_STEP_DOWN (grain's rate explodes at low CRF).
+    assert second_trial_crf(Trial(26, 60.0, 2000), 93.0, 1e9) == 26 - MAX_STEP_DOWN < 26
     # Below the target and already near the ceiling rate: no use measuring a CRF no cap would allow.
     grain = Trial(26, 78.0, 2500)
-    assert 26 - MAX_STEP < second_trial_crf(grain, 93.0, 4500) <= 26 - 6 * math.log2(4500 / 2500) + 0.5
+    assert 26 - MAX_STEP_DOWN < second_trial_crf(grain, 93.0, 4500) <= 26 - 6 * math.log2(4500 / 2500) + 0.5
 
 
 def test_the_target_crf_interpolates_near_the_second_trial() -> None:
@@ -142,3 +147,11 @@ def test_three_trials_follow_the_bend_of_the_curve() -> None:
     assert crf_for_target(curve, 93.0) == pytest.approx(10 + math.sqrt(7 / 0.02))
     # Two trials: still the straight line.
     assert crf_for_target(screen[1:], 93.0) == pytest.approx(29 + (96.41 - 93) * 11 / (96.41 - 90.33))
+
+
+def test_sampled_vmaf_frames_are_not_all_the_same_kind_of_frame() -> None:
+    # x264's mini-GOP here is a P-frame and 3 B-frames: scoring every 4th (or 2nd) frame scores one kind only,
+    # and on the dark scene the P-frames alone read 1.7 VMAF above the mean.
+    from vidpipe.ffmpeg.vmaf import LOWER_SUBSAMPLE, SUBSAMPLE
+
+    assert math.gcd(SUBSAMPLE, 4) == 1 and math.gcd(LOWER_SUBSAMPLE, 4) == 1

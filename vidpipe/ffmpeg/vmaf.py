@@ -29,11 +29,15 @@ from vidpipe.ffmpeg.process import ffmpeg_failure, popen_ffmpeg
 
 WINDOW_SECONDS = 0.5
 MAX_WINDOWS = 6
+# Below this, two windows: the trials' cost is their frames, and a short title has less to sample.
+SHORT_TITLE_SECONDS = 20.0
 # Up to this long, the windows are picked from one sequential decode: seeking to each would decode from the
 # keyframe before it, and a short source may have a single keyframe (each window would re-decode the start).
 SEQUENTIAL_SECONDS = 120.0
-SUBSAMPLE = 4  # VMAF on every 4th frame of the windows: the mean moves by a few tenths, the cost is a quarter
-LOWER_SUBSAMPLE = 6  # the lower rungs' scores only decide whether a rung is kept: coarser is enough
+# VMAF on every 5th frame of the windows. Not every 4th: x264's mini-GOP is a P-frame and 3 B-frames, so every
+# 4th frame is the same kind of frame (on the dark scene's slow zoom the P-frames score 1.7 above the mean).
+SUBSAMPLE = 5
+LOWER_SUBSAMPLE = 7  # the lower rungs' scores only decide whether a rung is kept: coarser is enough (and odd)
 
 Size = tuple[int, int]
 
@@ -45,10 +49,11 @@ class Window:
 
 
 def sample_windows(duration: float, *, seconds: float = WINDOW_SECONDS, count: int | None = None) -> list[Window]:
-    """Evenly spread windows (about one per 10 s, 3 to MAX_WINDOWS); a short source is one window."""
+    """Evenly spread windows: two on a title shorter than SHORT_TITLE_SECONDS, else about one per 10 s (3 to
+    MAX_WINDOWS); a very short source is one window."""
     if duration <= 3 * seconds:
         return [Window(0.0, max(0.04, duration))]
-    n = count or min(MAX_WINDOWS, max(3, round(duration / 10)))
+    n = count or (2 if duration < SHORT_TITLE_SECONDS else min(MAX_WINDOWS, max(3, round(duration / 10))))
     return [Window(round(max(0.0, (i + 0.5) * duration / n - seconds / 2), 3), seconds) for i in range(n)]
 
 
