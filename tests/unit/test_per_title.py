@@ -21,6 +21,7 @@ from vidpipe.ffmpeg.per_title import (
     kbps_at,
     misses_target,
     needs_check,
+    pooled_vmaf,
     refine_crf,
     second_trial_crf,
     top_crf,
@@ -155,3 +156,11 @@ def test_sampled_vmaf_frames_are_not_all_the_same_kind_of_frame() -> None:
     from vidpipe.ffmpeg.vmaf import LOWER_SUBSAMPLE, SUBSAMPLE
 
     assert math.gcd(SUBSAMPLE, 4) == 1 and math.gcd(LOWER_SUBSAMPLE, 4) == 1
+
+
+def test_the_first_frame_is_left_out_of_a_trial_score() -> None:
+    # No previous picture: VMAF's motion term is 0 there, and a moving title's first frame scores low.
+    assert pooled_vmaf([(0, 84.8), (5, 94.4), (10, 94.4), (15, 92.3), (20, 93.5)]) == pytest.approx(93.65)
+    assert pooled_vmaf([(0, 90.0)]) == 90.0  # a one-frame clip: that frame is all there is
+    with pytest.raises(ValueError):
+        pooled_vmaf([])

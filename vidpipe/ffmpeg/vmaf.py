@@ -112,7 +112,8 @@ def vmaf_scores(distorted: Sequence[Path], reference: Path, size: Size, work: Pa
                 subsample: int | Sequence[int] = SUBSAMPLE) -> list[float]:
     """Mean VMAF of each distorted file against the reference, every picture scaled to `size`.
 
-    One process for all of them: libvmaf's start-up costs about as much as scoring ten 720p frames.
+    One process for all of them: libvmaf's start-up costs about as much as scoring ten 720p frames. The mean
+    leaves out the first frame (`per_title.pooled_vmaf`).
     """
     n = len(distorted)
     every = [subsample] * n if isinstance(subsample, int) else list(subsample)
@@ -128,7 +129,8 @@ def vmaf_scores(distorted: Sequence[Path], reference: Path, size: Size, work: Pa
     for path in [*distorted, reference]:
         args += ["-i", str(path)]
     _run([*args, "-filter_complex", graph, "-f", "null", "-"], should_stop)
-    return [float(json.loads(log.read_text())["pooled_metrics"]["vmaf"]["mean"]) for log in logs]
+    return [per_title.pooled_vmaf([(int(f["frameNum"]), float(f["metrics"]["vmaf"]))
+                                   for f in json.loads(log.read_text())["frames"]]) for log in logs]
 
 
 def frame_sizes(path: Path) -> list[tuple[int, bool]]:
