@@ -86,6 +86,37 @@ def test_crf_rungs_are_encoded_at_constant_quality_with_a_cap() -> None:
     assert args[args.index("-maxrate:v:0") + 1] == "3000k" and args[args.index("-bufsize:v:0") + 1] == "6000k"
 
 
+def test_the_ladder_can_read_the_analysis_decode_instead_of_the_source() -> None:
+    rung = hls.PlannedRung("720p", 1280, 720, 1500, 128, crf=24.5, cap_kbps=3000)
+    plan = hls.TranscodePlan(rungs=(rung,), audio=(), fps=hls.output_fps(25), segment_seconds=4,
+                             x264_preset="veryfast", audio_kbps=128, duration=10)
+    args = hls.build_ffmpeg_args(plan, ["-i", "in"], Path("/out"), decoded_video=(Path("/w/video.nut"), 0.04))
+    assert args[args.index("-itsoffset"):args.index("-itsoffset") + 6] == [
+        "-itsoffset", "0.040000", "-f", "nut", "-i", "/w/video.nut"]
+    graph = args[args.index("-filter_complex") + 1]
+    assert graph.startswith("[1:v:0]null") and "fps=" not in graph  # filtered once, in the analysis
+    plain = hls.build_ffmpeg_args(plan, ["-i", "in"], Path("/out"))
+    assert plain[plain.index("-filter_complex") + 1].startswith("[0:v:0]fps=25") and "-itsoffset" not in plain
+
+
+def _probe(seconds: float, width: int, height: int, fps: int) -> dict:
+    return {"duration": seconds, "has_video": True, "has_audio": False, "width": width, "height": height,
+            "fps": fps, "rotation": 0,
+            "streams": [{"index": 0, "type": "video", "codec": "h264", "width": width, "height": height}]}
+
+
+def test_the_decode_is_shared_only_when_its_raw_frames_are_small_and_sequential() -> None:
+    from vidpipe.stages.transcode import shares_decode
+
+    def shared(probe: dict) -> bool:
+        plan = hls.plan_transcode(probe, get_profile("standard"))
+        return shares_decode(plan, probe, sample_windows(plan.duration))
+
+    assert shared(_probe(8.0, 1280, 720, 25))  # 0.55 GB counted at 3 bytes a pixel
+    assert not shared(_probe(60.0, 1920, 1080, 30))  # 11 GB: decoded twice instead
+    assert not shared(_probe(8.0, 3840, 2160, 60))
+
+
 def test_windows_spread_over_the_title() -> None:
     assert [(w.start, w.seconds) for w in sample_windows(1.2)] == [(0.0, 1.2)]
     assert [w.start for w in sample_windows(8.0)] == [1.75, 5.75]  # a short title: two windows

@@ -70,24 +70,41 @@ def _x264(out: Path, crf: float, preset: str) -> list[str]:
     return ["-c:v", "libx264", "-preset", preset, "-crf", f"{crf:g}", "-threads", "1", str(out)]
 
 
+def sequential(windows: Sequence[Window]) -> bool:
+    """Whether the windows are picked from one decode from the start (see SEQUENTIAL_SECONDS)."""
+    return max(w.start + w.seconds for w in windows) <= SEQUENTIAL_SECONDS
+
+
 def reference_and_trial(input_args: Sequence[str], windows: Sequence[Window], *, head_filters: str,
                         video_stream: str, size: Size, crf: float, preset: str, work: Path,
-                        should_stop: Callable[[], bool] | None = None) -> tuple[Path, Path]:
-    """Decode the windows once: a lossless reference at `size` (raw, so writing it costs nothing) and a trial."""
+                        should_stop: Callable[[], bool] | None = None,
+                        decoded_video: Path | None = None) -> tuple[Path, Path]:
+    """Decode the windows once: a lossless reference at `size` (raw, so writing it costs nothing) and a trial.
+
+    With `decoded_video` (sequential windows only), the same decode goes on to the end of the source and writes
+    every frame, after the ladder's shared filters, to that raw file: the ladder then encodes from it instead of
+    decoding the source a second time (on a 90 Mb/s mezzanine the decode is half the ladder's CPU).
+    """
     n = len(windows)
     tail = f"scale={size[0]}:{size[1]}:flags=bicubic,setsar=1,format=yuv420p,split=2[ref][enc]"
     end = max(w.start + w.seconds for w in windows)
-    if end <= SEQUENTIAL_SECONDS:
+    keep: list[str] = []
+    if sequential(windows):
         picked = "+".join(f"between(t,{w.start:.3f},{w.start + w.seconds:.3f})" for w in windows)
         inputs = ["-t", f"{end + 0.1:.3f}", *input_args]
-        graph = f"[0:{video_stream}]{head_filters},select='{picked}',setpts=N/FRAME_RATE/TB,{tail}"
+        head = f"[0:{video_stream}]{head_filters},"
+        if decoded_video is not None:
+            inputs = list(input_args)
+            head += "split=2[all][win];[win]"
+            keep = ["-map", "[all]", "-c:v", "rawvideo", "-f", "nut", str(decoded_video)]
+        graph = f"{head}select='{picked}',setpts=N/FRAME_RATE/TB,{tail}"
     else:
         inputs = window_inputs(input_args, windows)
         graph = "".join(f"[{i}:{video_stream}]{head_filters},setpts=PTS-STARTPTS[w{i}];" for i in range(n))
         graph += "".join(f"[w{i}]" for i in range(n)) + f"concat=n={n}:v=1:a=0,{tail}"
     reference, trial = work / "reference.nut", work / f"top-{crf:g}.mkv"
     _run(["-loglevel", "error", "-y", *inputs, "-filter_complex", graph,
-          "-map", "[ref]", "-c:v", "rawvideo", str(reference), "-map", "[enc]", *_x264(trial, crf, preset)],
+          "-map", "[ref]", "-c:v", "rawvideo", str(reference), "-map", "[enc]", *_x264(trial, crf, preset), *keep],
          should_stop)
     return reference, trial
 
@@ -144,10 +161,12 @@ def frame_sizes(path: Path) -> list[tuple[int, bool]]:
 
 def analyse(plan: hls.TranscodePlan, input_args: Sequence[str], windows: Sequence[Window], *, target: float,
             min_vmaf_step: float, work_dir: Path, should_stop: Callable[[], bool] | None = None,
+            decoded_video: Path | None = None,
             ) -> tuple[hls.TranscodePlan, dict[str, Any], dict[str, dict[str, Any]]]:
     """Measure the title on sampled windows, set every rung's CRF and drop the rungs that add nothing.
 
-    1. One decode: the reference windows at the top rung's size and the top rung at FIRST_CRF; its VMAF.
+    1. One decode (with `decoded_video`, of the whole source: see `reference_and_trial`): the reference windows
+       at the top rung's size and the top rung at FIRST_CRF; its VMAF.
     2. From the reference: the top rung at a second CRF one typical-slope step towards the target, and every lower
        rung at that CRF; VMAF of each at the top rung's size (what a viewer of the top size sees).
     3. The CRF for the target, interpolated between the two top-rung trials (close to the second, so the error of
@@ -162,7 +181,8 @@ def analyse(plan: hls.TranscodePlan, input_args: Sequence[str], windows: Sequenc
         work = Path(tmp)
         reference, first_path = reference_and_trial(
             input_args, windows, head_filters=hls.video_filters(plan), video_stream=f"v:{plan.video_index}",
-            size=top_size, crf=per_title.FIRST_CRF, preset=plan.x264_preset, work=work, should_stop=should_stop)
+            size=top_size, crf=per_title.FIRST_CRF, preset=plan.x264_preset, work=work, should_stop=should_stop,
+            decoded_video=decoded_video)
         first = per_title.Trial(per_title.FIRST_CRF, vmaf_scores([first_path], reference, top_size, work,
                                                                  should_stop)[0],
                                 per_title.window_kbps(frame_sizes(first_path), fps, plan.keyint))
