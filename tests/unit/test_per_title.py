@@ -11,7 +11,6 @@ from vidpipe.ffmpeg import hls
 from vidpipe.ffmpeg.per_title import (
     CAP_HEADROOM,
     MAX_STEP,
-    MAX_STEP_DOWN,
     RungEstimate,
     Trial,
     capped_rate,
@@ -130,11 +129,10 @@ def test_the_second_trial_steps_towards_the_target() -> None:
     easy = Trial(26, 98.2, 300)  # far above the target: cheaper CRF next, but at most MAX_STEP away
     assert second_trial_crf(easy, 93.0, 4000) == pytest.approx(26 + 4.0)
     assert second_trial_crf(Trial(20, 100.0, 300), 85.0, 4000) == 20 + MAX_STEP
-    # Far below the target: towards more bits by at most MAX_STEP_DOWN (grain's rate explodes at low CRF).
-    assert second_trial_crf(Trial(26, 60.0, 2000), 93.0, 1e9) == 26 - MAX_STEP_DOWN < 26
+    assert second_trial_crf(Trial(26, 60.0, 2000), 93.0, 1e9) == 26 - MAX_STEP
     # Below the target and already near the ceiling rate: no use measuring a CRF no cap would allow.
     grain = Trial(26, 78.0, 2500)
-    assert 26 - MAX_STEP_DOWN < second_trial_crf(grain, 93.0, 4500) <= 26 - 6 * math.log2(4500 / 2500) + 0.5
+    assert 26 - MAX_STEP < second_trial_crf(grain, 93.0, 4500) <= 26 - 6 * math.log2(4500 / 2500) + 0.5
 
 
 def test_the_target_crf_interpolates_near_the_second_trial() -> None:

@@ -27,11 +27,7 @@ from dataclasses import dataclass
 CRF_RANGE = (14.0, 40.0)
 FIRST_CRF = 26.0  # near where x264 veryfast reaches VMAF 90-95 on ordinary content
 TYPICAL_SLOPE = 1.3  # VMAF points lost per CRF step around the usual targets (measured: 0.5 to 2.7 on the bench)
-MAX_STEP = 9.0  # the second trial moves at most this many CRF steps from the first ...
-# ... and at most this many towards more bits (one doubling at the usual 6 steps per doubling): below its first
-# trial's quality by a lot, a title is usually noise or grain, whose rate explodes at low CRF (film grain: 0.5
-# Mb/s at CRF 26, 43 Mb/s at CRF 17) and whose trial then costs more than the rest of the analysis.
-MAX_STEP_DOWN = 6.0
+MAX_STEP = 9.0  # the second trial moves at most this many CRF steps from the first
 # A title that needs more than the fixed ladder's rate for the target may take up to this much more: a 720p rung
 # at 1.5x 2.8 Mb/s is still below the fixed 1080p rung, so it streams wherever the ladder does.
 CAP_HEADROOM = 1.5
@@ -57,10 +53,9 @@ class RungEstimate:
 
 
 def second_trial_crf(first: Trial, target_vmaf: float, ceiling_kbps: float) -> float:
-    """The next CRF to probe: a typical-slope step from the first trial towards the target, at most MAX_STEP up
-    or MAX_STEP_DOWN down, and not past the CRF whose rate reaches `ceiling_kbps` (no rung may spend more, so no
-    point measuring it)."""
-    step = max(-MAX_STEP_DOWN, min(MAX_STEP, (first.vmaf - target_vmaf) / TYPICAL_SLOPE))
+    """The next CRF to probe: a typical-slope step from the first trial towards the target, at most MAX_STEP,
+    and not past the CRF whose rate reaches `ceiling_kbps` (no rung may spend more, so no point measuring it)."""
+    step = max(-MAX_STEP, min(MAX_STEP, (first.vmaf - target_vmaf) / TYPICAL_SLOPE))
     return refine_crf(_clamp(max(first.crf + step, crf_for_rate([first], ceiling_kbps))))
 
 
