@@ -230,14 +230,18 @@ def shares_decode(plan: hls.TranscodePlan, probe: dict[str, Any], windows: list[
             and width * height * 3 * frames <= SHARED_DECODE_BYTES)
 
 
-def _first_timestamp(path: Path) -> float:
-    """The first video timestamp of our own raw file, in seconds (0.0 when it has none)."""
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        for packet in container.demux(stream):
-            if packet.pts is not None:
-                return float(packet.pts * packet.time_base)
-    return 0.0
+def _shared_video(path: Path) -> tuple[Path, float] | None:
+    """Our own raw file of the decoded video and its first timestamp in seconds; None when it cannot be read
+    (the ladder then decodes the source itself)."""
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            for packet in container.demux(stream):
+                if packet.pts is not None:
+                    return path, float(packet.pts * packet.time_base)
+    except (av.error.FFmpegError, IndexError):
+        pass
+    return None
 
 
 def _normalised(plan: hls.TranscodePlan, probe: dict[str, Any], inp: StageInput
@@ -293,18 +297,19 @@ def run(inp: StageInput) -> StageResult:
     if chunk_plan.wanted(plan, inp) and inp.profile.ladder_mode == "per_title":
         # A long video: the per-title trials become a job of their own, beside the first chunk's lowest rung
         return chunk_plan.planned(plan, inp, {"ladder_decision": {"mode": "per_title", "pending": True}}, decide=True)
-    keep = inp.work_dir / "decoded-video.nut"
+    keep = inp.work_dir / "decoded-video.nut"  # scratch: removed however the stage ends
     decoded: tuple[Path, float] | None = None
-    if plan.rungs and inp.profile.ladder_mode == "per_title":
-        shared = shares_decode(plan, probe, windows)
-        try:
-            plan, decision, quality = _per_title(plan, input_args, inp, windows, keep if shared else None)
-            decoded = (keep, _first_timestamp(keep)) if shared else None
-        except MediaDecodeError as exc:  # the trial encodes are an optimisation: the fixed ladder still plays
-            log.warning("transcode.per_title_fallback", extra={"asset_id": str(inp.asset_id), "error": str(exc)})
-            decision = {"mode": "fixed", "per_title_failed": str(exc)}
-        start = 0.12
     try:
+        if plan.rungs and inp.profile.ladder_mode == "per_title":
+            shared = shares_decode(plan, probe, windows)
+            try:
+                plan, decision, quality = _per_title(plan, input_args, inp, windows, keep if shared else None)
+                decoded = _shared_video(keep) if shared else None
+            except MediaDecodeError as exc:  # the trial encodes are an optimisation: the fixed ladder still plays
+                log.warning("transcode.per_title_fallback",
+                            extra={"asset_id": str(inp.asset_id), "error": str(exc)})
+                decision = {"mode": "fixed", "per_title_failed": str(exc)}
+            start = 0.12
         if chunk_plan.wanted(plan, inp):  # a long video: chunk jobs on many workers do the encoding
             return chunk_plan.planned(plan, inp, {"ladder_decision": decision, "quality": quality})
         args = hls.build_ffmpeg_args(plan, input_args, hls_dir, decoded_video=decoded)
