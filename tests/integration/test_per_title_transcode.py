@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import uuid
 from pathlib import Path
 
+import av
 import pytest
 
 from vidpipe.contract import StageInput, StageResult
@@ -79,3 +81,32 @@ def test_master_bandwidth_is_measured_and_the_top_rung_is_near_its_target(encode
         vmaf = _measured_vmaf(playlist, source, tmp_path / f"{name}.json")
         # Sampled windows of a 3 s clip predict the whole rendition's VMAF to within a couple of points.
         assert abs(vmaf - top.quality["vmaf"]) < 3.0, (name, vmaf, top.quality)
+
+
+def _timestamps(hls_dir: Path, rung: str) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = {"video": [], "audio": []}
+    for segment in sorted((hls_dir / rung).glob("*.ts")):
+        with av.open(str(segment)) as container:
+            for packet in container.demux():
+                if packet.pts is not None:
+                    out[packet.stream.type].append(round(float(packet.pts * packet.time_base), 3))
+    return out
+
+
+def test_the_ladder_from_the_analysis_decode_keeps_the_video_where_it_was_against_the_audio(tmp_path):
+    # The video starts 0.2 s after the audio. Read from the analysis's raw file (which would start at 0 as an
+    # ffmpeg input of its own), it must be where it is when the source is decoded again, frame for frame.
+    source = tmp_path / "offset.mp4"
+    run_ffmpeg(["-itsoffset", "0.2", "-f", "lavfi", "-i", "testsrc2=s=640x360:r=25:d=2", "-f", "lavfi",
+                "-i", "sine=f=440:d=2.2", "-c:v", "libx264", "-preset", "ultrafast", "-crf", "18",
+                "-pix_fmt", "yuv420p", "-c:a", "aac", str(source)])
+    stamps = {}
+    for profile in (PROFILE, dataclasses.replace(PROFILE, ladder_mode="fixed")):
+        work = tmp_path / profile.ladder_mode
+        work.mkdir()
+        result = transcode.run(StageInput(uuid.uuid4(), source, work, profile, Limits()))
+        assert result.metadata["ladder_decision"]["mode"] == profile.ladder_mode
+        assert not (work / "decoded-video.nut").exists()  # the scratch copy is gone
+        stamps[profile.ladder_mode] = _timestamps(work / "hls", result.metadata["ladder"][-1]["name"])
+    assert stamps["per_title"] == stamps["fixed"]
+    assert len(stamps["fixed"]["video"]) > 2 * 25  # the gap before the video is filled, in both

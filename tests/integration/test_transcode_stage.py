@@ -226,8 +226,8 @@ def test_undecodable_input_is_a_permanent_decode_error(media, tmp_path):
 def test_ffmpeg_failure_mid_run_is_a_permanent_decode_error(media, tmp_path, monkeypatch):
     real = transcode.hls.build_ffmpeg_args
 
-    def broken(plan, input_args, out_dir):  # an encoder option ffmpeg rejects once it is running
-        return [a if a != "libx264" else "no_such_encoder" for a in real(plan, input_args, out_dir)]
+    def broken(plan, input_args, out_dir, **kw):  # an encoder option ffmpeg rejects once it is running
+        return [a if a != "libx264" else "no_such_encoder" for a in real(plan, input_args, out_dir, **kw)]
 
     monkeypatch.setattr(transcode.hls, "build_ffmpeg_args", broken)
     with pytest.raises(MediaDecodeError) as info:

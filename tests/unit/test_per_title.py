@@ -20,6 +20,7 @@ from vidpipe.ffmpeg.per_title import (
     kbps_at,
     misses_target,
     needs_check,
+    pooled_vmaf,
     refine_crf,
     second_trial_crf,
     top_crf,
@@ -84,8 +85,41 @@ def test_crf_rungs_are_encoded_at_constant_quality_with_a_cap() -> None:
     assert args[args.index("-maxrate:v:0") + 1] == "3000k" and args[args.index("-bufsize:v:0") + 1] == "6000k"
 
 
+def test_the_ladder_can_read_the_analysis_decode_instead_of_the_source() -> None:
+    rung = hls.PlannedRung("720p", 1280, 720, 1500, 128, crf=24.5, cap_kbps=3000)
+    plan = hls.TranscodePlan(rungs=(rung,), audio=(), fps=hls.output_fps(25), segment_seconds=4,
+                             x264_preset="veryfast", audio_kbps=128, duration=10)
+    args = hls.build_ffmpeg_args(plan, ["-i", "in"], Path("/out"), decoded_video=(Path("/w/video.nut"), 0.04))
+    assert args[args.index("-itsoffset"):args.index("-itsoffset") + 6] == [
+        "-itsoffset", "0.040000", "-f", "nut", "-i", "/w/video.nut"]
+    graph = args[args.index("-filter_complex") + 1]
+    assert graph.startswith("[1:v:0]null") and "fps=" not in graph  # filtered once, in the analysis
+    plain = hls.build_ffmpeg_args(plan, ["-i", "in"], Path("/out"))
+    assert plain[plain.index("-filter_complex") + 1].startswith("[0:v:0]fps=25") and "-itsoffset" not in plain
+
+
+def _probe(seconds: float, width: int, height: int, fps: int) -> dict:
+    return {"duration": seconds, "has_video": True, "has_audio": False, "width": width, "height": height,
+            "fps": fps, "rotation": 0,
+            "streams": [{"index": 0, "type": "video", "codec": "h264", "width": width, "height": height}]}
+
+
+def test_the_decode_is_shared_only_when_its_raw_frames_are_small_and_sequential() -> None:
+    from vidpipe.stages.transcode import shares_decode
+
+    def shared(probe: dict) -> bool:
+        plan = hls.plan_transcode(probe, get_profile("standard"))
+        return shares_decode(plan, probe, sample_windows(plan.duration))
+
+    assert shared(_probe(8.0, 1280, 720, 25))  # 0.55 GB counted at 3 bytes a pixel
+    assert not shared(_probe(60.0, 1920, 1080, 30))  # 11 GB: decoded twice instead
+    assert not shared(_probe(8.0, 3840, 2160, 60))
+
+
 def test_windows_spread_over_the_title() -> None:
     assert [(w.start, w.seconds) for w in sample_windows(1.2)] == [(0.0, 1.2)]
+    assert [w.start for w in sample_windows(8.0)] == [1.75, 5.75]  # a short title: two windows
+    assert len(sample_windows(30.0)) == 3
     windows = sample_windows(600.0)
     assert len(windows) == 6 and windows[0].start > 0 and windows[-1].start < 600 - 1
     assert all(b.start - a.start > 60 for a, b in zip(windows, windows[1:], strict=False))
@@ -94,6 +128,7 @@ def test_windows_spread_over_the_title() -> None:
 def test_the_second_trial_steps_towards_the_target() -> None:
     easy = Trial(26, 98.2, 300)  # far above the target: cheaper CRF next, but at most MAX_STEP away
     assert second_trial_crf(easy, 93.0, 4000) == pytest.approx(26 + 4.0)
+    assert second_trial_crf(Trial(20, 100.0, 300), 85.0, 4000) == 20 + MAX_STEP
     assert second_trial_crf(Trial(26, 60.0, 2000), 93.0, 1e9) == 26 - MAX_STEP
     # Below the target and already near the ceiling rate: no use measuring a CRF no cap would allow.
     grain = Trial(26, 78.0, 2500)
@@ -142,3 +177,19 @@ def test_three_trials_follow_the_bend_of_the_curve() -> None:
     assert crf_for_target(curve, 93.0) == pytest.approx(10 + math.sqrt(7 / 0.02))
     # Two trials: still the straight line.
     assert crf_for_target(screen[1:], 93.0) == pytest.approx(29 + (96.41 - 93) * 11 / (96.41 - 90.33))
+
+
+def test_sampled_vmaf_frames_are_not_all_the_same_kind_of_frame() -> None:
+    # x264's mini-GOP here is a P-frame and 3 B-frames: scoring every 4th (or 2nd) frame scores one kind only,
+    # and on the dark scene the P-frames alone read 1.7 VMAF above the mean.
+    from vidpipe.ffmpeg.vmaf import LOWER_SUBSAMPLE, SUBSAMPLE
+
+    assert math.gcd(SUBSAMPLE, 4) == 1 and math.gcd(LOWER_SUBSAMPLE, 4) == 1
+
+
+def test_the_first_frame_is_left_out_of_a_trial_score() -> None:
+    # No previous picture: VMAF's motion term is 0 there, and a moving title's first frame scores low.
+    assert pooled_vmaf([(0, 84.8), (5, 94.4), (10, 94.4), (15, 92.3), (20, 93.5)]) == pytest.approx(93.65)
+    assert pooled_vmaf([(0, 90.0)]) == 90.0  # a one-frame clip: that frame is all there is
+    with pytest.raises(ValueError):
+        pooled_vmaf([])

@@ -259,8 +259,9 @@ def video_filters(plan: TranscodePlan) -> str:
     return ",".join(filters)
 
 
-def _video_head(plan: TranscodePlan) -> str:
-    return f"[0:v:{plan.video_index}]" + video_filters(plan)
+def _video_head(plan: TranscodePlan, decoded: bool = False) -> str:
+    # Already decoded (and filtered) by the per-title analysis: the second input, as it is.
+    return "[1:v:0]null" if decoded else f"[0:v:{plan.video_index}]" + video_filters(plan)
 
 
 def _fps_text(fps: Fraction) -> str:
@@ -278,14 +279,22 @@ def track_filter(plan: TranscodePlan, track: int) -> str | None:
     return plan.audio_filters[track] if track < len(plan.audio_filters) else None
 
 
-def build_ffmpeg_args(plan: TranscodePlan, input_args: Sequence[str], out_dir: Path) -> list[str]:
-    """One ffmpeg invocation: decode once, split to every rung, write all playlists and segments under out_dir."""
+def build_ffmpeg_args(plan: TranscodePlan, input_args: Sequence[str], out_dir: Path, *,
+                      decoded_video: tuple[Path, float] | None = None) -> list[str]:
+    """One ffmpeg invocation: decode once, split to every rung, write all playlists and segments under out_dir.
+
+    `decoded_video`: (our raw file of the source's video after `video_filters`, its first timestamp) from the
+    per-title analysis's decode; the video is read from it (audio and subtitles still from the source). The
+    timestamp offset keeps the video where it was against the audio (ffmpeg starts every input at 0).
+    """
     args: list[str] = ["-loglevel", "error", "-nostats", "-progress", "pipe:1", "-y", *input_args]
+    if decoded_video is not None:
+        args += ["-itsoffset", f"{decoded_video[1]:.6f}", "-f", "nut", "-i", str(decoded_video[0])]
     stream_map: list[str] = []
     if plan.rungs:
         n = len(plan.rungs)
         labels = [f"[s{i}]" for i in range(n)]
-        head = _video_head(plan)
+        head = _video_head(plan, decoded_video is not None)
         head += f",split={n}{''.join(labels)}" if n > 1 else "[s0]"
         scales = [f"[s{i}]scale={r.width}:{r.height}:flags=bicubic,setsar=1,format=yuv420p[v{i}]"
                   for i, r in enumerate(plan.rungs)]

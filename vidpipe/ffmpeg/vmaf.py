@@ -29,11 +29,15 @@ from vidpipe.ffmpeg.process import ffmpeg_failure, popen_ffmpeg
 
 WINDOW_SECONDS = 0.5
 MAX_WINDOWS = 6
+# Below this, two windows: the trials' cost is their frames, and a short title has less to sample.
+SHORT_TITLE_SECONDS = 20.0
 # Up to this long, the windows are picked from one sequential decode: seeking to each would decode from the
 # keyframe before it, and a short source may have a single keyframe (each window would re-decode the start).
 SEQUENTIAL_SECONDS = 120.0
-SUBSAMPLE = 4  # VMAF on every 4th frame of the windows: the mean moves by a few tenths, the cost is a quarter
-LOWER_SUBSAMPLE = 6  # the lower rungs' scores only decide whether a rung is kept: coarser is enough
+# VMAF on every 5th frame of the windows. Not every 4th: x264's mini-GOP is a P-frame and 3 B-frames, so every
+# 4th frame is the same kind of frame (on the dark scene's slow zoom the P-frames score 1.7 above the mean).
+SUBSAMPLE = 5
+LOWER_SUBSAMPLE = 7  # the lower rungs' scores only decide whether a rung is kept: coarser is enough (and odd)
 
 Size = tuple[int, int]
 
@@ -45,10 +49,11 @@ class Window:
 
 
 def sample_windows(duration: float, *, seconds: float = WINDOW_SECONDS, count: int | None = None) -> list[Window]:
-    """Evenly spread windows (about one per 10 s, 3 to MAX_WINDOWS); a short source is one window."""
+    """Evenly spread windows: two on a title shorter than SHORT_TITLE_SECONDS, else about one per 10 s (3 to
+    MAX_WINDOWS); a very short source is one window."""
     if duration <= 3 * seconds:
         return [Window(0.0, max(0.04, duration))]
-    n = count or min(MAX_WINDOWS, max(3, round(duration / 10)))
+    n = count or (2 if duration < SHORT_TITLE_SECONDS else min(MAX_WINDOWS, max(3, round(duration / 10))))
     return [Window(round(max(0.0, (i + 0.5) * duration / n - seconds / 2), 3), seconds) for i in range(n)]
 
 
@@ -65,24 +70,41 @@ def _x264(out: Path, crf: float, preset: str) -> list[str]:
     return ["-c:v", "libx264", "-preset", preset, "-crf", f"{crf:g}", "-threads", "1", str(out)]
 
 
+def sequential(windows: Sequence[Window]) -> bool:
+    """Whether the windows are picked from one decode from the start (see SEQUENTIAL_SECONDS)."""
+    return max(w.start + w.seconds for w in windows) <= SEQUENTIAL_SECONDS
+
+
 def reference_and_trial(input_args: Sequence[str], windows: Sequence[Window], *, head_filters: str,
                         video_stream: str, size: Size, crf: float, preset: str, work: Path,
-                        should_stop: Callable[[], bool] | None = None) -> tuple[Path, Path]:
-    """Decode the windows once: a lossless reference at `size` (raw, so writing it costs nothing) and a trial."""
+                        should_stop: Callable[[], bool] | None = None,
+                        decoded_video: Path | None = None) -> tuple[Path, Path]:
+    """Decode the windows once: a lossless reference at `size` (raw, so writing it costs nothing) and a trial.
+
+    With `decoded_video` (sequential windows only), the same decode goes on to the end of the source and writes
+    every frame, after the ladder's shared filters, to that raw file: the ladder then encodes from it instead of
+    decoding the source a second time (on a 90 Mb/s mezzanine the decode is half the ladder's CPU).
+    """
     n = len(windows)
     tail = f"scale={size[0]}:{size[1]}:flags=bicubic,setsar=1,format=yuv420p,split=2[ref][enc]"
     end = max(w.start + w.seconds for w in windows)
-    if end <= SEQUENTIAL_SECONDS:
+    keep: list[str] = []
+    if sequential(windows):
         picked = "+".join(f"between(t,{w.start:.3f},{w.start + w.seconds:.3f})" for w in windows)
         inputs = ["-t", f"{end + 0.1:.3f}", *input_args]
-        graph = f"[0:{video_stream}]{head_filters},select='{picked}',setpts=N/FRAME_RATE/TB,{tail}"
+        head = f"[0:{video_stream}]{head_filters},"
+        if decoded_video is not None:
+            inputs = list(input_args)
+            head += "split=2[all][win];[win]"
+            keep = ["-map", "[all]", "-c:v", "rawvideo", "-f", "nut", str(decoded_video)]
+        graph = f"{head}select='{picked}',setpts=N/FRAME_RATE/TB,{tail}"
     else:
         inputs = window_inputs(input_args, windows)
         graph = "".join(f"[{i}:{video_stream}]{head_filters},setpts=PTS-STARTPTS[w{i}];" for i in range(n))
         graph += "".join(f"[w{i}]" for i in range(n)) + f"concat=n={n}:v=1:a=0,{tail}"
     reference, trial = work / "reference.nut", work / f"top-{crf:g}.mkv"
     _run(["-loglevel", "error", "-y", *inputs, "-filter_complex", graph,
-          "-map", "[ref]", "-c:v", "rawvideo", str(reference), "-map", "[enc]", *_x264(trial, crf, preset)],
+          "-map", "[ref]", "-c:v", "rawvideo", str(reference), "-map", "[enc]", *_x264(trial, crf, preset), *keep],
          should_stop)
     return reference, trial
 
@@ -107,7 +129,8 @@ def vmaf_scores(distorted: Sequence[Path], reference: Path, size: Size, work: Pa
                 subsample: int | Sequence[int] = SUBSAMPLE) -> list[float]:
     """Mean VMAF of each distorted file against the reference, every picture scaled to `size`.
 
-    One process for all of them: libvmaf's start-up costs about as much as scoring ten 720p frames.
+    One process for all of them: libvmaf's start-up costs about as much as scoring ten 720p frames. The mean
+    leaves out the first frame (`per_title.pooled_vmaf`).
     """
     n = len(distorted)
     every = [subsample] * n if isinstance(subsample, int) else list(subsample)
@@ -123,7 +146,8 @@ def vmaf_scores(distorted: Sequence[Path], reference: Path, size: Size, work: Pa
     for path in [*distorted, reference]:
         args += ["-i", str(path)]
     _run([*args, "-filter_complex", graph, "-f", "null", "-"], should_stop)
-    return [float(json.loads(log.read_text())["pooled_metrics"]["vmaf"]["mean"]) for log in logs]
+    return [per_title.pooled_vmaf([(int(f["frameNum"]), float(f["metrics"]["vmaf"]))
+                                   for f in json.loads(log.read_text())["frames"]]) for log in logs]
 
 
 def frame_sizes(path: Path) -> list[tuple[int, bool]]:
@@ -137,10 +161,12 @@ def frame_sizes(path: Path) -> list[tuple[int, bool]]:
 
 def analyse(plan: hls.TranscodePlan, input_args: Sequence[str], windows: Sequence[Window], *, target: float,
             min_vmaf_step: float, work_dir: Path, should_stop: Callable[[], bool] | None = None,
+            decoded_video: Path | None = None,
             ) -> tuple[hls.TranscodePlan, dict[str, Any], dict[str, dict[str, Any]]]:
     """Measure the title on sampled windows, set every rung's CRF and drop the rungs that add nothing.
 
-    1. One decode: the reference windows at the top rung's size and the top rung at FIRST_CRF; its VMAF.
+    1. One decode (with `decoded_video`, of the whole source: see `reference_and_trial`): the reference windows
+       at the top rung's size and the top rung at FIRST_CRF; its VMAF.
     2. From the reference: the top rung at a second CRF one typical-slope step towards the target, and every lower
        rung at that CRF; VMAF of each at the top rung's size (what a viewer of the top size sees).
     3. The CRF for the target, interpolated between the two top-rung trials (close to the second, so the error of
@@ -155,7 +181,8 @@ def analyse(plan: hls.TranscodePlan, input_args: Sequence[str], windows: Sequenc
         work = Path(tmp)
         reference, first_path = reference_and_trial(
             input_args, windows, head_filters=hls.video_filters(plan), video_stream=f"v:{plan.video_index}",
-            size=top_size, crf=per_title.FIRST_CRF, preset=plan.x264_preset, work=work, should_stop=should_stop)
+            size=top_size, crf=per_title.FIRST_CRF, preset=plan.x264_preset, work=work, should_stop=should_stop,
+            decoded_video=decoded_video)
         first = per_title.Trial(per_title.FIRST_CRF, vmaf_scores([first_path], reference, top_size, work,
                                                                  should_stop)[0],
                                 per_title.window_kbps(frame_sizes(first_path), fps, plan.keyint))

@@ -32,6 +32,9 @@ PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 SEGMENT_TYPE = "video/mp2t"
 VTT_TYPE = "text/vtt"
 _POLL_SECONDS = 0.2
+# Up to this much raw video (8 s of 1280x720 at 25 frame/s is 0.28 GB), the per-title analysis's decode is kept
+# on scratch disk for the ladder, which then does not decode the source again.
+SHARED_DECODE_BYTES = 1 << 30
 
 
 def _probe(inp: StageInput) -> dict[str, Any]:
@@ -201,13 +204,39 @@ def _rendition_info(v: hls.Variant, quality: dict[str, dict[str, Any]]) -> Rendi
                          bandwidth=v.bandwidth, codecs=v.codecs, language=v.language, quality=quality.get(v.name))
 
 
-def _per_title(plan: hls.TranscodePlan, input_args: list[str], inp: StageInput,
-               windows: list[vmaf.Window]) -> tuple[hls.TranscodePlan, dict[str, Any], dict[str, dict[str, Any]]]:
+def _per_title(plan: hls.TranscodePlan, input_args: list[str], inp: StageInput, windows: list[vmaf.Window],
+               decoded_video: Path | None = None,
+               ) -> tuple[hls.TranscodePlan, dict[str, Any], dict[str, dict[str, Any]]]:
     """Every rung's CRF for the profile's target and the rungs worth keeping, from trial encodes of the windows."""
     result = vmaf.analyse(plan, input_args, windows, target=inp.profile.target_vmaf,
-                          min_vmaf_step=inp.profile.min_vmaf_step, work_dir=inp.work_dir, should_stop=inp.should_stop)
+                          min_vmaf_step=inp.profile.min_vmaf_step, work_dir=inp.work_dir, should_stop=inp.should_stop,
+                          decoded_video=decoded_video)
     inp.progress(0.12)
     return result
+
+
+def shares_decode(plan: hls.TranscodePlan, probe: dict[str, Any], windows: list[vmaf.Window]) -> bool:
+    """Whether the per-title analysis should keep the whole decoded video for the ladder: its windows come from
+    one decode from the start anyway, and the raw frames (counted at 3 bytes a pixel, enough for 4:4:4 or
+    16-bit 4:2:0) fit in SHARED_DECODE_BYTES of scratch disk."""
+    width, height = probe.get("width") or 0, probe.get("height") or 0
+    frames = plan.duration * float(plan.fps or 0)
+    return (bool(plan.rungs) and vmaf.sequential(windows) and width * height > 0
+            and width * height * 3 * frames <= SHARED_DECODE_BYTES)
+
+
+def _shared_video(path: Path) -> tuple[Path, float] | None:
+    """Our own raw file of the decoded video and its first timestamp in seconds; None when it cannot be read
+    (the ladder then decodes the source itself)."""
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            for packet in container.demux(stream):
+                if packet.pts is not None:
+                    return path, float(packet.pts * packet.time_base)
+    except (av.error.FFmpegError, IndexError):
+        pass
+    return None
 
 
 def _normalised(plan: hls.TranscodePlan, probe: dict[str, Any], inp: StageInput
@@ -263,19 +292,27 @@ def run(inp: StageInput) -> StageResult:
     if chunk_plan.wanted(plan, inp) and inp.profile.ladder_mode == "per_title":
         # A long video: the per-title trials become a job of their own, beside the first chunk's lowest rung
         return chunk_plan.planned(plan, inp, {"ladder_decision": {"mode": "per_title", "pending": True}}, decide=True)
-    if plan.rungs and inp.profile.ladder_mode == "per_title":
-        try:
-            plan, decision, quality = _per_title(plan, input_args, inp, windows)
-        except MediaDecodeError as exc:  # the trial encodes are an optimisation: the fixed ladder still plays
-            log.warning("transcode.per_title_fallback", extra={"asset_id": str(inp.asset_id), "error": str(exc)})
-            decision = {"mode": "fixed", "per_title_failed": str(exc)}
-        start = 0.12
-    if chunk_plan.wanted(plan, inp):  # a long video: chunk jobs on many workers do the encoding
-        return chunk_plan.planned(plan, inp, {"ladder_decision": decision, "quality": quality})
-    args = hls.build_ffmpeg_args(plan, input_args, hls_dir)
-    run_ffmpeg_with_progress(args, duration=plan.duration,
-                             progress=lambda f: inp.progress(start + f * (share - start) * 0.95),
-                             should_stop=inp.should_stop)
+    keep = inp.work_dir / "decoded-video.nut"  # scratch: removed however the stage ends
+    decoded: tuple[Path, float] | None = None
+    try:
+        if plan.rungs and inp.profile.ladder_mode == "per_title":
+            shared = shares_decode(plan, probe, windows)
+            try:
+                plan, decision, quality = _per_title(plan, input_args, inp, windows, keep if shared else None)
+                decoded = _shared_video(keep) if shared else None
+            except MediaDecodeError as exc:  # the trial encodes are an optimisation: the fixed ladder still plays
+                log.warning("transcode.per_title_fallback",
+                            extra={"asset_id": str(inp.asset_id), "error": str(exc)})
+                decision = {"mode": "fixed", "per_title_failed": str(exc)}
+            start = 0.12
+        if chunk_plan.wanted(plan, inp):  # a long video: chunk jobs on many workers do the encoding
+            return chunk_plan.planned(plan, inp, {"ladder_decision": decision, "quality": quality})
+        args = hls.build_ffmpeg_args(plan, input_args, hls_dir, decoded_video=decoded)
+        run_ffmpeg_with_progress(args, duration=plan.duration,
+                                 progress=lambda f: inp.progress(start + f * (share - start) * 0.95),
+                                 should_stop=inp.should_stop)
+    finally:
+        keep.unlink(missing_ok=True)
     outputs, variants = _collect(plan, hls_dir)
     master = hls_dir / "master.m3u8"
     master.write_text(hls.build_master_playlist(variants))
