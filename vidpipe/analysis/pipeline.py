@@ -95,6 +95,23 @@ def _start(analyzers: list[_A], timed: _Timed, ctx: AnalysisContext) -> None:
                 analyzers.remove(a)
 
 
+def _pictures_handler(a: VideoAnalyzer) -> Callable[[list[tuple[float, int, Any]]], None]:
+    """A call that feeds a batch of (t, index, Picture) to the analyzer, frame by frame: on_picture gets the luma
+    without a colour conversion, on_frame gets RGB (converted once per frame, shared by such analyzers)."""
+    if hasattr(a, "on_picture"):
+        on_picture = a.on_picture
+
+        def pictures(batch: list[tuple[float, int, Any]]) -> None:
+            for t, index, picture in batch:
+                on_picture(t, index, picture)
+        return pictures
+
+    def frames(batch: list[tuple[float, int, Any]]) -> None:
+        for t, index, picture in batch:
+            a.on_frame(t, index, picture.rgb())
+    return frames
+
+
 def run_pass(path: Path, probe: dict[str, Any], selection: Selection, *, opener: Opener | None = None,
              max_frame_pixels: int | None = None, short_side: int = ANALYSIS_SHORT_SIDE,
              should_stop: Callable[[], bool] = lambda: False,
@@ -158,17 +175,17 @@ def run_pass(path: Path, probe: dict[str, Any], selection: Selection, *, opener:
             audio_thread.start()
         if video is not None:
             video.start()
-            for t, index, picture in video:
+            handlers = [(a, _pictures_handler(a)) for a in video_analyzers]
+            for batch in video.batches():  # up to 16 small frames at a time: one call per analyzer per batch
                 if should_stop():
                     raise JobCancelledError("analysis stopped on request")
-                for a in list(video_analyzers):
-                    # on_picture: luma without a colour conversion; on_frame: RGB, converted once per frame
-                    ok, _ = (timed.call(a, a.on_picture, t, index, picture) if hasattr(a, "on_picture")
-                             else timed.call(a, a.on_frame, t, index, picture.rgb()))
+                for a, handle in list(handlers):
+                    ok, _ = timed.call(a, handle, batch)
                     if not ok:
+                        handlers.remove((a, handle))
                         video_analyzers.remove(a)
-                if duration > 0 and index % 15 == 0:
-                    progress(0.8 * min(1.0, t / duration))
+                if duration > 0:
+                    progress(0.8 * min(1.0, batch[-1][0] / duration))
         while audio_thread is not None and audio_thread.is_alive():
             audio_thread.join(timeout=0.2)
             if should_stop():
