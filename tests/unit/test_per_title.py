@@ -114,6 +114,9 @@ def test_the_decode_is_shared_only_when_its_raw_frames_are_small_and_sequential(
     assert shared(_probe(8.0, 1280, 720, 25))  # 0.55 GB counted at 3 bytes a pixel
     assert not shared(_probe(60.0, 1920, 1080, 30))  # 11 GB: decoded twice instead
     assert not shared(_probe(8.0, 3840, 2160, 60))
+    hdr = _probe(8.0, 1280, 720, 25)
+    hdr["streams"][0] |= {"color_transfer": "smpte2084", "color_primaries": "bt2020"}
+    assert not shared(hdr)  # tone-mapped: the ladder decodes the source itself
 
 
 def test_windows_spread_over_the_title() -> None:
