@@ -25,6 +25,11 @@ _JPEG_RANGE = 2  # AVCOL_RANGE_JPEG
 _LIMITED_TO_FULL = np.clip(np.round((np.arange(256) - 16) * 255.0 / 219.0), 0, 255).astype(np.uint8)
 
 
+def limited_to_full(values: np.ndarray, unit: float = 255.0) -> np.ndarray:
+    """Values in limited range (16-235 of 0..unit) to full range (0..unit), clipped, dtype kept."""
+    return np.clip((values - 16 * unit / 255) * (255 / 219), 0, unit).astype(values.dtype, copy=False)
+
+
 def rgb_luma(rgb: np.ndarray) -> np.ndarray:
     """Full-range luma (BT.601 integer weights 77/150/29 of 256) of an RGB uint8 picture."""
     wide = rgb.astype(np.uint16)
@@ -113,9 +118,7 @@ class Picture:
 
     def stretch(self, values: np.ndarray, unit: float = 255.0) -> np.ndarray:
         """Values measured on `small_raw` (0..unit) to full range (0..unit), clipped."""
-        if self.full_range:
-            return values
-        return np.clip((values - 16 * unit / 255) * (255 / 219), 0, unit).astype(values.dtype, copy=False)
+        return values if self.full_range else limited_to_full(values, unit)
 
     def raw_level(self, level: float) -> float:
         """A full-range level (0-255) in `small_raw`'s units."""

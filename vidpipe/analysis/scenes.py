@@ -19,7 +19,7 @@ from PIL import Image
 
 from vidpipe.analysis.base import AnalysisContext, AnalyzerOutput, FileOutput
 from vidpipe.analysis.cuts import CutParams, detect, thumbnail, thumbnails
-from vidpipe.analysis.picture import Picture
+from vidpipe.analysis.picture import Picture, limited_to_full
 from vidpipe.contract import Segment
 
 _BLACK_MEAN = 24.0
@@ -158,7 +158,7 @@ class SceneAnalyzer:
         assert self._stream is not None  # on_picture made it before the first frame was pending
         thumbs = thumbnails(np.stack([small for _, small in self._pending]))
         if not self._pending_full:  # limited range (16-235) to full range, on the block means only
-            thumbs = np.clip((thumbs - 16 / 255) * (255 / 219), 0.0, 1.0).astype(np.float32)
+            thumbs = limited_to_full(thumbs, unit=1.0)
         for (t, _), thumb in zip(self._pending, thumbs, strict=True):
             for cut, kind in self._stream.push_thumbnail(t, thumb):
                 self._cut_at(cut, kind)
