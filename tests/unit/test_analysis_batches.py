@@ -25,14 +25,15 @@ def _pattern(seed: int) -> np.ndarray:
 
 
 def _script() -> list[tuple[np.ndarray, str]]:
-    """19 s at 25 fps (more than the cut detector's 14 s block): a scene, black, a scene with motion, a hard cut,
+    """19.8 s at 25 fps (more than the cut detector's 14 s block): a scene, black, a scene with motion, a hard cut,
     a dissolve, a full-range (yuvj420p) stretch between limited-range ones (the black level and the range
-    stretch change mid-stream), a last scene."""
+    stretch change mid-stream), a scene, black to the end."""
     a, b, c, d, e, f = (_pattern(seed) for seed in range(6))
-    frames = [(a, "yuv420p")] * 50 + [(np.full((H, W, 3), 12, np.uint8), "yuv420p")] * 25
+    black = (np.full((H, W, 3), 12, np.uint8), "yuv420p")
+    frames = [(a, "yuv420p")] * 50 + [black] * 25
     frames += [(np.roll(b, 2 * k, axis=1), "yuv420p") for k in range(75)] + [(c, "yuv420p")] * 75
     frames += [((c * (1 - k / 25) + d * (k / 25)).astype(np.uint8), "yuv420p") for k in range(25)]
-    frames += [(d, "yuv420p")] * 75 + [(e, "yuvj420p")] * 75 + [(f, "yuv420p")] * 75
+    frames += [(d, "yuv420p")] * 75 + [(e, "yuvj420p")] * 75 + [(f, "yuv420p")] * 75 + [black] * 20
     return frames
 
 
@@ -50,7 +51,8 @@ def _pictures() -> list[tuple[float, int, Picture]]:
 
 
 def _run(analyzer: Any, size: int) -> AnalyzerOutput:
-    ctx = AnalysisContext(duration=19.0, has_video=True, has_audio=False, fps=FPS, width=W, height=H, probe={})
+    # No duration (as when the container has none): the last frame's interval ends the black tail.
+    ctx = AnalysisContext(duration=0.0, has_video=True, has_audio=False, fps=FPS, width=W, height=H, probe={})
     if hasattr(analyzer, "start"):
         analyzer.start(ctx)
     handle, pictures = _pictures_handler(analyzer), _pictures()
@@ -76,9 +78,10 @@ def test_results_do_not_depend_on_the_batching(make):
 
 def test_what_the_batched_analyzers_find():
     black = _run(BlackAnalyzer(), 16)
-    assert [(s.start, s.end) for s in black.segments] == [(2.0, 3.0)]
+    assert [(s.start, s.end) for s in black.segments] == [(2.0, 3.0), (19.0, 19.8)]
     scenes = _run(SceneAnalyzer(), 16)
-    assert scenes.metrics["cuts"] == [2.0, 3.0, 6.0, 9.52, 13.0, 16.0]
-    assert scenes.metrics["transitions"] == ["hard", "hard", "hard", "gradual", "hard", "hard"]
-    assert [s.detail["keyframe_time"] for s in scenes.segments] == [0.0, 2.24, 3.08, 6.16, 10.08, 13.16, 16.24]
-    assert [s.score > 1.0 for s in scenes.segments] == [True, False, True, True, True, True, True]  # black: 0
+    assert scenes.metrics["cuts"] == [2.0, 3.0, 6.0, 9.52, 13.0, 16.0, 19.0]
+    assert scenes.metrics["transitions"] == ["hard", "hard", "hard", "gradual", "hard", "hard", "hard"]
+    assert [s.detail["keyframe_time"] for s in scenes.segments] == [0.0, 2.24, 3.08, 6.16, 10.08, 13.16, 16.24,
+                                                                    19.04]
+    assert [s.score > 1.0 for s in scenes.segments] == [True, False, True, True, True, True, True, False]  # black: 0
