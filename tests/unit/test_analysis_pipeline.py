@@ -17,6 +17,7 @@ from vidpipe.analysis.base import (
     AnalyzerUnavailable,
     AudioAnalyzer,
     AudioChunk,
+    BatchVideoAnalyzer,
     Deriver,
     DeriverOutput,
     VideoAnalyzer,
@@ -115,6 +116,36 @@ def test_one_video_decode_and_one_audio_decode_feed_every_analyzer(media):
     assert c.samples == result.stats.audio_samples == pytest.approx(3 * 16_000, abs=400)
     assert all(result.understanding.analyzers[n] == "ok" for n in ("scenes", "fingerprints", "black", "loudness"))
     assert isinstance(a, VideoAnalyzer) and isinstance(c, AudioAnalyzer)
+
+
+class BatchRecorder(FrameRecorder):
+    """Defines the batch hook: the pass must call it with whole batches, never on_frame."""
+
+    name: ClassVar[str] = "batch_recorder"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sizes: list[int] = []
+
+    def on_frame(self, t: float, index: int, rgb: np.ndarray) -> None:
+        raise AssertionError("on_frame called on an analyzer with on_pictures")
+
+    def on_pictures(self, batch) -> None:
+        self.sizes.append(len(batch))
+        self.frames += [(t, index, id(picture)) for t, index, picture in batch]
+
+
+def test_an_analyzer_with_the_batch_hook_gets_whole_batches_and_is_timed(media):
+    path = media.get("small_360p")  # 640x360: several frames per batch
+    selection = registry.build([])
+    recorder = BatchRecorder()
+    selection.video.append(recorder)
+    result = run_pass(path, probe_file(path, Limits()), selection)
+    assert isinstance(recorder, BatchVideoAnalyzer) and not isinstance(FrameRecorder(), BatchVideoAnalyzer)
+    assert [f[1] for f in recorder.frames] == list(range(90)) and sum(recorder.sizes) == 90
+    assert 1 < max(recorder.sizes) <= 16 and len(recorder.sizes) < 90
+    assert result.understanding.analyzers.get("batch_recorder", "ok") == "ok"
+    assert "batch_recorder" in result.timings
 
 
 def test_audio_only_and_video_only_inputs(media):

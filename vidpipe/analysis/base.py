@@ -3,7 +3,10 @@
 Phase 1 (during the single decode): every `VideoAnalyzer` gets `on_frame(t, index, rgb)` for each decoded
 frame (RGB uint8, scaled once to the analysis size) — or, when it defines `on_picture(t, index, picture)`, a
 `vidpipe.analysis.picture.Picture` (luma straight from the decoder, RGB on demand: no per-frame colour
-conversion when no analyzer needs colour) — and every `AudioAnalyzer` gets `on_audio(chunk)`.
+conversion when no analyzer needs colour) — and every `AudioAnalyzer` gets `on_audio(chunk)`. A video analyzer
+that defines `on_pictures(batch)` (`BatchVideoAnalyzer`) gets the pass's batches of frames instead, in one
+call each: the pass groups frames for its queue hand-offs anyway, so an analyzer that does numpy work per
+frame can do it per batch without keeping a buffer of its own. Batch sizes vary (one frame at 1080p).
 An analyzer may also define `start(ctx)`, called once before decoding starts (the context then knows
 duration, sizes and channels). Then `finish(ctx)` returns an `AnalyzerOutput`. Phase 2: every
 `Deriver` (embedders, classifiers) gets the whole `Analysis` (segments, scene key frames as arrays,
@@ -19,10 +22,13 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
+from vidpipe.analysis.picture import Picture
 from vidpipe.contract import MachineTag, Segment, VectorRecord
 
 ANALYSIS_RATE = 16_000  # mono float32 for VAD, ASR, onsets, fingerprints
 LOUDNESS_RATE = 48_000  # original channels (mono, stereo or surround, LFE included) for EBU R128
+# A batch of decoded frames in stream order, as the pass hands them over: (t seconds, frame index, picture).
+PictureBatch = list[tuple[float, int, Picture]]
 
 
 class AnalyzerUnavailable(Exception):  # noqa: N818 - a state, not a failure of the pass
@@ -116,6 +122,14 @@ class VideoAnalyzer(Protocol):
     def on_frame(self, t: float, index: int, rgb: np.ndarray) -> None: ...
 
     def finish(self, ctx: AnalysisContext) -> AnalyzerOutput: ...
+
+
+@runtime_checkable
+class BatchVideoAnalyzer(VideoAnalyzer, Protocol):
+    """A VideoAnalyzer with the optional batch hook: the pass calls `on_pictures` (not on_frame/on_picture) with
+    each batch, 1 to 16 frames; results must not depend on where the batches split the stream."""
+
+    def on_pictures(self, batch: PictureBatch) -> None: ...
 
 
 @runtime_checkable

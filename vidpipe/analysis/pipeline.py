@@ -21,8 +21,10 @@ from vidpipe.analysis.base import (
     AnalysisContext,
     AnalyzerOutput,
     AudioAnalyzer,
+    BatchVideoAnalyzer,
     DeriverOutput,
     FileOutput,
+    PictureBatch,
     VideoAnalyzer,
 )
 from vidpipe.analysis.decode import (
@@ -95,18 +97,21 @@ def _start(analyzers: list[_A], timed: _Timed, ctx: AnalysisContext) -> None:
                 analyzers.remove(a)
 
 
-def _pictures_handler(a: VideoAnalyzer) -> Callable[[list[tuple[float, int, Any]]], None]:
-    """A call that feeds a batch of (t, index, Picture) to the analyzer, frame by frame: on_picture gets the luma
-    without a colour conversion, on_frame gets RGB (converted once per frame, shared by such analyzers)."""
+def _pictures_handler(a: VideoAnalyzer) -> Callable[[PictureBatch], None]:
+    """A call that feeds a batch of (t, index, Picture) to the analyzer: on_pictures takes it whole; otherwise frame
+    by frame, on_picture gets the luma without a colour conversion, on_frame gets RGB (converted once per frame,
+    shared by such analyzers)."""
+    if isinstance(a, BatchVideoAnalyzer):
+        return a.on_pictures
     if hasattr(a, "on_picture"):
         on_picture = a.on_picture
 
-        def pictures(batch: list[tuple[float, int, Any]]) -> None:
+        def pictures(batch: PictureBatch) -> None:
             for t, index, picture in batch:
                 on_picture(t, index, picture)
         return pictures
 
-    def frames(batch: list[tuple[float, int, Any]]) -> None:
+    def frames(batch: PictureBatch) -> None:
         for t, index, picture in batch:
             a.on_frame(t, index, picture.rgb())
     return frames
