@@ -26,14 +26,15 @@ def _pattern(seed: int) -> np.ndarray:
 
 def _script() -> list[tuple[np.ndarray, str]]:
     """19.8 s at 25 fps (more than the cut detector's 14 s block): a scene, black, a scene with motion, a hard cut,
-    a dissolve, a full-range (yuvj420p) stretch between limited-range ones (the black level and the range
-    stretch change mid-stream), a scene, black to the end."""
+    a dissolve, the same picture in limited then in full range (yuvj420p: not a cut, if each frame's range is
+    honoured), a hard cut in full range, one back to limited range, black to the end."""
     a, b, c, d, e, f = (_pattern(seed) for seed in range(6))
     black = (np.full((H, W, 3), 12, np.uint8), "yuv420p")
     frames = [(a, "yuv420p")] * 50 + [black] * 25
     frames += [(np.roll(b, 2 * k, axis=1), "yuv420p") for k in range(75)] + [(c, "yuv420p")] * 75
     frames += [((c * (1 - k / 25) + d * (k / 25)).astype(np.uint8), "yuv420p") for k in range(25)]
-    frames += [(d, "yuv420p")] * 75 + [(e, "yuvj420p")] * 75 + [(f, "yuv420p")] * 75 + [black] * 20
+    frames += [(d, "yuv420p")] * 50 + [(d, "yuvj420p")] * 50 + [(e, "yuvj420p")] * 50
+    frames += [(f, "yuv420p")] * 75 + [black] * 20
     return frames
 
 
@@ -80,8 +81,8 @@ def test_what_the_batched_analyzers_find():
     black = _run(BlackAnalyzer(), 16)
     assert [(s.start, s.end) for s in black.segments] == [(2.0, 3.0), (19.0, 19.8)]
     scenes = _run(SceneAnalyzer(), 16)
-    assert scenes.metrics["cuts"] == [2.0, 3.0, 6.0, 9.52, 13.0, 16.0, 19.0]
+    assert scenes.metrics["cuts"] == [2.0, 3.0, 6.0, 9.52, 14.0, 16.0, 19.0]
     assert scenes.metrics["transitions"] == ["hard", "hard", "hard", "gradual", "hard", "hard", "hard"]
-    assert [s.detail["keyframe_time"] for s in scenes.segments] == [0.0, 2.24, 3.08, 6.16, 10.08, 13.16, 16.24,
+    assert [s.detail["keyframe_time"] for s in scenes.segments] == [0.0, 2.24, 3.08, 6.16, 10.08, 14.0, 16.24,
                                                                     19.04]
     assert [s.score > 1.0 for s in scenes.segments] == [True, False, True, True, True, True, True, False]  # black: 0
