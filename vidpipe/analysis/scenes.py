@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import io
 from dataclasses import replace
+from itertools import groupby
 from typing import ClassVar
 
 import numpy as np
 from PIL import Image
 
-from vidpipe.analysis.base import AnalysisContext, AnalyzerOutput, FileOutput
+from vidpipe.analysis.base import AnalysisContext, AnalyzerOutput, FileOutput, PictureBatch
 from vidpipe.analysis.cuts import CutParams, detect, thumbnail, thumbnails
 from vidpipe.analysis.picture import Picture, limited_to_full
 from vidpipe.contract import Segment
@@ -26,9 +27,9 @@ _BLACK_MEAN = 24.0
 _FLAT_STD = 6.0
 _LOOKAHEAD_SECONDS = 4.0  # > 3 x the largest gradual scale + flash span: cuts older than this are final
 _BLOCK_SECONDS = 10.0
-# Thumbnails are made for up to this many frames (or this much time) at once: per frame, the numpy calls'
-# overhead was most of the cost. Cuts are reported seconds late anyway (_LOOKAHEAD_SECONDS).
-_BATCH_FRAMES, _BATCH_SECONDS = 32, 1.0
+# Key-frame candidates older than this collapse into their best: no cut still to be reported is that old
+# (the detector reports up to _LOOKAHEAD_SECONDS late, once per _BLOCK_SECONDS), with 2 s to spare.
+_CANDIDATE_LAG_SECONDS = _LOOKAHEAD_SECONDS + _BLOCK_SECONDS + 2.0
 
 
 def keyframe_score(picture: np.ndarray) -> float:
@@ -122,47 +123,54 @@ class SceneAnalyzer:
         self._candidates: list[tuple[float, float, np.ndarray | Picture]] = []
         self._closed: list[tuple[float, float, np.ndarray | Picture] | None] = []  # best of each closed scene
         self._last_t = 0.0
-        self._pending: list[tuple[float, np.ndarray]] = []  # (t, small luma) of frames not yet thumbnailed
-        self._pending_full = True
-        self._lag_seconds = _LOOKAHEAD_SECONDS + _BLOCK_SECONDS + _BATCH_SECONDS + 1.0
 
     def start(self, ctx: AnalysisContext) -> None:
         self._fps = float(ctx.fps or 30.0)
 
     def on_frame(self, t: float, index: int, rgb: np.ndarray) -> None:
-        self.on_picture(t, index, Picture.from_rgb(rgb))
+        self.on_pictures([(t, index, Picture.from_rgb(rgb))])
 
-    def on_picture(self, t: float, index: int, picture: Picture) -> None:
-        if self._stream is None:
+    def on_picture(self, t: float, index: int, picture: Picture) -> None:  # for callers with one frame at a time
+        self.on_pictures([(t, index, picture)])
+
+    def on_pictures(self, batch: PictureBatch) -> None:
+        """Each frame's thumbnail into the cut detector, then its key-frame candidacy, in stream order (a cut
+        splits the candidates by time)."""
+        stream = self._cut_stream()
+        self._last_t = batch[-1][0]
+        for (t, _, picture), thumb in zip(batch, self._thumbnails(batch), strict=True):
+            for cut, kind in stream.push_thumbnail(t, thumb):
+                self._cut_at(cut, kind)
+            self._candidate(t, picture)
+
+    def _cut_stream(self) -> CutStream:
+        if self._stream is None:  # made on the first frame: start(ctx), when called, has set the frame rate
             fps = getattr(self, "_fps", 30.0) or 30.0
             self._stream = CutStream(replace(self._params), fps)
-        self._last_t = t
-        if self._pending and (picture.full_range != self._pending_full
-                              or t - self._pending[0][0] >= _BATCH_SECONDS):
-            self._flush()
-        self._pending.append((t, picture.small_raw))  # the decoded luma, every 4th row and column
-        self._pending_full = picture.full_range
-        if len(self._pending) >= _BATCH_FRAMES:
-            self._flush()
-        if t >= self._next_candidate:
-            self._next_candidate = t + 1.0 / self._per_second
-            # The only RGB this analyzer needs. A small decoded frame (already at the analysis size) is kept as it
-            # is and converted only if it wins its scene; a large one is converted now (keeping it would hold
-            # megabytes per candidate).
-            keep = picture if picture.direct else (picture.rgb() if picture.owns_rgb else picture.rgb().copy())
-            self._candidates.append((t, keyframe_score_gray(picture.luma_half()), keep))
-            self._compact(t)
+        return self._stream
 
-    def _flush(self) -> None:
-        """Thumbnails (block means) of the pending frames, into the cut detector."""
-        assert self._stream is not None  # on_picture made it before the first frame was pending
-        thumbs = thumbnails(np.stack([small for _, small in self._pending]))
-        if not self._pending_full:  # limited range (16-235) to full range, on the block means only
-            thumbs = limited_to_full(thumbs, unit=1.0)
-        for (t, _), thumb in zip(self._pending, thumbs, strict=True):
-            for cut, kind in self._stream.push_thumbnail(t, thumb):
-                self._cut_at(cut, kind)
-        self._pending.clear()
+    @staticmethod
+    def _thumbnails(batch: PictureBatch) -> list[np.ndarray]:
+        """Thumbnails (block means) of the batch's frames, one numpy call per run of frames of the same range: on
+        small frames the calls' overhead was most of the cost per frame. Made from the decoded luma (every 4th row
+        and column); limited range (16-235) is stretched to full range on the block means only."""
+        out: list[np.ndarray] = []
+        for full, run in groupby(batch, key=lambda item: item[2].full_range):
+            thumbs = thumbnails(np.stack([picture.small_raw for _, _, picture in run]))
+            out.extend(thumbs if full else limited_to_full(thumbs, unit=1.0))
+        return out
+
+    def _candidate(self, t: float, picture: Picture) -> None:
+        """A key-frame candidate every 1 / candidates_per_second."""
+        if t < self._next_candidate:
+            return
+        self._next_candidate = t + 1.0 / self._per_second
+        # The only RGB this analyzer needs. A small decoded frame (already at the analysis size) is kept as it is
+        # and converted only if it wins its scene; a large one is converted now (keeping it would hold megabytes
+        # per candidate).
+        keep = picture if picture.direct else (picture.rgb() if picture.owns_rgb else picture.rgb().copy())
+        self._candidates.append((t, keyframe_score_gray(picture.luma_half()), keep))
+        self._compact(t)
 
     def _cut_at(self, t: float, kind: str) -> None:
         before = [c for c in self._candidates if c[0] < t]
@@ -173,16 +181,14 @@ class SceneAnalyzer:
 
     def _compact(self, now: float) -> None:
         """Candidates older than any cut still to be reported collapse into the best one (bounded memory)."""
-        old = [c for c in self._candidates if c[0] < now - self._lag_seconds]
+        old = [c for c in self._candidates if c[0] < now - _CANDIDATE_LAG_SECONDS]
         if len(old) > 1:
             best = max(old, key=lambda c: c[1])
-            self._candidates = [best, *(c for c in self._candidates if c[0] >= now - self._lag_seconds)]
+            self._candidates = [best, *(c for c in self._candidates if c[0] >= now - _CANDIDATE_LAG_SECONDS)]
 
     def finish(self, ctx: AnalysisContext) -> AnalyzerOutput:
         if self._stream is None:
             return AnalyzerOutput(metrics={"scenes": 0})
-        if self._pending:
-            self._flush()
         for cut, kind in self._stream.finish():
             self._cut_at(cut, kind)
         self._closed.append(max(self._candidates, key=lambda c: c[1]) if self._candidates else None)
