@@ -10,6 +10,7 @@ import pytest
 from vidpipe.ffmpeg import hls
 from vidpipe.ffmpeg.per_title import (
     CAP_HEADROOM,
+    CHECK_DISTANCE,
     MAX_STEP,
     RungEstimate,
     Trial,
@@ -169,6 +170,21 @@ def test_an_estimate_far_beyond_the_trials_is_measured_first() -> None:
     assert not needs_check(near, top_crf(near, 93.0, 2996)[0])
 
 
+def test_an_estimate_deep_inside_a_wide_bracket_is_measured_too() -> None:
+    # Screen content after its first check: the curve bends between 29 and 40, and an estimate 5 steps from
+    # both trials missed by 1.6 VMAF (the title scored 94.6 where the trials said 93).
+    screen = [Trial(26, 96.6, 96), Trial(29, 96.06, 79), Trial(40, 89.58, 63)]
+    crf = crf_for_target(screen, 93.0)
+    assert 31.0 < crf < 38.0 and needs_check(screen, crf)
+    assert not needs_check([*screen, Trial(crf, 93.4, 70)], crf)  # measured there: nothing more to check
+    assert not needs_check(screen, 30.5)  # within CHECK_DISTANCE of a trial
+    # A capped title (heavy grain) whose rate-bound CRF falls inside its bracket: the cap bounds it, no trial.
+    grain = [Trial(26, 76.0, 570), Trial(17, 91.0, 43_000)]
+    crf, reachable = top_crf(grain, 93.0, 2996)
+    assert not reachable and 17 + CHECK_DISTANCE < crf < 26 - CHECK_DISTANCE
+    assert not needs_check(grain, crf, aims_at_target=False) and needs_check(grain, crf)
+
+
 def test_three_trials_follow_the_bend_of_the_curve() -> None:
     # Screen content as measured: flat from 26 to 29, then falling. A straight line from 29 to 40 says 35.2; the
     # parabola through all three says later (the curve is still high at 35), and stays inside the bracket.
@@ -185,9 +201,9 @@ def test_three_trials_follow_the_bend_of_the_curve() -> None:
 def test_sampled_vmaf_frames_are_not_all_the_same_kind_of_frame() -> None:
     # x264's mini-GOP here is a P-frame and 3 B-frames: scoring every 4th (or 2nd) frame scores one kind only,
     # and on the dark scene the P-frames alone read 1.7 VMAF above the mean.
-    from vidpipe.ffmpeg.vmaf import LOWER_SUBSAMPLE, SUBSAMPLE
+    from vidpipe.ffmpeg.vmaf import FIRST_SUBSAMPLE, LOWER_SUBSAMPLE, SUBSAMPLE
 
-    assert math.gcd(SUBSAMPLE, 4) == 1 and math.gcd(LOWER_SUBSAMPLE, 4) == 1
+    assert all(math.gcd(every, 4) == 1 for every in (SUBSAMPLE, FIRST_SUBSAMPLE, LOWER_SUBSAMPLE))
 
 
 def test_the_first_frame_is_left_out_of_a_trial_score() -> None:

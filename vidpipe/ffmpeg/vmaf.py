@@ -34,9 +34,13 @@ SHORT_TITLE_SECONDS = 20.0
 # Up to this long, the windows are picked from one sequential decode: seeking to each would decode from the
 # keyframe before it, and a short source may have a single keyframe (each window would re-decode the start).
 SEQUENTIAL_SECONDS = 120.0
-# VMAF on every 5th frame of the windows. Not every 4th: x264's mini-GOP is a P-frame and 3 B-frames, so every
-# 4th frame is the same kind of frame (on the dark scene's slow zoom the P-frames score 1.7 above the mean).
-SUBSAMPLE = 5
+# VMAF on every frame of the top rung's trials: their scores set the CRF of the whole ladder. A frame's score
+# depends on its kind (x264's P-frames score 2-4 points above its B-frames) and the windows hold ~25 frames, so
+# every 5th frame (5 samples) read the talking head 0.9-1.2 low and its ladder landed that much above the target.
+# A scored 720p frame costs ~35 ms, so every frame costs ~0.7 s more per trial: the first trial, which only aims
+# the second (one typical-slope step towards the target), keeps every 5th. (Not every 4th or 2nd: one kind only.)
+SUBSAMPLE = 1
+FIRST_SUBSAMPLE = 5
 LOWER_SUBSAMPLE = 7  # the lower rungs' scores only decide whether a rung is kept: coarser is enough (and odd)
 
 Size = tuple[int, int]
@@ -170,9 +174,9 @@ def analyse(plan: hls.TranscodePlan, input_args: Sequence[str], windows: Sequenc
     2. From the reference: the top rung at a second CRF one typical-slope step towards the target, and every lower
        rung at that CRF; VMAF of each at the top rung's size (what a viewer of the top size sees).
     3. The CRF for the target, interpolated between the two top-rung trials (close to the second, so the error of
-       a straight line is small); when it lies more than CHECK_DISTANCE CRF steps beyond them (VMAF flat near the
-       trials, as on screen content, then falling), one more top-rung trial there. Rates and VMAF of every rung
-       at the final CRF, from the trials.
+       a straight line is small); when it lies more than CHECK_DISTANCE CRF steps from every trial (VMAF flat near
+       the trials, as on screen content, then falling), one more top-rung trial there, up to MAX_CHECKS. Rates
+       and VMAF of every rung at the final CRF, from the trials.
     """
     top = plan.rungs[0]
     top_size, seconds = (top.width, top.height), sum(w.seconds for w in windows)
@@ -184,7 +188,7 @@ def analyse(plan: hls.TranscodePlan, input_args: Sequence[str], windows: Sequenc
             size=top_size, crf=per_title.FIRST_CRF, preset=plan.x264_preset, work=work, should_stop=should_stop,
             decoded_video=decoded_video)
         first = per_title.Trial(per_title.FIRST_CRF, vmaf_scores([first_path], reference, top_size, work,
-                                                                 should_stop)[0],
+                                                                 should_stop, subsample=FIRST_SUBSAMPLE)[0],
                                 per_title.window_kbps(frame_sizes(first_path), fps, plan.keyint))
         trials = [first]
         second_crf = per_title.second_trial_crf(first, target, top.maxrate_kbps * per_title.CAP_HEADROOM)
@@ -198,12 +202,16 @@ def analyse(plan: hls.TranscodePlan, input_args: Sequence[str], windows: Sequenc
         rates = [per_title.window_kbps(frame_sizes(p), fps, plan.keyint) for p in paths]
         if again:
             trials.append(per_title.Trial(second_crf, scores.pop(0), rates.pop(0)))
-        else:
+        else:  # the first trial is the estimate: score it as closely as a second one would be
             second_crf = first.crf
+            trials = [dataclasses.replace(first, vmaf=vmaf_scores([first_path], reference, top_size, work,
+                                                                  should_stop)[0])]
         crf, reachable = per_title.top_crf(trials, target, top.maxrate_kbps)
-        if per_title.needs_check(trials, crf):  # far outside what was measured: measure there, once
+        for check in range(per_title.MAX_CHECKS):  # far from anything measured: measure there first
+            if not per_title.needs_check(trials, crf, aims_at_target=reachable):
+                break
             [path] = trials_from_reference(reference, [(top_size, crf)], preset=plan.x264_preset, work=work,
-                                           tag="check", should_stop=should_stop)
+                                           tag=f"check{check}", should_stop=should_stop)
             trials.append(per_title.Trial(crf, vmaf_scores([path], reference, top_size, work, should_stop)[0],
                                           per_title.window_kbps(frame_sizes(path), fps, plan.keyint)))
             crf, reachable = per_title.top_crf(trials, target, top.maxrate_kbps)
