@@ -39,10 +39,13 @@ _TRANSFER_NAMES = {1: "bt709", 4: "gamma22", 5: "gamma28", 6: "smpte170m", 7: "s
                    14: "bt2020-10", 15: "bt2020-12", 16: "smpte2084", 17: "smpte428", 18: "arib-std-b67"}
 _HDR_TRANSFERS = {"smpte2084", "arib-std-b67"}
 _HDR_FORMATS = {"smpte2084": "HDR10", "arib-std-b67": "HLG"}
-_PRIMARIES_NAMES = {1: "bt709", 4: "bt470m", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 9: "bt2020", 11: "smpte431",
-                    12: "smpte432"}
-_MATRIX_NAMES = {0: "gbr", 1: "bt709", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 9: "bt2020nc", 10: "bt2020c",
+# FFmpeg's names for every value it defines: the ladder tags frames with them again (hls.picture_colour).
+_PRIMARIES_NAMES = {1: "bt709", 4: "bt470m", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 8: "film", 9: "bt2020",
+                    10: "smpte428", 11: "smpte431", 12: "smpte432", 22: "ebu3213"}
+_MATRIX_NAMES = {0: "gbr", 1: "bt709", 4: "fcc", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 8: "ycgco",
+                 9: "bt2020nc", 10: "bt2020c", 11: "smpte2085", 12: "chroma-derived-nc", 13: "chroma-derived-c",
                  14: "ictcp"}
+_RANGE_NAMES = {1: "tv", 2: "pc"}  # limited, full
 # AVFieldOrder: 1 progressive; 2 top field first; 3 bottom first; 4/5 mixed orders (coded one way, shown the other).
 _FIELD_ORDERS = {1: "progressive", 2: "tt", 3: "bb", 4: "tb", 5: "bt"}
 _VFR_SAMPLE_PACKETS = 240
@@ -182,7 +185,8 @@ def stream_info(stream: av.stream.Stream) -> dict[str, Any]:
         info.update(width=vcc.width, height=vcc.height, rotation=0, pix_fmt=vcc.pix_fmt,
                     fps=round(float(rate), 3) if rate else None, color_transfer=transfer,
                     color_primaries=_PRIMARIES_NAMES.get(vcc.color_primaries),
-                    color_matrix=_MATRIX_NAMES.get(vcc.colorspace), hdr=transfer in _HDR_TRANSFERS,
+                    color_matrix=_MATRIX_NAMES.get(vcc.colorspace), color_range=_RANGE_NAMES.get(vcc.color_range),
+                    hdr=transfer in _HDR_TRANSFERS,
                     hdr_format=_HDR_FORMATS.get(transfer or ""), field_order=field_order,
                     interlaced=field_order not in (None, "progressive"), frames=stream.frames or None)
         if _is_cover_art(stream):
