@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -94,8 +95,15 @@ def test_the_ladder_can_read_the_analysis_decode_instead_of_the_source() -> None
         "-itsoffset", "0.040000", "-f", "nut", "-i", "/w/video.nut"]
     graph = args[args.index("-filter_complex") + 1]
     assert graph.startswith("[1:v:0]null") and "fps=" not in graph  # filtered once, in the analysis
-    plain = hls.build_ffmpeg_args(plan, ["-i", "in"], Path("/out"))
-    assert plain[plain.index("-filter_complex") + 1].startswith("[0:v:0]fps=25") and "-itsoffset" not in plain
+    # ... into a raw file without the frames' colour description, which the ladder puts back
+    def head(p: hls.TranscodePlan) -> str:
+        args = hls.build_ffmpeg_args(p, ["-i", "in"], Path("/out"), decoded_video=(Path("/w/video.nut"), 0.0))
+        return args[args.index("-filter_complex") + 1].split(";")[0]
+
+    sdr = dataclasses.replace(plan, source_primaries="bt470bg", source_transfer="gamma28", source_range="pc")
+    assert head(sdr) == "[1:v:0]setparams=color_primaries=bt470bg:color_trc=bt470bg:range=pc[s0]"
+    hdr = dataclasses.replace(sdr, tonemap_from="smpte2084", source_primaries="bt2020", source_transfer="smpte2084")
+    assert head(hdr) == "[1:v:0]setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv[s0]"
 
 
 def _probe(seconds: float, width: int, height: int, fps: int) -> dict:
@@ -116,7 +124,7 @@ def test_the_decode_is_shared_only_when_its_raw_frames_are_small_and_sequential(
     assert not shared(_probe(8.0, 3840, 2160, 60))
     hdr = _probe(8.0, 1280, 720, 25)
     hdr["streams"][0] |= {"color_transfer": "smpte2084", "color_primaries": "bt2020"}
-    assert not shared(hdr)  # tone-mapped: the ladder decodes the source itself
+    assert shared(hdr)  # tone-mapped too: the ladder tags the frames it reads back as SDR BT.709
 
 
 def test_windows_spread_over_the_title() -> None:

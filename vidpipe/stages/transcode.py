@@ -218,12 +218,11 @@ def _per_title(plan: hls.TranscodePlan, input_args: list[str], inp: StageInput, 
 def shares_decode(plan: hls.TranscodePlan, probe: dict[str, Any], windows: list[vmaf.Window]) -> bool:
     """Whether the per-title analysis should keep the whole decoded video for the ladder: its windows come from
     one decode from the start anyway, and the raw frames (counted at 3 bytes a pixel, enough for 4:4:4 or
-    16-bit 4:2:0) fit in SHARED_DECODE_BYTES of scratch disk. Not for HDR sources: the ladder's tone map to
-    SDR BT.709 comes out untagged from the shared frames (the format matrix's HDR samples caught it), so those
-    decode the source as before."""
+    16-bit 4:2:0) fit in SHARED_DECODE_BYTES of scratch disk. Tone-mapped (HDR) sources too: the ladder tags
+    the frames it reads back with their colour (hls.picture_colour)."""
     width, height = probe.get("width") or 0, probe.get("height") or 0
     frames = plan.duration * float(plan.fps or 0)
-    return (bool(plan.rungs) and not plan.tonemap_from and vmaf.sequential(windows) and width * height > 0
+    return (bool(plan.rungs) and vmaf.sequential(windows) and width * height > 0
             and width * height * 3 * frames <= SHARED_DECODE_BYTES)
 
 
