@@ -112,13 +112,15 @@ def test_the_ladder_from_the_analysis_decode_keeps_the_video_where_it_was_agains
     assert len(stamps["fixed"]["video"]) > 2 * 25  # the gap before the video is filled, in both
 
 
-_COLOUR_SOURCES = {  # what the source's frames say -> what every rung must say (primaries, trc, matrix, range)
-    "bt709": ("setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv,format=yuv420p",
-              (1, 1, 1, 1)),
-    "bt601_full": ("setparams=color_primaries=bt470bg:color_trc=smpte170m:colorspace=smpte170m:range=pc,"
-                   "format=yuv420p", (5, 6, 6, 2)),
-    "pq": ("zscale=tin=bt709:min=bt709:pin=bt709:rin=tv:t=smpte2084:m=bt2020nc:p=bt2020:npl=100,format=yuv420p10le",
-           (1, 1, 1, 1)),  # HDR: tone-mapped to SDR BT.709
+_X264 = ["-c:v", "libx264", "-preset", "ultrafast", "-crf", "18"]
+_COLOUR_SOURCES = {  # how the source is made -> what every rung must say (primaries, trc, matrix, range)
+    "bt709.mp4": (["-vf", "setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv,format=yuv420p",
+                   *_X264], (1, 1, 1, 1)),
+    "bt601_full.mp4": (["-vf", "setparams=color_primaries=bt470bg:color_trc=smpte170m:colorspace=smpte170m:range=pc,"
+                        "format=yuv420p", *_X264], (5, 6, 6, 2)),
+    "vp8.webm": (["-c:v", "libvpx"], (2, 2, 5, 1)),  # the stream says nothing; its decoder tags pictures BT.601
+    "pq.mp4": (["-vf", "zscale=tin=bt709:min=bt709:pin=bt709:rin=tv:t=smpte2084:m=bt2020nc:p=bt2020:npl=100,"
+                "format=yuv420p10le", *_X264], (1, 1, 1, 1)),  # HDR: tone-mapped to SDR BT.709
 }
 
 
@@ -135,10 +137,9 @@ def _colours(hls_dir: Path) -> set[tuple[int, int, int, int]]:
 def test_the_rungs_carry_the_same_colour_tags_from_the_shared_decode_as_from_the_source(name, tmp_path, monkeypatch):
     # The raw NUT the analysis keeps for the ladder stores no colour description: the rungs encoded from it must
     # still say what the fixed ladder's (decoded from the source) say, and an HDR source must share it too.
-    graph, expected = _COLOUR_SOURCES[name]
-    source = tmp_path / f"{name}.mp4"
-    run_ffmpeg(["-f", "lavfi", "-i", "testsrc2=s=320x240:r=25:d=2", "-vf", graph, "-c:v", "libx264",
-                "-preset", "ultrafast", "-crf", "18", str(source)])
+    encode, expected = _COLOUR_SOURCES[name]
+    source = tmp_path / name
+    run_ffmpeg(["-f", "lavfi", "-i", "testsrc2=s=320x240:r=25:d=2", *encode, str(source)])
     shared: list[bool] = []
     build = hls.build_ffmpeg_args
 

@@ -98,6 +98,7 @@ def probe_container(container: av.container.InputContainer, *, size: int, limits
             infos[video.index].update(interlaced=True, field_order=infos[video.index]["field_order"] or "unknown")
         if first.get("hdr_metadata"):
             infos[video.index].update(first["hdr_metadata"])
+        infos[video.index] = with_picture_colour(infos[video.index], first.get("colour", {}))
         if audio is None and (duration < _STILL_MAX_SECONDS or video.frames == 1):
             raise UnsupportedMediaError(f"a still image is not a video (a single {video.codec_context.name} picture)")
     vinfo = infos[video.index] if video is not None else None
@@ -128,6 +129,18 @@ def probe_container(container: av.container.InputContainer, *, size: int, limits
 
 
 # --- pure helpers ------------------------------------------------------------------------------
+def with_picture_colour(info: dict[str, Any], picture: dict[str, int]) -> dict[str, Any]:
+    """A video stream's info with the colour its decoder tags the first picture with, where the stream itself
+    declares none (VP8's decoder tags every picture BT.601 while its stream says nothing): the pictures are
+    what the ladder encodes, and it keeps their colour."""
+    names = {"color_primaries": _PRIMARIES_NAMES, "color_transfer": _TRANSFER_NAMES, "color_matrix": _MATRIX_NAMES,
+             "color_range": _RANGE_NAMES}
+    found = {key: names[key].get(value) for key, value in picture.items() if info.get(key) is None}
+    out = info | {key: name for key, name in found.items() if name is not None}
+    transfer = out.get("color_transfer")
+    return out | {"hdr": transfer in _HDR_TRANSFERS, "hdr_format": _HDR_FORMATS.get(transfer or "")}
+
+
 def check_frame_size(index: int, width: int, height: int, limits: Limits) -> None:
     """Refuse pictures over the pixel limit, before anything decodes them."""
     if width <= 0 or height <= 0:
@@ -301,6 +314,8 @@ def _take_picture(frames: list[av.VideoFrame], found: dict[str, Any]) -> bool:
         found["rotation"] = frame.rotation
         found["interlaced"] = bool(frame.interlaced_frame)
         found["hdr_metadata"] = hdr_side_data(frame)
+        found["colour"] = {"color_primaries": frame.color_primaries, "color_transfer": frame.color_trc,
+                           "color_matrix": frame.colorspace, "color_range": frame.color_range}
         return True
     return False
 
