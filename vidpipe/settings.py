@@ -136,7 +136,8 @@ class CloudSettings(BaseSettings):
 
 class TranscodeSettings(BaseSettings):
     """Long videos: when and how a transcode is split into chunk jobs (vidpipe.stages.chunk_plan,
-    docs/long-videos.md). A profile may override the first two (Profile.chunk_threshold_seconds / chunk_seconds)."""
+    docs/long-videos.md). A profile may override the first two (Profile.chunk_threshold_seconds / chunk_seconds).
+    And the scratch disk a per-title transcode may use to decode the source once instead of twice."""
 
     model_config = _group("VIDPIPE_")
 
@@ -146,6 +147,9 @@ class TranscodeSettings(BaseSettings):
     first_chunk_seconds: float = Field(default=8.0, gt=0)  # the first chunk is short: playable early
     first_chunks: int = Field(default=2, ge=0)  # this many chunks (and the audio) jump the queue ...
     first_chunk_priority: int = Field(default=5, ge=0)  # ... by this much priority
+    # Per-title: the analysis keeps the whole decoded video in the work dir for the ladder when its raw frames
+    # (counted at 3 bytes a pixel) are at most this large; 0: always decode twice (vidpipe.stages.transcode).
+    shared_decode_bytes: int = Field(default=1024**3, ge=0)
 
 
 class Settings(BaseSettings):

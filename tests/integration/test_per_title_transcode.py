@@ -110,3 +110,49 @@ def test_the_ladder_from_the_analysis_decode_keeps_the_video_where_it_was_agains
         stamps[profile.ladder_mode] = _timestamps(work / "hls", result.metadata["ladder"][-1]["name"])
     assert stamps["per_title"] == stamps["fixed"]
     assert len(stamps["fixed"]["video"]) > 2 * 25  # the gap before the video is filled, in both
+
+
+_X264 = ["-c:v", "libx264", "-preset", "ultrafast", "-crf", "18"]
+_COLOUR_SOURCES = {  # how the source is made -> what every rung must say (primaries, trc, matrix, range)
+    "bt709.mp4": (["-vf", "setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv,format=yuv420p",
+                   *_X264], (1, 1, 1, 1)),
+    "bt601_full.mp4": (["-vf", "setparams=color_primaries=bt470bg:color_trc=smpte170m:colorspace=smpte170m:range=pc,"
+                        "format=yuv420p", *_X264], (5, 6, 6, 2)),
+    "vp8.webm": (["-c:v", "libvpx"], (2, 2, 5, 1)),  # the stream says nothing; its decoder tags pictures BT.601
+    "pq.mp4": (["-vf", "zscale=tin=bt709:min=bt709:pin=bt709:rin=tv:t=smpte2084:m=bt2020nc:p=bt2020:npl=100,"
+                "format=yuv420p10le", *_X264], (1, 1, 1, 1)),  # HDR: tone-mapped to SDR BT.709
+}
+
+
+def _colours(hls_dir: Path) -> set[tuple[int, int, int, int]]:
+    out = set()
+    for playlist in hls_dir.glob("*/index.m3u8"):
+        with av.open(str(playlist)) as container:
+            frame = next(container.decode(video=0))
+            out.add((int(frame.color_primaries), int(frame.color_trc), int(frame.colorspace), int(frame.color_range)))
+    return out
+
+
+@pytest.mark.parametrize("name", list(_COLOUR_SOURCES))
+def test_the_rungs_carry_the_same_colour_tags_from_the_shared_decode_as_from_the_source(name, tmp_path, monkeypatch):
+    # The raw NUT the analysis keeps for the ladder stores no colour description: the rungs encoded from it must
+    # still say what the fixed ladder's (decoded from the source) say, and an HDR source must share it too.
+    encode, expected = _COLOUR_SOURCES[name]
+    source = tmp_path / name
+    run_ffmpeg(["-f", "lavfi", "-i", "testsrc2=s=320x240:r=25:d=2", *encode, str(source)])
+    shared: list[bool] = []
+    build = hls.build_ffmpeg_args
+
+    def spy(*args, **kwargs):
+        shared.append(kwargs.get("decoded_video") is not None)
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(hls, "build_ffmpeg_args", spy)
+    colours = {}
+    for profile in (PROFILE, dataclasses.replace(PROFILE, ladder_mode="fixed")):
+        work = tmp_path / profile.ladder_mode
+        work.mkdir()
+        transcode.run(StageInput(uuid.uuid4(), source, work, profile, Limits()))
+        colours[profile.ladder_mode] = _colours(work / "hls")
+    assert shared == [True, False]  # per-title read the analysis's decode; the fixed ladder the source
+    assert colours["per_title"] == colours["fixed"] == {expected}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -95,8 +96,15 @@ def test_the_ladder_can_read_the_analysis_decode_instead_of_the_source() -> None
         "-itsoffset", "0.040000", "-f", "nut", "-i", "/w/video.nut"]
     graph = args[args.index("-filter_complex") + 1]
     assert graph.startswith("[1:v:0]null") and "fps=" not in graph  # filtered once, in the analysis
-    plain = hls.build_ffmpeg_args(plan, ["-i", "in"], Path("/out"))
-    assert plain[plain.index("-filter_complex") + 1].startswith("[0:v:0]fps=25") and "-itsoffset" not in plain
+    # ... into a raw file without the frames' colour description, which the ladder puts back
+    def head(p: hls.TranscodePlan) -> str:
+        args = hls.build_ffmpeg_args(p, ["-i", "in"], Path("/out"), decoded_video=(Path("/w/video.nut"), 0.0))
+        return args[args.index("-filter_complex") + 1].split(";")[0]
+
+    sdr = dataclasses.replace(plan, source_primaries="bt470bg", source_transfer="gamma28", source_range="pc")
+    assert head(sdr) == "[1:v:0]setparams=color_primaries=bt470bg:color_trc=bt470bg:range=pc[s0]"
+    hdr = dataclasses.replace(sdr, tonemap_from="smpte2084", source_primaries="bt2020", source_transfer="smpte2084")
+    assert head(hdr) == "[1:v:0]setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv[s0]"
 
 
 def _probe(seconds: float, width: int, height: int, fps: int) -> dict:
@@ -110,14 +118,49 @@ def test_the_decode_is_shared_only_when_its_raw_frames_are_small_and_sequential(
 
     def shared(probe: dict) -> bool:
         plan = hls.plan_transcode(probe, get_profile("standard"))
-        return shares_decode(plan, probe, sample_windows(plan.duration))
+        return shares_decode(plan, probe, sample_windows(plan.duration), limit_bytes=1 << 30, free_bytes=1 << 40,
+                             min_free_bytes=1 << 30)
 
     assert shared(_probe(8.0, 1280, 720, 25))  # 0.55 GB counted at 3 bytes a pixel
     assert not shared(_probe(60.0, 1920, 1080, 30))  # 11 GB: decoded twice instead
     assert not shared(_probe(8.0, 3840, 2160, 60))
     hdr = _probe(8.0, 1280, 720, 25)
     hdr["streams"][0] |= {"color_transfer": "smpte2084", "color_primaries": "bt2020"}
-    assert not shared(hdr)  # tone-mapped: the ladder decodes the source itself
+    assert shared(hdr)  # tone-mapped too: the ladder tags the frames it reads back as SDR BT.709
+
+
+def test_the_decode_is_not_shared_when_its_scratch_file_would_leave_the_disk_below_the_ready_minimum() -> None:
+    from vidpipe.stages.transcode import raw_video_bytes, shares_decode
+
+    probe = _probe(8.0, 1280, 720, 25)
+    plan = hls.plan_transcode(probe, get_profile("standard"))
+    size = int(raw_video_bytes(plan, probe))
+    assert size == 1280 * 720 * 3 * 200
+
+    def shared(free: int, *, limit: int = 1 << 30, min_free: int = 1 << 30) -> bool:
+        return shares_decode(plan, probe, sample_windows(plan.duration), limit_bytes=limit, free_bytes=free,
+                             min_free_bytes=min_free)
+
+    assert shared(size + (1 << 30))  # exactly the readiness minimum left
+    assert not shared(size + (1 << 30) - 1)  # one byte under it: decoded twice instead
+    assert shared(size, min_free=0) and not shared(size - 1, min_free=0)
+    assert not shared(1 << 40, limit=size - 1) and shared(1 << 40, limit=size)  # the size limit, as before
+    assert not shared(1 << 40, limit=0)  # 0: never shared
+
+
+def test_the_shared_decode_limit_is_a_transcode_setting(monkeypatch, tmp_path) -> None:
+    import uuid
+
+    from vidpipe.contract import StageInput
+    from vidpipe.settings import Limits, Settings
+    from vidpipe.stages.transcode import decode_scratch
+
+    monkeypatch.setenv("VIDPIPE_SHARED_DECODE_BYTES", "5000")
+    assert Settings().transcode.shared_decode_bytes == 5000  # the group's variable naming: VIDPIPE_<FIELD>
+    settings = Settings(data_dir=tmp_path, shared_decode_bytes=7000, ready_min_free_bytes=3)
+    inp = StageInput(uuid.uuid4(), tmp_path / "in.mp4", tmp_path, get_profile("standard"), Limits())
+    assert decode_scratch(dataclasses.replace(inp, settings=settings)) == (7000, 3)
+    assert decode_scratch(inp) == (1 << 30, 1 << 30)  # no configuration: the defaults, not the environment
 
 
 def test_windows_spread_over_the_title() -> None:

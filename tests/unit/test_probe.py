@@ -12,7 +12,8 @@ import pytest
 
 from vidpipe.contract import StageInput
 from vidpipe.errors import LimitExceededError, MediaDecodeError, UnsafeSourceError, UnsupportedMediaError
-from vidpipe.ffmpeg.probe import PROBE_KEYS, display_size, is_vfr, normalise_rotation, probe_file
+from vidpipe.ffmpeg.probe import PROBE_KEYS, display_size, is_vfr, normalise_rotation, probe_file, with_picture_colour
+from vidpipe.ffmpeg.process import run_ffmpeg
 from vidpipe.profiles import get_profile
 from vidpipe.settings import Limits
 from vidpipe.stages import probe as probe_stage
@@ -235,3 +236,15 @@ def test_probe_stage(media, tmp_path: Path) -> None:
     assert result.outputs == [] and result.renditions == []
     assert result.metadata["probe"]["width"] == 640
     assert progress[-1] == 1.0
+
+
+def test_colour_the_stream_leaves_out_is_taken_from_its_first_picture(tmp_path) -> None:
+    clip = tmp_path / "vp8.webm"  # VP8's decoder tags its pictures BT.601 limited range; the stream says nothing
+    run_ffmpeg(["-f", "lavfi", "-i", "testsrc2=s=160x120:r=25:d=1", "-c:v", "libvpx", str(clip)])
+    (video,) = probe_file(clip, LIMITS)["streams"]
+    assert (video["color_matrix"], video["color_range"], video["color_primaries"]) == ("bt470bg", "tv", None)
+    declared = {"color_primaries": "bt709", "color_transfer": None, "color_matrix": None, "hdr": False}
+    picture = {"color_primaries": 5, "color_transfer": 16, "color_matrix": 2, "color_range": 2}
+    assert with_picture_colour(declared, picture) == {  # what the stream declares wins; unspecified stays None
+        "color_primaries": "bt709", "color_transfer": "smpte2084", "color_matrix": None, "color_range": "pc",
+        "hdr": True, "hdr_format": "HDR10"}

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from vidpipe.errors import UnsupportedMediaError
+from vidpipe.ffmpeg import colour
 from vidpipe.profiles import Profile
 
 AUDIO_GROUP = "aud"
@@ -87,6 +88,8 @@ class TranscodePlan:
     tonemap_from: str | None = None  # HDR transfer (PQ or HLG) to tone-map to SDR BT.709
     source_primaries: str | None = None
     source_matrix: str | None = None
+    source_transfer: str | None = None
+    source_range: str | None = None  # "tv" | "pc"
     subtitles: tuple[SubtitleTrack, ...] = ()
     audio_filters: tuple[str | None, ...] = ()  # per audio track (plan.audio order): e.g. loudness normalisation
 
@@ -222,6 +225,7 @@ def plan_transcode(probe: dict[str, Any], profile: Profile) -> TranscodePlan:
         deinterlace=bool(rungs and probe.get("interlaced")),
         tonemap_from=video.get("color_transfer") if rungs and video.get("color_transfer") in HDR_TRANSFERS else None,
         source_primaries=video.get("color_primaries"), source_matrix=video.get("color_matrix"),
+        source_transfer=video.get("color_transfer"), source_range=video.get("color_range"),
         subtitles=tuple(plan_subtitles(probe)) if rungs else (),
     )
 
@@ -239,29 +243,28 @@ def _main_video_info(probe: dict[str, Any]) -> dict[str, Any]:
     return next((s for s in _videos(probe) if not s.get("cover_art")), {})
 
 
-def tonemap_filter(transfer: str, primaries: str | None, matrix: str | None) -> str:
-    """HDR (PQ or HLG, BT.2020) to SDR BT.709: linear light, BT.709 primaries, tone curve, 8-bit 4:2:0.
-
-    Möbius keeps what lies within SDR range nearly as it is and rolls off only the highlights; Hable darkened
-    diffuse white (a test picture mastered at 100 nits came out at 65 % of its brightness)."""
-    source = f"tin={transfer}:pin={primaries or 'bt2020'}:min={matrix or 'bt2020nc'}"
-    return (f"zscale={source}:t=linear:npl=100,format=gbrpf32le,zscale=p=bt709,tonemap=tonemap=mobius:desat=0,"
-            "zscale=t=bt709:m=bt709:r=tv,format=yuv420p")
-
-
 def video_filters(plan: TranscodePlan) -> str:
     """The filters every rung shares, applied once before the split: deinterlace, constant rate, tone map."""
     assert plan.fps is not None  # only a plan with video rungs has filters, and it always has a rate
     filters = ["bwdif=mode=send_frame:parity=auto:deint=all"] if plan.deinterlace else []
     filters.append(f"fps={_fps_text(plan.fps)}")
     if plan.tonemap_from:
-        filters.append(tonemap_filter(plan.tonemap_from, plan.source_primaries, plan.source_matrix))
+        filters.append(colour.tonemap_filter(plan.tonemap_from, plan.source_primaries, plan.source_matrix))
     return ",".join(filters)
 
 
+def picture_colour(plan: TranscodePlan) -> colour.Colour:
+    """The colour description of the frames `video_filters` outputs: the tone map's, else the source's."""
+    if plan.tonemap_from:
+        return colour.SDR_BT709
+    return colour.Colour(plan.source_primaries, plan.source_transfer, plan.source_matrix, plan.source_range)
+
+
 def _video_head(plan: TranscodePlan, decoded: bool = False) -> str:
-    # Already decoded (and filtered) by the per-title analysis: the second input, as it is.
-    return "[1:v:0]null" if decoded else f"[0:v:{plan.video_index}]" + video_filters(plan)
+    # Already decoded and filtered by the per-title analysis (the second input), but its raw file lost the colour
+    # description the frames had: put it back.
+    return "[1:v:0]" + colour.tag_filter(picture_colour(plan)) if decoded else (
+        f"[0:v:{plan.video_index}]" + video_filters(plan))
 
 
 def _fps_text(fps: Fraction) -> str:

@@ -39,10 +39,13 @@ _TRANSFER_NAMES = {1: "bt709", 4: "gamma22", 5: "gamma28", 6: "smpte170m", 7: "s
                    14: "bt2020-10", 15: "bt2020-12", 16: "smpte2084", 17: "smpte428", 18: "arib-std-b67"}
 _HDR_TRANSFERS = {"smpte2084", "arib-std-b67"}
 _HDR_FORMATS = {"smpte2084": "HDR10", "arib-std-b67": "HLG"}
-_PRIMARIES_NAMES = {1: "bt709", 4: "bt470m", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 9: "bt2020", 11: "smpte431",
-                    12: "smpte432"}
-_MATRIX_NAMES = {0: "gbr", 1: "bt709", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 9: "bt2020nc", 10: "bt2020c",
+# FFmpeg's names for every value it defines: the ladder tags frames with them again (hls.picture_colour).
+_PRIMARIES_NAMES = {1: "bt709", 4: "bt470m", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 8: "film", 9: "bt2020",
+                    10: "smpte428", 11: "smpte431", 12: "smpte432", 22: "ebu3213"}
+_MATRIX_NAMES = {0: "gbr", 1: "bt709", 4: "fcc", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 8: "ycgco",
+                 9: "bt2020nc", 10: "bt2020c", 11: "smpte2085", 12: "chroma-derived-nc", 13: "chroma-derived-c",
                  14: "ictcp"}
+_RANGE_NAMES = {1: "tv", 2: "pc"}  # limited, full
 # AVFieldOrder: 1 progressive; 2 top field first; 3 bottom first; 4/5 mixed orders (coded one way, shown the other).
 _FIELD_ORDERS = {1: "progressive", 2: "tt", 3: "bb", 4: "tb", 5: "bt"}
 _VFR_SAMPLE_PACKETS = 240
@@ -95,6 +98,7 @@ def probe_container(container: av.container.InputContainer, *, size: int, limits
             infos[video.index].update(interlaced=True, field_order=infos[video.index]["field_order"] or "unknown")
         if first.get("hdr_metadata"):
             infos[video.index].update(first["hdr_metadata"])
+        infos[video.index] = with_picture_colour(infos[video.index], first.get("colour", {}))
         if audio is None and (duration < _STILL_MAX_SECONDS or video.frames == 1):
             raise UnsupportedMediaError(f"a still image is not a video (a single {video.codec_context.name} picture)")
     vinfo = infos[video.index] if video is not None else None
@@ -125,6 +129,18 @@ def probe_container(container: av.container.InputContainer, *, size: int, limits
 
 
 # --- pure helpers ------------------------------------------------------------------------------
+def with_picture_colour(info: dict[str, Any], picture: dict[str, int]) -> dict[str, Any]:
+    """A video stream's info with the colour its decoder tags the first picture with, where the stream itself
+    declares none (VP8's decoder tags every picture BT.601 while its stream says nothing): the pictures are
+    what the ladder encodes, and it keeps their colour."""
+    names = {"color_primaries": _PRIMARIES_NAMES, "color_transfer": _TRANSFER_NAMES, "color_matrix": _MATRIX_NAMES,
+             "color_range": _RANGE_NAMES}
+    found = {key: names[key].get(value) for key, value in picture.items() if info.get(key) is None}
+    out = info | {key: name for key, name in found.items() if name is not None}
+    transfer = out.get("color_transfer")
+    return out | {"hdr": transfer in _HDR_TRANSFERS, "hdr_format": _HDR_FORMATS.get(transfer or "")}
+
+
 def check_frame_size(index: int, width: int, height: int, limits: Limits) -> None:
     """Refuse pictures over the pixel limit, before anything decodes them."""
     if width <= 0 or height <= 0:
@@ -182,7 +198,8 @@ def stream_info(stream: av.stream.Stream) -> dict[str, Any]:
         info.update(width=vcc.width, height=vcc.height, rotation=0, pix_fmt=vcc.pix_fmt,
                     fps=round(float(rate), 3) if rate else None, color_transfer=transfer,
                     color_primaries=_PRIMARIES_NAMES.get(vcc.color_primaries),
-                    color_matrix=_MATRIX_NAMES.get(vcc.colorspace), hdr=transfer in _HDR_TRANSFERS,
+                    color_matrix=_MATRIX_NAMES.get(vcc.colorspace), color_range=_RANGE_NAMES.get(vcc.color_range),
+                    hdr=transfer in _HDR_TRANSFERS,
                     hdr_format=_HDR_FORMATS.get(transfer or ""), field_order=field_order,
                     interlaced=field_order not in (None, "progressive"), frames=stream.frames or None)
         if _is_cover_art(stream):
@@ -297,6 +314,8 @@ def _take_picture(frames: list[av.VideoFrame], found: dict[str, Any]) -> bool:
         found["rotation"] = frame.rotation
         found["interlaced"] = bool(frame.interlaced_frame)
         found["hdr_metadata"] = hdr_side_data(frame)
+        found["colour"] = {"color_primaries": frame.color_primaries, "color_transfer": frame.color_trc,
+                           "color_matrix": frame.colorspace, "color_range": frame.color_range}
         return True
     return False
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -25,6 +26,7 @@ from vidpipe.ffmpeg import hls, vmaf, waveform
 from vidpipe.ffmpeg.probe import probe_file
 from vidpipe.ffmpeg.process import ffmpeg_failure, popen_ffmpeg
 from vidpipe.ffmpeg.safe_open import ffmpeg_input_args, open_input
+from vidpipe.settings import Settings, TranscodeSettings
 from vidpipe.stages import chunk_plan
 
 log = logging.getLogger(__name__)
@@ -32,9 +34,6 @@ PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 SEGMENT_TYPE = "video/mp2t"
 VTT_TYPE = "text/vtt"
 _POLL_SECONDS = 0.2
-# Up to this much raw video (8 s of 1280x720 at 25 frame/s is 0.28 GB), the per-title analysis's decode is kept
-# on scratch disk for the ladder, which then does not decode the source again.
-SHARED_DECODE_BYTES = 1 << 30
 
 
 def _probe(inp: StageInput) -> dict[str, Any]:
@@ -215,16 +214,40 @@ def _per_title(plan: hls.TranscodePlan, input_args: list[str], inp: StageInput, 
     return result
 
 
-def shares_decode(plan: hls.TranscodePlan, probe: dict[str, Any], windows: list[vmaf.Window]) -> bool:
-    """Whether the per-title analysis should keep the whole decoded video for the ladder: its windows come from
-    one decode from the start anyway, and the raw frames (counted at 3 bytes a pixel, enough for 4:4:4 or
-    16-bit 4:2:0) fit in SHARED_DECODE_BYTES of scratch disk. Not for HDR sources: the ladder's tone map to
-    SDR BT.709 comes out untagged from the shared frames (the format matrix's HDR samples caught it), so those
-    decode the source as before."""
+def raw_video_bytes(plan: hls.TranscodePlan, probe: dict[str, Any]) -> float:
+    """The whole decoded video's size, counted at 3 bytes a pixel (enough for 4:4:4 or 16-bit 4:2:0)."""
     width, height = probe.get("width") or 0, probe.get("height") or 0
-    frames = plan.duration * float(plan.fps or 0)
-    return (bool(plan.rungs) and not plan.tonemap_from and vmaf.sequential(windows) and width * height > 0
-            and width * height * 3 * frames <= SHARED_DECODE_BYTES)
+    return width * height * 3 * plan.duration * float(plan.fps or 0)
+
+
+def shares_decode(plan: hls.TranscodePlan, probe: dict[str, Any], windows: list[vmaf.Window], *, limit_bytes: int,
+                  free_bytes: int, min_free_bytes: int) -> bool:
+    """Whether the per-title analysis should keep the whole decoded video for the ladder: its windows come from
+    one decode from the start anyway, and the raw frames fit in `limit_bytes` (the shared_decode_bytes setting)
+    and leave the work dir's volume at least `min_free_bytes` free (the readiness minimum: a scratch file that
+    fills the disk would fail this ladder and the next jobs; decoding twice costs only CPU). Tone-mapped (HDR)
+    sources too: the ladder tags the frames it reads back with their colour (hls.picture_colour)."""
+    size = raw_video_bytes(plan, probe)
+    return (bool(plan.rungs) and vmaf.sequential(windows) and 0 < size <= limit_bytes
+            and free_bytes - size >= min_free_bytes)
+
+
+def decode_scratch(inp: StageInput) -> tuple[int, int]:
+    """(shared_decode_bytes, ready_min_free_bytes) of the configuration; their defaults without one (a stage
+    never reads the environment itself)."""
+    if inp.settings is not None:
+        return inp.settings.transcode.shared_decode_bytes, inp.settings.ready_min_free_bytes
+    return (TranscodeSettings.model_fields["shared_decode_bytes"].default,
+            Settings.model_fields["ready_min_free_bytes"].default)
+
+
+def _shares(plan: hls.TranscodePlan, probe: dict[str, Any], windows: list[vmaf.Window], inp: StageInput) -> bool:
+    limit, min_free = decode_scratch(inp)
+    try:
+        free = shutil.disk_usage(inp.work_dir).free
+    except OSError:  # cannot tell: decode twice rather than risk the disk
+        return False
+    return shares_decode(plan, probe, windows, limit_bytes=limit, free_bytes=free, min_free_bytes=min_free)
 
 
 def _shared_video(path: Path) -> tuple[Path, float] | None:
@@ -298,7 +321,7 @@ def run(inp: StageInput) -> StageResult:
     decoded: tuple[Path, float] | None = None
     try:
         if plan.rungs and inp.profile.ladder_mode == "per_title":
-            shared = shares_decode(plan, probe, windows)
+            shared = _shares(plan, probe, windows, inp)
             try:
                 plan, decision, quality = _per_title(plan, input_args, inp, windows, keep if shared else None)
                 decoded = _shared_video(keep) if shared else None
