@@ -38,7 +38,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vidpipe.contract import StageInput  # noqa: E402
-from vidpipe.ffmpeg import hls  # noqa: E402
+from vidpipe.ffmpeg import hls, playlists  # noqa: E402
 from vidpipe.ffmpeg.bdrate import bd_rate  # noqa: E402
 from vidpipe.ffmpeg.probe import probe_file  # noqa: E402
 from vidpipe.ffmpeg.process import ffmpeg_exe  # noqa: E402
@@ -135,7 +135,7 @@ def _vmaf(rendition: Path, source: Path, size: tuple[int, int], log: Path) -> fl
 
 
 def _kbps(playlist: Path) -> float:
-    segments = hls.parse_media_playlist(playlist.read_text())
+    segments = playlists.parse_media_playlist(playlist.read_text())
     bits = sum((playlist.parent / uri).stat().st_size for uri, _ in segments) * 8
     return bits / 1000 / sum(d for _, d in segments)
 

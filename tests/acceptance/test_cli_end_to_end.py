@@ -24,7 +24,7 @@ from tests.acceptance.conftest import (
     live_ffmpeg,
     wait_for,
 )
-from vidpipe.ffmpeg import hls, samples
+from vidpipe.ffmpeg import playlists, samples
 from vidpipe.stages.registry import STAGES
 
 pytestmark = pytest.mark.slow
@@ -118,13 +118,13 @@ def test_up_serves_uploads_and_media_and_stops_on_sigterm(tmp_path: Path, procs)
         assert client.get(master_url).status_code == 401
         master = client.get(master_url, headers=auth)
         assert master.status_code == 200 and master.text.startswith("#EXTM3U"), master.text
-        variants = hls.parse_master(master.text)
+        variants = playlists.parse_master(master.text)
         assert variants
         variant_uri = next(iter(variants)).split("?", 1)[0]
         variant_url = master_url.rsplit("/", 1)[0] + "/" + variant_uri
         playlist = client.get(variant_url, headers=auth)
         assert playlist.status_code == 200, playlist.text
-        segments = hls.parse_media_playlist(playlist.text)
+        segments = playlists.parse_media_playlist(playlist.text)
         assert segments
         segment_url = variant_url.rsplit("/", 1)[0] + "/" + segments[0][0].split("?", 1)[0]
         part = client.get(segment_url, headers=auth | {"Range": "bytes=0-99"})

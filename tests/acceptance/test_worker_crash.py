@@ -19,7 +19,7 @@ from tests.acceptance.conftest import (
     live_ffmpeg,
     wait_for,
 )
-from vidpipe.ffmpeg import hls, samples
+from vidpipe.ffmpeg import playlists, samples
 from vidpipe.stages import registry
 
 pytestmark = pytest.mark.slow
@@ -83,7 +83,7 @@ def test_sigkill_mid_transcode_is_reclaimed_once_and_leaves_nothing(settings, ru
         master_key = next(a.key for a in asset.artifacts if a.kind == "hls_master")
     assert len(renditions) == len(set(renditions)) > 0
     assert len(artifact_keys) == len(set(artifact_keys))
-    master = hls.parse_master((settings.media_root / master_key).read_text())
+    master = playlists.parse_master((settings.media_root / master_key).read_text())
     master_dir = master_key.rsplit("/", 1)[0]
     assert {f"{master_dir}/{uri}" for uri in master} == playlist_keys
     assert len(master) == len(renditions)

@@ -8,7 +8,7 @@ from collections import Counter
 
 from tests.acceptance.conftest import all_terminal, events_of, ingest_file, jobs_of, live_ffmpeg, wait_for
 from tests.faults.conftest import spawn_worker, worker_env
-from vidpipe.ffmpeg import hls, samples
+from vidpipe.ffmpeg import playlists, samples
 from vidpipe.ffmpeg.probe import probe_file
 
 CHUNKED = {"chunk_threshold_seconds": 10, "chunk_seconds": 6, "first_chunk_seconds": 2}
@@ -61,9 +61,9 @@ def test_a_killed_chunk_is_redone_alone_and_nothing_is_lost(fault_settings, faul
         keys = [a.key for a in asset.artifacts]
     assert len(keys) == len(set(keys)) and all((rt.settings.media_root / k).is_file() for k in keys)
     hls_root = rt.settings.media_root / str(asset_id) / "hls"
-    master = hls.parse_master((hls_root / "master.m3u8").read_text())
+    master = playlists.parse_master((hls_root / "master.m3u8").read_text())
     video_uri = next(u for u, a in master.items() if "RESOLUTION" in a)
-    segments = hls.parse_media_playlist((hls_root / video_uri).read_text())
+    segments = playlists.parse_media_playlist((hls_root / video_uri).read_text())
     assert [u for u, _ in segments] == [f"seg_{n:05d}.ts" for n in range(1, len(segments) + 1)]
     assert all((hls_root / video_uri).parent.joinpath(u).is_file() for u, _ in segments)
     probe = probe_file(clip, rt.settings.limits)

@@ -20,7 +20,7 @@ from tests.conftest import TABLES
 from tests.formats import corpus
 from tests.media_cache import default_cache_dir
 from vidpipe.db.models import Asset, Job, MediaInfo, Rendition
-from vidpipe.ffmpeg import hls
+from vidpipe.ffmpeg import hls, playlists
 from vidpipe.ingest.service import IngestRequest, ingest_path
 from vidpipe.jobs.worker import Worker
 from vidpipe.settings import Settings
@@ -122,10 +122,10 @@ def test_every_shape_plays(matrix: dict[str, Outcome], name: str) -> None:
     duration = float(info.duration)
     media: Path = matrix["__media__"]  # type: ignore[assignment]
     assert "hls_master" in out.artifact_kinds
-    master = hls.parse_master((media / str(out.asset.id) / "hls" / "master.m3u8").read_text())
+    master = playlists.parse_master((media / str(out.asset.id) / "hls" / "master.m3u8").read_text())
     for r in out.renditions:
         playlist = media / r.playlist_key
-        segments = hls.parse_media_playlist(playlist.read_text())
+        segments = playlists.parse_media_playlist(playlist.read_text())
         assert sum(d for _, d in segments) == pytest.approx(duration, abs=1.0), r.name
         assert r.playlist_key.split("/hls/", 1)[1] in master, f"{r.name} is not in the master playlist"
         if r.kind in ("video", "audio"):

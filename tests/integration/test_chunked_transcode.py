@@ -14,7 +14,7 @@ from sqlalchemy import select
 from vidpipe.api import views
 from vidpipe.contract import StageResult
 from vidpipe.db.models import Artifact, Asset, Event, Job
-from vidpipe.ffmpeg import hls, samples
+from vidpipe.ffmpeg import hls, playlists, samples
 from vidpipe.ffmpeg.probe import probe_file
 from vidpipe.ffmpeg.process import run_ffmpeg
 from vidpipe.ingest.service import IngestRequest, ingest_path
@@ -88,13 +88,13 @@ def test_a_long_video_is_chunked_joined_and_continuous(runtime, chunk_settings, 
     assert len(playable_at) == 1 and playable_at[0] < join_done  # playable before the join made it complete
 
     hls_root = rt.settings.media_root / str(asset_id) / "hls"
-    master = hls.parse_master((hls_root / "master.m3u8").read_text())
+    master = playlists.parse_master((hls_root / "master.m3u8").read_text())
     video_uri = next(u for u, a in master.items() if "RESOLUTION" in a)
     audio_uri = next(u for u, a in master.items() if a.get("TYPE") == "AUDIO")
     assert int(master[video_uri]["BANDWIDTH"]) > 0 and master[video_uri]["AUDIO"] == hls.AUDIO_GROUP
     text = (hls_root / video_uri).read_text()
     assert "#EXT-X-PLAYLIST-TYPE:VOD" in text and text.rstrip().endswith("#EXT-X-ENDLIST")
-    segments = hls.parse_media_playlist(text)
+    segments = playlists.parse_media_playlist(text)
     source = probe_file(long_clip, rt.settings.limits)
     duration = source["duration"] if isinstance(source, dict) else source.duration
     assert abs(sum(d for _, d in segments) - duration) <= 0.1
@@ -112,7 +112,7 @@ def test_a_long_video_is_chunked_joined_and_continuous(runtime, chunk_settings, 
         assert all(b - a in (frame - 1, frame, frame + 1) for a, b in zip(pts, pts[1:], strict=False))
         previous = pts[-1]
     # The audio is one encode: no gap or overlap anywhere (AAC frames of 1024 samples).
-    audio_segments = hls.parse_media_playlist((hls_root / audio_uri).read_text())
+    audio_segments = playlists.parse_media_playlist((hls_root / audio_uri).read_text())
     audio_pts = [p for uri, _ in audio_segments for p, _ in _packets(hls_root / Path(audio_uri).parent / uri, "audio")]
     steps = {round(b - a) for a, b in zip(audio_pts, audio_pts[1:], strict=False)}
     assert steps <= {1920}, steps  # 1024 samples at 48 kHz in 90 kHz ticks
@@ -153,12 +153,12 @@ def test_per_title_runs_beside_the_first_chunk_and_its_ladder_encodes_the_rest(r
     assert renditions[top].quality is not None and renditions[top].quality["target_vmaf"] == 93.0
     assert playable_at is not None
     hls_root = rt.settings.media_root / str(asset_id) / "hls"
-    master = hls.parse_master((hls_root / "master.m3u8").read_text())
+    master = playlists.parse_master((hls_root / "master.m3u8").read_text())
     source = probe_file(clip, rt.settings.limits)
     duration = source["duration"] if isinstance(source, dict) else source.duration
     for uri, attrs in master.items():
         if "RESOLUTION" in attrs:
-            segments = hls.parse_media_playlist((hls_root / uri).read_text())
+            segments = playlists.parse_media_playlist((hls_root / uri).read_text())
             assert abs(sum(d for _, d in segments) - duration) <= 0.1, uri
 
 
@@ -193,20 +193,20 @@ def test_subtitles_of_a_chunked_video_are_webvtt_renditions(runtime, chunk_setti
 
     hls_root = rt.settings.media_root / str(asset_id) / "hls"
     text = (hls_root / "master.m3u8").read_text()
-    master = hls.parse_master(text)
+    master = playlists.parse_master(text)
     subs = {a["LANGUAGE"]: (u, a) for u, a in master.items() if a.get("TYPE") == "SUBTITLES"}
     assert set(subs) == {"eng", "fra"} and subs["fra"][1]["NAME"] == "Français"
-    assert all(a["GROUP-ID"] == hls.SUBTITLE_GROUP for _, a in subs.values())
+    assert all(a["GROUP-ID"] == playlists.SUBTITLE_GROUP for _, a in subs.values())
     rungs = [a for a in master.values() if "RESOLUTION" in a]
-    assert rungs and all(a.get("SUBTITLES") == hls.SUBTITLE_GROUP for a in rungs)
+    assert rungs and all(a.get("SUBTITLES") == playlists.SUBTITLE_GROUP for a in rungs)
     for uri, _ in subs.values():  # the playlists and files exist where the master says, as renditions say
         assert uri.startswith("r") and renditions[Path(uri).parent.name].playlist_key == f"{asset_id}/hls/{uri}"
         playlist = (hls_root / uri).read_text()
-        assert hls.parse_media_playlist(playlist) == [(hls.SUBTITLE_FILE, pytest.approx(12.0, abs=0.1))]
+        assert playlists.parse_media_playlist(playlist) == [(hls.SUBTITLE_FILE, pytest.approx(12.0, abs=0.1))]
 
     # Cue times as in the source, mapped onto the video's timestamps: time 0 is the first frame's PTS.
     video_uri = next(u for u, a in master.items() if "RESOLUTION" in a)
-    first_segment = hls.parse_media_playlist((hls_root / video_uri).read_text())[0][0]
+    first_segment = playlists.parse_media_playlist((hls_root / video_uri).read_text())[0][0]
     first_pts = _packets(hls_root / Path(video_uri).parent / first_segment, "video")[0][0]
     eng = (hls_root / Path(subs["eng"][0]).parent / hls.SUBTITLE_FILE).read_text()
     assert eng.startswith("WEBVTT\n") and f"X-TIMESTAMP-MAP=MPEGTS:{first_pts},LOCAL:00:00:00.000" in eng
@@ -271,7 +271,7 @@ def test_a_reprocess_keeps_the_old_run_playing_until_its_join_then_deletes_it(ru
     assert not files & old and not {Path(k).parts[2] for k in files if k.count("/") > 2} & old_run
     assert files == recorded  # every stored file recorded, every recorded file stored
     master = (rt.settings.media_root / str(asset_id) / "hls" / "master.m3u8").read_text()
-    assert old_run.isdisjoint(u.split("/")[0] for u in hls.parse_master(master))
+    assert old_run.isdisjoint(u.split("/")[0] for u in playlists.parse_master(master))
     assert {r.kind for r in renditions} == {"video", "audio", "subtitles"}
     assert all(r.playlist_key.removeprefix(f"{asset_id}/hls/").split("/")[0] not in old_run for r in renditions)
 

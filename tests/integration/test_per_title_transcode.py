@@ -12,7 +12,7 @@ import av
 import pytest
 
 from vidpipe.contract import StageInput, StageResult
-from vidpipe.ffmpeg import hls
+from vidpipe.ffmpeg import hls, playlists
 from vidpipe.ffmpeg.process import ffmpeg_exe, run_ffmpeg
 from vidpipe.profiles import Profile, Rung
 from vidpipe.settings import Limits
@@ -70,12 +70,12 @@ def test_static_content_gets_fewer_bits_than_busy_content(encoded):
 
 def test_master_bandwidth_is_measured_and_the_top_rung_is_near_its_target(encoded, tmp_path):
     for name, (result, work, source) in encoded.items():
-        master = hls.parse_master((work / "hls" / "master.m3u8").read_text())
+        master = playlists.parse_master((work / "hls" / "master.m3u8").read_text())
         top = result.renditions[0]
         playlist = work / "hls" / top.name / "index.m3u8"
-        segments = hls.parse_media_playlist(playlist.read_text())
+        segments = playlists.parse_media_playlist(playlist.read_text())
         sizes = [((playlist.parent / uri).stat().st_size, d) for uri, d in segments]
-        peak, avg = hls.bandwidths(sizes)
+        peak, avg = playlists.bandwidths(sizes)
         assert int(master[f"{top.name}/index.m3u8"]["BANDWIDTH"]) == peak
         assert int(master[f"{top.name}/index.m3u8"]["AVERAGE-BANDWIDTH"]) == avg
         vmaf = _measured_vmaf(playlist, source, tmp_path / f"{name}.json")

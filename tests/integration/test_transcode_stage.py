@@ -11,7 +11,7 @@ import pytest
 
 from vidpipe.contract import StageInput, StageResult
 from vidpipe.errors import JobCancelledError, MediaDecodeError
-from vidpipe.ffmpeg import hls, samples
+from vidpipe.ffmpeg import playlists, samples
 from vidpipe.profiles import Profile, Rung
 from vidpipe.settings import Limits
 from vidpipe.stages import transcode
@@ -54,12 +54,12 @@ def landscape(media, tmp_path_factory) -> tuple[StageResult, Path, list[float]]:
 
 
 def master_of(work: Path) -> dict[str, dict[str, str]]:
-    return hls.parse_master((work / "hls" / "master.m3u8").read_text())
+    return playlists.parse_master((work / "hls" / "master.m3u8").read_text())
 
 
 def segments_of(work: Path, name: str) -> list[tuple[Path, float]]:
     playlist = work / "hls" / name / "index.m3u8"
-    return [(playlist.parent / uri, d) for uri, d in hls.parse_media_playlist(playlist.read_text())]
+    return [(playlist.parent / uri, d) for uri, d in playlists.parse_media_playlist(playlist.read_text())]
 
 
 def first_video_frames(segment: Path, count: int = 1) -> list[av.VideoFrame]:

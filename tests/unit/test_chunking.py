@@ -101,7 +101,7 @@ def test_a_chunk_encodes_exactly_its_frames_on_the_shared_timeline(tmp_path):
 def test_the_audio_job_writes_the_subtitles_in_the_same_run(tmp_path, audio):
     import dataclasses
 
-    from vidpipe.ffmpeg import hls
+    from vidpipe.ffmpeg import hls, playlists
     from vidpipe.ffmpeg.chunk_hls import audio_ffmpeg_args
 
     subs = (hls.SubtitleTrack(0, "subs_eng", "eng"), hls.SubtitleTrack(2, "subs_fra", "fra", "Français"))
@@ -112,13 +112,13 @@ def test_the_audio_job_writes_the_subtitles_in_the_same_run(tmp_path, audio):
     assert args[-1] == str(tmp_path / "subs_fra" / hls.SUBTITLE_FILE) and "0:s:2" in args
     assert ("-var_stream_map" in args) == audio  # no audio: no HLS output at all
 
-    variants = hls.with_subtitles([hls.Variant("360p", "video", "r7/360p/index.m3u8", 1, "avc1")], plan, "r7/")
+    variants = playlists.with_subtitles([hls.Variant("360p", "video", "r7/360p/index.m3u8", 1, "avc1")], plan, "r7/")
     assert [(v.kind, v.uri, v.subtitle_group) for v in variants] == [
         ("video", "r7/360p/index.m3u8", "subs"), ("subtitles", "r7/subs_eng/index.m3u8", "subs"),
         ("subtitles", "r7/subs_fra/index.m3u8", "subs")]
     assert variants[2].name_shown == "Français" and variants[1].name_shown == "eng"
     plain = [hls.Variant("360p", "video", "r7/360p/index.m3u8", 1, "avc1")]
-    assert hls.with_subtitles(plain, _plan()) == plain  # no subtitle tracks: no SUBTITLES group on the rungs
+    assert playlists.with_subtitles(plain, _plan()) == plain  # no subtitle tracks: no SUBTITLES group on the rungs
 
 
 def test_playlists_grow_without_holes_and_end_as_vod():

@@ -11,7 +11,7 @@ import pytest
 
 from tests.formats import corpus
 from tests.media_cache import default_cache_dir
-from vidpipe.ffmpeg import frames, hls
+from vidpipe.ffmpeg import frames, hls, playlists
 from vidpipe.ffmpeg.probe import parse_mastering_display, probe_file
 from vidpipe.profiles import get_profile
 from vidpipe.settings import Limits
@@ -108,14 +108,14 @@ def test_master_playlist_offers_subtitles_with_every_rung() -> None:
                             width=1280, height=720, subtitle_group="subs"),
                 hls.Variant("subs_fra", "subtitles", "subs_fra/index.m3u8", 0, "wvtt", language="fra",
                             subtitle_group="subs", name_shown="Français")]
-    master = hls.build_master_playlist(variants)
+    master = playlists.build_master_playlist(variants)
     assert ('#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="subs",NAME="Français",LANGUAGE="fra",DEFAULT=NO,AUTOSELECT=YES,'
             'FORCED=NO,URI="subs_fra/index.m3u8"') in master
     assert 'SUBTITLES="subs"' in master.splitlines()[-2]
 
 
 def test_subtitle_playlist_and_timestamp_map() -> None:
-    playlist = hls.subtitle_playlist(6.02)
+    playlist = playlists.subtitle_playlist(6.02)
     assert "#EXT-X-TARGETDURATION:7" in playlist and "#EXTINF:6.020," in playlist and "#EXT-X-ENDLIST" in playlist
-    vtt = hls.with_timestamp_map("WEBVTT\n\n00:00.500 --> 00:01.000\nHi\n", 126000)
+    vtt = playlists.with_timestamp_map("WEBVTT\n\n00:00.500 --> 00:01.000\nHi\n", 126000)
     assert vtt.splitlines()[:3] == ["WEBVTT", "X-TIMESTAMP-MAP=MPEGTS:126000,LOCAL:00:00:00.000", ""]

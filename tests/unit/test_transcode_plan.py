@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from vidpipe.errors import MediaDecodeError, TransientError, UnsupportedMediaError
-from vidpipe.ffmpeg import hls
+from vidpipe.ffmpeg import hls, playlists
 from vidpipe.ffmpeg.waveform import PeakAccumulator, compute_peaks, waveform_document
 from vidpipe.profiles import Profile, Rung, get_profile
 from vidpipe.stages import transcode
@@ -161,7 +161,7 @@ def test_audio_only_args():
 
 # --- playlists ----------------------------------------------------------------------------------------------------
 def test_master_playlist_with_audio_group():
-    text = hls.build_master_playlist([
+    text = playlists.build_master_playlist([
         hls.Variant("audio_eng", "audio", "audio_eng/index.m3u8", 140_000, "mp4a.40.2", language="eng",
                     channels=2, default=True, audio_group="aud"),
         hls.Variant("audio_spa", "audio", "audio_spa/index.m3u8", 140_000, "mp4a.40.2", language="spa",
@@ -174,7 +174,7 @@ def test_master_playlist_with_audio_group():
     media = [ln for ln in lines if ln.startswith("#EXT-X-MEDIA:")]
     assert len(media) == 2 and sum("DEFAULT=YES" in m for m in media) == 1
     assert 'LANGUAGE="eng"' in media[0] and 'LANGUAGE="spa"' in media[1]
-    parsed = hls.parse_master(text)
+    parsed = playlists.parse_master(text)
     assert parsed["720p/index.m3u8"]["BANDWIDTH"] == "3100000"
     assert parsed["720p/index.m3u8"]["RESOLUTION"] == "1280x720"
     assert parsed["720p/index.m3u8"]["CODECS"] == "avc1.64001f,mp4a.40.2"
@@ -183,22 +183,22 @@ def test_master_playlist_with_audio_group():
 
 
 def test_audio_only_master_lists_the_audio_as_the_variant():
-    text = hls.build_master_playlist([hls.Variant("audio", "audio", "audio/index.m3u8", 150_000, "mp4a.40.2")])
+    text = playlists.build_master_playlist([hls.Variant("audio", "audio", "audio/index.m3u8", 150_000, "mp4a.40.2")])
     assert "#EXT-X-MEDIA" not in text
-    assert hls.parse_master(text)["audio/index.m3u8"]["CODECS"] == "mp4a.40.2"
+    assert playlists.parse_master(text)["audio/index.m3u8"]["CODECS"] == "mp4a.40.2"
 
 
 def test_media_playlist_and_bandwidth():
     text = "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4.000000,\nseg_00001.ts\n#EXTINF:2.5,\nseg_00002.ts\n"
-    assert hls.parse_media_playlist(text) == [("seg_00001.ts", 4.0), ("seg_00002.ts", 2.5)]
-    assert hls.bandwidths([(500_000, 4.0), (500_000, 2.0)]) == (2_000_000, 1_333_334)
-    assert hls.bandwidths([]) == (0, 0)
+    assert playlists.parse_media_playlist(text) == [("seg_00001.ts", 4.0), ("seg_00002.ts", 2.5)]
+    assert playlists.bandwidths([(500_000, 4.0), (500_000, 2.0)]) == (2_000_000, 1_333_334)
+    assert playlists.bandwidths([]) == (0, 0)
 
 
 def test_avc1_codec_from_sps():
     data = b"\x47\x00\x00\x00\x00\x01\x09\xf0\x00\x00\x00\x01\x67\x64\x00\x1f\xac"
-    assert hls.avc1_codec_from_bytes(data) == "avc1.64001f"
-    assert hls.avc1_codec_from_bytes(b"\x00\x00\x01\x09\xf0") is None
+    assert playlists.avc1_codec_from_bytes(data) == "avc1.64001f"
+    assert playlists.avc1_codec_from_bytes(b"\x00\x00\x01\x09\xf0") is None
 
 
 # --- waveform -----------------------------------------------------------------------------------------------------

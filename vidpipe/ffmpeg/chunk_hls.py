@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from vidpipe.ffmpeg import hls
+from vidpipe.ffmpeg import hls, playlists
 from vidpipe.ffmpeg.chunking import Chunk
 
 # Every output timestamp is shifted by this much more: the muxer moves a stream whose first DTS is negative (B-frame
@@ -105,7 +105,7 @@ def media_playlist(segments: Sequence[SegmentEntry], *, complete: bool) -> str:
 
 def bandwidths(segments: Sequence[SegmentEntry]) -> tuple[int, int]:
     """(peak, average) bits/s as measured on the segments (HLS BANDWIDTH / AVERAGE-BANDWIDTH)."""
-    return hls.bandwidths([(s.size, s.duration) for s in segments])
+    return playlists.bandwidths([(s.size, s.duration) for s in segments])
 
 
 def playable_prefix(chunks_done: dict[int, list[SegmentEntry]], count: int) -> list[SegmentEntry]:

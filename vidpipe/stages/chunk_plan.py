@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from vidpipe.contract import StageInput, StageResult
-from vidpipe.ffmpeg import chunking, hls
+from vidpipe.ffmpeg import chunking, hls, playlists
 from vidpipe.ffmpeg.chunk_hls import SegmentEntry
 from vidpipe.settings import TranscodeSettings
 
@@ -90,4 +90,4 @@ def planned(plan: hls.TranscodePlan, inp: StageInput, metadata: dict[str, Any], 
 def read_entries(directory: Path, playlist: str) -> list[SegmentEntry]:
     text = (directory / playlist).read_text() if (directory / playlist).is_file() else ""
     return [SegmentEntry(uri, duration, (directory / uri).stat().st_size)
-            for uri, duration in hls.parse_media_playlist(text)]
+            for uri, duration in playlists.parse_media_playlist(text)]

@@ -1,7 +1,8 @@
 """The transcode stage: one ffmpeg process decodes the source once and writes the whole HLS ladder.
 
 The plan, the ffmpeg arguments, the master playlist and the waveform peaks are pure
-(vidpipe.ffmpeg.hls, vidpipe.ffmpeg.waveform); this module runs the process and collects the files.
+(vidpipe.ffmpeg.hls, vidpipe.ffmpeg.playlists, vidpipe.ffmpeg.waveform); this module runs the process and collects
+the files.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import av
 
 from vidpipe.contract import Output, RenditionInfo, StageInput, StageResult
 from vidpipe.errors import JobCancelledError, MediaDecodeError
-from vidpipe.ffmpeg import hls, vmaf, waveform
+from vidpipe.ffmpeg import hls, playlists, vmaf, waveform
 from vidpipe.ffmpeg.probe import probe_file
 from vidpipe.ffmpeg.process import ffmpeg_failure, popen_ffmpeg
 from vidpipe.ffmpeg.safe_open import ffmpeg_input_args, open_input
@@ -94,11 +95,11 @@ def run_ffmpeg_with_progress(args: list[str], *, duration: float, progress: Call
 def _rendition_files(hls_dir: Path, name: str) -> tuple[list[Path], int, int]:
     """Segment paths and (peak, average) bandwidth of one rendition, from its media playlist."""
     playlist = hls_dir / name / "index.m3u8"
-    segments = hls.parse_media_playlist(playlist.read_text()) if playlist.is_file() else []
+    segments = playlists.parse_media_playlist(playlist.read_text()) if playlist.is_file() else []
     if not segments:
         raise MediaDecodeError(f"transcode produced no segments for {name}: the source has no decodable media")
     paths = [hls_dir / name / uri for uri, _ in segments]
-    peak, avg = hls.bandwidths([(p.stat().st_size, d) for p, (_, d) in zip(paths, segments, strict=True)])
+    peak, avg = playlists.bandwidths([(p.stat().st_size, d) for p, (_, d) in zip(paths, segments, strict=True)])
     return paths, peak, avg
 
 
@@ -107,13 +108,13 @@ def _video_codec(name: str, ffmpeg_master: dict[str, dict[str, str]], first_segm
     avc = next((c for c in codecs.split(",") if c.startswith("avc1.")), None)
     if avc is None:  # ffmpeg's master left it out: read the SPS of the first segment
         with first_segment.open("rb") as fh:
-            avc = hls.avc1_codec_from_bytes(fh.read(64 * 1024)) or "avc1.640028"
+            avc = playlists.avc1_codec_from_bytes(fh.read(64 * 1024)) or "avc1.640028"
     return avc
 
 
 def _collect(plan: hls.TranscodePlan, hls_dir: Path) -> tuple[list[Output], list[hls.Variant]]:
     written = hls_dir / "master.m3u8"  # ffmpeg's: read for CODECS, then replaced by ours
-    ffmpeg_master = hls.parse_master(written.read_text()) if written.is_file() else {}
+    ffmpeg_master = playlists.parse_master(written.read_text()) if written.is_file() else {}
     outputs: list[Output] = []
     variants: list[hls.Variant] = []
     group = hls.AUDIO_GROUP if plan.mode == "groups" else None
@@ -145,12 +146,12 @@ def _collect(plan: hls.TranscodePlan, hls_dir: Path) -> tuple[list[Output], list
         first_pts = _first_pts_90k(hls_dir / plan.rungs[0].name / "index.m3u8")
         for sub in plan.subtitles:
             outputs += subtitle_files(hls_dir / sub.name, plan.duration, first_pts)
-    return outputs, hls.with_subtitles(variants, plan)
+    return outputs, playlists.with_subtitles(variants, plan)
 
 
 def _first_pts_90k(playlist: Path) -> int:
     """The first video timestamp of a rendition's first segment (our own output, so plain PyAV is fine)."""
-    segments = hls.parse_media_playlist(playlist.read_text())
+    segments = playlists.parse_media_playlist(playlist.read_text())
     try:
         with av.open(str(playlist.parent / segments[0][0])) as container:
             stream = container.streams.video[0]
@@ -167,9 +168,9 @@ def subtitle_files(directory: Path, duration: float, first_pts: int, key_prefix:
     (cue time 0 at MPEG-TS time `first_pts`), its one-segment playlist, both as outputs under `key_prefix`."""
     vtt = directory / hls.SUBTITLE_FILE
     text = vtt.read_text(encoding="utf-8", errors="replace") if vtt.is_file() else "WEBVTT\n"
-    vtt.write_text(hls.with_timestamp_map(text, first_pts), encoding="utf-8")
+    vtt.write_text(playlists.with_timestamp_map(text, first_pts), encoding="utf-8")
     playlist = directory / "index.m3u8"
-    playlist.write_text(hls.subtitle_playlist(duration))
+    playlist.write_text(playlists.subtitle_playlist(duration))
     return [Output(f"{key_prefix}/{directory.name}/index.m3u8", playlist, "hls_playlist", PLAYLIST_TYPE),
             Output(f"{key_prefix}/{directory.name}/{hls.SUBTITLE_FILE}", vtt, "subtitles", VTT_TYPE)]
 
@@ -340,7 +341,7 @@ def run(inp: StageInput) -> StageResult:
         keep.unlink(missing_ok=True)
     outputs, variants = _collect(plan, hls_dir)
     master = hls_dir / "master.m3u8"
-    master.write_text(hls.build_master_playlist(variants))
+    master.write_text(playlists.build_master_playlist(variants))
     outputs.insert(0, Output("hls/master.m3u8", master, "hls_master", PLAYLIST_TYPE))
     if audio_only:
         wave = inp.work_dir / "waveform.json"

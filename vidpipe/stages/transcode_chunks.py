@@ -22,7 +22,7 @@ from typing import Any
 
 from vidpipe.contract import Output, StageInput, StageResult
 from vidpipe.errors import MediaDecodeError
-from vidpipe.ffmpeg import chunk_hls, hls
+from vidpipe.ffmpeg import chunk_hls, playlists
 from vidpipe.ffmpeg.safe_open import ffmpeg_input_args
 from vidpipe.stages.chunk_plan import (
     SEGMENT_TYPE,
@@ -55,7 +55,7 @@ def run(inp: StageInput) -> StageResult:
             raise MediaDecodeError(f"chunk {chunk.index} ({chunk.start:.3f} s) produced no segments for {rung.name}")
         segments[rung.name] = entries_to_json(entries)
         with (out / rung.name / entries[0].uri).open("rb") as fh:  # RFC 6381 codec of the rung, from its SPS
-            codecs[rung.name] = hls.avc1_codec_from_bytes(fh.read(64 * 1024)) or "avc1.640028"
+            codecs[rung.name] = playlists.avc1_codec_from_bytes(fh.read(64 * 1024)) or "avc1.640028"
         outputs += [Output(f"{run_dir(run_id)}/{rung.name}/{e.uri}", out / rung.name / e.uri, "hls_segment",
                            SEGMENT_TYPE) for e in entries]
     return StageResult(outputs=outputs, metadata={"segments": segments, "codecs": codecs})

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 
 from vidpipe.contract import Output, RenditionInfo, StageInput, StageResult
-from vidpipe.ffmpeg import chunk_hls, hls
+from vidpipe.ffmpeg import chunk_hls, hls, playlists
 from vidpipe.ffmpeg.chunk_hls import SegmentEntry
 from vidpipe.stages.chunk_plan import PLAYLIST_TYPE, entries_from_json, plan_from_json, run_dir
 
@@ -39,8 +39,8 @@ def master_text(plan: hls.TranscodePlan, run_id: int, rungs: dict[str, list[Segm
                                     avg + audio_avg, rung.width, rung.height, float(plan.fps or 0),
                                     audio_group=group))
     if subtitles:
-        variants = hls.with_subtitles(variants, plan, prefix=f"{prefix}/")
-    return hls.build_master_playlist(variants), variants
+        variants = playlists.with_subtitles(variants, plan, prefix=f"{prefix}/")
+    return playlists.build_master_playlist(variants), variants
 
 
 def run(inp: StageInput) -> StageResult:
