@@ -48,13 +48,17 @@ class Profile:
     # under loudness_peak_dbtp by a limiter only when needed. None: the audio's own level.
     loudness_target_lufs: float | None = None
     loudness_peak_dbtp: float = -1.0
-    # Long videos (vidpipe.stages.chunk_plan): None takes the configured ones (Settings.transcode); stored
-    # profiles set them in the console's profile editor or over PUT /v1/profiles/{name}.
+    # Long videos (vidpipe.stages.chunk_plan): "auto" chunks a video at least the threshold long; "never" keeps
+    # every video one transcode job whatever its length (short-form clips, workers that each take whole titles).
+    # The two numbers: None takes the configured ones (Settings.transcode); stored profiles set all three in the
+    # console's profile editor or over PUT /v1/profiles/{name}.
+    chunking: str = "auto"
     chunk_threshold_seconds: float | None = None
     chunk_seconds: float | None = None
 
 
 LADDER_MODES = ("per_title", "fixed")
+CHUNKING_MODES = ("auto", "never")
 STANDARD_LADDER = (
     Rung(1080, 5000),
     Rung(720, 2800),

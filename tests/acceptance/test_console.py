@@ -429,6 +429,9 @@ def test_profile_edited_in_the_form_is_used_and_the_lowest_rung_plays(console: C
     # Edit: the chunk settings come back as saved; add the lowest rung.
     page.click("#profiles tr[data-profile=tworung] button:has-text('Edit')")
     assert (page.input_value("#pf-chunk-threshold"), page.input_value("#pf-chunk-seconds")) == ("600", "30")
+    assert page.input_value("#pf-chunking") == "auto"
+    page.select_option("#pf-chunking", "never")  # one job per video: the numbers are disabled and not sent
+    assert page.is_disabled("#pf-chunk-threshold") and page.is_disabled("#pf-chunk-seconds")
     page.click("#add-rung")
     new = page.locator("#rungs tbody tr").nth(1).locator("input")
     new.nth(0).fill("144")
@@ -437,6 +440,9 @@ def test_profile_edited_in_the_form_is_used_and_the_lowest_rung_plays(console: C
     page.click("#profile-form button[type=submit]")
     page.wait_for_function("() => document.querySelector('#profiles tr[data-profile=tworung]')"
                            ".textContent.includes('144p')")
+    with console.api() as api:
+        stored = api.get("/v1/profiles/tworung").json()
+    assert (stored["chunking"], stored["chunk_threshold_seconds"], stored["chunk_seconds"]) == ("never", None, None)
     shot(page, "profiles")
 
     upload(page, [clips["ladder.mp4"]], "tworung")

@@ -44,8 +44,8 @@ def test_builtins_are_listed_and_read_only(api):
     assert preview == {"name": "preview", "ladder": [{"height": 360, "video_kbps": 700, "audio_kbps": 96}],
                        "segment_seconds": 2.0, "sprite_interval_seconds": 2.0, "x264_preset": "ultrafast",
                        "ladder_mode": "fixed", "target_vmaf": 93.0, "loudness_target_lufs": None,
-                       "analyzers": None, "zero_shot_labels": None, "chunk_threshold_seconds": None,
-                       "chunk_seconds": None, "builtin": True}
+                       "analyzers": None, "zero_shot_labels": None, "chunking": "auto",
+                       "chunk_threshold_seconds": None, "chunk_seconds": None, "builtin": True}
     assert api.get("/v1/profiles/standard").json()["ladder_mode"] == "per_title"
     r = _put(api, "standard", SMALL)
     assert r.status_code == 409 and r.json()["error"]["code"] == "builtin_profile"
@@ -69,6 +69,9 @@ def test_builtins_are_listed_and_read_only(api):
     ({"chunk_threshold_seconds": 5}, "chunk_threshold_seconds", "10"),
     ({"chunk_seconds": 1.5}, "chunk_seconds", "at least one segment (2 s)"),
     ({"chunk_seconds": 7200}, "chunk_seconds", "1800"),
+    ({"chunking": "sometimes"}, "chunking", "'never'"),
+    ({"chunking": "never", "chunk_threshold_seconds": 600}, "chunk_threshold_seconds", "never chunks"),
+    ({"chunking": "never", "chunk_seconds": 30}, "chunk_seconds", "never chunks"),
 ])
 def test_invalid_definitions_get_a_message_per_field(api, change, field, words):
     r = _put(api, "mine", SMALL | change)
@@ -89,7 +92,7 @@ def test_create_replace_list_delete(api, runtime):
     assert r.status_code == 201
     assert r.json() == {**SMALL, "name": "small-1", "segment_seconds": 2.0, "sprite_interval_seconds": 2.0,
                         "ladder_mode": "fixed", "target_vmaf": 93.0, "loudness_target_lufs": None, "builtin": False,
-                        "chunk_threshold_seconds": None, "chunk_seconds": None,
+                        "chunking": "auto", "chunk_threshold_seconds": None, "chunk_seconds": None,
                         "ladder": [{"height": 240, "video_kbps": 400, "audio_kbps": 64}]}
     r = _put(api, "small-1", SMALL | {"analyzers": None, "builtin": False, "name": "small-1"})  # GET's JSON back
     assert r.status_code == 200 and r.json()["analyzers"] is None
@@ -186,3 +189,23 @@ def test_a_profiles_chunk_settings_decide_when_and_how_a_long_video_is_chunked(a
     configured = runtime.settings.transcode
     assert settings_for(long) == (45.0, 12.0)
     assert settings_for(plain) == (configured.chunk_threshold_seconds, configured.chunk_seconds)
+
+
+def test_a_never_chunk_profile_round_trips_and_keeps_long_videos_whole(api, runtime, tmp_path):
+    from vidpipe.contract import StageInput
+    from vidpipe.db.profiles import resolve_profile
+    from vidpipe.stages import chunk_plan
+
+    r = _put(api, "clips", SMALL | {"chunking": "never"})
+    assert r.status_code == 201 and r.json()["chunking"] == "never" and r.json()["chunk_threshold_seconds"] is None
+    assert api.get("/v1/profiles/clips").json()["chunking"] == "never"
+    assert [p["chunking"] for p in api.get("/v1/profiles").json()["items"] if p["name"] == "clips"] == ["never"]
+    assert _put(api, "clips", SMALL | {"chunking": "auto", "chunk_threshold_seconds": 60}).status_code == 200
+    assert api.get("/v1/profiles/clips").json()["chunking"] == "auto"
+    assert _put(api, "clips", SMALL | {"chunking": "never"}).status_code == 200
+    with runtime.db.session() as s:
+        clips = resolve_profile(s, "clips")
+    assert clips.chunking == "never"
+    inp = StageInput(asset_id=uuid.uuid4(), source_path=tmp_path / "x", work_dir=tmp_path, profile=clips,
+                     limits=runtime.settings.limits, settings=runtime.settings)
+    assert chunk_plan.chunk_settings(inp)[0] is None

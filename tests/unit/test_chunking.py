@@ -151,3 +151,28 @@ def test_chunk_settings_are_a_group_read_from_the_same_variables(monkeypatch):
         12.0, 0, 90.0)
     assert Settings().updated(first_chunk_priority=2).transcode.first_chunk_priority == 2
     assert not hasattr(Settings(), "chunk_seconds")  # one place to read it
+
+
+def test_a_never_chunk_profile_keeps_the_single_job_whatever_the_duration(tmp_path):
+    import dataclasses
+    import uuid
+
+    from vidpipe.contract import StageInput
+    from vidpipe.ffmpeg import hls
+    from vidpipe.profiles import PROFILES
+    from vidpipe.settings import Limits, Settings
+    from vidpipe.stages import chunk_plan
+
+    settings = Settings(chunk_threshold_seconds=300, chunk_seconds=60)
+    plan = hls.TranscodePlan(rungs=(hls.PlannedRung("360p", 640, 360, 800, 96),), audio=(), fps=Fraction(25),
+                             segment_seconds=4.0, x264_preset="veryfast", audio_kbps=128, duration=7200.0)
+
+    def inp(**profile: object) -> StageInput:
+        return StageInput(asset_id=uuid.uuid4(), source_path=tmp_path / "x", work_dir=tmp_path,
+                          profile=dataclasses.replace(PROFILES["preview"], **profile), limits=Limits(),
+                          settings=settings)
+
+    assert chunk_plan.wanted(plan, inp()) and chunk_plan.chunk_settings(inp()) == (300.0, 60.0)  # auto: as before
+    assert chunk_plan.wanted(plan, inp(chunking="auto", chunk_threshold_seconds=30.0))
+    for never in (inp(chunking="never"), inp(chunking="never", chunk_threshold_seconds=30.0)):
+        assert chunk_plan.chunk_settings(never)[0] is None and not chunk_plan.wanted(plan, never)

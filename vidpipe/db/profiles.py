@@ -61,6 +61,9 @@ class ProfileDefinition(BaseModel):
     zero_shot_labels: Annotated[list[Annotated[str, Field(min_length=1, max_length=64, pattern=NO_NUL)]] | None,
                                 Field(max_length=100)] = None
     # Long videos (docs/long-videos.md): absent takes the configuration's (VIDPIPE_CHUNK_THRESHOLD_SECONDS, ...).
+    chunking: Literal["auto", "never"] = Field(
+        default="auto", description="auto: a video at least the threshold long is transcoded in chunks; never: "
+                                    "every video is one transcode job whatever its length")
     chunk_threshold_seconds: Annotated[float | None, Field(
         ge=10, le=6 * 3600, description="a video at least this long is transcoded as chunk jobs any worker can "
                                         "claim, then joined; absent: the configured threshold")] = None
@@ -68,6 +71,13 @@ class ProfileDefinition(BaseModel):
         ge=1, le=1800, description="about this much video per chunk job, at least one segment; absent: the "
                                    "configured chunk length")] = None
     builtin: bool | None = Field(default=None, strict=True, description="ignored (read-only)")
+
+    @field_validator("chunk_threshold_seconds", "chunk_seconds")
+    @classmethod
+    def _not_when_never(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if value is not None and info.data.get("chunking") == "never":
+            raise ValueError("a profile that never chunks takes no chunk settings (leave it empty, or chunking auto)")
+        return value
 
     @field_validator("chunk_seconds")
     @classmethod
@@ -126,6 +136,7 @@ class ProfilePublic(BaseModel):
     loudness_target_lufs: float | None = None
     analyzers: list[str] | None
     zero_shot_labels: list[str] | None
+    chunking: str = "auto"
     chunk_threshold_seconds: float | None = None  # None: the configured one
     chunk_seconds: float | None = None
     builtin: bool
@@ -145,7 +156,8 @@ def to_profile(name: str, definition: dict[str, Any]) -> Profile:
                    x264_preset=d.x264_preset, analyzers=tuple(d.analyzers) if d.analyzers is not None else None,
                    zero_shot_labels=tuple(d.zero_shot_labels) if d.zero_shot_labels is not None else None,
                    ladder_mode=d.ladder_mode, target_vmaf=d.target_vmaf, loudness_target_lufs=d.loudness_target_lufs,
-                   chunk_threshold_seconds=d.chunk_threshold_seconds, chunk_seconds=d.chunk_seconds)
+                   chunking=d.chunking, chunk_threshold_seconds=d.chunk_threshold_seconds,
+                   chunk_seconds=d.chunk_seconds)
 
 
 def to_public(profile: Profile, *, builtin: bool) -> ProfilePublic:
@@ -158,8 +170,8 @@ def to_public(profile: Profile, *, builtin: bool) -> ProfilePublic:
         loudness_target_lufs=profile.loudness_target_lufs,
         analyzers=list(profile.analyzers) if profile.analyzers is not None else None,
         zero_shot_labels=list(profile.zero_shot_labels) if profile.zero_shot_labels is not None else None,
-        chunk_threshold_seconds=profile.chunk_threshold_seconds, chunk_seconds=profile.chunk_seconds,
-        builtin=builtin)
+        chunking=profile.chunking, chunk_threshold_seconds=profile.chunk_threshold_seconds,
+        chunk_seconds=profile.chunk_seconds, builtin=builtin)
 
 
 def resolve_profile(session: Session, name: str) -> Profile:

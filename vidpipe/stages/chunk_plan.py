@@ -59,10 +59,13 @@ def run_dir(run: int) -> str:
 
 # --- deciding, in the transcode job ----------------------------------------------------------------------
 def chunk_settings(inp: StageInput) -> tuple[float | None, float]:
-    """(threshold, chunk seconds): the profile's when it sets them, else the configuration's."""
+    """(threshold, chunk seconds): the profile's when it sets them, else the configuration's; the threshold is
+    None (never chunk) for a profile with chunking "never"."""
     st = inp.settings.transcode if inp.settings is not None else TranscodeSettings()
     threshold = inp.profile.chunk_threshold_seconds
-    if threshold is None:
+    if inp.profile.chunking == "never":
+        threshold = None
+    elif threshold is None:
         threshold = st.chunk_threshold_seconds if inp.settings is not None else None
     return threshold, inp.profile.chunk_seconds or st.chunk_seconds
 

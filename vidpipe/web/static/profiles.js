@@ -68,8 +68,10 @@ function fill(p) {
   $('pf-preset').value = p ? p.x264_preset : 'veryfast';
   $('pf-ladder-mode').value = p ? p.ladder_mode : 'per_title';
   $('pf-target-vmaf').value = p ? p.target_vmaf : 93;
+  $('pf-chunking').value = p && p.chunking ? p.chunking : 'auto';
   $('pf-chunk-threshold').value = p && p.chunk_threshold_seconds != null ? p.chunk_threshold_seconds : '';
   $('pf-chunk-seconds').value = p && p.chunk_seconds != null ? p.chunk_seconds : '';
+  chunkingChanged();
   $('rungs').tBodies[0].replaceChildren();
   (p ? p.ladder : [{ height: 720, video_kbps: 2800, audio_kbps: 128 }]).forEach(addRung);
   const chosen = p && p.analyzers;
@@ -77,6 +79,13 @@ function fill(p) {
   form.querySelectorAll('input[name=analyzer]').forEach((c) => { c.checked = !!chosen && chosen.includes(c.value); c.disabled = !chosen; });
   $('pf-labels').value = p && p.zero_shot_labels ? p.zero_shot_labels.join(', ') : '';
   $('pf-name').focus();
+}
+
+// "never" takes no chunk settings: the numbers are disabled (and sent as null) while it is chosen.
+function chunkingChanged() {
+  const never = $('pf-chunking').value === 'never';
+  $('pf-chunk-threshold').disabled = never;
+  $('pf-chunk-seconds').disabled = never;
 }
 
 function collect() {
@@ -90,7 +99,9 @@ function collect() {
     ladder, segment_seconds: num($('pf-segment')), sprite_interval_seconds: num($('pf-sprite')),
     x264_preset: $('pf-preset').value,
     ladder_mode: $('pf-ladder-mode').value, target_vmaf: num($('pf-target-vmaf')),
-    chunk_threshold_seconds: num($('pf-chunk-threshold')), chunk_seconds: num($('pf-chunk-seconds')),
+    chunking: $('pf-chunking').value,
+    chunk_threshold_seconds: $('pf-chunk-threshold').disabled ? null : num($('pf-chunk-threshold')),
+    chunk_seconds: $('pf-chunk-seconds').disabled ? null : num($('pf-chunk-seconds')),
     analyzers: $('pf-default-analyzers').checked ? null
       : [...form.querySelectorAll('input[name=analyzer]:checked')].map((c) => c.value),
     zero_shot_labels: labels.length ? labels : null,
@@ -148,6 +159,7 @@ $('pf-sprite').dataset.field = 'sprite_interval_seconds';
 $('pf-preset').dataset.field = 'x264_preset';
 $('pf-ladder-mode').dataset.field = 'ladder_mode';
 $('pf-target-vmaf').dataset.field = 'target_vmaf';
+$('pf-chunking').dataset.field = 'chunking';
 $('pf-chunk-threshold').dataset.field = 'chunk_threshold_seconds';
 $('pf-chunk-seconds').dataset.field = 'chunk_seconds';
 $('pf-labels').dataset.field = 'zero_shot_labels';
@@ -157,6 +169,7 @@ errors.tabIndex = -1;
 $('pf-default-analyzers').addEventListener('change', (ev) => {
   form.querySelectorAll('input[name=analyzer]').forEach((c) => { c.disabled = ev.target.checked; });
 });
+$('pf-chunking').addEventListener('change', chunkingChanged);
 $('add-rung').addEventListener('click', () => addRung());
 $('new-profile').addEventListener('click', () => fill(null));
 $('pf-cancel').addEventListener('click', () => { form.hidden = true; clearErrors(); $('new-profile').focus(); });
