@@ -532,3 +532,21 @@ def test_the_fast_path_answers_exactly_as_the_route(backend: dict[str, Any], mak
         assert (fast.status_code, fast.content) == (route.status_code, route.content), header
         for name in ("ETag", "Cache-Control", "Content-Type"):
             assert fast.headers.get(name) == route.headers.get(name), (header, name)
+
+
+def test_a_fill_that_finished_between_our_miss_and_our_lock_is_used_not_repeated(redis_url: str) -> None:
+    # Another process filled the key and let go of its fill lock after this reader's miss: the lock is free, but
+    # the value is there. Taking the lock and loading again was a second database read (the 20-thread stampede
+    # above failed on a loaded machine with 2 loads).
+    prefix = f"vptest:{uuid.uuid4().hex[:12]}:"
+    first, second = (ReadThrough(RedisCache(redis_url, prefix=prefix, timeout=1.0), fill_wait=2.0) for _ in range(2))
+    stamp_before = b"0:0"  # the versions a reader saw when it missed (none bumped yet)
+
+    def boom() -> Any:
+        raise AssertionError("loaded again although the value was in the cache")
+
+    filled = first.get("race", "v:race", 5, lambda: make_entry(b'{"a": 1}'))
+    assert filled is not None
+    got = second._fill_shared("race", "v:race", 5, stamp_before, boom)  # noqa: SLF001 - the step after a miss
+    assert got is not None and got.body == filled.body
+    assert second.fills == 0

@@ -128,7 +128,14 @@ class ReadThrough:
         locked = False
         if self.cache.shared:
             locked = self.cache.add(lock, b"1", ttl=max(2.0, self.fill_wait * 2))
-            if not locked and self.cache.available:  # another process fills it: wait a little for its value
+            if locked:  # another process may have filled it and let go of the lock since our miss: look again
+                values = self.cache.get_many([key, version_key, EPOCH_KEY])
+                hit = parse(values)
+                if hit is not None:
+                    self.cache.delete(lock)
+                    return hit
+                stamp = _stamp(values[2], values[1])
+            elif self.cache.available:  # another process fills it: wait a little for its value
                 deadline = time.monotonic() + self.fill_wait
                 while time.monotonic() < deadline:
                     time.sleep(POLL_SECONDS)
