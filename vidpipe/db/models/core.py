@@ -70,8 +70,11 @@ class Asset(Base):
 
     media_info: Mapped[MediaInfo | None] = relationship(back_populates="asset", cascade="all, delete-orphan",
                                                         uselist=False, lazy="selectin")
-    renditions: Mapped[list[Rendition]] = relationship(cascade="all, delete-orphan", lazy="selectin",
-                                                       order_by="Rendition.height.desc().nulls_last()")
+    # Tallest first; audio and subtitle tracks (no height) in the order they were written, i.e. the source's
+    # track order: without the id the database may return them in any order.
+    renditions: Mapped[list[Rendition]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin",
+        order_by="[Rendition.height.desc().nulls_last(), Rendition.id]")
     artifacts: Mapped[list[Artifact]] = relationship(cascade="all, delete-orphan", lazy="selectin",
                                                      order_by="Artifact.key")
 
