@@ -181,9 +181,9 @@ def test_ffmpeg_alone_interrupted_is_retried_and_the_asset_still_succeeds(fault_
     # The ladder's ffmpeg (it writes under hls/), not one of the short per-title trial encodes before it.
     marker = str(fault_settings.scratch_root / f"job-{job.id}-a1" / "out" / "hls")
     pids = wait_for(lambda: live_ffmpeg(marker), timeout=60, interval=0.02, what="ffmpeg to start", procs=[worker])
-    # Past opening its inputs (its first segment file is open): a signal while ffmpeg still opens them ends it
-    # with "Error opening input files" and no "received signal", which reads as bad input (left for the next
-    # session: docs in the closing note); this test is about an interrupted encode.
+    # Past opening its inputs (its first segment file is open): this test is about an interrupted encode. A
+    # signal while ffmpeg still opens them ends it with "Error opening input files" and no "received signal";
+    # that case is classified in tests/unit/test_failure_classes.py.
     wait_for(lambda: next(Path(marker).rglob("*.ts"), None), timeout=60, interval=0.01,
              what="ffmpeg to write", procs=[worker])
     signalled_at = datetime.now(UTC)

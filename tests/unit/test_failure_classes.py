@@ -13,6 +13,7 @@ from vidpipe.errors import (
     spends_attempt,
     storage_error,
 )
+from vidpipe.ffmpeg.process import ffmpeg_failure
 from vidpipe.stages import transcode
 
 
@@ -22,6 +23,20 @@ def test_ffmpeg_stopped_by_a_signal_is_an_interruption_not_bad_input():
         failure = transcode._failure(code, stderr)
         assert isinstance(failure, TransientError) and not isinstance(failure, MediaDecodeError), (code, stderr)
         assert failure.retryable and spends_attempt(failure)  # bounded: a signal may be the OOM killer
+
+
+def test_ffmpeg_stopped_while_opening_a_probed_input_is_an_interruption_not_bad_input():
+    # What ffmpeg 7+ prints when SIGINT/SIGTERM reaches it inside avformat_open_input (exit 1, no signal line).
+    stderr = ("[in#0 @ 0x1] Error opening input: Invalid data found when processing input\n"
+              "Error opening input file /srv/scratch/job-1-a1/in.mp4.\n"
+              "Error opening input files: Invalid data found when processing input\n")
+    failure = transcode._failure(1, stderr)  # the ladder opens only what the probe opened
+    assert isinstance(failure, TransientError) and not isinstance(failure, MediaDecodeError)
+    assert failure.retryable and spends_attempt(failure)  # bounded, should the input really be unreadable
+    assert str(failure) == ("transcode could not open an input the probe had opened: Error opening input files: "
+                            "Invalid data found when processing input")
+    # Without a probe behind it (e.g. the probe itself), the same output is the input's fault.
+    assert isinstance(ffmpeg_failure("probe", 1, stderr), MediaDecodeError)
 
 
 def test_a_full_scratch_disk_is_waited_out_without_spending_attempts():

@@ -63,10 +63,15 @@ _ENVIRONMENTAL = ("cannot allocate memory", "too many open files", "resource tem
                   "read-only file system")
 _FULL_DISK = ("no space left on device", "disk quota exceeded")
 _FFMPEG_SIGNALLED = 255
+_OPENING_INPUTS = "error opening input"
 
 
-def ffmpeg_failure(what: str, returncode: int, stderr_text: str) -> Exception:
-    """Our error for a failed ffmpeg run: the machine's fault (retried, or waited out) or the input's (permanent)."""
+def ffmpeg_failure(what: str, returncode: int, stderr_text: str, *, inputs_probed: bool = False) -> Exception:
+    """Our error for a failed ffmpeg run: the machine's fault (retried, or waited out) or the input's (permanent).
+
+    `inputs_probed`: every input was opened by the probe already, with the same demuxer, so failing to open one
+    now is not the input's fault.
+    """
     from vidpipe.errors import MediaDecodeError, StorageFullError, TransientError
 
     lines = [ln.strip() for ln in stderr_text.splitlines() if ln.strip()]
@@ -80,4 +85,8 @@ def ffmpeg_failure(what: str, returncode: int, stderr_text: str) -> Exception:
     interrupted = returncode < 0 or returncode == _FFMPEG_SIGNALLED or "received signal" in lowered
     if interrupted or any(marker in lowered for marker in _ENVIRONMENTAL):
         return TransientError(f"{what} interrupted by the environment: {last}")
+    # ffmpeg signalled while it still opens its inputs exits 1 with "Error opening input files: Invalid data
+    # found ..." and no "received signal" (that line is info-level): an input the probe opened is not bad data.
+    if inputs_probed and _OPENING_INPUTS in lowered:
+        return TransientError(f"{what} could not open an input the probe had opened: {last}")
     return MediaDecodeError(f"{what} failed: {last}")

@@ -255,4 +255,5 @@ def _run(args: list[str], should_stop: Callable[[], bool] | None = None) -> None
                 proc.wait()
         if proc.returncode != 0:  # interrupted or out of disk: retried like the transcode; else MediaDecodeError
             err.seek(0)
-            raise ffmpeg_failure("quality measurement", proc.returncode, err.read()[-8000:].decode(errors="replace"))
+            raise ffmpeg_failure("quality measurement", proc.returncode, err.read()[-8000:].decode(errors="replace"),
+                                inputs_probed=True)

@@ -57,7 +57,9 @@ def _read_progress(stream: IO[bytes], duration: float, latest: list[float]) -> N
 
 
 def _failure(returncode: int, stderr_text: str) -> Exception:
-    return ffmpeg_failure("transcode", returncode, stderr_text)
+    # The ladder opens the source that `ffmpeg_input_args` opened just before (with that demuxer), or the shared
+    # decode's scratch file: an input it cannot open is not bad data (an unreadable one fails in that open).
+    return ffmpeg_failure("transcode", returncode, stderr_text, inputs_probed=True)
 
 
 def run_ffmpeg_with_progress(args: list[str], *, duration: float, progress: Callable[[float], None],
