@@ -51,8 +51,6 @@ def chunk_ffmpeg_args(plan: hls.TranscodePlan, chunk: Chunk, input_args: Sequenc
             "-filter_complex", ";".join([head, *scales])]
     for i in range(n):
         args += ["-map", f"[v{i}]"]
-    if plan.tonemap_from:
-        args += ["-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709"]
     args += ["-an", "-sn", "-dn", "-c:v", "libx264", "-preset", plan.x264_preset, "-fps_mode", "cfr",
              "-g", str(plan.keyint * 2), "-keyint_min", str(plan.keyint), "-sc_threshold", "0",
              "-force_key_frames", f"expr:{keys}", "-frames:v", str(chunk.frames)]

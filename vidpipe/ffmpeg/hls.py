@@ -305,8 +305,6 @@ def build_ffmpeg_args(plan: TranscodePlan, input_args: Sequence[str], out_dir: P
         for i in range(n):
             args += ["-map", f"[v{i}]"]
         keyint = str(plan.keyint)
-        if plan.tonemap_from:  # tag what the tone map made: SDR BT.709
-            args += ["-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709"]
         args += ["-c:v", "libx264", "-preset", plan.x264_preset, "-fps_mode", "cfr",
                  "-g", keyint, "-keyint_min", keyint, "-sc_threshold", "0",
                  "-force_key_frames", f"expr:gte(t,n_forced*{plan.segment_seconds:g})"]
