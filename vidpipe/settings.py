@@ -125,6 +125,9 @@ class CloudSettings(BaseSettings):
     s3_sse: Literal["aws:kms", "AES256"] | None = None
     s3_kms_key_id: str | None = None
     presign_expires_seconds: int = Field(default=3600, ge=1, le=7 * 24 * 3600)
+    # Originals read from S3 are kept under scratch_root/sources (one download per volume: per machine, or for
+    # every worker when scratch is on EFS), least recently used out beyond this size; 0: one download per job.
+    s3_source_cache_bytes: int = Field(default=20 * 1024**3, ge=0)
     # Worker autoscaling: BacklogPerTask is published (about once a minute) when metrics_environment is set.
     metrics_environment: str | None = None
     ecs_cluster: str | None = None

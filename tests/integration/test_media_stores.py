@@ -134,7 +134,9 @@ def test_staging_size_limit(store: MediaStore) -> None:
     assert _multipart_uploads(store) == []
 
 
-def test_local_copy_is_removed_afterwards(store: MediaStore, tmp_path: Path) -> None:
+def test_local_copy_without_a_cache_is_removed_afterwards(store: MediaStore, tmp_path: Path) -> None:
+    if isinstance(store, S3MediaStore):
+        store.source_cache = None  # VIDPIPE_S3_SOURCE_CACHE_BYTES=0
     _stage(store, b"media bytes", "c/original")
     scratch = tmp_path / "scratch" / "job-1-a1"
     with store.local_copy("c/original", scratch) as path:
@@ -144,6 +146,53 @@ def test_local_copy_is_removed_afterwards(store: MediaStore, tmp_path: Path) -> 
         assert list(scratch.iterdir()) == []
     with pytest.raises(NotFoundError), store.local_copy("c/missing", scratch):
         pass
+
+
+def _count_gets(store: S3MediaStore) -> list[str]:
+    gets: list[str] = []
+    store.client.meta.events.register("before-parameter-build.s3.GetObject",
+                                      lambda params, **_: gets.append(params["Key"]))
+    return gets
+
+
+def test_s3_sources_are_downloaded_once_per_volume_until_replaced_or_deleted(store: MediaStore,
+                                                                             tmp_path: Path) -> None:
+    if not isinstance(store, S3MediaStore):
+        pytest.skip("S3 only: a local store opens the stored file itself")
+    assert store.source_cache is not None and store.source_cache.root == tmp_path / "scratch" / "sources"
+    gets = _count_gets(store)
+    _stage(store, b"first version", "c/original")
+    for job in (1, 2):  # e.g. the probe, then a chunk job: the second reads the first one's copy
+        with store.local_copy("c/original", tmp_path / "scratch" / f"job-{job}-a1") as path:
+            assert path.read_bytes() == b"first version"
+            assert path.parent == store.source_cache.root and "original" not in path.name  # names are hashes
+    assert len(gets) == 1 and path.exists()
+    _stage(store, b"second version", "c/original")  # another ETag: another copy
+    with store.local_copy("c/original", tmp_path / "scratch" / "job-3-a1") as path2:
+        assert path2.read_bytes() == b"second version" and path2 != path
+    assert len(gets) == 2
+    store.delete_prefix("c")  # the asset's deletion takes its cached copies on this volume too
+    assert not path.exists() and not path2.exists()
+    with pytest.raises(NotFoundError), store.local_copy("c/original", tmp_path / "scratch" / "job-4-a1"):
+        pass
+
+
+def test_s3_sources_read_at_once_by_many_jobs_are_downloaded_once(store: MediaStore, tmp_path: Path) -> None:
+    if not isinstance(store, S3MediaStore):
+        pytest.skip("S3 only")
+    from concurrent.futures import ThreadPoolExecutor
+
+    data = os.urandom(300_000)
+    _stage(store, data, "m/original")
+    gets = _count_gets(store)
+
+    def read(job: int) -> bytes:  # each open() of the lock file locks on its own, as separate processes do
+        with store.local_copy("m/original", tmp_path / "scratch" / f"job-{job}-a1") as path:
+            return path.read_bytes()
+
+    with ThreadPoolExecutor(6) as pool:
+        assert all(got == data for got in pool.map(read, range(6)))
+    assert len(gets) == 1
 
 
 def test_presigned_url(store: MediaStore) -> None:

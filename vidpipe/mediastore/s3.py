@@ -21,6 +21,7 @@ from typing import Any, BinaryIO
 
 from vidpipe.errors import NotFoundError, StorageError, VidpipeError
 from vidpipe.mediastore.base import CHUNK_BYTES, HashingWriter, MediaStore, Staging, StoredBlob, check_key
+from vidpipe.mediastore.source_cache import SourceCache, entry_name, key_prefix
 from vidpipe.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -126,7 +127,7 @@ class S3MediaStore(MediaStore):
 
     def __init__(self, bucket: str, *, client: Any, prefix: str = "", sse: str | None = None,
                  kms_key_id: str | None = None, part_bytes: int = DEFAULT_PART_BYTES,
-                 presign_seconds: int = 3600) -> None:
+                 presign_seconds: int = 3600, source_cache: SourceCache | None = None) -> None:
         if part_bytes < MIN_PART_BYTES:
             raise ValueError(f"part_bytes must be at least {MIN_PART_BYTES} (S3's minimum part size)")
         self.bucket = bucket
@@ -136,6 +137,7 @@ class S3MediaStore(MediaStore):
         self.kms_key_id = kms_key_id
         self.part_bytes = part_bytes
         self.presign_seconds = presign_seconds
+        self.source_cache = source_cache  # None: each local_copy downloads its own
 
     @classmethod
     def from_settings(cls, settings: Settings) -> S3MediaStore:
@@ -143,9 +145,11 @@ class S3MediaStore(MediaStore):
 
         if not settings.cloud.s3_bucket:
             raise VidpipeError("VIDPIPE_MEDIA_STORE=s3 needs VIDPIPE_S3_BUCKET", code="config")
+        cache_bytes = settings.cloud.s3_source_cache_bytes
         return cls(settings.cloud.s3_bucket, client=aws_client(settings, "s3"), prefix=settings.cloud.s3_prefix,
                    sse=settings.cloud.s3_sse, kms_key_id=settings.cloud.s3_kms_key_id,
-                   presign_seconds=settings.cloud.presign_expires_seconds)
+                   presign_seconds=settings.cloud.presign_expires_seconds,
+                   source_cache=SourceCache(settings.scratch_root / "sources", cache_bytes) if cache_bytes else None)
 
     # --- keys and arguments -------------------------------------------------------------------------------
     def full_key(self, key: str) -> str:
@@ -197,6 +201,13 @@ class S3MediaStore(MediaStore):
             self.client.delete_object(Bucket=self.bucket, Key=self.full_key(key))
         except Exception as exc:
             raise self._fail(key, exc) from exc
+        self._forget([self.full_key(key)])
+
+    def _forget(self, full_keys: list[str]) -> None:
+        # A deleted original leaves this volume's cache now (other volumes' copies age out).
+        if self.source_cache is not None:
+            for full_key in full_keys:
+                self.source_cache.forget(key_prefix(f"{self.bucket}/{full_key}"))
 
     def delete_prefix(self, prefix: str) -> int:
         base = self.full_key(prefix.rstrip("/"))
@@ -209,6 +220,7 @@ class S3MediaStore(MediaStore):
                 raise StorageError(f"deleting {prefix} failed: {_code(exc)}") from exc
             if out.get("Errors"):
                 raise StorageError(f"deleting {prefix} failed for {len(out['Errors'])} object(s)")
+        self._forget(doomed)
         return len(doomed)
 
     # --- reads ---------------------------------------------------------------------------------------------
@@ -261,7 +273,22 @@ class S3MediaStore(MediaStore):
 
     @contextmanager
     def local_copy(self, key: str, scratch: Path) -> Iterator[Path]:
-        """Download to the job's scratch directory (local disk or EFS) and remove it afterwards."""
+        """The cached copy on the scratch volume (one download per volume, `SourceCache`); without a cache,
+        a download to the job's scratch directory (local disk or EFS), removed afterwards."""
+        if self.source_cache is not None:
+            head = self._head(key)
+            full_key = self.full_key(key)
+            name = entry_name(f"{self.bucket}/{full_key}", str(head.get("ETag", "")))
+
+            def download(path: Path) -> None:
+                try:
+                    self.client.download_file(self.bucket, full_key, str(path))
+                except Exception as exc:
+                    raise self._fail(key, exc) from exc
+
+            with self.source_cache.copy(name, int(head["ContentLength"]), download) as path:
+                yield path
+            return
         scratch.mkdir(parents=True, exist_ok=True)
         path = scratch / f"source-{uuid.uuid4().hex[:8]}-{key.rsplit('/', 1)[-1]}"
         try:
