@@ -21,6 +21,7 @@ from vidpipe.ingest.service import IngestRequest, ingest_path
 from vidpipe.jobs import chunked, queue
 from vidpipe.jobs.queue import ClaimedJob
 from vidpipe.jobs.reprocess import reprocess_asset
+from vidpipe.jobs.runner import JobRun, StageRunner
 from vidpipe.jobs.worker import Worker
 
 SECONDS = 25.0
@@ -305,3 +306,72 @@ def test_a_run_superseded_by_a_reprocess_publishes_queues_and_deletes_nothing(ru
         joins = s.scalars(select(Job.status).where(Job.asset_id == asset_id, Job.stage == "transcode_join")).all()
     assert joins == ["succeeded"]  # every part succeeded, yet no second join: the run is superseded
     assert master.read_text() == before and _stored(rt, asset_id) == files
+
+
+def _drive(rt, runner: StageRunner, hold=lambda job: False) -> list[ClaimedJob]:
+    """Run every job there is, one at a time on this thread, as the runner's worker; the jobs `hold` picks stay
+    claimed and unrun (parts on a slow worker): there is no worker here whose sweep would reclaim them."""
+    held = []
+    while True:
+        with rt.db.session() as s, s.begin():
+            job = queue.claim(s, runner.worker_id, lease_seconds=3600)
+        if job is None:
+            return held
+        if hold(job):
+            held.append(job)
+        else:
+            assert runner.run(JobRun(job)) == "succeeded", job.stage
+
+
+def test_a_superseded_part_that_ends_after_the_new_join_leaves_no_files(runtime, chunk_settings, tmp_path):
+    """Parts of the old run still encoding on a slow worker when the asset is reprocessed: one that ends before the
+    new run's join is cleared by that join; one that ends after it takes its files with it. Nothing of the new run
+    goes: the asset is ready and plays the new run."""
+    rt = runtime
+    asset_id = _ingest(rt, _subtitled(tmp_path, audio=True))  # 12 s: chunks of 2, 6 and 4 s, one rung: parts 0-2
+    runner = StageRunner(rt, "slow")
+    held = _drive(rt, runner, hold=lambda j: j.stage == "transcode_chunk" and j.payload["part"] in (1, 2))
+    early, late = sorted(held, key=lambda j: j.payload["part"])
+    old_dir = f"{asset_id}/hls/r{early.payload['run']}/"
+    # The chunk length was raised since: the new run has two parts. (A new part whose number a live part of the
+    # old run still holds is not queued at all: the late part here is one the new run has no counterpart of.)
+    chunk_settings.transcode.chunk_seconds = 20.0
+    with rt.db.session() as s, s.begin():
+        reprocess_asset(s, asset_id, "transcode", actor="test")
+
+    # Before the new run's join (not even planned yet): its files stay, recorded for that join to delete.
+    before = _stored(rt, asset_id)
+    assert runner.run(JobRun(early)) == "succeeded"
+    early_files = _stored(rt, asset_id) - before
+    with rt.db.session() as s:
+        recorded = set(s.scalars(select(Artifact.key).where(Artifact.asset_id == asset_id)).all())
+    assert early_files and all(k.startswith(old_dir) for k in early_files) and early_files <= recorded
+
+    _drive(rt, runner)  # the new run, to its join; the late part is still running
+    with rt.db.session() as s:
+        joins = s.scalars(select(Job.status).where(Job.asset_id == asset_id, Job.stage == "transcode_join")).all()
+        assert s.get(Asset, asset_id).status == "processing"  # the late part is a live job of the asset
+    assert joins == ["succeeded"]  # the new run's (the old one never had all its parts)
+    new = _stored(rt, asset_id)
+    assert new and not any(k.startswith(old_dir) for k in new)  # the join deleted the early part's files
+    master_path = rt.settings.media_root / str(asset_id) / "hls" / "master.m3u8"
+    master = master_path.read_text()
+
+    assert runner.run(JobRun(late)) == "succeeded"
+    files = _stored(rt, asset_id)
+    with rt.db.session() as s:
+        asset = s.get(Asset, asset_id)
+        recorded = set(s.scalars(select(Artifact.key).where(Artifact.asset_id == asset_id,
+                                                            Artifact.key.like(f"{asset_id}/hls/%"))).all())
+        view = views.load_asset(s, asset_id, None)
+        renditions = {r.kind for r in asset.renditions}
+        status = asset.status
+    assert files == new  # the late part's files are gone, every file of the new run is still there
+    assert recorded == files  # and the artifacts say so
+    assert status == "ready" and view.playable
+    assert master_path.read_text() == master and renditions == {"video", "audio", "subtitles"}
+    hls_root = master_path.parent
+    for uri in playlists.parse_master(master):  # every playlist the master names, and every segment, is there
+        assert not uri.startswith(Path(old_dir).name)
+        for segment, _ in playlists.parse_media_playlist((hls_root / uri).read_text()):
+            assert (hls_root / Path(uri).parent / segment).is_file(), (uri, segment)

@@ -36,6 +36,7 @@ from vidpipe.stages.chunk_plan import (
     run_dir,
 )
 from vidpipe.stages.transcode_join import master_text
+from vidpipe.states import JobStatus
 
 
 def _chunk_jobs(chunks: list[dict[str, Any]], rungs: list[str]) -> list[dict[str, Any]]:
@@ -127,14 +128,35 @@ def superseded(s: Session, asset_id: uuid.UUID, run_id: int) -> bool:
     return latest is not None and latest > run_id
 
 
-def after_part(s: Session, rt: Any, job: jobs.ClaimedJob, result: StageResult, actor: str) -> None:
+def settled(s: Session, asset_id: uuid.UUID) -> bool:
+    """The asset's latest transcode is complete, and cleared the earlier runs' files as it completed: its run's
+    join succeeded (after_join), or it was a single job (it queued no parts) that succeeded (save_stage_result)."""
+    latest = s.execute(select(Job.id, Job.status).where(Job.asset_id == asset_id, Job.stage == "transcode")
+                       .order_by(Job.id.desc()).limit(1)).first()
+    if latest is None or latest.status != JobStatus.SUCCEEDED:
+        return False
+    parts = s.execute(select(Job.stage, Job.status).where(
+        Job.asset_id == asset_id, Job.stage.in_((CHUNK, AUDIO, DECIDE, JOIN)),
+        Job.payload["run"].as_integer() == latest.id)).all()
+    return not parts or any(p.stage == JOIN and p.status == JobStatus.SUCCEEDED for p in parts)
+
+
+def after_part(s: Session, rt: Any, job: jobs.ClaimedJob, result: StageResult, actor: str) -> list[str]:
     """A part succeeded, or (the audio job, which runs for a while on a film) published its segments so far.
 
     A part of a run a reprocess superseded publishes nothing (refresh); its files are recorded, outside the new
-    run's directory, so the new run's join deletes them."""
+    run's directory, so the new run's join deletes them. Once that join is done (or the new transcode was a single
+    job), nothing is left to delete them: they go now. Returns their keys: the runner deletes the files after the
+    commit, as after_join's."""
     assert job.asset_id is not None  # parts are only ever queued for an asset
     _record(s, job.id, result)
+    if superseded(s, job.asset_id, job.payload["run"]) and settled(s, job.asset_id):
+        ours = f"{job.asset_id}/{run_dir(job.payload['run'])}/"  # never a file of another run
+        keys = [key for key in (f"{job.asset_id}/{out.key}" for out in result.outputs) if key.startswith(ours)]
+        s.execute(delete(Artifact).where(Artifact.asset_id == job.asset_id, Artifact.key.in_(keys)))
+        return keys
     refresh(s, rt, job.asset_id, job.payload, actor)
+    return []
 
 
 def refresh(s: Session, rt: Any, asset_id: uuid.UUID, payload: dict[str, Any], actor: str) -> None:

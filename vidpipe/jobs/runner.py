@@ -146,16 +146,21 @@ class StageRunner:
             sizes[stored.key] = stored.size
         return sizes
 
-    def _publish_partial(self, run: JobRun, asset: Asset, hook: Callable[..., None], result: StageResult) -> None:
-        """Outputs a stage hands over before it ends: stored now, then its hook runs (if the job is still ours)."""
+    def _publish_partial(self, run: JobRun, asset: Asset, hook: Callable[..., list[str] | None],
+                         result: StageResult) -> None:
+        """Outputs a stage hands over before it ends: stored now, then its hook runs (if the job is still ours);
+        the keys the hook returns are deleted after the commit, as in _succeed."""
         if run.should_stop():
             return
         self._publish(asset, result)
+        stale: list[str] = []
         with self.rt.db.session() as s, s.begin():
             assets.lock_asset_row(s, asset.id)  # serialised with the asset's other completions (see _succeed)
             ours, _ = jobs.heartbeat(s, run.job, self.worker_id, self.rt.settings.queue.lease_seconds)
             if ours:
-                hook(s, self.rt, run.job, result, self.actor)
+                stale = hook(s, self.rt, run.job, result, self.actor) or []
+        for key in stale:
+            self.rt.media_store.delete(key)
 
     def _succeed(self, job: ClaimedJob, result: StageResult, sizes: dict[str, int]) -> str:
         with self.rt.db.session() as s, s.begin():

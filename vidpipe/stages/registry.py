@@ -19,7 +19,8 @@ class StageSpec:
     priority: int = 0  # added to the asset's priority; cheap stages first so users see metadata early
     needs_source: bool = True  # False: the runner does not copy the original to the worker (a join of parts)
     # "module:function" called in the transaction that records the job's success, with (session, runtime, job,
-    # result, actor): for stages whose success queues more work of their own (the chunks of a long video).
+    # result, actor): for stages whose success queues more work of their own (the chunks of a long video). It may
+    # return store keys it stopped referencing: the runner deletes those files after the commit.
     on_success: str | None = None
     # "module:function" like on_success, run when the stage publishes outputs before it ends (StageInput.publish)
     on_partial: str | None = None
@@ -33,7 +34,7 @@ class StageSpec:
     def success_hook(self) -> Callable[..., list[str] | None] | None:
         return _resolve(self.on_success)
 
-    def partial_hook(self) -> Callable[..., None] | None:
+    def partial_hook(self) -> Callable[..., list[str] | None] | None:
         return _resolve(self.on_partial)
 
 
