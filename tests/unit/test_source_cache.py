@@ -94,3 +94,14 @@ def test_another_holder_of_the_lock_blocks_eviction(tmp_path: Path):
         fcntl.flock(other, fcntl.LOCK_SH)
         assert cache.evict() == []
     assert cache.evict() == ["a"] and not (root / "a").exists()
+
+
+def test_copies_also_go_to_keep_the_volumes_free_minimum(tmp_path: Path):
+    import shutil
+
+    root = tmp_path / "sources"
+    with SourceCache(root, max_bytes=10**12).copy("a", 5, _writer(b"abcde", [])):
+        pass
+    free = shutil.disk_usage(tmp_path).free
+    assert SourceCache(root, max_bytes=10**12, min_free_bytes=free // 2).evict() == []  # plenty left
+    assert SourceCache(root, max_bytes=10**12, min_free_bytes=free + 10**9).evict() == ["a"]

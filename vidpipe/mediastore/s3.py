@@ -149,7 +149,8 @@ class S3MediaStore(MediaStore):
         return cls(settings.cloud.s3_bucket, client=aws_client(settings, "s3"), prefix=settings.cloud.s3_prefix,
                    sse=settings.cloud.s3_sse, kms_key_id=settings.cloud.s3_kms_key_id,
                    presign_seconds=settings.cloud.presign_expires_seconds,
-                   source_cache=SourceCache(settings.scratch_root / "sources", cache_bytes) if cache_bytes else None)
+                   source_cache=SourceCache(settings.scratch_root / "sources", cache_bytes,
+                                            min_free_bytes=settings.ready_min_free_bytes) if cache_bytes else None)
 
     # --- keys and arguments -------------------------------------------------------------------------------
     def full_key(self, key: str) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -62,6 +63,9 @@ def evictable(entries: list[tuple[str, int, float]], max_bytes: int, incoming_by
 class SourceCache:
     root: Path
     max_bytes: int
+    # Copies also go while the volume would keep less than this free (the readiness minimum: jobs' scratch
+    # files share the volume, and a full disk fails them).
+    min_free_bytes: int = 0
 
     @contextmanager
     def copy(self, name: str, size: int, download: Callable[[Path], None]) -> Iterator[Path]:
@@ -105,8 +109,18 @@ class SourceCache:
                     self._remove_unused(p, lock_path=p if p.name.endswith(_LOCK) else None)
                 continue
             entries.append((p.name, st.st_size, st.st_mtime))
-        return [name for name in evictable(entries, self.max_bytes, incoming_bytes)
+        return [name for name in evictable(entries, self._budget(entries), incoming_bytes)
                 if self._remove_unused(self.root / name, lock_path=self.root / f"{name}{_LOCK}")]
+
+    def _budget(self, entries: list[tuple[str, int, float]]) -> int:
+        """What the copies may occupy: max_bytes, less where the volume would otherwise drop below min_free."""
+        if not self.min_free_bytes:
+            return self.max_bytes
+        try:
+            free = shutil.disk_usage(self.root).free
+        except OSError:
+            return self.max_bytes
+        return min(self.max_bytes, sum(size for _, size, _ in entries) + free - self.min_free_bytes)
 
     def forget(self, prefix: str) -> None:
         """Remove the copies whose names start with `prefix` (`key_prefix`: a deleted object), unless in use."""
