@@ -22,7 +22,7 @@ class JobStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-LIVE_JOB_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)  # at most one live job per (asset, stage)
+LIVE_JOB_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)  # at most one live job per (asset, stage, part, run)
 ENDED_UNSUCCESSFULLY = (JobStatus.FAILED, JobStatus.DEAD, JobStatus.CANCELLED)
 TERMINAL_ASSET_STATUSES = frozenset({AssetStatus.READY, AssetStatus.FAILED})
 

@@ -333,10 +333,7 @@ def test_a_superseded_part_that_ends_after_the_new_join_leaves_no_files(runtime,
     held = _drive(rt, runner, hold=lambda j: j.stage == "transcode_chunk" and j.payload["part"] in (1, 2))
     early, late = sorted(held, key=lambda j: j.payload["part"])
     old_dir = f"{asset_id}/hls/r{early.payload['run']}/"
-    # The chunk length was raised since: the new run has two parts. (A new part whose number a live part of the
-    # old run still holds is not queued at all: the late part here is one the new run has no counterpart of.)
-    chunk_settings.transcode.chunk_seconds = 20.0
-    with rt.db.session() as s, s.begin():
+    with rt.db.session() as s, s.begin():  # the new run has parts 0-2 too: its part 2 queues beside the late one
         reprocess_asset(s, asset_id, "transcode", actor="test")
 
     # Before the new run's join (not even planned yet): its files stay, recorded for that join to delete.
@@ -375,3 +372,67 @@ def test_a_superseded_part_that_ends_after_the_new_join_leaves_no_files(runtime,
         assert not uri.startswith(Path(old_dir).name)
         for segment, _ in playlists.parse_media_playlist((hls_root / uri).read_text()):
             assert (hls_root / Path(uri).parent / segment).is_file(), (uri, segment)
+
+
+def _complete_and_only(rt, asset_id: uuid.UUID, run: int) -> str:
+    """The master names only run `run`'s playlists, each complete (VOD), every segment stored; no other run's file
+    is left, and every stored file is recorded. Returns the master."""
+    hls_root = rt.settings.media_root / str(asset_id) / "hls"
+    master = (hls_root / "master.m3u8").read_text()
+    uris = playlists.parse_master(master)
+    assert uris and all(u.startswith(f"r{run}/") for u in uris), list(uris)
+    for uri in uris:
+        text = (hls_root / uri).read_text()
+        assert text.rstrip().endswith("#EXT-X-ENDLIST"), uri
+        for segment, _ in playlists.parse_media_playlist(text):
+            assert (hls_root / Path(uri).parent / segment).is_file(), (uri, segment)
+    files = _stored(rt, asset_id)
+    assert all(k.count("/") == 2 or k.startswith(f"{asset_id}/hls/r{run}/") for k in files), files
+    with rt.db.session() as s:
+        recorded = set(s.scalars(select(Artifact.key).where(Artifact.asset_id == asset_id,
+                                                            Artifact.key.like(f"{asset_id}/hls/%"))).all())
+    assert recorded == files
+    return master
+
+
+def test_a_reprocess_queues_every_part_while_the_old_runs_are_still_live(runtime, chunk_settings, tmp_path):
+    """Reprocessed while the old run's audio job and part 1 are running on a slow worker and its part 2 is still
+    queued: the new run queues all its parts anyway (the queue's uniqueness is per run), the old queued part is
+    cancelled (it would publish nothing), the new run joins, and the asset ends ready on the new run alone."""
+    rt = runtime
+    asset_id = _ingest(rt, _subtitled(tmp_path, audio=True))  # 12 s: parts 0-2 and the audio job
+    runner = StageRunner(rt, "slow")
+    held = _drive(rt, runner, hold=lambda j: j.stage == "transcode_audio" or (
+        j.stage == "transcode_chunk" and j.payload["part"] in (1, 2)))
+    waiting = next(j for j in held if j.payload.get("part") == 2)
+    with rt.db.session() as s, s.begin():
+        assert queue.release(s, waiting, runner.worker_id)  # part 2 back in the queue, not started
+    running = [j for j in held if j is not waiting]
+    assert sorted(j.stage for j in running) == ["transcode_audio", "transcode_chunk"]
+    old_run = waiting.payload["run"]
+    with rt.db.session() as s, s.begin():  # ahead of the queued part (else it runs first, into the void)
+        new_run = reprocess_asset(s, asset_id, "transcode", actor="test", priority=10)
+    assert new_run is not None and new_run > old_run
+
+    _drive(rt, runner)  # the new run, to its join; the old audio job and part 1 are still running
+    with rt.db.session() as s:
+        jobs = s.scalars(select(Job).where(Job.asset_id == asset_id, Job.stage.like("transcode\\_%"))).all()
+        assert s.get(Asset, asset_id).status == "processing"  # the old run's running parts are live jobs of it
+    mine = {(j.stage, j.part): j.status for j in jobs if j.payload["run"] == new_run}
+    assert mine == {("transcode_chunk", 0): "succeeded", ("transcode_chunk", 1): "succeeded",
+                    ("transcode_chunk", 2): "succeeded", ("transcode_audio", 0): "succeeded",
+                    ("transcode_join", 0): "succeeded"}
+    theirs = {(j.stage, j.part): (j.status, j.last_error_code) for j in jobs if j.payload["run"] == old_run}
+    assert theirs == {("transcode_chunk", 0): ("succeeded", None), ("transcode_chunk", 1): ("running", None),
+                      ("transcode_chunk", 2): ("cancelled", "superseded"), ("transcode_audio", 0): ("running", None)}
+    master = _complete_and_only(rt, asset_id, new_run)
+    new = _stored(rt, asset_id)
+
+    for job in running:  # the old run's parts end after the new join: they take their files with them
+        assert runner.run(JobRun(job)) == "succeeded", job.stage
+    with rt.db.session() as s:
+        asset = s.get(Asset, asset_id)
+        status, renditions = asset.status, {r.kind for r in asset.renditions}
+        playable = views.load_asset(s, asset_id, None).playable
+    assert status == "ready" and playable and renditions == {"video", "audio", "subtitles"}
+    assert _complete_and_only(rt, asset_id, new_run) == master and _stored(rt, asset_id) == new

@@ -42,6 +42,39 @@ def test_enqueue_is_idempotent_per_asset_and_stage(runtime):
         assert s.scalar(text("SELECT count(*) FROM jobs")) == 1
 
 
+def test_parts_are_unique_per_run_and_other_jobs_per_stage(runtime):
+    """One live job per (asset, stage, part, run): a reprocess's part n queues while the superseded run's part n
+    is still queued or running; the same part of the same run, or a stage without a run, is not queued twice."""
+    with runtime.db.session() as s, s.begin():
+        aid = _asset(s)
+        old = jobs.enqueue(s, aid, "transcode_chunk", actor="test", payload={"run": 10, "part": 1}, part=1)
+        old_audio = jobs.enqueue(s, aid, "transcode_audio", actor="test", payload={"run": 10})
+        assert old is not None and old_audio is not None
+        assert jobs.enqueue(s, aid, "transcode_chunk", actor="test", payload={"run": 10, "part": 1}, part=1) is None
+        assert jobs.enqueue(s, aid, "transcode_audio", actor="test", payload={"run": 10}) is None
+    with runtime.db.session() as s, s.begin():
+        claimed = {jobs.claim(s, "w", 30).id, jobs.claim(s, "w", 30).id}
+    assert claimed == {old, old_audio}  # running now: live as much as queued
+    with runtime.db.session() as s, s.begin():
+        new = jobs.enqueue(s, aid, "transcode_chunk", actor="test", payload={"run": 20, "part": 1}, part=1)
+        new_audio = jobs.enqueue(s, aid, "transcode_audio", actor="test", payload={"run": 20})
+        assert None not in (new, new_audio) and len({old, old_audio, new, new_audio}) == 4
+        assert jobs.enqueue(s, aid, "transcode_chunk", actor="test", payload={"run": 20, "part": 1}, part=1) is None
+        # no run: exactly today's one live job per stage (and part)
+        assert jobs.enqueue(s, aid, "analyze", actor="test") is not None
+        assert jobs.enqueue(s, aid, "analyze", actor="test") is None
+        assert jobs.enqueue(s, aid, "analyze", actor="test", payload={"other": 1}) is None
+        assert s.scalar(text("SELECT count(*) FROM jobs WHERE status IN ('queued', 'running')")) == 5
+    # a new run's part that died is retried while the old run's part of the same number still runs
+    with runtime.db.session() as s, s.begin():
+        s.execute(text("UPDATE jobs SET status = 'dead' WHERE id = :id"), {"id": new})
+        assert jobs.retry(s, new, actor="test").status == "queued"
+        s.execute(text("UPDATE jobs SET status = 'dead' WHERE id = :id"), {"id": new})
+        assert jobs.enqueue(s, aid, "transcode_chunk", actor="test", payload={"run": 20, "part": 1}, part=1)
+        with pytest.raises(ConflictError):  # the same run's part is live again
+            jobs.retry(s, new, actor="test")
+
+
 def test_claim_skips_locked_rows_and_honours_priority(runtime):
     _, low = _enqueue(runtime, priority=0)
     _, high = _enqueue(runtime, priority=5)

@@ -52,7 +52,10 @@ def _chunk_jobs(chunks: list[dict[str, Any]], rungs: list[str]) -> list[dict[str
 
 
 def after_transcode(s: Session, rt: Any, job: jobs.ClaimedJob, result: StageResult, actor: str) -> None:
-    """Queue the chunk jobs and the audio job of a chunked transcode, in the transaction of its success."""
+    """Queue the chunk jobs and the audio job of a chunked transcode, in the transaction of its success. Parts of
+    earlier runs still queued are cancelled, chunked or not: superseded, they would publish nothing."""
+    assert job.asset_id is not None
+    retire_superseded(s, job.asset_id, job.id, actor)
     spec = result.metadata.get("chunked")
     if not spec:
         return
@@ -76,6 +79,21 @@ def after_transcode(s: Session, rt: Any, job: jobs.ClaimedJob, result: StageResu
         boost = st.first_chunk_priority + (2 if part["part"] == 0 else 0) if first else 0
         jobs.enqueue(s, job.asset_id, CHUNK, actor=actor, priority=boost, max_attempts=attempts,
                      payload=common | part, part=part["part"])
+
+
+def retire_superseded(s: Session, asset_id: uuid.UUID, run_id: int, actor: str) -> list[int]:
+    """Cancel the parts of the asset's earlier runs that are still queued: no worker spends time on work that
+    would publish nothing. Running ones finish (the queue keeps runs apart, so they hold back none of this run's
+    parts): after_part records their files for this run's join to delete, or deletes them once it is done."""
+    rows = s.execute(update(Job).where(
+        Job.asset_id == asset_id, Job.stage.in_((CHUNK, AUDIO, DECIDE, JOIN)), Job.status == JobStatus.QUEUED,
+        Job.payload["run"].as_integer() < run_id,
+    ).values(status=JobStatus.CANCELLED, finished_at=func.now(), last_error_code="superseded",
+             last_error=f"superseded by transcode {run_id}").returning(Job.id, Job.stage)).all()
+    for row in rows:
+        events.record(s, "job.cancelled", actor=actor, asset_id=asset_id, job_id=row.id, stage=row.stage,
+                      reason="superseded", run=run_id)
+    return [row.id for row in rows]
 
 
 def after_decide(s: Session, rt: Any, job: jobs.ClaimedJob, result: StageResult, actor: str) -> None:

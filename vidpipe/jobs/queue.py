@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, literal_column, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from vidpipe.db import events
 from vidpipe.db.models import Job
+from vidpipe.db.models.core import JOB_RUN_SQL
 from vidpipe.errors import ConflictError, NotFoundError
 from vidpipe.states import ENDED_UNSUCCESSFULLY, LIVE_JOB_STATUSES, JobStatus, sql_literal
 
@@ -48,12 +49,12 @@ class ClaimedJob:
 def enqueue(session: Session, asset_id: uuid.UUID | None, stage: str, *, actor: str, priority: int = 0,
             max_attempts: int = 5, payload: dict[str, Any] | None = None, part: int = 0) -> int | None:
     """Queue a stage (or one part of it) for an asset in the caller's transaction; a live job for the same
-    asset, stage and part is reused."""
+    asset, stage, part and run (payload "run": the parts of a chunked transcode; else none) is reused."""
     stmt = (
         insert(Job)
         .values(asset_id=asset_id, stage=stage, status=JobStatus.QUEUED, priority=priority, max_attempts=max_attempts,
                 payload=payload or {}, attempts=0, progress=0.0, cancel_requested=False, part=part)
-        .on_conflict_do_nothing(index_elements=["asset_id", "stage", "part"],
+        .on_conflict_do_nothing(index_elements=["asset_id", "stage", "part", text(JOB_RUN_SQL)],
                                 index_where=text(f"status IN ({LIVE_SQL})"))
         .returning(Job.id)
     )
@@ -168,7 +169,8 @@ def retry(session: Session, job_id: int, *, actor: str) -> Job:
     if job.status not in ENDED_UNSUCCESSFULLY:
         raise ConflictError(f"job {job_id} is {job.status}; only dead, failed or cancelled jobs can be retried")
     live = session.scalar(select(Job.id).where(Job.asset_id == job.asset_id, Job.stage == job.stage,
-                                               Job.part == job.part, Job.status.in_(LIVE)))
+                                               Job.part == job.part, Job.status.in_(LIVE),
+                                               literal_column(JOB_RUN_SQL) == int(job.payload.get("run") or 0)))
     if live is not None:
         raise ConflictError(f"job {live} for the same stage is already {('queued or running')}")
     job.status, job.attempts, job.run_after, job.finished_at = JobStatus.QUEUED, 0, func.now(), None

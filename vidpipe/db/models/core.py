@@ -140,6 +140,11 @@ class Artifact(Base):
     )
 
 
+# The run a job belongs to, in SQL: a chunked transcode's parts carry their planning transcode job's id in their
+# payload ("run"); every other job is run 0. Part of the queue's uniqueness (enqueue's ON CONFLICT names it).
+JOB_RUN_SQL = "coalesce((payload ->> 'run')::bigint, 0)"
+
+
 class Job(Base):
     """One unit of queued work: a stage for an asset. The queue is this table."""
 
@@ -178,8 +183,10 @@ class Job(Base):
               postgresql_where=text(f"status = {sql_literal(JobStatus.QUEUED)}")),
         Index("ix_jobs_lease", "lease_expires_at", postgresql_where=text(f"status = {sql_literal(JobStatus.RUNNING)}")),
         Index("ix_jobs_asset_stage", "asset_id", "stage"),
-        # At most one live job per asset, stage and part: enqueueing twice is a no-op, not a duplicate.
-        Index("uq_jobs_live_asset_stage", "asset_id", "stage", "part", unique=True,
+        # At most one live job per asset, stage, part and run: enqueueing twice is a no-op, not a duplicate. The
+        # run (the parts of a chunked transcode: their planning job's id, else 0) keeps a reprocess's parts apart
+        # from a superseded run's that are still live (vidpipe.jobs.chunked).
+        Index("uq_jobs_live_asset_stage_run", "asset_id", "stage", "part", text(JOB_RUN_SQL), unique=True,
               postgresql_where=text(f"status IN ({sql_literal(*LIVE_JOB_STATUSES)})")),
     )
 
