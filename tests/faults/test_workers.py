@@ -72,8 +72,9 @@ def _reclaimed(rt, job_id: int, attempt: int) -> bool:
 
 def test_sigkilled_workers_are_resumed_by_a_peer_within_seconds(fault_settings, fault_runtime, procs, tmp_path):
     rt = fault_runtime
-    clips = tiny_clips(tmp_path / "clips", 6, width=640, height=360, seconds=6)
-    ids = [ingest_file(rt, clip, profile="standard") for clip in clips]
+    clips = tiny_clips(tmp_path / "clips", 9, width=640, height=360, seconds=6)
+    ids = [ingest_file(rt, clip, profile="standard") for clip in clips[:6]]
+    reserve = clips[6:]  # more work should the six assets finish before three kills (a quiet machine is fast)
     env = worker_env(fault_settings)
     watch = ApiWatch(start_api(procs, fault_settings), ["/v1/assets", "/v1/jobs", f"/v1/assets/{ids[0]}"])
     # Enough slots that one worker alone can run every job at once: a peer always has room to resume a job
@@ -81,8 +82,10 @@ def test_sigkilled_workers_are_resumed_by_a_peer_within_seconds(fault_settings, 
     workers = [spawn_worker(procs, env, f"worker-{i}", 12) for i in range(3)]
     kills: list[tuple[int, int, float]] = []  # (job id, attempt killed, wall time of the kill)
     deadline = time.monotonic() + 90
-    while not all_terminal(rt, ids):
+    while not all_terminal(rt, ids) or (len(kills) < 3 and reserve):
         assert time.monotonic() < deadline, "\n".join(w.output()[-2000:] for w in workers)
+        if all_terminal(rt, ids):
+            ids.append(ingest_file(rt, reserve.pop(), profile="standard"))
         # One death at a time, with a live peer present to notice it (the figure is a peer's reaction).
         found = len(kills) < 5 and _present_workers(rt) >= 2 and _victim(rt, workers,
                                                                           job_filter=lambda j: j.crashes == 0)
