@@ -78,8 +78,8 @@ class ReadThrough:
 
     def get(self, key: str, version_key: str, ttl: float, loader: Callable[[], Entry | None]) -> Entry | None:
         """The cached entry of `key`, or the loader's (cached for `ttl`). None: not found (never cached)."""
-        values = self.cache.get_many([key, version_key, EPOCH_KEY])
-        return parse(values) or self._fill(key, version_key, ttl, _stamp(values[2], values[1]), loader)
+        hit, stamp = self._look(key, version_key)
+        return hit or self._fill(key, version_key, ttl, stamp, loader)
 
     async def aget(self, key: str, version_key: str, ttl: float, loader: Callable[[], Entry | None], *,
                    counter: str | None = None, counter_ttl: float = 61,
@@ -109,9 +109,8 @@ class ReadThrough:
             return flight.result(timeout=self.fill_wait + 30)
         try:
             # A miss seen before another fill finished: that fill's value may be there now.
-            values = self.cache.get_many([key, version_key, EPOCH_KEY])
-            hit = parse(values)
-            entry = hit or self._fill_shared(key, version_key, ttl, _stamp(values[2], values[1]), loader)
+            hit, stamp = self._look(key, version_key)
+            entry = hit or self._fill_shared(key, version_key, ttl, stamp, loader)
         except BaseException as exc:
             flight.set_exception(exc)
             raise
@@ -122,6 +121,11 @@ class ReadThrough:
             with self._lock:
                 self._flights.pop(flight_key, None)
 
+    def _look(self, key: str, version_key: str) -> tuple[Entry | None, bytes]:
+        """The cached entry if still current, and the stamp a fill made now would carry."""
+        values = self.cache.get_many([key, version_key, EPOCH_KEY])
+        return parse(values), _stamp(values[2], values[1])
+
     def _fill_shared(self, key: str, version_key: str, ttl: float, stamp: bytes,
                      loader: Callable[[], Entry | None]) -> Entry | None:
         lock = f"fill:{key}"
@@ -129,21 +133,17 @@ class ReadThrough:
         if self.cache.shared:
             locked = self.cache.add(lock, b"1", ttl=max(2.0, self.fill_wait * 2))
             if locked:  # another process may have filled it and let go of the lock since our miss: look again
-                values = self.cache.get_many([key, version_key, EPOCH_KEY])
-                hit = parse(values)
+                hit, stamp = self._look(key, version_key)
                 if hit is not None:
                     self.cache.delete(lock)
                     return hit
-                stamp = _stamp(values[2], values[1])
             elif self.cache.available:  # another process fills it: wait a little for its value
                 deadline = time.monotonic() + self.fill_wait
                 while time.monotonic() < deadline:
                     time.sleep(POLL_SECONDS)
-                    values = self.cache.get_many([key, version_key, EPOCH_KEY])
-                    hit = parse(values)
+                    hit, stamp = self._look(key, version_key)
                     if hit is not None:
                         return hit
-                    stamp = _stamp(values[2], values[1])
         try:
             self.fills += 1
             entry = loader()

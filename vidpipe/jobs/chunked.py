@@ -38,6 +38,8 @@ from vidpipe.stages.chunk_plan import (
 from vidpipe.stages.transcode_join import master_text
 from vidpipe.states import JobStatus
 
+RUN_STAGES = (CHUNK, AUDIO, DECIDE, JOIN)  # the jobs of one run of a chunked transcode (payload "run")
+
 
 def _chunk_jobs(chunks: list[dict[str, Any]], rungs: list[str]) -> list[dict[str, Any]]:
     """One job per chunk; the first chunk as two: its lowest rung alone (a fraction of the work, so the asset
@@ -86,7 +88,7 @@ def retire_superseded(s: Session, asset_id: uuid.UUID, run_id: int, actor: str) 
     would publish nothing. Running ones finish (the queue keeps runs apart, so they hold back none of this run's
     parts): after_part records their files for this run's join to delete, or deletes them once it is done."""
     rows = s.execute(update(Job).where(
-        Job.asset_id == asset_id, Job.stage.in_((CHUNK, AUDIO, DECIDE, JOIN)), Job.status == JobStatus.QUEUED,
+        Job.asset_id == asset_id, Job.stage.in_(RUN_STAGES), Job.status == JobStatus.QUEUED,
         Job.payload["run"].as_integer() < run_id,
     ).values(status=JobStatus.CANCELLED, finished_at=func.now(), last_error_code="superseded",
              last_error=f"superseded by transcode {run_id}").returning(Job.id, Job.stage)).all()
@@ -154,7 +156,7 @@ def settled(s: Session, asset_id: uuid.UUID) -> bool:
     if latest is None or latest.status != JobStatus.SUCCEEDED:
         return False
     parts = s.execute(select(Job.stage, Job.status).where(
-        Job.asset_id == asset_id, Job.stage.in_((CHUNK, AUDIO, DECIDE, JOIN)),
+        Job.asset_id == asset_id, Job.stage.in_(RUN_STAGES),
         Job.payload["run"].as_integer() == latest.id)).all()
     return not parts or any(p.stage == JOIN and p.status == JobStatus.SUCCEEDED for p in parts)
 

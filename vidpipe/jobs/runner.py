@@ -159,8 +159,7 @@ class StageRunner:
             ours, _ = jobs.heartbeat(s, run.job, self.worker_id, self.rt.settings.queue.lease_seconds)
             if ours:
                 stale = hook(s, self.rt, run.job, result, self.actor) or []
-        for key in stale:
-            self.rt.media_store.delete(key)
+        self._delete_files(stale)
 
     def _succeed(self, job: ClaimedJob, result: StageResult, sizes: dict[str, int]) -> str:
         with self.rt.db.session() as s, s.begin():
@@ -176,14 +175,18 @@ class StageRunner:
             if hook is not None:  # in this transaction: the work it queues exists exactly when this success does
                 stale += hook(s, self.rt, job, result, self.actor) or []
             self._advance(s, job)
-        for key in stale:
-            self.rt.media_store.delete(key)
+        self._delete_files(stale)
         if result.understanding is not None:
             with self.rt.db.session() as s:
                 if has_embeddings_table(s):
                     ensure_search_indexes(s, result.understanding)
         log.info("stage.finished", extra={"job": job.id, "stage": job.stage, "asset": str(job.asset_id)})
         return JobStatus.SUCCEEDED
+
+    def _delete_files(self, keys: list[str]) -> None:
+        """Files a committed transaction stopped referencing (after the commit: a rollback keeps them)."""
+        for key in keys:
+            self.rt.media_store.delete(key)
 
     def _advance(self, s, job: ClaimedJob) -> None:
         latest = assets.latest_stage_status(s, _asset_of(job))

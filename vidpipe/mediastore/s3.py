@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -278,29 +279,23 @@ class S3MediaStore(MediaStore):
         a download to the job's scratch directory (local disk or EFS), removed afterwards."""
         if self.source_cache is not None:
             head = self._head(key)
-            full_key = self.full_key(key)
-            name = entry_name(f"{self.bucket}/{full_key}", str(head.get("ETag", "")))
-
-            def download(path: Path) -> None:
-                try:
-                    self.client.download_file(self.bucket, full_key, str(path))
-                except Exception as exc:
-                    raise self._fail(key, exc) from exc
-
-            with self.source_cache.copy(name, int(head["ContentLength"]), download) as path:
+            name = entry_name(f"{self.bucket}/{self.full_key(key)}", str(head.get("ETag", "")))
+            with self.source_cache.copy(name, int(head["ContentLength"]), partial(self._download, key)) as path:
                 yield path
             return
         scratch.mkdir(parents=True, exist_ok=True)
         path = scratch / f"source-{uuid.uuid4().hex[:8]}-{key.rsplit('/', 1)[-1]}"
         try:
-            self.client.download_file(self.bucket, self.full_key(key), str(path))
-        except Exception as exc:
-            path.unlink(missing_ok=True)
-            raise self._fail(key, exc) from exc
-        try:
+            self._download(key, path)
             yield path
         finally:
             path.unlink(missing_ok=True)
+
+    def _download(self, key: str, path: Path) -> None:
+        try:
+            self.client.download_file(self.bucket, self.full_key(key), str(path))
+        except Exception as exc:
+            raise self._fail(key, exc) from exc
 
     def presign(self, key: str, expires_seconds: int | None = None) -> str | None:
         params = {"Bucket": self.bucket, "Key": self.full_key(key)}

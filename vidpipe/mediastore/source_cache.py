@@ -104,13 +104,19 @@ class SourceCache:
             except FileNotFoundError:
                 continue
             if _PART in p.name or p.name.endswith(_LOCK):
-                if now - st.st_mtime > STALE_SECONDS and not (p.name.endswith(_LOCK) and
-                                                               (self.root / p.name[:-len(_LOCK)]).exists()):
-                    self._remove_unused(p, lock_path=p if p.name.endswith(_LOCK) else None)
+                if now - st.st_mtime > STALE_SECONDS:
+                    self._sweep(p)
                 continue
             entries.append((p.name, st.st_size, st.st_mtime))
         return [name for name in evictable(entries, self._budget(entries), incoming_bytes)
                 if self._remove_unused(self.root / name, lock_path=self.root / f"{name}{_LOCK}")]
+
+    def _sweep(self, leftover: Path) -> None:
+        """A killed download's partial file; a lock file whose copy is gone (unless someone holds it)."""
+        if _PART in leftover.name:
+            leftover.unlink(missing_ok=True)
+        elif not (self.root / leftover.name.removesuffix(_LOCK)).exists():
+            self._remove_unused(leftover, lock_path=leftover)
 
     def _budget(self, entries: list[tuple[str, int, float]]) -> int:
         """What the copies may occupy: max_bytes, less where the volume would otherwise drop below min_free."""
@@ -135,10 +141,9 @@ class SourceCache:
             return []
 
     @staticmethod
-    def _remove_unused(path: Path, lock_path: Path | None) -> bool:
-        if lock_path is None:
-            path.unlink(missing_ok=True)
-            return True
+    def _remove_unused(path: Path, lock_path: Path) -> bool:
+        """Unlink `path` if nobody holds `lock_path` (a copy's lock file stays: others may be opening it; it is
+        swept once stale). `path` may be the lock file itself."""
         try:
             lock: IO[bytes] = open(lock_path, "a+b")  # noqa: SIM115 - closed below, after the unlink
         except OSError:
@@ -149,7 +154,4 @@ class SourceCache:
             except BlockingIOError:  # someone is reading (or downloading) it
                 return False
             path.unlink(missing_ok=True)
-            if path != lock_path:  # the lock file stays while someone may still open it; swept when stale
-                return True
-            lock_path.unlink(missing_ok=True)
         return True
