@@ -12,8 +12,10 @@ import av
 import pytest
 
 from vidpipe.contract import StageInput, StageResult
-from vidpipe.ffmpeg import hls, playlists
+from vidpipe.ffmpeg import hls, playlists, vmaf
+from vidpipe.ffmpeg.probe import probe_file
 from vidpipe.ffmpeg.process import ffmpeg_exe, run_ffmpeg
+from vidpipe.ffmpeg.safe_open import ffmpeg_input_args
 from vidpipe.profiles import Profile, Rung
 from vidpipe.settings import Limits
 from vidpipe.stages import transcode
@@ -52,12 +54,17 @@ def test_every_rung_is_constant_quality_with_a_cap_and_a_quality_report(encoded)
     for result, _, _ in encoded.values():
         decision = result.metadata["ladder_decision"]
         assert decision["mode"] == "per_title" and len(decision["trials"]) >= 1
-        for rung in result.metadata["ladder"]:
-            assert rung["crf"] == decision["crf"] and rung["maxrate_kbps"] >= 100
+        checks = decision["rendition_checks"]  # the top rendition scored itself, maybe encoded again once
+        assert 1 <= len(checks) <= 2 and checks[0]["crf"] == decision["crf"]
+        top_rung, *lower = result.metadata["ladder"]
+        assert top_rung["crf"] == checks[-1]["crf"] and all(r["crf"] == decision["crf"] for r in lower)
+        assert all(r["maxrate_kbps"] >= 100 for r in result.metadata["ladder"])
         videos = [r for r in result.renditions if r.kind == "video"]
         assert [r.name for r in videos] == [r["name"] for r in result.metadata["ladder"]]
         top = videos[0].quality
         assert top is not None and top["target_vmaf"] == 93.0 and isinstance(top["meets_target"], bool)
+        assert top["measured_on"] == "rendition" and top["vmaf"] == checks[-1]["vmaf"]
+        assert all(r.quality["measured_on"] == "trials" for r in videos[1:])
         assert all(0 <= r.quality["vmaf"] <= 100 for r in videos)
 
 
@@ -81,6 +88,42 @@ def test_master_bandwidth_is_measured_and_the_top_rung_is_near_its_target(encode
         vmaf = _measured_vmaf(playlist, source, tmp_path / f"{name}.json")
         # Sampled windows of a 3 s clip predict the whole rendition's VMAF to within a couple of points.
         assert abs(vmaf - top.quality["vmaf"]) < 3.0, (name, vmaf, top.quality)
+
+
+def test_a_top_rendition_far_from_its_target_is_encoded_again_at_a_corrected_crf(encoded, tmp_path):
+    # The ladder written 3 CRF steps below what the trials chose (above the target): the check after the
+    # ladder scores the rendition itself, encodes the top rung again along the title's curve, and reports it.
+    result, _, source = encoded["busy"]
+    decision = {k: v for k, v in result.metadata["ladder_decision"].items() if k != "rendition_checks"}
+    probe = probe_file(source, Limits())
+    plan = hls.plan_transcode(probe, PROFILE)
+    low = decision["crf"] - 3  # as far as one correction goes (per_title.MAX_CORRECTION)
+    plan = dataclasses.replace(plan, rungs=tuple(dataclasses.replace(r, crf=low, cap_kbps=r.maxrate_kbps * 4)
+                                                 for r in plan.rungs))
+    hls_dir = tmp_path / "hls"
+    for rung in plan.rungs:
+        (hls_dir / rung.name).mkdir(parents=True)
+    input_args = ffmpeg_input_args(source)
+    decoded = tmp_path / "decoded.nut"  # what the analysis keeps for the ladder: the frames after its filters
+    run_ffmpeg([*input_args, "-vf", hls.video_filters(plan), "-c:v", "rawvideo", "-f", "nut", str(decoded)])
+    run_ffmpeg(hls.build_ffmpeg_args(plan, input_args, hls_dir, decoded_video=(decoded, 0.0)))
+    top, lower = plan.rungs[0].name, plan.rungs[1].name
+    before = {name: sum(p.stat().st_size for p in (hls_dir / name).glob("*.ts")) for name in (top, lower)}
+    quality = {top: {"vmaf": 0.0, "measured_on": "trials"}}
+    inp = StageInput(uuid.uuid4(), source, tmp_path, PROFILE, Limits())
+    checked = transcode._checked_top(plan, decision, quality, input_args, vmaf.sample_windows(plan.duration),
+                                     hls_dir, inp, (decoded, 0.0))
+    first, again = decision["rendition_checks"]
+    assert first["crf"] == low and first["vmaf"] > 93.0 + 1  # what the misplaced ladder delivered
+    assert checked.rungs[0].crf == again["crf"] > low and checked.rungs[1:] == plan.rungs[1:]
+    assert abs(again["vmaf"] - 93.0) < 1.5  # the corrected rung lands near the target
+    assert quality[top] == {"vmaf": again["vmaf"], "crf": again["crf"], "measured_on": "rendition",
+                            "meets_target": True}
+    after = {name: sum(p.stat().st_size for p in (hls_dir / name).glob("*.ts")) for name in (top, lower)}
+    assert after[top] < before[top] * 0.85 and after[lower] == before[lower]  # only the top rung was replaced
+    segments = playlists.parse_media_playlist((hls_dir / top / "index.m3u8").read_text())
+    assert sum(d for _, d in segments) == pytest.approx(plan.duration, abs=0.1)
+    assert not (tmp_path / "hls-again").exists()
 
 
 def _timestamps(hls_dir: Path, rung: str) -> dict[str, list[float]]:
@@ -154,5 +197,7 @@ def test_the_rungs_carry_the_same_colour_tags_from_the_shared_decode_as_from_the
         work.mkdir()
         transcode.run(StageInput(uuid.uuid4(), source, work, profile, Limits()))
         colours[profile.ladder_mode] = _colours(work / "hls")
-    assert shared == [True, False]  # per-title read the analysis's decode; the fixed ladder the source
+    # Per-title read the analysis's decode (the ladder, and its top rung again if the check re-encoded it); the
+    # fixed ladder the source.
+    assert shared[-1] is False and 2 <= len(shared) <= 3 and all(shared[:-1])
     assert colours["per_title"] == colours["fixed"] == {expected}

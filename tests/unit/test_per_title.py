@@ -12,16 +12,19 @@ from vidpipe.ffmpeg import hls
 from vidpipe.ffmpeg.per_title import (
     CAP_HEADROOM,
     CHECK_DISTANCE,
+    MAX_CORRECTION,
     MAX_STEP,
     RungEstimate,
     Trial,
     capped_rate,
     choose_rungs,
+    corrected_crf,
     crf_for_rate,
     crf_for_target,
     kbps_at,
     misses_target,
     needs_check,
+    needs_reencode,
     pooled_vmaf,
     refine_crf,
     second_trial_crf,
@@ -29,7 +32,7 @@ from vidpipe.ffmpeg.per_title import (
     vmaf_at,
     window_kbps,
 )
-from vidpipe.ffmpeg.vmaf import sample_windows
+from vidpipe.ffmpeg.vmaf import Window, sample_windows, window_frames
 from vidpipe.profiles import get_profile
 
 
@@ -255,3 +258,31 @@ def test_the_first_frame_is_left_out_of_a_trial_score() -> None:
     assert pooled_vmaf([(0, 90.0)]) == 90.0  # a one-frame clip: that frame is all there is
     with pytest.raises(ValueError):
         pooled_vmaf([])
+
+
+def test_a_rendition_that_scores_above_its_trials_is_corrected_along_the_titles_own_curve() -> None:
+    # The screen recording: trials at 29 and 40 (96.4 and 90.3), a check trial at 36 (93.05); the rendition at
+    # CRF 36 scored 94.08 on the windows, 1.03 above the trials' curve there.
+    trials = [Trial(29.0, 96.15, 79.2), Trial(40.0, 89.79, 63.1), Trial(36.0, 93.05, 67.8)]
+    crf = corrected_crf(trials, 36.0, 94.08, 93.0)
+    # The curve falls ~0.81 a step between 36 and 40: 93 - 1.03 = 91.97 lies ~1.3 steps past 36.
+    assert crf == 37.5
+    assert corrected_crf(trials, 36.0, 93.05, 93.0) == 36.0  # on the curve: nothing to correct
+    below = corrected_crf(trials, 36.0, 91.5, 93.0)  # scored low: more bits, a lower CRF
+    assert below < 36.0 and below == refine_crf(below)
+    # A rendition 10 points off its trials says the curve is not the title's there: one bounded step only.
+    assert corrected_crf(trials, 36.0, 83.0, 93.0) == 36.0 - MAX_CORRECTION
+
+
+def test_only_a_reachable_top_rung_far_from_its_target_is_encoded_again() -> None:
+    assert needs_reencode(94.1, 93.0, capped=False) and needs_reencode(92.0, 93.0, capped=False)
+    assert not needs_reencode(93.6, 93.0, capped=False) and not needs_reencode(92.5, 93.0, capped=False)
+    assert not needs_reencode(81.1, 93.0, capped=True)  # heavy grain: a lower CRF meets the same cap
+    assert needs_reencode(93.3, 93.0, capped=False, tolerance=0.2)
+
+
+def test_window_frames_number_the_windows_from_the_start() -> None:
+    assert window_frames([Window(1.76, 0.5), Window(5.76, 0.5)], 25.0) == [(44, 55), (144, 155)]
+    assert window_frames([Window(0.0, 0.04)], 25.0) == [(0, 0)]
+    ntsc = window_frames([Window(2.0, 0.5)], 30000 / 1001)
+    assert ntsc == [(60, 74)]

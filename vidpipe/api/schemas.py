@@ -69,6 +69,8 @@ class RenditionQuality(BaseModel):
     sampled_seconds: float
     measured_at: str | None = Field(None, description="picture size the VMAF is measured at (WxH): the top rung's, "
                                     "so a lower rung's score is what it looks like upscaled to the largest size")
+    measured_on: str | None = Field(None, description="rendition: the rung's own encode, scored on the windows "
+                                    "after the ladder; trials: estimated from the trial encodes of the windows")
 
 
 class RenditionPublic(BaseModel):

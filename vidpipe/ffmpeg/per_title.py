@@ -33,6 +33,10 @@ MAX_STEP = 9.0  # the second trial moves at most this many CRF steps from the fi
 CAP_HEADROOM = 1.5
 CHECK_DISTANCE = 2.0  # an estimate further than this from every trial is measured before it is used
 MAX_CHECKS = 2  # at most this many such measurements (each a top-rung trial of the windows)
+# The top rendition itself is scored on the windows after the ladder; further than this from the target, its rung
+# is encoded again at a corrected CRF. Below the target band's 1 point: the check samples the windows too.
+RENDITION_TOLERANCE = 0.75
+MAX_CORRECTION = 3.0  # CRF steps the check may move the top rung
 
 
 @dataclass(frozen=True)
@@ -213,6 +217,29 @@ def pooled_vmaf(frames: Sequence[tuple[int, float]]) -> float:
         raise ValueError("no scored frames")
     rest = [v for n, v in frames if n != 0] or [v for _, v in frames]
     return sum(rest) / len(rest)
+
+
+def corrected_crf(trials: Sequence[Trial], crf: float, measured_vmaf: float, target_vmaf: float) -> float:
+    """The CRF for the target after the top rendition, encoded at `crf`, scored `measured_vmaf` on the windows.
+
+    The trials' curve is shifted by what the rendition showed against it: the trials are short clips of the
+    windows alone, and x264's rate control treats a clip's edges differently from the same frames inside the whole
+    title (a key frame where the title has P-frames copying a refined picture; last frames with no future frames
+    to reuse them), so a static title's trials read it about a point low. The curve's shape (how fast VMAF falls
+    per CRF step) is the title's own; only its level moves.
+    """
+    bias = measured_vmaf - vmaf_at(trials, crf)
+    corrected = crf_for_target(trials, target_vmaf - bias)
+    # At most MAX_CORRECTION steps: the edge effects move a title by a point or two; more says the curve is not
+    # the title's there, and one bounded step is safer than a leap along it.
+    return refine_crf(_clamp(min(crf + MAX_CORRECTION, max(crf - MAX_CORRECTION, corrected))))
+
+
+def needs_reencode(measured_vmaf: float, target_vmaf: float, *, capped: bool,
+                   tolerance: float = RENDITION_TOLERANCE) -> bool:
+    """Whether the top rendition is far enough from the target to be encoded again. A capped title (its target
+    needs more than a streamable rate) stays: a lower CRF would only meet the same cap."""
+    return not capped and abs(measured_vmaf - target_vmaf) > tolerance
 
 
 def misses_target(vmaf: float | None, target: float, *, tolerance: float = 1.0) -> bool:

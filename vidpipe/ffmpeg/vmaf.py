@@ -18,6 +18,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,9 @@ SEQUENTIAL_SECONDS = 120.0
 SUBSAMPLE = 1
 FIRST_SUBSAMPLE = 5
 LOWER_SUBSAMPLE = 7  # the lower rungs' scores only decide whether a rung is kept: coarser is enough (and odd)
+# The top rendition's check after the ladder (transcode's `_checked_top`): every 3rd frame samples P- and B-frames
+# alike (3 is coprime with x264's mini-GOP of 4) at a third of the cost of every frame.
+CHECK_SUBSAMPLE = 3
 
 Size = tuple[int, int]
 
@@ -154,6 +158,38 @@ def vmaf_scores(distorted: Sequence[Path], reference: Path, size: Size, work: Pa
                                    for f in json.loads(log.read_text())["frames"]]) for log in logs]
 
 
+def window_frames(windows: Sequence[Window], fps: float) -> list[tuple[int, int]]:
+    """(first, last) frame number of each window in a stream at `fps` that starts at frame 0."""
+    return [(round(w.start * fps), max(round(w.start * fps), round((w.start + w.seconds) * fps) - 1))
+            for w in windows]
+
+
+def rendition_vmaf(rendition: Path, decoded_video: Path, plan: hls.TranscodePlan, windows: Sequence[Window],
+                   work_dir: Path, *, subsample: int = CHECK_SUBSAMPLE,
+                   should_stop: Callable[[], bool] | None = None) -> float:
+    """VMAF of a rendition (our own HLS output) on the windows' frames, against the frames the ladder encoded
+    (the shared decode: both our own files, matched by frame number as the ladder wrote them one for one),
+    scored at the top rung's size."""
+    top = plan.rungs[0]
+    rate = plan.fps or Fraction(25)
+    picked = "+".join(f"between(n,{a},{b})" for a, b in window_frames(windows, float(rate)))
+    end = f"{max(w.start + w.seconds for w in windows) + 1:.3f}"
+    # Both sides numbered on one exact time base: `N/FRAME_RATE/TB` rounds differently in the two inputs' time
+    # bases (90 kHz against the raw file's), and libvmaf then pairs a frame with its neighbour.
+    tail = (f"select='{picked}',settb={rate.denominator}/{rate.numerator},setpts=N,"
+            f"scale={top.width}:{top.height}:flags=bicubic,setsar=1,format=yuv420p")
+    with tempfile.TemporaryDirectory(dir=work_dir, prefix="rendition-vmaf-") as tmp:
+        log = Path(tmp) / "vmaf.json"
+        graph = (f"[0:v:0]setpts=PTS-STARTPTS,{tail}[d];[1:v:0]{tail}[r];"
+                 f"[d][r]libvmaf=log_fmt=json:log_path={log}:n_threads=1:n_subsample={subsample}")
+        _run(["-loglevel", "error", "-y", "-t", end, "-i", str(rendition), "-t", end, "-f", "nut",
+              "-i", str(decoded_video), "-filter_complex", graph, "-f", "null", "-"], should_stop)
+        frames = json.loads(log.read_text())["frames"]
+    if not frames:
+        raise MediaDecodeError(f"no frames of {rendition.parent.name} in the sampled windows")
+    return per_title.pooled_vmaf([(int(f["frameNum"]), float(f["metrics"]["vmaf"])) for f in frames])
+
+
 def frame_sizes(path: Path) -> list[tuple[int, bool]]:
     """(bytes, keyframe) of every video packet of our own trial encode: demuxed, not decoded."""
     try:
@@ -235,6 +271,7 @@ def analyse(plan: hls.TranscodePlan, input_args: Sequence[str], windows: Sequenc
                 "top_capped": capped}
     quality = {e.name: {"vmaf": round(e.display_vmaf, 2), "target_vmaf": target, "crf": crf,
                         "sampled_seconds": round(seconds, 3), "measured_at": f"{top_size[0]}x{top_size[1]}",
+                        "measured_on": "trials",
                         "meets_target": (not capped and not per_title.misses_target(e.display_vmaf, target))
                         if e.name == top.name else None}
                for e in estimates if e.name in keep}

@@ -23,7 +23,7 @@ import av
 
 from vidpipe.contract import Output, RenditionInfo, StageInput, StageResult
 from vidpipe.errors import JobCancelledError, MediaDecodeError
-from vidpipe.ffmpeg import hls, playlists, vmaf, waveform
+from vidpipe.ffmpeg import hls, per_title, playlists, vmaf, waveform
 from vidpipe.ffmpeg.probe import probe_file
 from vidpipe.ffmpeg.process import ffmpeg_failure, popen_ffmpeg
 from vidpipe.ffmpeg.safe_open import ffmpeg_input_args, open_input
@@ -217,6 +217,59 @@ def _per_title(plan: hls.TranscodePlan, input_args: list[str], inp: StageInput, 
     return result
 
 
+def _checked_top(plan: hls.TranscodePlan, decision: dict[str, Any], quality: dict[str, dict[str, Any]],
+                 input_args: list[str], windows: list[vmaf.Window], hls_dir: Path, inp: StageInput,
+                 decoded: tuple[Path, float]) -> hls.TranscodePlan:
+    """Score the top rendition itself on the windows, against the shared decode (the frames it was encoded from);
+    when it lies further from the target than the trials promised (per_title.needs_reencode), encode that rung
+    again at the corrected CRF and score it again. The quality report then gives the rendition's own VMAF for the
+    top rung. Updates `decision` and `quality`. Without a shared decode (long or huge titles, chunked ones) the
+    trials' estimate stands: scoring would decode the source again."""
+    top = plan.rungs[0]
+    target = float(decision["target_vmaf"])
+
+    def measure() -> float:
+        return vmaf.rendition_vmaf(hls_dir / top.name / "index.m3u8", decoded[0], plan, windows, inp.work_dir,
+                                   should_stop=inp.should_stop)
+
+    try:
+        measured = measure()
+        checks = [{"crf": top.crf, "vmaf": round(measured, 2)}]
+        if top.crf is not None and per_title.needs_reencode(measured, target, capped=decision["top_capped"]):
+            trials = [per_title.Trial(**t) for t in decision["trials"]]
+            crf = per_title.corrected_crf(trials, top.crf, measured, target)
+            if crf != top.crf:
+                top = dataclasses.replace(top, crf=crf)
+                _encode_again(plan, top, input_args, hls_dir, inp, decoded)
+                plan = dataclasses.replace(plan, rungs=(top, *plan.rungs[1:]))
+                measured = measure()
+                checks.append({"crf": crf, "vmaf": round(measured, 2)})
+    except MediaDecodeError as exc:  # the estimate from the trials stands (the rendition itself is not affected)
+        log.warning("transcode.rendition_check_failed", extra={"asset_id": str(inp.asset_id), "error": str(exc)})
+        return plan
+    decision["rendition_checks"] = checks
+    quality[top.name] |= {"vmaf": round(measured, 2), "crf": top.crf, "measured_on": "rendition",
+                          "meets_target": not decision["top_capped"] and not per_title.misses_target(measured,
+                                                                                                     target)}
+    return plan
+
+
+def _encode_again(plan: hls.TranscodePlan, rung: hls.PlannedRung, input_args: list[str], hls_dir: Path,
+                  inp: StageInput, decoded: tuple[Path, float]) -> None:
+    """Encode one rung alone (with its audio when the rungs carry it) and put it in place of the first one."""
+    muxed = plan.mode == "muxed"
+    alone = dataclasses.replace(plan, rungs=(rung,), subtitles=(), audio=plan.audio if muxed else (),
+                                audio_filters=plan.audio_filters if muxed else ())
+    out = inp.work_dir / "hls-again"
+    shutil.rmtree(out, ignore_errors=True)
+    (out / rung.name).mkdir(parents=True)
+    run_ffmpeg_with_progress(hls.build_ffmpeg_args(alone, input_args, out, decoded_video=decoded),
+                             duration=plan.duration, progress=lambda f: None, should_stop=inp.should_stop)
+    shutil.rmtree(hls_dir / rung.name)
+    (out / rung.name).rename(hls_dir / rung.name)
+    shutil.rmtree(out)
+
+
 def raw_video_bytes(plan: hls.TranscodePlan, probe: dict[str, Any]) -> float:
     """The whole decoded video's size, counted at 3 bytes a pixel (enough for 4:4:4 or 16-bit 4:2:0)."""
     width, height = probe.get("width") or 0, probe.get("height") or 0
@@ -339,6 +392,8 @@ def run(inp: StageInput) -> StageResult:
         run_ffmpeg_with_progress(args, duration=plan.duration,
                                  progress=lambda f: inp.progress(start + f * (share - start) * 0.95),
                                  should_stop=inp.should_stop)
+        if decision.get("mode") == "per_title" and quality and decoded is not None:
+            plan = _checked_top(plan, decision, quality, input_args, windows, hls_dir, inp, decoded)
     finally:
         keep.unlink(missing_ok=True)
     outputs, variants = _collect(plan, hls_dir)

@@ -89,8 +89,9 @@ function renderRenditions(a) {
 
 function quality(q) {
   if (!q) return '–';
-  const target = q.target_vmaf == null ? '' : ` (target ${q.target_vmaf}${q.meets_target ? '' : ', missed'})`;
-  return `VMAF ${q.vmaf.toFixed(1)}${target}`;
+  const target = q.target_vmaf == null ? '' : ` (target ${q.target_vmaf}${q.meets_target === false ? ', missed' : ''})`;
+  const how = q.measured_on === 'trials' ? ', estimated' : '';
+  return `VMAF ${q.vmaf.toFixed(1)}${target}${how}`;
 }
 
 async function drawWaveform(url) {
