@@ -54,6 +54,7 @@ def test_every_rung_is_constant_quality_with_a_cap_and_a_quality_report(encoded)
     for result, _, _ in encoded.values():
         decision = result.metadata["ladder_decision"]
         assert decision["mode"] == "per_title" and len(decision["trials"]) >= 1
+        assert not decision["top_capped"]  # both reach the target under the cap (a capped title is not checked)
         checks = decision["rendition_checks"]  # the top rendition scored itself, maybe encoded again once
         assert 1 <= len(checks) <= 2 and checks[0]["crf"] == decision["crf"]
         top_rung, *lower = result.metadata["ladder"]

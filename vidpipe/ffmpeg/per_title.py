@@ -34,8 +34,10 @@ CAP_HEADROOM = 1.5
 CHECK_DISTANCE = 2.0  # an estimate further than this from every trial is measured before it is used
 MAX_CHECKS = 2  # at most this many such measurements (each a top-rung trial of the windows)
 # The top rendition itself is scored on the windows after the ladder; further than this from the target, its rung
-# is encoded again at a corrected CRF. Below the target band's 1 point: the check samples the windows too.
-RENDITION_TOLERANCE = 0.75
+# is encoded again at a corrected CRF. Inside the target band's 1 point, as the check samples the windows too
+# (every 3rd frame: ~0.3 of noise), but not so far inside that titles already in the band pay for a second encode
+# of their top rung (half the ladder's CPU).
+RENDITION_TOLERANCE = 0.85
 MAX_CORRECTION = 3.0  # CRF steps the check may move the top rung
 
 

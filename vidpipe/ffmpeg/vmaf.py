@@ -182,7 +182,8 @@ def rendition_vmaf(rendition: Path, decoded_video: Path, plan: hls.TranscodePlan
         log = Path(tmp) / "vmaf.json"
         graph = (f"[0:v:0]setpts=PTS-STARTPTS,{tail}[d];[1:v:0]{tail}[r];"
                  f"[d][r]libvmaf=log_fmt=json:log_path={log}:n_threads=1:n_subsample={subsample}")
-        _run(["-loglevel", "error", "-y", "-t", end, "-i", str(rendition), "-t", end, "-f", "nut",
+        # One decoder thread: the rendition's frames are few and cheap; threads only add CPU.
+        _run(["-loglevel", "error", "-y", "-threads", "1", "-t", end, "-i", str(rendition), "-t", end, "-f", "nut",
               "-i", str(decoded_video), "-filter_complex", graph, "-f", "null", "-"], should_stop)
         frames = json.loads(log.read_text())["frames"]
     if not frames:

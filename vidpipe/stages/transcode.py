@@ -224,7 +224,8 @@ def _checked_top(plan: hls.TranscodePlan, decision: dict[str, Any], quality: dic
     when it lies further from the target than the trials promised (per_title.needs_reencode), encode that rung
     again at the corrected CRF and score it again. The quality report then gives the rendition's own VMAF for the
     top rung. Updates `decision` and `quality`. Without a shared decode (long or huge titles, chunked ones) the
-    trials' estimate stands: scoring would decode the source again."""
+    trials' estimate stands: scoring would decode the source again; so it does for a capped title (its report
+    already says it misses the target, and a lower CRF would only meet the same cap)."""
     top = plan.rungs[0]
     target = float(decision["target_vmaf"])
 
@@ -235,7 +236,8 @@ def _checked_top(plan: hls.TranscodePlan, decision: dict[str, Any], quality: dic
     try:
         measured = measure()
         checks = [{"crf": top.crf, "vmaf": round(measured, 2)}]
-        if top.crf is not None and per_title.needs_reencode(measured, target, capped=decision["top_capped"]):
+        if top.crf is not None and per_title.needs_reencode(measured, target,
+                                                                         capped=decision["top_capped"]):
             trials = [per_title.Trial(**t) for t in decision["trials"]]
             crf = per_title.corrected_crf(trials, top.crf, measured, target)
             if crf != top.crf:
@@ -249,8 +251,7 @@ def _checked_top(plan: hls.TranscodePlan, decision: dict[str, Any], quality: dic
         return plan
     decision["rendition_checks"] = checks
     quality[top.name] |= {"vmaf": round(measured, 2), "crf": top.crf, "measured_on": "rendition",
-                          "meets_target": not decision["top_capped"] and not per_title.misses_target(measured,
-                                                                                                     target)}
+                          "meets_target": not per_title.misses_target(measured, target)}
     return plan
 
 
@@ -392,7 +393,7 @@ def run(inp: StageInput) -> StageResult:
         run_ffmpeg_with_progress(args, duration=plan.duration,
                                  progress=lambda f: inp.progress(start + f * (share - start) * 0.95),
                                  should_stop=inp.should_stop)
-        if decision.get("mode") == "per_title" and quality and decoded is not None:
+        if decision.get("mode") == "per_title" and quality and decoded is not None and not decision["top_capped"]:
             plan = _checked_top(plan, decision, quality, input_args, windows, hls_dir, inp, decoded)
     finally:
         keep.unlink(missing_ok=True)
