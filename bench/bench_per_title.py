@@ -38,7 +38,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vidpipe.contract import StageInput  # noqa: E402
-from vidpipe.ffmpeg import hls, playlists  # noqa: E402
+from vidpipe.ffmpeg import hls, playlists, vmaf  # noqa: E402
 from vidpipe.ffmpeg.bdrate import bd_rate  # noqa: E402
 from vidpipe.ffmpeg.probe import probe_file  # noqa: E402
 from vidpipe.ffmpeg.process import ffmpeg_exe  # noqa: E402
@@ -126,8 +126,8 @@ def rung_points(renditions, work: Path, source: Path, size: tuple[int, int]) -> 
 
 
 def _vmaf(rendition: Path, source: Path, size: tuple[int, int], log: Path) -> float:
-    graph = (f"[0:v]scale={size[0]}:{size[1]}:flags=bicubic,format=yuv420p,setpts=PTS-STARTPTS[d];"
-             f"[1:v]format=yuv420p,setpts=PTS-STARTPTS[r];"
+    graph = (f"[0:v]scale={size[0]}:{size[1]}:flags=bicubic,format=yuv420p,{vmaf.NUMBERED}[d];"
+             f"[1:v]format=yuv420p,{vmaf.NUMBERED}[r];"
              f"[d][r]libvmaf=log_fmt=json:log_path={log}:n_threads=2:n_subsample={VMAF_SUBSAMPLE}")
     subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-i", str(rendition),
                     "-i", str(source), "-filter_complex", graph, "-f", "null", "-"], check=True)

@@ -44,7 +44,7 @@ def encoded(tmp_path_factory) -> dict[str, tuple[StageResult, Path, Path]]:
 
 
 def _measured_vmaf(rendition: Path, source: Path, log: Path) -> float:
-    graph = "[0:v]setpts=PTS-STARTPTS[d];[1:v]setpts=PTS-STARTPTS[r];[d][r]libvmaf=log_fmt=json:log_path=" + str(log)
+    graph = f"[0:v]{vmaf.NUMBERED}[d];[1:v]{vmaf.NUMBERED}[r];[d][r]libvmaf=log_fmt=json:log_path={log}"
     subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-i", str(rendition),
                     "-i", str(source), "-filter_complex", graph, "-f", "null", "-"], check=True)
     return float(json.loads(log.read_text())["pooled_metrics"]["vmaf"]["mean"])
@@ -125,6 +125,35 @@ def test_a_top_rendition_far_from_its_target_is_encoded_again_at_a_corrected_crf
     segments = playlists.parse_media_playlist((hls_dir / top / "index.m3u8").read_text())
     assert sum(d for _, d in segments) == pytest.approx(plan.duration, abs=0.1)
     assert not (tmp_path / "hls-again").exists()
+
+
+@pytest.mark.parametrize("rate", ["30000/1001", "24000/1001", "30", "25"])
+def test_a_lossless_trial_scores_as_its_reference_at_every_common_frame_rate(rate, tmp_path):
+    # libvmaf pairs frames by timestamp: a Matroska trial (milliseconds) against its raw reference (exact) paired
+    # half the frames with their neighbour at NTSC rates, and a lossless trial scored 51 instead of 100.
+    source = tmp_path / "moving.mp4"
+    run_ffmpeg(["-f", "lavfi", "-i", f"testsrc2=s=320x180:r={rate}:d=2,rotate=a=t*2", *_X264, "-pix_fmt", "yuv420p",
+                str(source)])
+    plan = hls.plan_transcode(probe_file(source, Limits()), PROFILE)
+    windows = vmaf.sample_windows(plan.duration)
+    reference, trial = vmaf.reference_and_trial(ffmpeg_input_args(source), windows,
+                                                head_filters=hls.video_filters(plan), video_stream="v:0",
+                                                size=(320, 180), crf=0, preset="ultrafast", work=tmp_path)
+    assert vmaf.vmaf_scores([trial], reference, (320, 180), tmp_path, subsample=1)[0] > 99.0
+
+
+def test_a_29_97_fps_title_lands_near_its_target(tmp_path):
+    # Most uploads are 29.97 or 23.976 fps, not the 25 of the other clips here: a trial misread there sends the
+    # whole ladder to the lowest CRF.
+    source = tmp_path / "ntsc.mp4"
+    run_ffmpeg(["-f", "lavfi", "-i", "testsrc2=s=640x360:r=30000/1001:d=3,rotate=a=t,noise=alls=6:allf=t",
+                "-c:v", "libx264", "-preset", "ultrafast", "-crf", "10", "-pix_fmt", "yuv420p", str(source)])
+    result = transcode.run(StageInput(uuid.uuid4(), source, tmp_path, PROFILE, Limits()))
+    decision = result.metadata["ladder_decision"]
+    assert decision["trials"][0]["vmaf"] > 80  # CRF 26 on this clip: ~90, not the ~50 of misaligned frames
+    top = result.renditions[0]
+    vmaf_whole = _measured_vmaf(tmp_path / "hls" / top.name / "index.m3u8", source, tmp_path / "whole.json")
+    assert abs(vmaf_whole - 93.0) < 2.0, (vmaf_whole, decision)
 
 
 def _timestamps(hls_dir: Path, rung: str) -> dict[str, list[float]]:

@@ -18,7 +18,6 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +47,12 @@ LOWER_SUBSAMPLE = 7  # the lower rungs' scores only decide whether a rung is kep
 CHECK_SUBSAMPLE = 3
 
 Size = tuple[int, int]
+# What both inputs of every libvmaf run pass through last: frames numbered 0, 1, 2 ... on one time base. libvmaf
+# pairs frames by timestamp, and timestamps that only look alike do not pair: a trial in Matroska (milliseconds:
+# 33, 67, 100 ms at 29.97 fps) against its raw reference (exact: 33.37, 66.73 ms) paired half the frames with their
+# neighbour (a lossless trial scored 51 at 29.97 and 23.976 fps, 65 at 30), and `N/FRAME_RATE/TB` rounds down in
+# a 90 kHz time base. Every pair here is the same frames in the same order, so the number is the match.
+NUMBERED = "settb=1/1000,setpts=N"
 
 
 @dataclass(frozen=True)
@@ -142,12 +147,12 @@ def vmaf_scores(distorted: Sequence[Path], reference: Path, size: Size, work: Pa
     """
     n = len(distorted)
     every = [subsample] * n if isinstance(subsample, int) else list(subsample)
-    graph = f"[{n}:v]setpts=PTS-STARTPTS,split={n}" + "".join(f"[r{i}]" for i in range(n))
+    graph = f"[{n}:v]{NUMBERED},split={n}" + "".join(f"[r{i}]" for i in range(n))
     logs = []
     for i in range(n):
         log = work / f"vmaf-{distorted[i].stem}.json"
         logs.append(log)
-        graph += (f";[{i}:v]scale={size[0]}:{size[1]}:flags=bicubic,format=yuv420p,setpts=PTS-STARTPTS[d{i}]"
+        graph += (f";[{i}:v]scale={size[0]}:{size[1]}:flags=bicubic,format=yuv420p,{NUMBERED}[d{i}]"
                   f";[r{i}]scale={size[0]}:{size[1]}:flags=bicubic,format=yuv420p[rs{i}]"
                   f";[d{i}][rs{i}]libvmaf=log_fmt=json:log_path={log}:n_threads=1:n_subsample={every[i]}")
     args = ["-loglevel", "error", "-y"]
@@ -171,13 +176,9 @@ def rendition_vmaf(rendition: Path, decoded_video: Path, plan: hls.TranscodePlan
     (the shared decode: both our own files, matched by frame number as the ladder wrote them one for one),
     scored at the top rung's size."""
     top = plan.rungs[0]
-    rate = plan.fps or Fraction(25)
-    picked = "+".join(f"between(n,{a},{b})" for a, b in window_frames(windows, float(rate)))
+    picked = "+".join(f"between(n,{a},{b})" for a, b in window_frames(windows, float(plan.fps or 25)))
     end = f"{max(w.start + w.seconds for w in windows) + 1:.3f}"
-    # Both sides numbered on one exact time base: `N/FRAME_RATE/TB` rounds differently in the two inputs' time
-    # bases (90 kHz against the raw file's), and libvmaf then pairs a frame with its neighbour.
-    tail = (f"select='{picked}',settb={rate.denominator}/{rate.numerator},setpts=N,"
-            f"scale={top.width}:{top.height}:flags=bicubic,setsar=1,format=yuv420p")
+    tail = f"select='{picked}',{NUMBERED},scale={top.width}:{top.height}:flags=bicubic,setsar=1,format=yuv420p"
     with tempfile.TemporaryDirectory(dir=work_dir, prefix="rendition-vmaf-") as tmp:
         log = Path(tmp) / "vmaf.json"
         graph = (f"[0:v:0]setpts=PTS-STARTPTS,{tail}[d];[1:v:0]{tail}[r];"
