@@ -51,8 +51,9 @@ Size = tuple[int, int]
 # pairs frames by timestamp, and timestamps that only look alike do not pair: a trial in Matroska (milliseconds:
 # 33, 67, 100 ms at 29.97 fps) against its raw reference (exact: 33.37, 66.73 ms) paired half the frames with their
 # neighbour (a lossless trial scored 51 at 29.97 and 23.976 fps, 65 at 30), and `N/FRAME_RATE/TB` rounds down in
-# a 90 kHz time base. Every pair here is the same frames in the same order, so the number is the match.
-NUMBERED = "settb=1/1000,setpts=N"
+# a 90 kHz time base. Every pair here is the same frames in the same order, so the number is the match. (A 25 Hz
+# base, not milliseconds: the null output then sees increasing timestamps at any frame rate.)
+NUMBERED = "settb=1/25,setpts=N"
 
 
 @dataclass(frozen=True)

@@ -233,23 +233,25 @@ def _checked_top(plan: hls.TranscodePlan, decision: dict[str, Any], quality: dic
         return vmaf.rendition_vmaf(hls_dir / top.name / "index.m3u8", decoded[0], plan, windows, inp.work_dir,
                                    should_stop=inp.should_stop)
 
+    checks: list[dict[str, Any]] = []
+    decision["rendition_checks"] = checks
     try:
         measured = measure()
-        checks = [{"crf": top.crf, "vmaf": round(measured, 2)}]
-        if top.crf is not None and per_title.needs_reencode(measured, target,
-                                                                         capped=decision["top_capped"]):
-            trials = [per_title.Trial(**t) for t in decision["trials"]]
-            crf = per_title.corrected_crf(trials, top.crf, measured, target)
+        checks.append({"crf": top.crf, "vmaf": round(measured, 2)})
+        capped = bool(decision["top_capped"])
+        if top.crf is not None and per_title.needs_reencode(measured, target, capped=capped):
+            crf = per_title.corrected_crf([per_title.Trial(**t) for t in decision["trials"]], top.crf, measured,
+                                          target)
             if crf != top.crf:
                 top = dataclasses.replace(top, crf=crf)
                 _encode_again(plan, top, input_args, hls_dir, inp, decoded)
                 plan = dataclasses.replace(plan, rungs=(top, *plan.rungs[1:]))
+                quality[top.name]["crf"] = crf
                 measured = measure()
                 checks.append({"crf": crf, "vmaf": round(measured, 2)})
-    except MediaDecodeError as exc:  # the estimate from the trials stands (the rendition itself is not affected)
+    except MediaDecodeError as exc:  # the trials' estimate stands (the rendition itself is whole)
         log.warning("transcode.rendition_check_failed", extra={"asset_id": str(inp.asset_id), "error": str(exc)})
         return plan
-    decision["rendition_checks"] = checks
     quality[top.name] |= {"vmaf": round(measured, 2), "crf": top.crf, "measured_on": "rendition",
                           "meets_target": not per_title.misses_target(measured, target)}
     return plan
