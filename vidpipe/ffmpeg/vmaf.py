@@ -51,9 +51,10 @@ Size = tuple[int, int]
 # pairs frames by timestamp, and timestamps that only look alike do not pair: a trial in Matroska (milliseconds:
 # 33, 67, 100 ms at 29.97 fps) against its raw reference (exact: 33.37, 66.73 ms) paired half the frames with their
 # neighbour (a lossless trial scored 51 at 29.97 and 23.976 fps, 65 at 30), and `N/FRAME_RATE/TB` rounds down in
-# a 90 kHz time base. Every pair here is the same frames in the same order, so the number is the match. (A 25 Hz
-# base, not milliseconds: the null output then sees increasing timestamps at any frame rate.)
-NUMBERED = "settb=1/25,setpts=N"
+# a 90 kHz time base. Every pair here is the same frames in the same order, so the number is the match. (One
+# second apart: the null output, `-fps_mode passthrough`, then sees increasing timestamps at any frame rate.)
+NUMBERED = "settb=1,setpts=N"
+TO_NOWHERE = ["-fps_mode", "passthrough", "-f", "null", "-"]
 
 
 @dataclass(frozen=True)
@@ -159,7 +160,7 @@ def vmaf_scores(distorted: Sequence[Path], reference: Path, size: Size, work: Pa
     args = ["-loglevel", "error", "-y"]
     for path in [*distorted, reference]:
         args += ["-i", str(path)]
-    _run([*args, "-filter_complex", graph, "-f", "null", "-"], should_stop)
+    _run([*args, "-filter_complex", graph, *TO_NOWHERE], should_stop)
     return [per_title.pooled_vmaf([(int(f["frameNum"]), float(f["metrics"]["vmaf"]))
                                    for f in json.loads(log.read_text())["frames"]]) for log in logs]
 
@@ -186,7 +187,7 @@ def rendition_vmaf(rendition: Path, decoded_video: Path, plan: hls.TranscodePlan
                  f"[d][r]libvmaf=log_fmt=json:log_path={log}:n_threads=1:n_subsample={subsample}")
         # One decoder thread: the rendition's frames are few and cheap; threads only add CPU.
         _run(["-loglevel", "error", "-y", "-threads", "1", "-t", end, "-i", str(rendition), "-t", end, "-f", "nut",
-              "-i", str(decoded_video), "-filter_complex", graph, "-f", "null", "-"], should_stop)
+              "-i", str(decoded_video), "-filter_complex", graph, *TO_NOWHERE], should_stop)
         frames = json.loads(log.read_text())["frames"]
     if not frames:
         raise MediaDecodeError(f"no frames of {rendition.parent.name} in the sampled windows")
