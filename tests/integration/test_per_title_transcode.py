@@ -110,7 +110,7 @@ def test_a_top_rendition_far_from_its_target_is_encoded_again_at_a_corrected_crf
     run_ffmpeg(hls.build_ffmpeg_args(plan, input_args, hls_dir, decoded_video=(decoded, 0.0)))
     top, lower = plan.rungs[0].name, plan.rungs[1].name
     before = {name: sum(p.stat().st_size for p in (hls_dir / name).glob("*.ts")) for name in (top, lower)}
-    quality = {top: {"vmaf": 0.0, "measured_on": "trials"}}
+    quality = {top: {"vmaf": decision["rungs"][0]["display_vmaf"], "measured_on": "trials"}}  # the trials' estimate
     inp = StageInput(uuid.uuid4(), source, tmp_path, PROFILE, Limits())
     checked = transcode._checked_top(plan, decision, quality, input_args, vmaf.sample_windows(plan.duration),
                                      hls_dir, inp, (decoded, 0.0))
@@ -180,6 +180,12 @@ def test_the_ladder_from_the_analysis_decode_keeps_the_video_where_it_was_agains
         result = transcode.run(StageInput(uuid.uuid4(), source, work, profile, Limits()))
         assert result.metadata["ladder_decision"]["mode"] == profile.ladder_mode
         assert not (work / "decoded-video.nut").exists()  # the scratch copy is gone
+        if profile.ladder_mode == "per_title":
+            # The rendition starts with the repeated frames that fill the 0.2 s before its video: the check pairs
+            # the windows' frames after them (paired from frame 0, it scored this clip ~15 and re-encoded it).
+            top = result.renditions[0].quality
+            assert top["measured_on"] == "rendition", result.metadata["ladder_decision"]
+            assert len(result.metadata["ladder_decision"]["rendition_checks"]) <= 2
         stamps[profile.ladder_mode] = _timestamps(work / "hls", result.metadata["ladder"][-1]["name"])
     assert stamps["per_title"] == stamps["fixed"]
     assert len(stamps["fixed"]["video"]) > 2 * 25  # the gap before the video is filled, in both

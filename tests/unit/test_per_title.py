@@ -25,6 +25,7 @@ from vidpipe.ffmpeg.per_title import (
     misses_target,
     needs_check,
     needs_reencode,
+    plausible_check,
     pooled_vmaf,
     refine_crf,
     second_trial_crf,
@@ -286,3 +287,8 @@ def test_window_frames_number_the_windows_from_the_start() -> None:
     assert window_frames([Window(0.0, 0.04)], 25.0) == [(0, 0)]
     ntsc = window_frames([Window(2.0, 0.5)], 30000 / 1001)
     assert ntsc == [(60, 74)]
+
+
+def test_a_rendition_check_far_from_every_trial_is_not_believed() -> None:
+    assert plausible_check(94.1, 93.05) and plausible_check(88.0, 93.0)
+    assert not plausible_check(14.9, 92.7)  # frames paired with the wrong ones, not an encode 78 points off

@@ -39,6 +39,7 @@ MAX_CHECKS = 2  # at most this many such measurements (each a top-rung trial of 
 # of their top rung (half the ladder's CPU).
 RENDITION_TOLERANCE = 0.85
 MAX_CORRECTION = 3.0  # CRF steps the check may move the top rung
+MAX_CHECK_GAP = 10.0  # VMAF between the rendition's check and the trials' estimate beyond which the check is suspect
 
 
 @dataclass(frozen=True)
@@ -242,6 +243,12 @@ def needs_reencode(measured_vmaf: float, target_vmaf: float, *, capped: bool,
     """Whether the top rendition is far enough from the target to be encoded again. A capped title (its target
     needs more than a streamable rate) stays: a lower CRF would only meet the same cap."""
     return not capped and abs(measured_vmaf - target_vmaf) > tolerance
+
+
+def plausible_check(measured_vmaf: float, estimated_vmaf: float) -> bool:
+    """Whether the rendition's score can be the same title's as the trials': the edge effects move it a point or
+    two; many more points means frames were paired with the wrong ones (then the trials' estimate stands)."""
+    return abs(measured_vmaf - estimated_vmaf) <= MAX_CHECK_GAP
 
 
 def misses_target(vmaf: float | None, target: float, *, tolerance: float = 1.0) -> bool:

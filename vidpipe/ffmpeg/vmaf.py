@@ -172,26 +172,31 @@ def window_frames(windows: Sequence[Window], fps: float) -> list[tuple[int, int]
 
 
 def rendition_vmaf(rendition: Path, decoded_video: Path, plan: hls.TranscodePlan, windows: Sequence[Window],
-                   work_dir: Path, *, subsample: int = CHECK_SUBSAMPLE,
+                   work_dir: Path, *, lead_frames: int = 0, subsample: int = CHECK_SUBSAMPLE,
                    should_stop: Callable[[], bool] | None = None) -> float:
     """VMAF of a rendition (our own HLS output) on the windows' frames, against the frames the ladder encoded
-    (the shared decode: both our own files, matched by frame number as the ladder wrote them one for one),
-    scored at the top rung's size."""
+    (the shared decode: both our own files, matched by frame number as the ladder wrote them one for one, after
+    the `lead_frames` the ladder repeats before a video that starts after the audio), scored at the top rung's
+    size."""
     top = plan.rungs[0]
-    picked = "+".join(f"between(n,{a},{b})" for a, b in window_frames(windows, float(plan.fps or 25)))
-    end = f"{max(w.start + w.seconds for w in windows) + 1:.3f}"
-    tail = f"select='{picked}',{NUMBERED},scale={top.width}:{top.height}:flags=bicubic,setsar=1,format=yuv420p"
+    frames = window_frames(windows, float(plan.fps or 25))
+    end = f"{max(w.start + w.seconds for w in windows) + 1 + lead_frames / float(plan.fps or 25):.3f}"
+    scaled = f"{NUMBERED},scale={top.width}:{top.height}:flags=bicubic,setsar=1,format=yuv420p"
+
+    def picked(lead: int) -> str:
+        return "select='" + "+".join(f"between(n,{a + lead},{b + lead})" for a, b in frames) + "'," + scaled
+
     with tempfile.TemporaryDirectory(dir=work_dir, prefix="rendition-vmaf-") as tmp:
         log = Path(tmp) / "vmaf.json"
-        graph = (f"[0:v:0]setpts=PTS-STARTPTS,{tail}[d];[1:v:0]{tail}[r];"
+        graph = (f"[0:v:0]{picked(lead_frames)}[d];[1:v:0]{picked(0)}[r];"
                  f"[d][r]libvmaf=log_fmt=json:log_path={log}:n_threads=1:n_subsample={subsample}")
         # One decoder thread: the rendition's frames are few and cheap; threads only add CPU.
         _run(["-loglevel", "error", "-y", "-threads", "1", "-t", end, "-i", str(rendition), "-t", end, "-f", "nut",
               "-i", str(decoded_video), "-filter_complex", graph, *TO_NOWHERE], should_stop)
-        frames = json.loads(log.read_text())["frames"]
-    if not frames:
+        scored = json.loads(log.read_text())["frames"]
+    if not scored:
         raise MediaDecodeError(f"no frames of {rendition.parent.name} in the sampled windows")
-    return per_title.pooled_vmaf([(int(f["frameNum"]), float(f["metrics"]["vmaf"])) for f in frames])
+    return per_title.pooled_vmaf([(int(f["frameNum"]), float(f["metrics"]["vmaf"])) for f in scored])
 
 
 def frame_sizes(path: Path) -> list[tuple[int, bool]]:

@@ -229,15 +229,23 @@ def _checked_top(plan: hls.TranscodePlan, decision: dict[str, Any], quality: dic
     top = plan.rungs[0]
     target = float(decision["target_vmaf"])
 
+    # A video that starts after the audio starts the rendition with that many repeated frames (cfr from 0).
+    lead = round(decoded[1] * float(plan.fps or 25))
+
     def measure() -> float:
         return vmaf.rendition_vmaf(hls_dir / top.name / "index.m3u8", decoded[0], plan, windows, inp.work_dir,
-                                   should_stop=inp.should_stop)
+                                   lead_frames=lead, should_stop=inp.should_stop)
 
     checks: list[dict[str, Any]] = []
     decision["rendition_checks"] = checks
     try:
         measured = measure()
         checks.append({"crf": top.crf, "vmaf": round(measured, 2)})
+        estimate = float(quality[top.name]["vmaf"])
+        if not per_title.plausible_check(measured, estimate):  # frames mispaired, not an encode that far off
+            log.warning("transcode.rendition_check_implausible",
+                        extra={"asset_id": str(inp.asset_id), "measured": measured, "estimate": estimate})
+            return plan
         capped = bool(decision["top_capped"])
         if top.crf is not None and per_title.needs_reencode(measured, target, capped=capped):
             crf = per_title.corrected_crf([per_title.Trial(**t) for t in decision["trials"]], top.crf, measured,
