@@ -24,7 +24,7 @@ from typing import Any
 import av
 
 from vidpipe.errors import JobCancelledError, MediaDecodeError
-from vidpipe.ffmpeg import hls, per_title
+from vidpipe.ffmpeg import colour, hls, per_title
 from vidpipe.ffmpeg.process import ffmpeg_failure, popen_ffmpeg
 
 WINDOW_SECONDS = 0.5
@@ -141,20 +141,23 @@ def trials_from_reference(reference: Path, encodes: Sequence[tuple[Size, float]]
 
 def vmaf_scores(distorted: Sequence[Path], reference: Path, size: Size, work: Path,
                 should_stop: Callable[[], bool] | None = None, *,
-                subsample: int | Sequence[int] = SUBSAMPLE) -> list[float]:
+                subsample: int | Sequence[int] = SUBSAMPLE, tags: str = "null") -> list[float]:
     """Mean VMAF of each distorted file against the reference, every picture scaled to `size`.
 
     One process for all of them: libvmaf's start-up costs about as much as scoring ten 720p frames. The mean
-    leaves out the first frame (`per_title.pooled_vmaf`).
+    leaves out the first frame (`per_title.pooled_vmaf`). `tags` (colour.tag_filter of the pictures' colour)
+    goes on both sides: the raw reference stores no colour description while the trials' decoder reads one from
+    their stream, and scaled as different pictures a lossless trial of a full-range (MJPEG), 4:2:2 DNxHR or
+    tone-mapped HDR source scored 52-67.
     """
     n = len(distorted)
     every = [subsample] * n if isinstance(subsample, int) else list(subsample)
-    graph = f"[{n}:v]{NUMBERED},split={n}" + "".join(f"[r{i}]" for i in range(n))
+    graph = f"[{n}:v]{tags},{NUMBERED},split={n}" + "".join(f"[r{i}]" for i in range(n))
     logs = []
     for i in range(n):
         log = work / f"vmaf-{distorted[i].stem}.json"
         logs.append(log)
-        graph += (f";[{i}:v]scale={size[0]}:{size[1]}:flags=bicubic,format=yuv420p,{NUMBERED}[d{i}]"
+        graph += (f";[{i}:v]{tags},scale={size[0]}:{size[1]}:flags=bicubic,format=yuv420p,{NUMBERED}[d{i}]"
                   f";[r{i}]scale={size[0]}:{size[1]}:flags=bicubic,format=yuv420p[rs{i}]"
                   f";[d{i}][rs{i}]libvmaf=log_fmt=json:log_path={log}:n_threads=1:n_subsample={every[i]}")
     args = ["-loglevel", "error", "-y"]
@@ -188,7 +191,10 @@ def rendition_vmaf(rendition: Path, decoded_video: Path, plan: hls.TranscodePlan
 
     with tempfile.TemporaryDirectory(dir=work_dir, prefix="rendition-vmaf-") as tmp:
         log = Path(tmp) / "vmaf.json"
-        graph = (f"[0:v:0]{picked(lead_frames)}[d];[1:v:0]{picked(0)}[r];"
+        # The raw file stores no colour description: tagged as the ladder tags it (hls._video_head), or a
+        # full-range or tone-mapped picture is scaled as another one (MJPEG, DNxHR, HDR sources scored 51-66).
+        tags = colour.tag_filter(hls.picture_colour(plan))
+        graph = (f"[0:v:0]{tags},{picked(lead_frames)}[d];[1:v:0]{tags},{picked(0)}[r];"
                  f"[d][r]libvmaf=log_fmt=json:log_path={log}:n_threads=1:n_subsample={subsample}")
         # One decoder thread: the rendition's frames are few and cheap; threads only add CPU.
         _run(["-loglevel", "error", "-y", "-threads", "1", "-t", end, "-i", str(rendition), "-t", end, "-f", "nut",
@@ -226,6 +232,7 @@ def analyse(plan: hls.TranscodePlan, input_args: Sequence[str], windows: Sequenc
     top = plan.rungs[0]
     top_size, seconds = (top.width, top.height), sum(w.seconds for w in windows)
     fps = float(plan.fps or 25)
+    tags = colour.tag_filter(hls.picture_colour(plan))
     with tempfile.TemporaryDirectory(dir=work_dir, prefix="per-title-") as tmp:
         work = Path(tmp)
         reference, first_path = reference_and_trial(
@@ -233,7 +240,8 @@ def analyse(plan: hls.TranscodePlan, input_args: Sequence[str], windows: Sequenc
             size=top_size, crf=per_title.FIRST_CRF, preset=plan.x264_preset, work=work, should_stop=should_stop,
             decoded_video=decoded_video)
         first = per_title.Trial(per_title.FIRST_CRF, vmaf_scores([first_path], reference, top_size, work,
-                                                                 should_stop, subsample=FIRST_SUBSAMPLE)[0],
+                                                                 should_stop, subsample=FIRST_SUBSAMPLE,
+                                                                 tags=tags)[0],
                                 per_title.window_kbps(frame_sizes(first_path), fps, plan.keyint))
         trials = [first]
         second_crf = per_title.second_trial_crf(first, target, top.maxrate_kbps * per_title.CAP_HEADROOM)
@@ -243,21 +251,23 @@ def analyse(plan: hls.TranscodePlan, input_args: Sequence[str], windows: Sequenc
         paths = trials_from_reference(reference, encodes, preset=plan.x264_preset, work=work, tag="second",
                                       should_stop=should_stop) if encodes else []
         every = [SUBSAMPLE] * int(again) + [LOWER_SUBSAMPLE] * (len(paths) - int(again))
-        scores = vmaf_scores(paths, reference, top_size, work, should_stop, subsample=every) if paths else []
+        scores = vmaf_scores(paths, reference, top_size, work, should_stop, subsample=every,
+                             tags=tags) if paths else []
         rates = [per_title.window_kbps(frame_sizes(p), fps, plan.keyint) for p in paths]
         if again:
             trials.append(per_title.Trial(second_crf, scores.pop(0), rates.pop(0)))
         else:  # the first trial is the estimate: score it as closely as a second one would be
             second_crf = first.crf
             trials = [dataclasses.replace(first, vmaf=vmaf_scores([first_path], reference, top_size, work,
-                                                                  should_stop)[0])]
+                                                                  should_stop, tags=tags)[0])]
         crf, reachable = per_title.top_crf(trials, target, top.maxrate_kbps)
         for check in range(per_title.MAX_CHECKS):  # far from anything measured: measure there first
             if not per_title.needs_check(trials, crf, aims_at_target=reachable):
                 break
             [path] = trials_from_reference(reference, [(top_size, crf)], preset=plan.x264_preset, work=work,
                                            tag=f"check{check}", should_stop=should_stop)
-            trials.append(per_title.Trial(crf, vmaf_scores([path], reference, top_size, work, should_stop)[0],
+            trials.append(per_title.Trial(crf, vmaf_scores([path], reference, top_size, work, should_stop,
+                                                           tags=tags)[0],
                                           per_title.window_kbps(frame_sizes(path), fps, plan.keyint)))
             crf, reachable = per_title.top_crf(trials, target, top.maxrate_kbps)
     top_rate, top_vmaf = per_title.kbps_at(trials, crf), per_title.vmaf_at(trials, crf)
