@@ -271,6 +271,9 @@ def test_a_rendition_that_scores_above_its_trials_is_corrected_along_the_titles_
     assert corrected_crf(trials, 36.0, 93.05, 93.0) == 36.0  # on the curve: nothing to correct
     below = corrected_crf(trials, 36.0, 91.5, 93.0)  # scored low: more bits, a lower CRF
     assert below < 36.0 and below == refine_crf(below)
+    # Trials that do not fall with CRF (a 2 s clip's noise): the correction still goes the way the error says.
+    bumpy = [Trial(26.0, 87.0, 900.0), Trial(29.0, 89.3, 700.0), Trial(32.0, 90.0, 600.0)]
+    assert corrected_crf(bumpy, 29.0, 91.8, 93.0) == refine_crf(29.0 - 1.2 / 1.3) < 29.0
     # A rendition 10 points off its trials says the curve is not the title's there: one bounded step only.
     assert corrected_crf(trials, 36.0, 83.0, 93.0) == 36.0 - MAX_CORRECTION
 

@@ -233,6 +233,9 @@ def corrected_crf(trials: Sequence[Trial], crf: float, measured_vmaf: float, tar
     """
     bias = measured_vmaf - vmaf_at(trials, crf)
     corrected = crf_for_target(trials, target_vmaf - bias)
+    if (corrected - crf) * (measured_vmaf - target_vmaf) <= 0:  # the trials' curve is not monotonic there (noisy
+        # trials of a short clip) and points the wrong way: one typical-slope step the right way instead
+        corrected = crf + (measured_vmaf - target_vmaf) / TYPICAL_SLOPE
     # At most MAX_CORRECTION steps: the edge effects move a title by a point or two; more says the curve is not
     # the title's there, and one bounded step is safer than a leap along it.
     return refine_crf(_clamp(min(crf + MAX_CORRECTION, max(crf - MAX_CORRECTION, corrected))))
