@@ -112,14 +112,15 @@ def test_a_top_rendition_far_from_its_target_is_encoded_again_at_a_corrected_crf
     before = {name: sum(p.stat().st_size for p in (hls_dir / name).glob("*.ts")) for name in (top, lower)}
     quality = {top: {"vmaf": decision["rungs"][0]["display_vmaf"], "measured_on": "trials"}}  # the trials' estimate
     inp = StageInput(uuid.uuid4(), source, tmp_path, PROFILE, Limits())
-    checked = transcode._checked_top(plan, decision, quality, input_args, vmaf.sample_windows(plan.duration),
-                                     hls_dir, inp, (decoded, 0.0))
-    first, again = decision["rendition_checks"]
+    checked, checked_decision, checked_quality = transcode._checked_top(
+        plan, decision, quality, input_args, vmaf.sample_windows(plan.duration), hls_dir, inp, (decoded, 0.0))
+    first, again = checked_decision["rendition_checks"]
     assert first["crf"] == low and first["vmaf"] > 93.0 + 1  # what the misplaced ladder delivered
     assert checked.rungs[0].crf == again["crf"] > low and checked.rungs[1:] == plan.rungs[1:]
     assert abs(again["vmaf"] - 93.0) < 1.5  # the corrected rung lands near the target
-    assert quality[top] == {"vmaf": again["vmaf"], "crf": again["crf"], "measured_on": "rendition",
-                            "meets_target": True}
+    assert checked_quality[top] == {"vmaf": again["vmaf"], "crf": again["crf"], "measured_on": "rendition",
+                                    "meets_target": True}
+    assert "rendition_checks" not in decision and quality[top]["measured_on"] == "trials"  # inputs untouched
     after = {name: sum(p.stat().st_size for p in (hls_dir / name).glob("*.ts")) for name in (top, lower)}
     assert after[top] < before[top] * 0.85 and after[lower] == before[lower]  # only the top rung was replaced
     segments = playlists.parse_media_playlist((hls_dir / top / "index.m3u8").read_text())

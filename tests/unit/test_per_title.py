@@ -279,10 +279,9 @@ def test_a_rendition_that_scores_above_its_trials_is_corrected_along_the_titles_
 
 
 def test_only_a_reachable_top_rung_far_from_its_target_is_encoded_again() -> None:
-    assert needs_reencode(94.1, 93.0, capped=False) and needs_reencode(92.0, 93.0, capped=False)
-    assert not needs_reencode(93.6, 93.0, capped=False) and not needs_reencode(92.5, 93.0, capped=False)
-    assert not needs_reencode(81.1, 93.0, capped=True)  # heavy grain: a lower CRF meets the same cap
-    assert needs_reencode(93.3, 93.0, capped=False, tolerance=0.2)
+    assert needs_reencode(94.1, 93.0) and needs_reencode(92.0, 93.0)
+    assert not needs_reencode(93.6, 93.0) and not needs_reencode(92.5, 93.0)
+    assert needs_reencode(93.3, 93.0, tolerance=0.2)
 
 
 def test_window_frames_number_the_windows_from_the_start() -> None:

@@ -241,11 +241,10 @@ def corrected_crf(trials: Sequence[Trial], crf: float, measured_vmaf: float, tar
     return refine_crf(_clamp(min(crf + MAX_CORRECTION, max(crf - MAX_CORRECTION, corrected))))
 
 
-def needs_reencode(measured_vmaf: float, target_vmaf: float, *, capped: bool,
-                   tolerance: float = RENDITION_TOLERANCE) -> bool:
-    """Whether the top rendition is far enough from the target to be encoded again. A capped title (its target
-    needs more than a streamable rate) stays: a lower CRF would only meet the same cap."""
-    return not capped and abs(measured_vmaf - target_vmaf) > tolerance
+def needs_reencode(measured_vmaf: float, target_vmaf: float, *, tolerance: float = RENDITION_TOLERANCE) -> bool:
+    """Whether the top rendition is far enough from the target to be encoded again. (A capped title is never
+    checked: a lower CRF would only meet the same cap.)"""
+    return abs(measured_vmaf - target_vmaf) > tolerance
 
 
 def plausible_check(measured_vmaf: float, estimated_vmaf: float) -> bool:

@@ -181,9 +181,9 @@ def rendition_vmaf(rendition: Path, decoded_video: Path, plan: hls.TranscodePlan
     (the shared decode: both our own files, matched by frame number as the ladder wrote them one for one, after
     the `lead_frames` the ladder repeats before a video that starts after the audio), scored at the top rung's
     size."""
-    top = plan.rungs[0]
-    frames = window_frames(windows, float(plan.fps or 25))
-    end = f"{max(w.start + w.seconds for w in windows) + 1 + lead_frames / float(plan.fps or 25):.3f}"
+    top, fps = plan.rungs[0], float(plan.fps or 25)
+    frames = window_frames(windows, fps)
+    end = f"{max(w.start + w.seconds for w in windows) + 1 + lead_frames / fps:.3f}"
     scaled = f"{NUMBERED},scale={top.width}:{top.height}:flags=bicubic,setsar=1,format=yuv420p"
 
     def picked(lead: int) -> str:

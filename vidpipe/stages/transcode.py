@@ -219,50 +219,50 @@ def _per_title(plan: hls.TranscodePlan, input_args: list[str], inp: StageInput, 
 
 def _checked_top(plan: hls.TranscodePlan, decision: dict[str, Any], quality: dict[str, dict[str, Any]],
                  input_args: list[str], windows: list[vmaf.Window], hls_dir: Path, inp: StageInput,
-                 decoded: tuple[Path, float]) -> hls.TranscodePlan:
+                 decoded: tuple[Path, float],
+                 ) -> tuple[hls.TranscodePlan, dict[str, Any], dict[str, dict[str, Any]]]:
     """Score the top rendition itself on the windows, against the shared decode (the frames it was encoded from);
     when it lies further from the target than the trials promised (per_title.needs_reencode), encode that rung
-    again at the corrected CRF and score it again. The quality report then gives the rendition's own VMAF for the
-    top rung. Updates `decision` and `quality`. Without a shared decode (long or huge titles, chunked ones) the
-    trials' estimate stands: scoring would decode the source again; so it does for a capped title (its report
-    already says it misses the target, and a lower CRF would only meet the same cap)."""
+    again at the corrected CRF and score it again. Returns the plan, decision and quality report with the
+    rendition's own VMAF for the top rung. Only for an uncapped title with a shared decode (the caller decides):
+    without one (long or huge titles, chunked ones) scoring would decode the source again, and a capped title's
+    report already says it misses the target (a lower CRF would only meet the same cap)."""
     top = plan.rungs[0]
     target = float(decision["target_vmaf"])
-
     # A video that starts after the audio starts the rendition with that many repeated frames (cfr from 0).
     lead = round(decoded[1] * float(plan.fps or 25))
 
-    def measure() -> float:
-        return vmaf.rendition_vmaf(hls_dir / top.name / "index.m3u8", decoded[0], plan, windows, inp.work_dir,
-                                   lead_frames=lead, should_stop=inp.should_stop)
+    def measure(crf: float | None) -> dict[str, Any]:
+        vmaf_ = vmaf.rendition_vmaf(hls_dir / top.name / "index.m3u8", decoded[0], plan, windows, inp.work_dir,
+                                    lead_frames=lead, should_stop=inp.should_stop)
+        return {"crf": crf, "vmaf": round(vmaf_, 2)}
 
     checks: list[dict[str, Any]] = []
-    decision["rendition_checks"] = checks
+    decision = decision | {"rendition_checks": checks}
     try:
-        measured = measure()
-        checks.append({"crf": top.crf, "vmaf": round(measured, 2)})
+        checks.append(measure(top.crf))
         estimate = float(quality[top.name]["vmaf"])
-        if not per_title.plausible_check(measured, estimate):  # frames mispaired, not an encode that far off
+        if not per_title.plausible_check(checks[0]["vmaf"], estimate):  # frames mispaired, not an encode that far
             log.warning("transcode.rendition_check_implausible",
-                        extra={"asset_id": str(inp.asset_id), "measured": measured, "estimate": estimate})
-            return plan
-        capped = bool(decision["top_capped"])
-        if top.crf is not None and per_title.needs_reencode(measured, target, capped=capped):
-            crf = per_title.corrected_crf([per_title.Trial(**t) for t in decision["trials"]], top.crf, measured,
-                                          target)
+                        extra={"asset_id": str(inp.asset_id), "measured": checks[0]["vmaf"], "estimate": estimate})
+            return plan, decision, quality
+        if top.crf is not None and per_title.needs_reencode(checks[0]["vmaf"], target):
+            crf = per_title.corrected_crf([per_title.Trial(**t) for t in decision["trials"]], top.crf,
+                                          checks[0]["vmaf"], target)
             if crf != top.crf:
                 top = dataclasses.replace(top, crf=crf)
                 _encode_again(plan, top, input_args, hls_dir, inp, decoded)
                 plan = dataclasses.replace(plan, rungs=(top, *plan.rungs[1:]))
-                quality[top.name]["crf"] = crf
-                measured = measure()
-                checks.append({"crf": crf, "vmaf": round(measured, 2)})
-    except MediaDecodeError as exc:  # the trials' estimate stands (the rendition itself is whole)
+                checks.append(measure(crf))
+    except MediaDecodeError as exc:  # the last measured rendition stands, else the trials' estimate
         log.warning("transcode.rendition_check_failed", extra={"asset_id": str(inp.asset_id), "error": str(exc)})
-        return plan
-    quality[top.name] |= {"vmaf": round(measured, 2), "crf": top.crf, "measured_on": "rendition",
-                          "meets_target": not per_title.misses_target(measured, target)}
-    return plan
+    measured = [c for c in checks if c["crf"] == top.crf]
+    if not measured:  # the top rung was encoded again but not scored: the estimate stands, at its new CRF
+        return plan, decision, quality | {top.name: quality[top.name] | {"crf": top.crf}}
+    vmaf_ = measured[-1]["vmaf"]
+    report = {"vmaf": vmaf_, "crf": top.crf, "measured_on": "rendition",
+              "meets_target": not per_title.misses_target(vmaf_, target)}
+    return plan, decision, quality | {top.name: quality[top.name] | report}
 
 
 def _encode_again(plan: hls.TranscodePlan, rung: hls.PlannedRung, input_args: list[str], hls_dir: Path,
@@ -404,7 +404,8 @@ def run(inp: StageInput) -> StageResult:
                                  progress=lambda f: inp.progress(start + f * (share - start) * 0.95),
                                  should_stop=inp.should_stop)
         if decision.get("mode") == "per_title" and quality and decoded is not None and not decision["top_capped"]:
-            plan = _checked_top(plan, decision, quality, input_args, windows, hls_dir, inp, decoded)
+            plan, decision, quality = _checked_top(plan, decision, quality, input_args, windows, hls_dir, inp,
+                                                   decoded)
     finally:
         keep.unlink(missing_ok=True)
     outputs, variants = _collect(plan, hls_dir)
