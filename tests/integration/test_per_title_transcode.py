@@ -12,7 +12,7 @@ import av
 import pytest
 
 from vidpipe.contract import StageInput, StageResult
-from vidpipe.ffmpeg import colour, hls, playlists, vmaf
+from vidpipe.ffmpeg import hls, playlists, vmaf
 from vidpipe.ffmpeg.probe import probe_file
 from vidpipe.ffmpeg.process import ffmpeg_exe, run_ffmpeg
 from vidpipe.ffmpeg.safe_open import ffmpeg_input_args
@@ -145,7 +145,7 @@ def _lossless_trial_score(source: Path, work: Path) -> float:
                                                 head_filters=hls.video_filters(plan), video_stream="v:0",
                                                 size=(top.width, top.height), crf=0, preset="ultrafast", work=work)
     return vmaf.vmaf_scores([trial], reference, (top.width, top.height), work, subsample=1,
-                            tags=colour.tag_filter(hls.picture_colour(plan)))[0]
+                            tags=hls.raw_frame_tags(plan))[0]
 
 
 def test_a_29_97_fps_title_lands_near_its_target(tmp_path):

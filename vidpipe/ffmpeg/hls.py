@@ -260,10 +260,19 @@ def picture_colour(plan: TranscodePlan) -> colour.Colour:
     return colour.Colour(plan.source_primaries, plan.source_transfer, plan.source_matrix, plan.source_range)
 
 
+def raw_frame_tags(plan: TranscodePlan) -> str:
+    """The filter that puts the colour description back on frames of `video_filters` read back from a raw NUT
+    (the per-title shared decode, the trials' reference), or on anything compared with them.
+
+    NUT is the one container that holds raw frames of every pixel format the ladder meets, and it stores no
+    colour description; Matroska keeps colour but reads 10-bit raw frames back as RGB. So the frames' colour comes
+    from the plan, here, for every reader: the ladder, the trials' scoring and the rendition's check."""
+    return colour.tag_filter(picture_colour(plan))
+
+
 def _video_head(plan: TranscodePlan, decoded: bool = False) -> str:
-    # Already decoded and filtered by the per-title analysis (the second input), but its raw file lost the colour
-    # description the frames had: put it back.
-    return "[1:v:0]" + colour.tag_filter(picture_colour(plan)) if decoded else (
+    # Already decoded and filtered by the per-title analysis (the second input), as a raw file: see raw_frame_tags.
+    return "[1:v:0]" + raw_frame_tags(plan) if decoded else (
         f"[0:v:{plan.video_index}]" + video_filters(plan))
 
 

@@ -24,7 +24,7 @@ from typing import Any
 import av
 
 from vidpipe.errors import JobCancelledError, MediaDecodeError
-from vidpipe.ffmpeg import colour, hls, per_title
+from vidpipe.ffmpeg import hls, per_title
 from vidpipe.ffmpeg.process import ffmpeg_failure, popen_ffmpeg
 
 WINDOW_SECONDS = 0.5
@@ -145,7 +145,7 @@ def vmaf_scores(distorted: Sequence[Path], reference: Path, size: Size, work: Pa
     """Mean VMAF of each distorted file against the reference, every picture scaled to `size`.
 
     One process for all of them: libvmaf's start-up costs about as much as scoring ten 720p frames. The mean
-    leaves out the first frame (`per_title.pooled_vmaf`). `tags` (colour.tag_filter of the pictures' colour)
+    leaves out the first frame (`per_title.pooled_vmaf`). `tags` (hls.raw_frame_tags: the pictures' colour)
     goes on both sides: the raw reference stores no colour description while the trials' decoder reads one from
     their stream, and scaled as different pictures a lossless trial of a full-range (MJPEG), 4:2:2 DNxHR or
     tone-mapped HDR source scored 52-67.
@@ -191,9 +191,9 @@ def rendition_vmaf(rendition: Path, decoded_video: Path, plan: hls.TranscodePlan
 
     with tempfile.TemporaryDirectory(dir=work_dir, prefix="rendition-vmaf-") as tmp:
         log = Path(tmp) / "vmaf.json"
-        # The raw file stores no colour description: tagged as the ladder tags it (hls._video_head), or a
-        # full-range or tone-mapped picture is scaled as another one (MJPEG, DNxHR, HDR sources scored 51-66).
-        tags = colour.tag_filter(hls.picture_colour(plan))
+        # Tagged as the ladder tags its input, or a full-range or tone-mapped picture is scaled as another one
+        # (MJPEG, DNxHR, HDR sources scored 51-66).
+        tags = hls.raw_frame_tags(plan)
         graph = (f"[0:v:0]{tags},{picked(lead_frames)}[d];[1:v:0]{tags},{picked(0)}[r];"
                  f"[d][r]libvmaf=log_fmt=json:log_path={log}:n_threads=1:n_subsample={subsample}")
         # One decoder thread: the rendition's frames are few and cheap; threads only add CPU.
@@ -232,7 +232,7 @@ def analyse(plan: hls.TranscodePlan, input_args: Sequence[str], windows: Sequenc
     top = plan.rungs[0]
     top_size, seconds = (top.width, top.height), sum(w.seconds for w in windows)
     fps = float(plan.fps or 25)
-    tags = colour.tag_filter(hls.picture_colour(plan))
+    tags = hls.raw_frame_tags(plan)
     with tempfile.TemporaryDirectory(dir=work_dir, prefix="per-title-") as tmp:
         work = Path(tmp)
         reference, first_path = reference_and_trial(
