@@ -17,7 +17,7 @@ from vidpipe.ffmpeg.probe import probe_file
 from vidpipe.ffmpeg.process import ffmpeg_exe, run_ffmpeg
 from vidpipe.ffmpeg.safe_open import ffmpeg_input_args
 from vidpipe.profiles import Profile, Rung
-from vidpipe.settings import Limits
+from vidpipe.settings import Limits, Settings, TranscodeSettings
 from vidpipe.stages import transcode
 
 PROFILE = Profile("pt-itest", (Rung(360, 900), Rung(240, 450, 64)), segment_seconds=1.0, x264_preset="ultrafast",
@@ -43,8 +43,10 @@ def encoded(tmp_path_factory) -> dict[str, tuple[StageResult, Path, Path]]:
     return out
 
 
-def _measured_vmaf(rendition: Path, source: Path, log: Path) -> float:
-    graph = f"[0:v]{vmaf.NUMBERED}[d];[1:v]{vmaf.NUMBERED}[r];[d][r]libvmaf=log_fmt=json:log_path={log}"
+def _measured_vmaf(rendition: Path, source: Path, log: Path, lead_frames: int = 0) -> float:
+    """The whole rendition against its source, after the `lead_frames` the rendition repeats before a late video."""
+    graph = (f"[0:v]trim=start_frame={lead_frames},{vmaf.NUMBERED}[d];[1:v]{vmaf.NUMBERED}[r];"
+             f"[d][r]libvmaf=log_fmt=json:log_path={log}")
     subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-i", str(rendition),
                     "-i", str(source), "-filter_complex", graph, "-f", "null", "-"], check=True)
     return float(json.loads(log.read_text())["pooled_metrics"]["vmaf"]["mean"])
@@ -105,15 +107,20 @@ def test_a_top_rendition_far_from_its_target_is_encoded_again_at_a_corrected_crf
     for rung in plan.rungs:
         (hls_dir / rung.name).mkdir(parents=True)
     input_args = ffmpeg_input_args(source)
-    decoded = tmp_path / "decoded.nut"  # what the analysis keeps for the ladder: the frames after its filters
-    run_ffmpeg([*input_args, "-vf", hls.video_filters(plan), "-c:v", "rawvideo", "-f", "nut", str(decoded)])
-    run_ffmpeg(hls.build_ffmpeg_args(plan, input_args, hls_dir, decoded_video=(decoded, 0.0)))
+    windows = vmaf.sample_windows(plan.duration)
+    # What the analysis keeps for the check: its windows' reference at the top size, and the first frame
+    frames, _ = vmaf.reference_and_trial(
+        input_args, windows, head_filters=hls.video_filters(plan), video_stream="v:0",
+        size=(plan.rungs[0].width, plan.rungs[0].height), fps=float(plan.fps), crf=26, preset="ultrafast",
+        work=tmp_path, first_frame=tmp_path / "first.nut")
+    reference = vmaf.WindowReference(frames, tmp_path / "first.nut")
+    run_ffmpeg(hls.build_ffmpeg_args(plan, input_args, hls_dir))  # the source decoded again: no shared decode
     top, lower = plan.rungs[0].name, plan.rungs[1].name
     before = {name: sum(p.stat().st_size for p in (hls_dir / name).glob("*.ts")) for name in (top, lower)}
     quality = {top: {"vmaf": decision["rungs"][0]["display_vmaf"], "measured_on": "trials"}}  # the trials' estimate
     inp = StageInput(uuid.uuid4(), source, tmp_path, PROFILE, Limits())
     checked, checked_decision, checked_quality = transcode._checked_top(
-        plan, decision, quality, input_args, vmaf.sample_windows(plan.duration), hls_dir, inp, (decoded, 0.0))
+        plan, decision, quality, input_args, windows, hls_dir, inp, reference, None)
     first, again = checked_decision["rendition_checks"]
     assert first["crf"] == low and first["vmaf"] > 93.0 + 1  # what the misplaced ladder delivered
     assert checked.rungs[0].crf == again["crf"] > low and checked.rungs[1:] == plan.rungs[1:]
@@ -143,7 +150,8 @@ def _lossless_trial_score(source: Path, work: Path) -> float:
     top = plan.rungs[0]
     reference, trial = vmaf.reference_and_trial(ffmpeg_input_args(source), vmaf.sample_windows(plan.duration),
                                                 head_filters=hls.video_filters(plan), video_stream="v:0",
-                                                size=(top.width, top.height), crf=0, preset="ultrafast", work=work)
+                                                size=(top.width, top.height), fps=float(plan.fps), crf=0,
+                                                preset="ultrafast", work=work)
     return vmaf.vmaf_scores([trial], reference, (top.width, top.height), work, subsample=1,
                             tags=hls.raw_frame_tags(plan))[0]
 
@@ -195,6 +203,36 @@ def test_the_ladder_from_the_analysis_decode_keeps_the_video_where_it_was_agains
         stamps[profile.ladder_mode] = _timestamps(work / "hls", result.metadata["ladder"][-1]["name"])
     assert stamps["per_title"] == stamps["fixed"]
     assert len(stamps["fixed"]["video"]) > 2 * 25  # the gap before the video is filled, in both
+
+
+def test_a_title_too_big_to_share_its_decode_still_has_its_top_rendition_checked(tmp_path):
+    # 1080p uploads longer than a few seconds do not fit the shared decode's scratch limit: the ladder decodes the
+    # source again, and the check compares the top rendition with the trials' own reference of the windows. Here
+    # at 29.97 fps with the video 0.2 s after the audio, so the frames are picked by number after the lead.
+    source = tmp_path / "late.mp4"
+    run_ffmpeg(["-itsoffset", "0.2", "-f", "lavfi", "-i", "testsrc2=s=640x360:r=30000/1001:d=3,rotate=a=t",
+                "-f", "lavfi", "-i", "sine=f=440:d=3.2", "-c:v", "libx264", "-preset", "ultrafast", "-crf", "10",
+                "-pix_fmt", "yuv420p", "-c:a", "aac", str(source)])
+    settings = Settings(transcode=TranscodeSettings(shared_decode_bytes=0))
+    built = []
+    build = hls.build_ffmpeg_args
+
+    def spy(*args, **kwargs):
+        built.append(kwargs.get("decoded_video"))
+        return build(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(hls, "build_ffmpeg_args", spy)
+        result = transcode.run(StageInput(uuid.uuid4(), source, tmp_path, PROFILE, Limits(), settings=settings))
+    assert built and all(decoded is None for decoded in built)  # no shared decode: the source, every time
+    decision, top = result.metadata["ladder_decision"], result.renditions[0]
+    assert top.quality["measured_on"] == "rendition", decision
+    checked = decision["rendition_checks"][-1]["vmaf"]
+    # The check's windows against the whole rendition: the same encode, so the same quality within sampling
+    whole = _measured_vmaf(tmp_path / "hls" / top.name / "index.m3u8", source, tmp_path / "whole.json",
+                           lead_frames=round(0.2 * 30000 / 1001))
+    assert abs(checked - whole) < 2.0, (checked, whole, decision)
+    assert not list(tmp_path.glob("*.nut"))  # the kept reference and first frame are gone
 
 
 _X264 = ["-c:v", "libx264", "-preset", "ultrafast", "-crf", "18"]

@@ -63,6 +63,20 @@ class Window:
     seconds: float
 
 
+@dataclass(frozen=True)
+class WindowReference:
+    """What the analysis keeps for the top rendition's check after the ladder (sequential windows only): the
+    trials' reference (the windows' frames at the top rung's size, as the ladder's top rung was encoded from them,
+    raw) and the title's first decoded frame (raw: its timestamp places the video against the audio)."""
+
+    frames: Path
+    first_frame: Path
+
+    def remove(self) -> None:
+        self.frames.unlink(missing_ok=True)
+        self.first_frame.unlink(missing_ok=True)
+
+
 def sample_windows(duration: float, *, seconds: float = WINDOW_SECONDS, count: int | None = None) -> list[Window]:
     """Evenly spread windows: two on a title shorter than SHORT_TITLE_SECONDS, else about one per 10 s (3 to
     MAX_WINDOWS); a very short source is one window."""
@@ -91,27 +105,39 @@ def sequential(windows: Sequence[Window]) -> bool:
 
 
 def reference_and_trial(input_args: Sequence[str], windows: Sequence[Window], *, head_filters: str,
-                        video_stream: str, size: Size, crf: float, preset: str, work: Path,
+                        video_stream: str, size: Size, fps: float, crf: float, preset: str, work: Path,
                         should_stop: Callable[[], bool] | None = None,
-                        decoded_video: Path | None = None) -> tuple[Path, Path]:
+                        decoded_video: Path | None = None, first_frame: Path | None = None) -> tuple[Path, Path]:
     """Decode the windows once: a lossless reference at `size` (raw, so writing it costs nothing) and a trial.
 
     With `decoded_video` (sequential windows only), the same decode goes on to the end of the source and writes
     every frame, after the ladder's shared filters, to that raw file: the ladder then encodes from it instead of
-    decoding the source a second time (on a 90 Mb/s mezzanine the decode is half the ladder's CPU).
+    decoding the source a second time (on a 90 Mb/s mezzanine the decode is half the ladder's CPU). With
+    `first_frame` (sequential windows only), the title's first frame after those filters, raw: its timestamp is
+    where the video starts against the audio. Sequential windows are picked by frame number
+    (`window_frames`), as the rendition's check picks them from the top rendition.
     """
     n = len(windows)
     tail = f"scale={size[0]}:{size[1]}:flags=bicubic,setsar=1,format=yuv420p,split=2[ref][enc]"
     end = max(w.start + w.seconds for w in windows)
     keep: list[str] = []
     if sequential(windows):
-        picked = "+".join(f"between(t,{w.start:.3f},{w.start + w.seconds:.3f})" for w in windows)
-        inputs = ["-t", f"{end + 0.1:.3f}", *input_args]
-        head = f"[0:{video_stream}]{head_filters},"
+        picked = "+".join(f"between(n,{a},{b})" for a, b in window_frames(windows, fps))
+        # Half a second past the last window: frames are numbered from the video's first, which may start late.
+        inputs = ["-t", f"{end + 0.5:.3f}", *input_args]
+        branches = ["win"]
         if decoded_video is not None:
             inputs = list(input_args)
-            head += "split=2[all][win];[win]"
-            keep = ["-map", "[all]", "-c:v", "rawvideo", "-f", "nut", str(decoded_video)]
+            branches.append("all")
+            keep += ["-map", "[all]", "-c:v", "rawvideo", "-f", "nut", str(decoded_video)]
+        if first_frame is not None:
+            branches.append("first")
+            keep += ["-map", "[one]", "-c:v", "rawvideo", "-f", "nut", str(first_frame)]
+        head = f"[0:{video_stream}]{head_filters},"
+        if len(branches) > 1:
+            head += f"split={len(branches)}" + "".join(f"[{b}]" for b in branches) + ";"
+            head += "[first]trim=end_frame=1[one];" if first_frame is not None else ""
+            head += "[win]"
         graph = f"{head}select='{picked}',setpts=N/FRAME_RATE/TB,{tail}"
     else:
         inputs = window_inputs(input_args, windows)
@@ -174,35 +200,45 @@ def window_frames(windows: Sequence[Window], fps: float) -> list[tuple[int, int]
             for w in windows]
 
 
-def rendition_vmaf(rendition: Path, decoded_video: Path, plan: hls.TranscodePlan, windows: Sequence[Window],
-                   work_dir: Path, *, lead_frames: int = 0, subsample: int = CHECK_SUBSAMPLE,
-                   should_stop: Callable[[], bool] | None = None) -> float:
-    """VMAF of a rendition (our own HLS output) on the windows' frames, against the frames the ladder encoded
-    (the shared decode: both our own files, matched by frame number as the ladder wrote them one for one, after
-    the `lead_frames` the ladder repeats before a video that starts after the audio), scored at the top rung's
-    size."""
+def rendition_vmaf(rendition: Path, reference: WindowReference, plan: hls.TranscodePlan,
+                   windows: Sequence[Window], work_dir: Path, *, lead_frames: int = 0,
+                   subsample: int = CHECK_SUBSAMPLE, should_stop: Callable[[], bool] | None = None) -> float:
+    """VMAF of a rendition (our own HLS output) on the windows' frames, against the trials' reference: the same
+    frames before encoding, at the top rung's size (both our own files). The rendition's frames are picked by
+    number as the reference's were (`window_frames`), after the `lead_frames` the ladder repeats before a video
+    that starts after the audio; then both sides are numbered 0, 1, 2 ... and paired by number."""
     top, fps = plan.rungs[0], float(plan.fps or 25)
     frames = window_frames(windows, fps)
-    end = f"{max(w.start + w.seconds for w in windows) + 1 + lead_frames / fps:.3f}"
-    scaled = f"{NUMBERED},scale={top.width}:{top.height}:flags=bicubic,setsar=1,format=yuv420p"
-
-    def picked(lead: int) -> str:
-        return "select='" + "+".join(f"between(n,{a + lead},{b + lead})" for a, b in frames) + "'," + scaled
-
+    end = f"{(frames[-1][1] + lead_frames + 1) / fps + 0.5:.3f}"
+    picked = "select='" + "+".join(f"between(n,{a + lead_frames},{b + lead_frames})" for a, b in frames) + "'"
+    scaled = f"scale={top.width}:{top.height}:flags=bicubic,setsar=1,format=yuv420p,{NUMBERED}"
     with tempfile.TemporaryDirectory(dir=work_dir, prefix="rendition-vmaf-") as tmp:
         log = Path(tmp) / "vmaf.json"
         # Tagged as the ladder tags its input, or a full-range or tone-mapped picture is scaled as another one
         # (MJPEG, DNxHR, HDR sources scored 51-66).
         tags = hls.raw_frame_tags(plan)
-        graph = (f"[0:v:0]{tags},{picked(lead_frames)}[d];[1:v:0]{tags},{picked(0)}[r];"
+        graph = (f"[0:v:0]{tags},{picked},{scaled}[d];[1:v:0]{tags},{scaled}[r];"
                  f"[d][r]libvmaf=log_fmt=json:log_path={log}:n_threads=1:n_subsample={subsample}")
         # One decoder thread: the rendition's frames are few and cheap; threads only add CPU.
-        _run(["-loglevel", "error", "-y", "-threads", "1", "-t", end, "-i", str(rendition), "-t", end, "-f", "nut",
-              "-i", str(decoded_video), "-filter_complex", graph, *TO_NOWHERE], should_stop)
+        _run(["-loglevel", "error", "-y", "-threads", "1", "-t", end, "-i", str(rendition), "-f", "nut",
+              "-i", str(reference.frames), "-filter_complex", graph, *TO_NOWHERE], should_stop)
         scored = json.loads(log.read_text())["frames"]
     if not scored:
         raise MediaDecodeError(f"no frames of {rendition.parent.name} in the sampled windows")
     return per_title.pooled_vmaf([(int(f["frameNum"]), float(f["metrics"]["vmaf"])) for f in scored])
+
+
+def first_timestamp(path: Path) -> float | None:
+    """The first timestamp (s) of our own raw video file; None when it cannot be read."""
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            for packet in container.demux(stream):
+                if packet.pts is not None:
+                    return float(packet.pts * packet.time_base)
+    except (av.error.FFmpegError, IndexError):
+        pass
+    return None
 
 
 def frame_sizes(path: Path) -> list[tuple[int, bool]]:
@@ -216,7 +252,7 @@ def frame_sizes(path: Path) -> list[tuple[int, bool]]:
 
 def analyse(plan: hls.TranscodePlan, input_args: Sequence[str], windows: Sequence[Window], *, target: float,
             min_vmaf_step: float, work_dir: Path, should_stop: Callable[[], bool] | None = None,
-            decoded_video: Path | None = None,
+            decoded_video: Path | None = None, for_check: WindowReference | None = None,
             ) -> tuple[hls.TranscodePlan, dict[str, Any], dict[str, dict[str, Any]]]:
     """Measure the title on sampled windows, set every rung's CRF and drop the rungs that add nothing.
 
@@ -228,6 +264,9 @@ def analyse(plan: hls.TranscodePlan, input_args: Sequence[str], windows: Sequenc
        a straight line is small); when it lies more than CHECK_DISTANCE CRF steps from every trial (VMAF flat near
        the trials, as on screen content, then falling), one more top-rung trial there, up to MAX_CHECKS. Rates
        and VMAF of every rung at the final CRF, from the trials.
+
+    With `for_check` (sequential windows only), the trials' reference and the title's first frame stay there for the
+    top rendition's check (`rendition_vmaf`).
     """
     top = plan.rungs[0]
     top_size, seconds = (top.width, top.height), sum(w.seconds for w in windows)
@@ -237,8 +276,9 @@ def analyse(plan: hls.TranscodePlan, input_args: Sequence[str], windows: Sequenc
         work = Path(tmp)
         reference, first_path = reference_and_trial(
             input_args, windows, head_filters=hls.video_filters(plan), video_stream=f"v:{plan.video_index}",
-            size=top_size, crf=per_title.FIRST_CRF, preset=plan.x264_preset, work=work, should_stop=should_stop,
-            decoded_video=decoded_video)
+            size=top_size, fps=fps, crf=per_title.FIRST_CRF, preset=plan.x264_preset, work=work,
+            should_stop=should_stop, decoded_video=decoded_video,
+            first_frame=for_check.first_frame if for_check is not None else None)
         first = per_title.Trial(per_title.FIRST_CRF, vmaf_scores([first_path], reference, top_size, work,
                                                                  should_stop, subsample=FIRST_SUBSAMPLE,
                                                                  tags=tags)[0],
@@ -270,6 +310,8 @@ def analyse(plan: hls.TranscodePlan, input_args: Sequence[str], windows: Sequenc
                                                            tags=tags)[0],
                                           per_title.window_kbps(frame_sizes(path), fps, plan.keyint)))
             crf, reachable = per_title.top_crf(trials, target, top.maxrate_kbps)
+        if for_check is not None:
+            reference.replace(for_check.frames)
     top_rate, top_vmaf = per_title.kbps_at(trials, crf), per_title.vmaf_at(trials, crf)
     # The lower rungs were measured at second_crf; at the final CRF they move as the top rung does.
     rate_scale = top_rate / per_title.kbps_at(trials, second_crf)

@@ -207,33 +207,38 @@ def _rendition_info(v: hls.Variant, quality: dict[str, dict[str, Any]]) -> Rendi
 
 
 def _per_title(plan: hls.TranscodePlan, input_args: list[str], inp: StageInput, windows: list[vmaf.Window],
-               decoded_video: Path | None = None,
+               decoded_video: Path | None = None, for_check: vmaf.WindowReference | None = None,
                ) -> tuple[hls.TranscodePlan, dict[str, Any], dict[str, dict[str, Any]]]:
     """Every rung's CRF for the profile's target and the rungs worth keeping, from trial encodes of the windows."""
     result = vmaf.analyse(plan, input_args, windows, target=inp.profile.target_vmaf,
                           min_vmaf_step=inp.profile.min_vmaf_step, work_dir=inp.work_dir, should_stop=inp.should_stop,
-                          decoded_video=decoded_video)
+                          decoded_video=decoded_video, for_check=for_check)
     inp.progress(0.12)
     return result
 
 
 def _checked_top(plan: hls.TranscodePlan, decision: dict[str, Any], quality: dict[str, dict[str, Any]],
                  input_args: list[str], windows: list[vmaf.Window], hls_dir: Path, inp: StageInput,
-                 decoded: tuple[Path, float],
+                 reference: vmaf.WindowReference, decoded: tuple[Path, float] | None,
                  ) -> tuple[hls.TranscodePlan, dict[str, Any], dict[str, dict[str, Any]]]:
-    """Score the top rendition itself on the windows, against the shared decode (the frames it was encoded from);
-    when it lies further from the target than the trials promised (per_title.needs_reencode), encode that rung
-    again at the corrected CRF and score it again. Returns the plan, decision and quality report with the
-    rendition's own VMAF for the top rung. Only for an uncapped title with a shared decode (the caller decides):
-    without one (long or huge titles, chunked ones) scoring would decode the source again, and a capped title's
-    report already says it misses the target (a lower CRF would only meet the same cap)."""
+    """Score the top rendition itself on the windows, against the trials' reference (the same frames before
+    encoding); when it lies further from the target than the trials promised (per_title.needs_reencode), encode
+    that rung again at the corrected CRF (from the shared decode when there is one, else from the source) and score
+    it again. Returns the plan, decision and quality report with the rendition's own VMAF for the top rung. Only
+    for an uncapped title whose windows came from one decode (the caller decides): a capped title's report already
+    says it misses the target (a lower CRF would only meet the same cap)."""
     top = plan.rungs[0]
     target = float(decision["target_vmaf"])
+    start = vmaf.first_timestamp(reference.first_frame)
+    if start is None:
+        log.warning("transcode.rendition_check_failed",
+                    extra={"asset_id": str(inp.asset_id), "error": "the first frame's timestamp is unreadable"})
+        return plan, decision, quality
     # A video that starts after the audio starts the rendition with that many repeated frames (cfr from 0).
-    lead = round(decoded[1] * float(plan.fps or 25))
+    lead = round(start * float(plan.fps or 25))
 
     def measure(crf: float | None) -> dict[str, Any]:
-        vmaf_ = vmaf.rendition_vmaf(hls_dir / top.name / "index.m3u8", decoded[0], plan, windows, inp.work_dir,
+        vmaf_ = vmaf.rendition_vmaf(hls_dir / top.name / "index.m3u8", reference, plan, windows, inp.work_dir,
                                     lead_frames=lead, should_stop=inp.should_stop)
         return {"crf": crf, "vmaf": round(vmaf_, 2)}
 
@@ -266,7 +271,7 @@ def _checked_top(plan: hls.TranscodePlan, decision: dict[str, Any], quality: dic
 
 
 def _encode_again(plan: hls.TranscodePlan, rung: hls.PlannedRung, input_args: list[str], hls_dir: Path,
-                  inp: StageInput, decoded: tuple[Path, float]) -> None:
+                  inp: StageInput, decoded: tuple[Path, float] | None) -> None:
     """Encode one rung alone (with its audio when the rungs carry it) and put it in place of the first one."""
     muxed = plan.mode == "muxed"
     alone = dataclasses.replace(plan, rungs=(rung,), subtitles=(), audio=plan.audio if muxed else (),
@@ -320,15 +325,8 @@ def _shares(plan: hls.TranscodePlan, probe: dict[str, Any], windows: list[vmaf.W
 def _shared_video(path: Path) -> tuple[Path, float] | None:
     """Our own raw file of the decoded video and its first timestamp in seconds; None when it cannot be read
     (the ladder then decodes the source itself)."""
-    try:
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            for packet in container.demux(stream):
-                if packet.pts is not None:
-                    return path, float(packet.pts * packet.time_base)
-    except (av.error.FFmpegError, IndexError):
-        pass
-    return None
+    start = vmaf.first_timestamp(path)
+    return None if start is None else (path, start)
 
 
 def _normalised(plan: hls.TranscodePlan, probe: dict[str, Any], inp: StageInput
@@ -385,12 +383,16 @@ def run(inp: StageInput) -> StageResult:
         # A long video: the per-title trials become a job of their own, beside the first chunk's lowest rung
         return chunk_plan.planned(plan, inp, {"ladder_decision": {"mode": "per_title", "pending": True}}, decide=True)
     keep = inp.work_dir / "decoded-video.nut"  # scratch: removed however the stage ends
+    # The trials' reference, kept for the top rendition's check (windows from one decode only: picked by number)
+    reference = vmaf.WindowReference(inp.work_dir / "windows-reference.nut", inp.work_dir / "first-frame.nut")
+    checkable = vmaf.sequential(windows)
     decoded: tuple[Path, float] | None = None
     try:
         if plan.rungs and inp.profile.ladder_mode == "per_title":
             shared = _shares(plan, probe, windows, inp)
             try:
-                plan, decision, quality = _per_title(plan, input_args, inp, windows, keep if shared else None)
+                plan, decision, quality = _per_title(plan, input_args, inp, windows, keep if shared else None,
+                                                     reference if checkable else None)
                 decoded = _shared_video(keep) if shared else None
             except MediaDecodeError as exc:  # the trial encodes are an optimisation: the fixed ladder still plays
                 log.warning("transcode.per_title_fallback",
@@ -403,11 +405,13 @@ def run(inp: StageInput) -> StageResult:
         run_ffmpeg_with_progress(args, duration=plan.duration,
                                  progress=lambda f: inp.progress(start + f * (share - start) * 0.95),
                                  should_stop=inp.should_stop)
-        if decision.get("mode") == "per_title" and quality and decoded is not None and not decision["top_capped"]:
+        if (decision.get("mode") == "per_title" and quality and checkable and not decision["top_capped"]
+                and reference.frames.exists()):
             plan, decision, quality = _checked_top(plan, decision, quality, input_args, windows, hls_dir, inp,
-                                                   decoded)
+                                                   reference, decoded)
     finally:
         keep.unlink(missing_ok=True)
+        reference.remove()
     outputs, variants = _collect(plan, hls_dir)
     master = hls_dir / "master.m3u8"
     master.write_text(playlists.build_master_playlist(variants))
