@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from vidpipe.errors import MediaDecodeError
 from vidpipe.ffmpeg import hls
 from vidpipe.ffmpeg.per_title import (
     CAP_HEADROOM,
@@ -33,7 +34,7 @@ from vidpipe.ffmpeg.per_title import (
     vmaf_at,
     window_kbps,
 )
-from vidpipe.ffmpeg.vmaf import Window, sample_windows, window_frames
+from vidpipe.ffmpeg.vmaf import Window, sample_windows, segments_for, window_frames
 from vidpipe.profiles import get_profile
 
 
@@ -282,6 +283,19 @@ def test_only_a_reachable_top_rung_far_from_its_target_is_encoded_again() -> Non
     assert needs_reencode(94.1, 93.0) and needs_reencode(92.0, 93.0)
     assert not needs_reencode(93.6, 93.0) and not needs_reencode(92.5, 93.0)
     assert needs_reencode(93.3, 93.0, tolerance=0.2)
+
+
+def test_the_check_decodes_only_the_segments_that_hold_a_window() -> None:
+    # 4 s segments at 29.97 fps (the last one short): segment k starts at the frame its durations add up to
+    segments = [(f"seg_{k}.ts", 4.004) for k in range(5)] + [("seg_5.ts", 1.5)]
+    frames = window_frames(sample_windows(21.0), 30000 / 1001)  # three windows
+    picked = segments_for(frames, segments, 30000 / 1001)
+    assert [files for _, _, files in picked] == [["seg_0.ts"], ["seg_2.ts"], ["seg_4.ts"]]
+    assert picked[1][:2] == (frames[1][0] - 240, frames[1][1] - 240)  # counted from segment 2's first frame
+    # After 100 repeated lead frames, frames 10-30 are the rendition's 110-130: across segments 0 and 1
+    assert segments_for([(10, 30)], segments, 30000 / 1001, lead_frames=100) == [(110, 130, ["seg_0.ts", "seg_1.ts"])]
+    with pytest.raises(MediaDecodeError):
+        segments_for([(700, 710)], segments, 30000 / 1001)  # past the rendition's end
 
 
 def test_window_frames_number_the_windows_from_the_start() -> None:

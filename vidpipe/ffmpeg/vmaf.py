@@ -24,7 +24,7 @@ from typing import Any
 import av
 
 from vidpipe.errors import JobCancelledError, MediaDecodeError
-from vidpipe.ffmpeg import hls, per_title
+from vidpipe.ffmpeg import hls, per_title, playlists
 from vidpipe.ffmpeg.process import ffmpeg_failure, popen_ffmpeg
 
 WINDOW_SECONDS = 0.5
@@ -206,26 +206,51 @@ def rendition_vmaf(rendition: Path, reference: WindowReference, plan: hls.Transc
     """VMAF of a rendition (our own HLS output) on the windows' frames, against the trials' reference: the same
     frames before encoding, at the top rung's size (both our own files). The rendition's frames are picked by
     number as the reference's were (`window_frames`), after the `lead_frames` the ladder repeats before a video
-    that starts after the audio; then both sides are numbered 0, 1, 2 ... and paired by number."""
+    that starts after the audio; then both sides are numbered 0, 1, 2 ... and paired by number.
+
+    Only the segments that hold a window are decoded (`segments_for`), each from its first frame: on a long title
+    the top rendition is most of the check's cost, and its windows lie in a few segments."""
     top, fps = plan.rungs[0], float(plan.fps or 25)
-    frames = window_frames(windows, fps)
-    end = f"{(frames[-1][1] + lead_frames + 1) / fps + 0.5:.3f}"
-    picked = "select='" + "+".join(f"between(n,{a + lead_frames},{b + lead_frames})" for a, b in frames) + "'"
+    segments = playlists.parse_media_playlist(rendition.read_text())
+    inputs: list[str] = []
+    picks: list[str] = []
+    for i, (first, last, files) in enumerate(segments_for(window_frames(windows, fps), segments, fps, lead_frames)):
+        inputs += ["-threads", "1", "-t", f"{(last + 1) / fps + 0.5:.3f}",
+                   "-i", "concat:" + "|".join(str(rendition.parent / f) for f in files)]
+        picks.append(f"[{i}:v:0]select='between(n,{first},{last})'[w{i}]")
+    n = len(picks)
     scaled = f"scale={top.width}:{top.height}:flags=bicubic,setsar=1,format=yuv420p,{NUMBERED}"
+    # Tagged as the ladder tags its input, or a full-range or tone-mapped picture is scaled as another one
+    # (MJPEG, DNxHR, HDR sources scored 51-66).
+    tags = hls.raw_frame_tags(plan)
     with tempfile.TemporaryDirectory(dir=work_dir, prefix="rendition-vmaf-") as tmp:
         log = Path(tmp) / "vmaf.json"
-        # Tagged as the ladder tags its input, or a full-range or tone-mapped picture is scaled as another one
-        # (MJPEG, DNxHR, HDR sources scored 51-66).
-        tags = hls.raw_frame_tags(plan)
-        graph = (f"[0:v:0]{tags},{picked},{scaled}[d];[1:v:0]{tags},{scaled}[r];"
-                 f"[d][r]libvmaf=log_fmt=json:log_path={log}:n_threads=1:n_subsample={subsample}")
-        # One decoder thread: the rendition's frames are few and cheap; threads only add CPU.
-        _run(["-loglevel", "error", "-y", "-threads", "1", "-t", end, "-i", str(rendition), "-f", "nut",
-              "-i", str(reference.frames), "-filter_complex", graph, *TO_NOWHERE], should_stop)
+        graph = ";".join(picks) + ";" + "".join(f"[w{i}]" for i in range(n)) + (
+            f"concat=n={n}:v=1:a=0,{tags},{scaled}[d];[{n}:v:0]{tags},{scaled}[r];"
+            f"[d][r]libvmaf=log_fmt=json:log_path={log}:n_threads=1:n_subsample={subsample}")
+        _run(["-loglevel", "error", "-y", *inputs, "-f", "nut", "-i", str(reference.frames),
+              "-filter_complex", graph, *TO_NOWHERE], should_stop)
         scored = json.loads(log.read_text())["frames"]
     if not scored:
         raise MediaDecodeError(f"no frames of {rendition.parent.name} in the sampled windows")
     return per_title.pooled_vmaf([(int(f["frameNum"]), float(f["metrics"]["vmaf"])) for f in scored])
+
+
+def segments_for(frames: Sequence[tuple[int, int]], segments: Sequence[tuple[str, float]], fps: float,
+                 lead_frames: int = 0) -> list[tuple[int, int, list[str]]]:
+    """For each window's (first, last) frame number: the segments that hold it (each starts with a key frame, so
+    decoding can start there) and the window's first and last frame counted from the first of those segments.
+    Segment k starts at the frame its playlist durations before it add up to (a constant-rate rendition)."""
+    starts = [round(sum(d for _, d in segments[:k]) * fps) for k in range(len(segments) + 1)]
+    out = []
+    for a, b in frames:
+        a, b = a + lead_frames, b + lead_frames
+        if not segments or a >= starts[-1]:
+            raise MediaDecodeError(f"frame {a} lies past the rendition's end (frame {starts[-1] - 1})")
+        k = max(j for j in range(len(segments)) if starts[j] <= a)
+        m = max(j for j in range(len(segments)) if starts[j] <= b)
+        out.append((a - starts[k], b - starts[k], [uri for uri, _ in segments[k:m + 1]]))
+    return out
 
 
 def first_timestamp(path: Path) -> float | None:
