@@ -385,14 +385,13 @@ def run(inp: StageInput) -> StageResult:
     keep = inp.work_dir / "decoded-video.nut"  # scratch: removed however the stage ends
     # The trials' reference, kept for the top rendition's check (windows from one decode only: picked by number)
     reference = vmaf.WindowReference(inp.work_dir / "windows-reference.nut", inp.work_dir / "first-frame.nut")
-    checkable = vmaf.sequential(windows)
     decoded: tuple[Path, float] | None = None
     try:
         if plan.rungs and inp.profile.ladder_mode == "per_title":
             shared = _shares(plan, probe, windows, inp)
             try:
                 plan, decision, quality = _per_title(plan, input_args, inp, windows, keep if shared else None,
-                                                     reference if checkable else None)
+                                                     reference if vmaf.sequential(windows) else None)
                 decoded = _shared_video(keep) if shared else None
             except MediaDecodeError as exc:  # the trial encodes are an optimisation: the fixed ladder still plays
                 log.warning("transcode.per_title_fallback",
@@ -405,8 +404,8 @@ def run(inp: StageInput) -> StageResult:
         run_ffmpeg_with_progress(args, duration=plan.duration,
                                  progress=lambda f: inp.progress(start + f * (share - start) * 0.95),
                                  should_stop=inp.should_stop)
-        if (decision.get("mode") == "per_title" and quality and checkable and not decision["top_capped"]
-                and reference.frames.exists()):
+        # The kept reference exists only when the analysis could keep it (windows from one decode)
+        if decision.get("mode") == "per_title" and quality and not decision["top_capped"] and reference.frames.exists():
             plan, decision, quality = _checked_top(plan, decision, quality, input_args, windows, hls_dir, inp,
                                                    reference, decoded)
     finally:
