@@ -234,22 +234,30 @@ def _checked_top(plan: hls.TranscodePlan, decision: dict[str, Any], quality: dic
         log.warning("transcode.rendition_check_failed",
                     extra={"asset_id": str(inp.asset_id), "error": "the first frame's timestamp is unreadable"})
         return plan, decision, quality
-    # A video that starts after the audio starts the rendition with that many repeated frames (cfr from 0).
-    lead = round(start * float(plan.fps or 25))
+    # A video that starts after the audio starts the rendition with that many repeated frames (cfr from 0). From
+    # the decoded timestamp, within a frame: a video less than a frame late (an MPEG-TS whose video starts 0.5 frame
+    # after its audio) is one frame late in a ladder that decodes the source itself, and none in the raw file.
+    predicted = round(start * float(plan.fps or 25))
 
-    def measure(crf: float | None) -> dict[str, Any]:
+    def measure(crf: float | None, lead: int) -> dict[str, Any]:
         vmaf_ = vmaf.rendition_vmaf(hls_dir / top.name / "index.m3u8", reference, plan, windows, inp.work_dir,
                                     lead_frames=lead, should_stop=inp.should_stop)
         return {"crf": crf, "vmaf": round(vmaf_, 2)}
 
     checks: list[dict[str, Any]] = []
     decision = decision | {"rendition_checks": checks}
+    estimate = float(quality[top.name]["vmaf"])
     try:
-        checks.append(measure(top.crf))
-        estimate = float(quality[top.name]["vmaf"])
-        if not per_title.plausible_check(checks[0]["vmaf"], estimate):  # frames mispaired, not an encode that far
+        # The predicted lead, else a frame either side: frames paired with their neighbours score tens of points
+        # below the estimate (per_title.plausible_check), the right ones within a few.
+        for lead in dict.fromkeys(max(0, predicted + step) for step in (0, 1, -1)):
+            first = measure(top.crf, lead)
+            if per_title.plausible_check(first["vmaf"], estimate):
+                checks.append(first)
+                break
+        else:
             log.warning("transcode.rendition_check_implausible",
-                        extra={"asset_id": str(inp.asset_id), "measured": checks[0]["vmaf"], "estimate": estimate})
+                        extra={"asset_id": str(inp.asset_id), "measured": first["vmaf"], "estimate": estimate})
             return plan, decision, quality
         if top.crf is not None and per_title.needs_reencode(checks[0]["vmaf"], target):
             crf = per_title.corrected_crf([per_title.Trial(**t) for t in decision["trials"]], top.crf,
@@ -258,7 +266,7 @@ def _checked_top(plan: hls.TranscodePlan, decision: dict[str, Any], quality: dic
                 top = dataclasses.replace(top, crf=crf)
                 _encode_again(plan, top, input_args, hls_dir, inp, decoded)
                 plan = dataclasses.replace(plan, rungs=(top, *plan.rungs[1:]))
-                checks.append(measure(crf))
+                checks.append(measure(crf, lead))
     except MediaDecodeError as exc:  # the last measured rendition stands, else the trials' estimate
         log.warning("transcode.rendition_check_failed", extra={"asset_id": str(inp.asset_id), "error": str(exc)})
     measured = [c for c in checks if c["crf"] == top.crf]
