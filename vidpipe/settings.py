@@ -151,7 +151,8 @@ class TranscodeSettings(BaseSettings):
     first_chunks: int = Field(default=2, ge=0)  # this many chunks (and the audio) jump the queue ...
     first_chunk_priority: int = Field(default=5, ge=0)  # ... by this much priority
     # Per-title: the analysis keeps the whole decoded video in the work dir for the ladder when its raw frames
-    # (counted at 3 bytes a pixel) are at most this large; 0: always decode twice (vidpipe.stages.transcode).
+    # (in the decoder's pixel format: 1.5 bytes a pixel for 8-bit 4:2:0) are at most this large; 0: always decode
+    # twice (vidpipe.stages.transcode).
     shared_decode_bytes: int = Field(default=1024**3, ge=0)
 
 

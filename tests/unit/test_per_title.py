@@ -112,9 +112,9 @@ def test_the_ladder_can_read_the_analysis_decode_instead_of_the_source() -> None
     assert head(hdr) == "[1:v:0]setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv[s0]"
 
 
-def _probe(seconds: float, width: int, height: int, fps: int) -> dict:
+def _probe(seconds: float, width: int, height: int, fps: int, pix_fmt: str | None = "yuv420p") -> dict:
     return {"duration": seconds, "has_video": True, "has_audio": False, "width": width, "height": height,
-            "fps": fps, "rotation": 0,
+            "fps": fps, "rotation": 0, "pix_fmt": pix_fmt,
             "streams": [{"index": 0, "type": "video", "codec": "h264", "width": width, "height": height}]}
 
 
@@ -126,21 +126,26 @@ def test_the_decode_is_shared_only_when_its_raw_frames_are_small_and_sequential(
         return shares_decode(plan, probe, sample_windows(plan.duration), limit_bytes=1 << 30, free_bytes=1 << 40,
                              min_free_bytes=1 << 30)
 
-    assert shared(_probe(8.0, 1280, 720, 25))  # 0.55 GB counted at 3 bytes a pixel
-    assert not shared(_probe(60.0, 1920, 1080, 30))  # 11 GB: decoded twice instead
+    assert shared(_probe(8.0, 1280, 720, 25))  # 0.28 GB of 8-bit 4:2:0
+    assert shared(_probe(30.0, 1280, 720, 25))  # 1.04 GB: fits at 1.5 bytes a pixel (not at 3, as counted before)
+    assert not shared(_probe(30.0, 1280, 720, 25, "yuv420p10le"))  # 10-bit: 2 bytes a sample, 2.07 GB
+    assert not shared(_probe(30.0, 1280, 720, 25, None))  # format unknown: counted at the most (6 bytes a pixel)
+    assert not shared(_probe(60.0, 1920, 1080, 30))  # 5.6 GB: decoded twice instead
     assert not shared(_probe(8.0, 3840, 2160, 60))
-    hdr = _probe(8.0, 1280, 720, 25)
+    hdr = _probe(30.0, 1280, 720, 25, "yuv420p10le")
     hdr["streams"][0] |= {"color_transfer": "smpte2084", "color_primaries": "bt2020"}
-    assert shared(hdr)  # tone-mapped too: the ladder tags the frames it reads back as SDR BT.709
+    assert shared(hdr)  # tone-mapped too (to 8-bit 4:2:0): the ladder tags the frames it reads back as SDR BT.709
 
 
 def test_the_decode_is_not_shared_when_its_scratch_file_would_leave_the_disk_below_the_ready_minimum() -> None:
-    from vidpipe.stages.transcode import raw_video_bytes, shares_decode
+    from vidpipe.stages.transcode import raw_video_bytes, reference_bytes, shares_decode
 
     probe = _probe(8.0, 1280, 720, 25)
     plan = hls.plan_transcode(probe, get_profile("standard"))
-    size = int(raw_video_bytes(plan, probe))
-    assert size == 1280 * 720 * 3 * 200
+    kept = int(reference_bytes(plan, sample_windows(plan.duration)))
+    assert kept == 1280 * 720 * 3 // 2 * 25  # the trials' reference: two half-second windows
+    size = int(raw_video_bytes(plan, probe)) + kept
+    assert size - kept == 1280 * 720 * 3 // 2 * 200
 
     def shared(free: int, *, limit: int = 1 << 30, min_free: int = 1 << 30) -> bool:
         return shares_decode(plan, probe, sample_windows(plan.duration), limit_bytes=limit, free_bytes=free,
@@ -149,7 +154,7 @@ def test_the_decode_is_not_shared_when_its_scratch_file_would_leave_the_disk_bel
     assert shared(size + (1 << 30))  # exactly the readiness minimum left
     assert not shared(size + (1 << 30) - 1)  # one byte under it: decoded twice instead
     assert shared(size, min_free=0) and not shared(size - 1, min_free=0)
-    assert not shared(1 << 40, limit=size - 1) and shared(1 << 40, limit=size)  # the size limit, as before
+    assert not shared(1 << 40, limit=size - kept - 1) and shared(1 << 40, limit=size - kept)  # the size limit
     assert not shared(1 << 40, limit=0)  # 0: never shared
 
 

@@ -294,22 +294,43 @@ def _encode_again(plan: hls.TranscodePlan, rung: hls.PlannedRung, input_args: li
     shutil.rmtree(out)
 
 
+def raw_bytes_per_pixel(plan: hls.TranscodePlan, probe: dict[str, Any]) -> float:
+    """Bytes a pixel of the frames `hls.video_filters` outputs take raw: the decoder's pixel format (1.5 for 8-bit
+    4:2:0, 3 for 10-bit 4:2:0, 6 for 16-bit 4:4:4), the tone map's 8-bit 4:2:0, or 6 when the format is unknown."""
+    pix_fmt = "yuv420p" if plan.tonemap_from else probe.get("pix_fmt")
+    try:
+        frame = av.VideoFrame(64, 64, pix_fmt)
+    except (TypeError, ValueError):
+        return 6.0
+    return sum(p.buffer_size for p in frame.planes) / (64 * 64)
+
+
 def raw_video_bytes(plan: hls.TranscodePlan, probe: dict[str, Any]) -> float:
-    """The whole decoded video's size, counted at 3 bytes a pixel (enough for 4:4:4 or 16-bit 4:2:0)."""
+    """The whole decoded video's size, raw, in the pixel format the ladder reads (raw_bytes_per_pixel)."""
     width, height = probe.get("width") or 0, probe.get("height") or 0
-    return width * height * 3 * plan.duration * float(plan.fps or 0)
+    return width * height * raw_bytes_per_pixel(plan, probe) * plan.duration * float(plan.fps or 0)
+
+
+def reference_bytes(plan: hls.TranscodePlan, windows: list[vmaf.Window]) -> float:
+    """The trials' reference kept for the top rendition's check: the windows' frames at the top rung's size, 8-bit
+    4:2:0."""
+    if not plan.rungs:
+        return 0.0
+    top = plan.rungs[0]
+    return top.width * top.height * 1.5 * sum(w.seconds for w in windows) * float(plan.fps or 0)
 
 
 def shares_decode(plan: hls.TranscodePlan, probe: dict[str, Any], windows: list[vmaf.Window], *, limit_bytes: int,
                   free_bytes: int, min_free_bytes: int) -> bool:
     """Whether the per-title analysis should keep the whole decoded video for the ladder: its windows come from
     one decode from the start anyway, and the raw frames fit in `limit_bytes` (the shared_decode_bytes setting)
-    and leave the work dir's volume at least `min_free_bytes` free (the readiness minimum: a scratch file that
-    fills the disk would fail this ladder and the next jobs; decoding twice costs only CPU). Tone-mapped (HDR)
-    sources too: the ladder tags the frames it reads back with their colour (hls.picture_colour)."""
+    and leave the work dir's volume at least `min_free_bytes` free besides the trials' kept reference (the
+    readiness minimum: a scratch file that fills the disk would fail this ladder and the next jobs; decoding twice
+    costs only CPU). Tone-mapped (HDR) sources too: the ladder tags the frames it reads back with their colour
+    (hls.picture_colour)."""
     size = raw_video_bytes(plan, probe)
     return (bool(plan.rungs) and vmaf.sequential(windows) and 0 < size <= limit_bytes
-            and free_bytes - size >= min_free_bytes)
+            and free_bytes - size - reference_bytes(plan, windows) >= min_free_bytes)
 
 
 def decode_scratch(inp: StageInput) -> tuple[int, int]:
