@@ -1,13 +1,13 @@
 """Where the per-title transcode's CPU goes: each ffmpeg call of single transcodes, timed by children's rusage.
 
-    python bench/profile_per_title.py [--only slides,film_grain] [--modes fixed,per_title] [--vmaf]
+    python bench/profile_per_title.py [--only slides,film_grain] [--modes fixed,per_title] [--vmaf] [--seconds 8]
 
-Uses the corpus of bench/bench_per_title.py (built there on first use, 8 s sources). For every source and mode it
-runs the real transcode stage once and prints its CPU (this process + ffmpeg children, user + system) split into:
-`first` (the one decode of the windows: raw reference + the first trial), `vmaf` (each libvmaf run, with its
-number of instances), `trials` (later trial encodes from the reference) and `ladder` (the one ladder ffmpeg).
-`--vmaf` adds the top rung's VMAF over the whole rendition (as the bench measures it). One run, no repeats: on a
-shared machine compare parts within a run, not across runs.
+Uses the corpus of bench/bench_per_title.py (built there on first use; 8 s sources unless `--seconds`). For every
+source and mode it runs the real transcode stage once and prints its CPU (this process + ffmpeg children, user +
+system) split into: `first` (the one decode of the windows: raw reference + the first trial), `vmaf` (each
+libvmaf run, with its number of instances), `trials` (later trial encodes from the reference) and `ladder` (the
+one ladder ffmpeg). `--vmaf` adds the top rung's VMAF over the whole rendition (as the bench measures it). One
+run, no repeats: on a shared machine compare parts within a run, not across runs.
 """
 
 from __future__ import annotations
@@ -68,12 +68,13 @@ def main() -> None:
     parser.add_argument("--only", default="")
     parser.add_argument("--modes", default="fixed,per_title")
     parser.add_argument("--vmaf", action="store_true")
+    parser.add_argument("--seconds", type=float, default=8.0)
     args = parser.parse_args()
     vmaf._run = _timed(_kind, vmaf._run)  # type: ignore[assignment]
     transcode.run_ffmpeg_with_progress = _timed(lambda _: "ladder", transcode.run_ffmpeg_with_progress)
     print(f"load average {os.getloadavg()[0]:.1f}", flush=True)
     sums: dict[str, dict[str, float]] = {}
-    for name, source in bench.build_sources(8.0, set(filter(None, args.only.split(","))) or None).items():
+    for name, source in bench.build_sources(args.seconds, set(filter(None, args.only.split(","))) or None).items():
         for mode in args.modes.split(","):
             calls.clear()
             profile = replace(get_profile("standard"), ladder_mode=mode)
