@@ -122,7 +122,8 @@ def test_a_top_rendition_far_from_its_target_is_encoded_again_at_a_corrected_crf
     quality = {top: {"vmaf": decision["rungs"][0]["display_vmaf"], "measured_on": "trials"}}  # the trials' estimate
     inp = StageInput(uuid.uuid4(), source, tmp_path, PROFILE, Limits())
     checked, checked_decision, checked_quality = transcode._checked_top(
-        plan, decision, quality, input_args, windows, hls_dir, inp, reference, None)
+        plan, decision, quality, input_args, windows, hls_dir, inp, reference,
+        vmaf.first_timestamp(reference.first_frame), None)
     first, again = checked_decision["rendition_checks"]
     assert first["crf"] == low and first["vmaf"] > 93.0 + 1  # what the misplaced ladder delivered
     assert checked.rungs[0].crf == again["crf"] > low and checked.rungs[1:] == plan.rungs[1:]

@@ -219,7 +219,7 @@ def _per_title(plan: hls.TranscodePlan, input_args: list[str], inp: StageInput, 
 
 def _checked_top(plan: hls.TranscodePlan, decision: dict[str, Any], quality: dict[str, dict[str, Any]],
                  input_args: list[str], windows: list[vmaf.Window], hls_dir: Path, inp: StageInput,
-                 reference: vmaf.WindowReference, decoded: tuple[Path, float] | None,
+                 reference: vmaf.WindowReference, video_start: float | None, decoded: tuple[Path, float] | None,
                  ) -> tuple[hls.TranscodePlan, dict[str, Any], dict[str, dict[str, Any]]]:
     """Score the top rendition itself on the windows, against the trials' reference (the same frames before
     encoding); when it lies further from the target than the trials promised (per_title.needs_reencode), encode
@@ -229,15 +229,14 @@ def _checked_top(plan: hls.TranscodePlan, decision: dict[str, Any], quality: dic
     says it misses the target (a lower CRF would only meet the same cap)."""
     top = plan.rungs[0]
     target = float(decision["target_vmaf"])
-    start = vmaf.first_timestamp(reference.first_frame)
-    if start is None:
+    if video_start is None:
         log.warning("transcode.rendition_check_failed",
                     extra={"asset_id": str(inp.asset_id), "error": "the first frame's timestamp is unreadable"})
         return plan, decision, quality
     # A video that starts after the audio starts the rendition with that many repeated frames (cfr from 0). From
     # the decoded timestamp, within a frame: a video less than a frame late (an MPEG-TS whose video starts 0.5 frame
     # after its audio) is one frame late in a ladder that decodes the source itself, and none in the raw file.
-    predicted = round(start * float(plan.fps or 25))
+    predicted = round(video_start * float(plan.fps or 25))
 
     def measure(crf: float | None, lead: int) -> dict[str, Any]:
         vmaf_ = vmaf.rendition_vmaf(hls_dir / top.name / "index.m3u8", reference, plan, windows, inp.work_dir,
@@ -351,13 +350,6 @@ def _shares(plan: hls.TranscodePlan, probe: dict[str, Any], windows: list[vmaf.W
     return shares_decode(plan, probe, windows, limit_bytes=limit, free_bytes=free, min_free_bytes=min_free)
 
 
-def _shared_video(path: Path) -> tuple[Path, float] | None:
-    """Our own raw file of the decoded video and its first timestamp in seconds; None when it cannot be read
-    (the ladder then decodes the source itself)."""
-    start = vmaf.first_timestamp(path)
-    return None if start is None else (path, start)
-
-
 def _normalised(plan: hls.TranscodePlan, probe: dict[str, Any], inp: StageInput
                 ) -> tuple[hls.TranscodePlan, list[dict[str, Any]]]:
     """Each audio track measured and given the gain (and limiter) that brings it to the profile's target."""
@@ -415,13 +407,17 @@ def run(inp: StageInput) -> StageResult:
     # The trials' reference, kept for the top rendition's check (windows from one decode only: picked by number)
     reference = vmaf.WindowReference(inp.work_dir / "windows-reference.nut", inp.work_dir / "first-frame.nut")
     decoded: tuple[Path, float] | None = None
+    video_start: float | None = None
     try:
         if plan.rungs and inp.profile.ladder_mode == "per_title":
             shared = _shares(plan, probe, windows, inp)
             try:
                 plan, decision, quality = _per_title(plan, input_args, inp, windows, keep if shared else None,
                                                      reference if vmaf.sequential(windows) else None)
-                decoded = _shared_video(keep) if shared else None
+                # Where the video starts against the audio, from the title's first decoded frame (kept beside the
+                # windows): the ladder offsets the shared decode by it, and the check skips the frames it adds.
+                video_start = vmaf.first_timestamp(reference.first_frame) if vmaf.sequential(windows) else None
+                decoded = (keep, video_start) if shared and video_start is not None else None
             except MediaDecodeError as exc:  # the trial encodes are an optimisation: the fixed ladder still plays
                 log.warning("transcode.per_title_fallback",
                             extra={"asset_id": str(inp.asset_id), "error": str(exc)})
@@ -436,7 +432,7 @@ def run(inp: StageInput) -> StageResult:
         # The kept reference exists only when the analysis could keep it (windows from one decode)
         if decision.get("mode") == "per_title" and quality and not decision["top_capped"] and reference.frames.exists():
             plan, decision, quality = _checked_top(plan, decision, quality, input_args, windows, hls_dir, inp,
-                                                   reference, decoded)
+                                                   reference, video_start, decoded)
     finally:
         keep.unlink(missing_ok=True)
         reference.remove()
