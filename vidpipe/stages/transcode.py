@@ -298,8 +298,8 @@ def raw_bytes_per_pixel(plan: hls.TranscodePlan, probe: dict[str, Any]) -> float
     4:2:0, 3 for 10-bit 4:2:0, 6 for 16-bit 4:4:4), the tone map's 8-bit 4:2:0, or 6 when the format is unknown."""
     pix_fmt = "yuv420p" if plan.tonemap_from else probe.get("pix_fmt")
     try:
-        frame = av.VideoFrame(64, 64, pix_fmt)
-    except (TypeError, ValueError):
+        frame = av.VideoFrame(64, 64, str(pix_fmt or ""))
+    except ValueError:  # not a format PyAV knows
         return 6.0
     return sum(p.buffer_size for p in frame.planes) / (64 * 64)
 
