@@ -94,8 +94,9 @@ def main() -> None:
                 parts[key] = parts.get(key, 0.0) + cpu
             decision = result.metadata["ladder_decision"]
             trials = [(t["crf"], round(t["vmaf"], 1), round(t["kbps"])) for t in decision.get("trials", [])]
+            checks = [(c["crf"], c["vmaf"]) for c in decision.get("rendition_checks", [])]
             print(f"{name:13s} {mode:9s} {total:6.2f} s  " + " ".join(f"{k}={c:.2f}" for k, c in calls)
-                  + f"{shown}  crf={decision.get('crf')} trials={trials}", flush=True)
+                  + f"{shown}  crf={decision.get('crf')} trials={trials} checks={checks}", flush=True)
     for mode, parts in sums.items():
         print(f"sum {mode}: " + " ".join(f"{k}={v:.1f}" for k, v in parts.items()))
     print(f"load average {os.getloadavg()[0]:.1f}")
