@@ -310,3 +310,27 @@ def test_a_lossless_trial_scores_as_its_reference_whatever_the_colour(name, tmp_
         encode = _COLOUR_SOURCES[name][0]
     run_ffmpeg(["-f", "lavfi", "-i", "testsrc2=s=320x240:r=25:d=2", *encode, str(source)])
     assert _lossless_trial_score(source, tmp_path) > 99.0
+
+
+@pytest.mark.parametrize(("pix_fmt", "per_pixel"), [("yuv420p", 1.5), ("yuv420p10le", 3.0), ("yuv422p", 2.0)])
+def test_the_shared_decode_is_counted_at_the_size_it_takes_on_disk(pix_fmt, per_pixel, tmp_path, monkeypatch):
+    # Whether the analysis keeps the whole decode for the ladder depends on its raw size: counted from the
+    # decoder's pixel format as the real probe reports it (per stream), it must be what the file holds.
+    source = tmp_path / "in.mkv"
+    run_ffmpeg(["-f", "lavfi", "-i", "testsrc2=s=320x240:r=25:d=2", "-pix_fmt", pix_fmt, "-c:v", "libx264",
+                "-crf", "18", str(source)])
+    written: list[int] = []
+    build = hls.build_ffmpeg_args
+
+    def spy(*args, **kwargs):
+        if kwargs.get("decoded_video") is not None:
+            written.append(kwargs["decoded_video"][0].stat().st_size)
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(hls, "build_ffmpeg_args", spy)
+    probe = probe_file(source, Limits())
+    plan = hls.plan_transcode(probe, PROFILE)
+    assert transcode.raw_bytes_per_pixel(plan) == per_pixel
+    transcode.run(StageInput(uuid.uuid4(), source, tmp_path, PROFILE, Limits(), probe=probe))
+    counted = transcode.raw_video_bytes(plan, probe)
+    assert written and counted <= written[0] <= counted * 1.02  # the frames, and NUT's few bytes a frame

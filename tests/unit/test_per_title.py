@@ -114,8 +114,9 @@ def test_the_ladder_can_read_the_analysis_decode_instead_of_the_source() -> None
 
 def _probe(seconds: float, width: int, height: int, fps: int, pix_fmt: str | None = "yuv420p") -> dict:
     return {"duration": seconds, "has_video": True, "has_audio": False, "width": width, "height": height,
-            "fps": fps, "rotation": 0, "pix_fmt": pix_fmt,
-            "streams": [{"index": 0, "type": "video", "codec": "h264", "width": width, "height": height}]}
+            "fps": fps, "rotation": 0,
+            "streams": [{"index": 0, "type": "video", "codec": "h264", "width": width, "height": height,
+                         "pix_fmt": pix_fmt}]}
 
 
 def test_the_decode_is_shared_only_when_its_raw_frames_are_small_and_sequential() -> None:

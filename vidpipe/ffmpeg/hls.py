@@ -90,6 +90,7 @@ class TranscodePlan:
     source_matrix: str | None = None
     source_transfer: str | None = None
     source_range: str | None = None  # "tv" | "pc"
+    source_pix_fmt: str | None = None  # the decoder's pixel format (what a raw copy of the decoded video holds)
     subtitles: tuple[SubtitleTrack, ...] = ()
     audio_filters: tuple[str | None, ...] = ()  # per audio track (plan.audio order): e.g. loudness normalisation
 
@@ -226,6 +227,7 @@ def plan_transcode(probe: dict[str, Any], profile: Profile) -> TranscodePlan:
         tonemap_from=video.get("color_transfer") if rungs and video.get("color_transfer") in HDR_TRANSFERS else None,
         source_primaries=video.get("color_primaries"), source_matrix=video.get("color_matrix"),
         source_transfer=video.get("color_transfer"), source_range=video.get("color_range"),
+        source_pix_fmt=video.get("pix_fmt"),
         subtitles=tuple(plan_subtitles(probe)) if rungs else (),
     )
 

@@ -293,12 +293,12 @@ def _encode_again(plan: hls.TranscodePlan, rung: hls.PlannedRung, input_args: li
     shutil.rmtree(out)
 
 
-def raw_bytes_per_pixel(plan: hls.TranscodePlan, probe: dict[str, Any]) -> float:
+def raw_bytes_per_pixel(plan: hls.TranscodePlan) -> float:
     """Bytes a pixel of the frames `hls.video_filters` outputs take raw: the decoder's pixel format (1.5 for 8-bit
     4:2:0, 3 for 10-bit 4:2:0, 6 for 16-bit 4:4:4), the tone map's 8-bit 4:2:0, or 6 when the format is unknown."""
-    pix_fmt = "yuv420p" if plan.tonemap_from else probe.get("pix_fmt")
+    pix_fmt = "yuv420p" if plan.tonemap_from else plan.source_pix_fmt
     try:
-        frame = av.VideoFrame(64, 64, str(pix_fmt or ""))
+        frame = av.VideoFrame(64, 64, pix_fmt or "")
     except ValueError:  # not a format PyAV knows
         return 6.0
     return sum(p.buffer_size for p in frame.planes) / (64 * 64)
@@ -307,7 +307,7 @@ def raw_bytes_per_pixel(plan: hls.TranscodePlan, probe: dict[str, Any]) -> float
 def raw_video_bytes(plan: hls.TranscodePlan, probe: dict[str, Any]) -> float:
     """The whole decoded video's size, raw, in the pixel format the ladder reads (raw_bytes_per_pixel)."""
     width, height = probe.get("width") or 0, probe.get("height") or 0
-    return width * height * raw_bytes_per_pixel(plan, probe) * plan.duration * float(plan.fps or 0)
+    return width * height * raw_bytes_per_pixel(plan) * plan.duration * float(plan.fps or 0)
 
 
 def reference_bytes(plan: hls.TranscodePlan, windows: list[vmaf.Window]) -> float:
