@@ -374,6 +374,33 @@ def test_a_superseded_part_that_ends_after_the_new_join_leaves_no_files(runtime,
             assert (hls_root / Path(uri).parent / segment).is_file(), (uri, segment)
 
 
+def test_a_join_running_when_the_asset_is_reprocessed_does_not_replace_the_new_runs_master(runtime, chunk_settings,
+                                                                                            tmp_path):
+    """The old run's join is on a worker when a reprocess starts, and ends after the new run has published: its
+    master (naming the old run's playlists) must not replace the new run's, nor its renditions be recorded."""
+    rt = runtime
+    asset_id = _ingest(rt, _subtitled(tmp_path, audio=True))
+    runner = StageRunner(rt, "slow")
+    [old_join] = _drive(rt, runner, hold=lambda j: j.stage == "transcode_join")
+    with rt.db.session() as s, s.begin():
+        new_run = reprocess_asset(s, asset_id, "transcode", actor="test")
+    [new_join] = _drive(rt, runner, hold=lambda j: j.stage == "transcode_join")  # the new run plays (growing)
+    assert new_join.payload["run"] == new_run != old_join.payload["run"]
+    master_path = rt.settings.media_root / str(asset_id) / "hls" / "master.m3u8"
+    growing, files = master_path.read_text(), _stored(rt, asset_id)
+    assert all(uri.startswith(f"r{new_run}/") for uri in playlists.parse_master(growing))
+    with rt.db.session() as s:
+        renditions = sorted((r.name, r.playlist_key) for r in s.get(Asset, asset_id).renditions)
+
+    assert runner.run(JobRun(old_join)) == "succeeded"  # its work is moot, not failed
+    assert master_path.read_text() == growing and _stored(rt, asset_id) == files  # nothing of it stored
+    with rt.db.session() as s:
+        assert sorted((r.name, r.playlist_key) for r in s.get(Asset, asset_id).renditions) == renditions
+
+    assert runner.run(JobRun(new_join)) == "succeeded"
+    _complete_and_only(rt, asset_id, new_run)  # the new run's VOD master; the old run's files all gone
+
+
 def _complete_and_only(rt, asset_id: uuid.UUID, run: int) -> str:
     """The master names only run `run`'s playlists, each complete (VOD), every segment stored; no other run's file
     is left, and every stored file is recorded. Returns the master."""

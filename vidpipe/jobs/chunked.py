@@ -148,6 +148,11 @@ def superseded(s: Session, asset_id: uuid.UUID, run_id: int) -> bool:
     return latest is not None and latest > run_id
 
 
+def current_run(s: Session, job: jobs.ClaimedJob) -> bool:
+    """Whether a part's run is still the asset's latest transcode: its outputs may replace what plays."""
+    return job.asset_id is not None and not superseded(s, job.asset_id, job.payload["run"])
+
+
 def settled(s: Session, asset_id: uuid.UUID) -> bool:
     """The asset's latest transcode is complete, and cleared the earlier runs' files as it completed: its run's
     join succeeded (after_join), or it was a single job (it queued no parts) that succeeded (save_stage_result)."""

@@ -80,7 +80,7 @@ class StageRunner:
         try:
             work_dir.mkdir(parents=True)
             result, asset = self._execute(run, work_dir)
-            sizes = self._publish(asset, result)
+            sizes = self._publish_current(job, asset, result)
             return self._until_recorded(partial(self._succeed, job, result, sizes))
         except JobCancelledError:
             return self._until_recorded(partial(self._stopped, run))
@@ -146,6 +146,21 @@ class StageRunner:
             sizes[stored.key] = stored.size
         return sizes
 
+    def _publish_current(self, job: ClaimedJob, asset: Asset, result: StageResult) -> dict[str, int] | None:
+        """Store the outputs, unless the stage's guard says they no longer belong to the asset (then None). The
+        guard and the upload hold the asset's row lock, which a reprocess takes to queue its run: a join's master
+        either lands before the new run exists (and the new run replaces it) or not at all."""
+        guard = registry.runnable(job.stage).publish_guard()
+        if guard is None:
+            return self._publish(asset, result)
+        with self.rt.db.session() as s, s.begin():
+            assets.lock_asset_row(s, asset.id)
+            if not guard(s, job):
+                log.info("stage.outputs_dropped", extra={"job": job.id, "stage": job.stage, "asset": str(asset.id),
+                                                         "reason": "superseded"})
+                return None
+            return self._publish(asset, result)
+
     def _publish_partial(self, run: JobRun, asset: Asset, hook: Callable[..., list[str] | None],
                          result: StageResult) -> None:
         """Outputs a stage hands over before it ends: stored now, then its hook runs (if the job is still ours);
@@ -161,7 +176,8 @@ class StageRunner:
                 stale = hook(s, self.rt, run.job, result, self.actor) or []
         self._delete_files(stale)
 
-    def _succeed(self, job: ClaimedJob, result: StageResult, sizes: dict[str, int]) -> str:
+    def _succeed(self, job: ClaimedJob, result: StageResult, sizes: dict[str, int] | None) -> str:
+        """Record the success; with `sizes` None (outputs not stored: _publish_current), nothing of the result."""
         with self.rt.db.session() as s, s.begin():
             assets.lock_asset_row(s, _asset_of(job))
             if not jobs.finish(s, job, self.worker_id, JobStatus.SUCCEEDED):
@@ -169,8 +185,9 @@ class StageRunner:
                 log.warning("job.lease_lost", extra={"job": job.id})
                 return "lost"
             spec = registry.runnable(job.stage)
-            stale = assets.save_stage_result(s, _asset_of(job), registry.artifact_stage(job.stage, job.payload),
-                                             result, sizes, replace=spec.replaces_outputs)
+            stale = [] if sizes is None else assets.save_stage_result(
+                s, _asset_of(job), registry.artifact_stage(job.stage, job.payload), result, sizes,
+                replace=spec.replaces_outputs)
             hook = spec.success_hook()
             if hook is not None:  # in this transaction: the work it queues exists exactly when this success does
                 stale += hook(s, self.rt, job, result, self.actor) or []

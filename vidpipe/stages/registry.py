@@ -27,6 +27,10 @@ class StageSpec:
     # False: its success replaces only the files it writes again, not all an earlier run of it wrote (a part of a
     # chunked transcode: the run before plays on until the new run's join, whose hook clears it)
     replaces_outputs: bool = True
+    # "module:function" called with (session, job) under the asset's row lock just before the job's outputs are
+    # stored: False stores and records none of them (a join of a run that a reprocess superseded while it ran: its
+    # master would replace the new run's)
+    publishes_if: str | None = None
 
     def load(self) -> Callable[[StageInput], StageResult]:
         return importlib.import_module(self.module).run
@@ -36,6 +40,9 @@ class StageSpec:
 
     def partial_hook(self) -> Callable[..., list[str] | None] | None:
         return _resolve(self.on_partial)
+
+    def publish_guard(self) -> Callable[..., bool] | None:
+        return _resolve(self.publishes_if)
 
 
 def _resolve(target: str | None) -> Callable[..., Any] | None:
@@ -67,7 +74,7 @@ PART_STAGES: dict[str, StageSpec] = {
                   on_success="vidpipe.jobs.chunked:after_part",
                   on_partial="vidpipe.jobs.chunked:after_part", replaces_outputs=False),
         StageSpec("transcode_join", "vidpipe.stages.transcode_join", needs_source=False,
-                  on_success="vidpipe.jobs.chunked:after_join"),
+                  on_success="vidpipe.jobs.chunked:after_join", publishes_if="vidpipe.jobs.chunked:current_run"),
         StageSpec("transcode_decide", "vidpipe.stages.transcode_decide",
                   on_success="vidpipe.jobs.chunked:after_decide"),
     )
