@@ -69,6 +69,21 @@ def test_static_content_keeps_fewer_rungs_than_busy_content() -> None:
     assert choose_rungs([]) == []
 
 
+def test_the_ladder_keeps_a_floor_for_slow_networks() -> None:
+    # Cellular animation scaled up with hard edges: the smaller pictures cost nearly as many bits at the same CRF,
+    # so no lower rung saves enough; without a floor the ladder was one 1.8 Mb/s rung.
+    cells = [RungEstimate("720p", 1843, 92.8), RungEstimate("480p", 1700, 55.0), RungEstimate("360p", 1600, 45.0)]
+    assert choose_rungs(cells) == ["720p"]
+    assert choose_rungs(cells, floor_kbps=856) == ["720p", "360p"]  # the bottom rung, capped at the fixed one's
+    assert capped_rate(1600, 856, floor=True) == 856 and capped_rate(1600, 856) == round(856 * CAP_HEADROOM)
+    # A ladder that already reaches below the floor, or keeps its bottom rung anyway, is left as it is.
+    screen = [RungEstimate("720p", 100, 93.1), RungEstimate("480p", 73, 78.7), RungEstimate("360p", 70, 75.0)]
+    assert choose_rungs(screen, floor_kbps=856) == choose_rungs(screen) == ["720p", "480p"]
+    sport = [RungEstimate("720p", 3400, 93.0), RungEstimate("480p", 1700, 84.0), RungEstimate("360p", 950, 76.0)]
+    assert choose_rungs(sport, floor_kbps=856) == ["720p", "480p", "360p"]
+    assert capped_rate(950, 856, floor=True) == 856  # its cap: the fixed ladder's, whatever the headroom
+
+
 def test_caps_stay_streamable() -> None:
     assert capped_rate(400, 5350) == 1000  # a title's peaks get room above its average ...
     assert capped_rate(4000, 5350) == round(5350 * CAP_HEADROOM)  # ... at most the headroom over the fixed rung

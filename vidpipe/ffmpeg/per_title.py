@@ -11,9 +11,11 @@ functions turn those measurements into a ladder:
 - `window_kbps`: a rung's bitrate from the trial's frame sizes, with its keyframes at the ladder's spacing;
 - `choose_rungs`: keep the top rung, then a lower rung only when it is at least `min_vmaf_step` below the last
   kept one (shown at the top rung's size) *and* saves bits — a rung that looks the same or costs the same adds
-  nothing to the ladder;
+  nothing to the ladder — and the bottom rung whenever the others all cost more than the fixed ladder's bottom
+  rung may: the ladder's floor for slow networks;
 - `capped_rate`: the rung's bitrate cap (maxrate), at most CAP_HEADROOM times the fixed ladder's, so every rung
-  stays streamable.
+  stays streamable (the bottom rung: at most the fixed ladder's own, so whoever streams the fixed ladder streams
+  this one).
 
 Rungs are never above the source's size: that is `hls.plan_ladder`'s job and happens before this.
 """
@@ -186,9 +188,15 @@ def refine_crf(crf: float) -> float:
     return round(crf * 2) / 2
 
 
-def choose_rungs(estimates: Sequence[RungEstimate], *, min_vmaf_step: float = 2.0,
-                 min_saving: float = 0.2) -> list[str]:
-    """Names of the rungs to keep, top first. `estimates` are ordered from the top rung down."""
+def choose_rungs(estimates: Sequence[RungEstimate], *, min_vmaf_step: float = 2.0, min_saving: float = 0.2,
+                 floor_kbps: float | None = None) -> list[str]:
+    """Names of the rungs to keep, top first. `estimates` are ordered from the top rung down.
+
+    `floor_kbps` (the fixed ladder's bottom rung's maxrate): when every rung kept by look and saving costs more,
+    the bottom rung is kept as well, and capped there by the caller (`capped_rate(..., floor=True)`). Content whose
+    smaller pictures cost as many bits at the same CRF (cellular animation scaled up with hard edges: 360p within
+    15 % of 720p) otherwise kept a single 1.8 Mb/s rung, which a viewer on a 1 Mb/s link cannot play at all.
+    """
     if not estimates:
         return []
     kept = [estimates[0]]
@@ -198,13 +206,18 @@ def choose_rungs(estimates: Sequence[RungEstimate], *, min_vmaf_step: float = 2.
         saves_bits = rung.kbps <= (1.0 - min_saving) * last.kbps
         if looks_different and saves_bits:
             kept.append(rung)
+    bottom = estimates[-1]
+    if floor_kbps is not None and kept[-1] is not bottom and kept[-1].kbps > floor_kbps:
+        kept.append(bottom)
     return [r.name for r in kept]
 
 
-def capped_rate(estimated_kbps: float, fixed_maxrate_kbps: int, *, headroom: bool = True) -> int:
+def capped_rate(estimated_kbps: float, fixed_maxrate_kbps: int, *, headroom: bool = True,
+                floor: bool = False) -> int:
     """maxrate for a capped-CRF rung: room for the title's peaks, at most CAP_HEADROOM x the fixed ladder's
-    (or the fixed ladder's own when the title cannot reach its target anyway)."""
-    ceiling = fixed_maxrate_kbps * (CAP_HEADROOM if headroom else 1.0)
+    (the fixed ladder's own when the title cannot reach its target anyway, or for the bottom rung: the `floor`
+    of the ladder streams wherever the fixed ladder's does)."""
+    ceiling = fixed_maxrate_kbps * (CAP_HEADROOM if headroom and not floor else 1.0)
     return max(100, math.ceil(min(ceiling, estimated_kbps * 2.5)))
 
 

@@ -344,8 +344,9 @@ def analyse(plan: hls.TranscodePlan, input_args: Sequence[str], windows: Sequenc
     estimates = [per_title.RungEstimate(top.name, top_rate, top_vmaf)] + [
         per_title.RungEstimate(r.name, rate * rate_scale, min(100.0, v + vmaf_shift))
         for r, rate, v in zip(plan.rungs[1:], rates, scores, strict=True)]
-    keep = per_title.choose_rungs(estimates, min_vmaf_step=min_vmaf_step)
-    caps = {r.name: per_title.capped_rate(e.kbps, r.maxrate_kbps, headroom=reachable)
+    bottom = plan.rungs[-1]
+    keep = per_title.choose_rungs(estimates, min_vmaf_step=min_vmaf_step, floor_kbps=bottom.maxrate_kbps)
+    caps = {r.name: per_title.capped_rate(e.kbps, r.maxrate_kbps, headroom=reachable, floor=r is bottom)
             for r, e in zip(plan.rungs, estimates, strict=True)}
     rungs = tuple(dataclasses.replace(r, crf=crf, video_kbps=max(1, round(min(e.kbps, caps[r.name]))),
                                       cap_kbps=caps[r.name])
