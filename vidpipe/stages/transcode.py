@@ -406,6 +406,7 @@ def run(inp: StageInput) -> StageResult:
     keep = inp.work_dir / "decoded-video.nut"  # scratch: removed however the stage ends
     # The trials' reference, kept for the top rendition's check (windows from one decode only: picked by number)
     reference = vmaf.WindowReference(inp.work_dir / "windows-reference.nut", inp.work_dir / "first-frame.nut")
+    checkable = vmaf.sequential(windows)  # windows from one decode: the reference and first frame can be kept
     decoded: tuple[Path, float] | None = None
     video_start: float | None = None
     try:
@@ -413,10 +414,10 @@ def run(inp: StageInput) -> StageResult:
             shared = _shares(plan, probe, windows, inp)
             try:
                 plan, decision, quality = _per_title(plan, input_args, inp, windows, keep if shared else None,
-                                                     reference if vmaf.sequential(windows) else None)
+                                                     reference if checkable else None)
                 # Where the video starts against the audio, from the title's first decoded frame (kept beside the
                 # windows): the ladder offsets the shared decode by it, and the check skips the frames it adds.
-                video_start = vmaf.first_timestamp(reference.first_frame) if vmaf.sequential(windows) else None
+                video_start = vmaf.first_timestamp(reference.first_frame) if checkable else None
                 decoded = (keep, video_start) if shared and video_start is not None else None
             except MediaDecodeError as exc:  # the trial encodes are an optimisation: the fixed ladder still plays
                 log.warning("transcode.per_title_fallback",
