@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import subprocess
 import uuid
 from pathlib import Path
@@ -93,6 +94,34 @@ def test_master_bandwidth_is_measured_and_the_top_rung_is_near_its_target(encode
         vmaf = _measured_vmaf(playlist, source, tmp_path / f"{name}.json")
         # Sampled windows of a 3 s clip predict the whole rendition's VMAF to within a couple of points.
         assert abs(vmaf - top.quality["vmaf"]) < 3.0, (name, vmaf, top.quality)
+
+
+def test_a_title_no_streamable_cap_carries_gets_the_fixed_ladders_top_rung(encoded, tmp_path):
+    # The busy (noisy) clip at 360p needs far more than 1.5 x 120 kb/s for VMAF 93: its target is out of reach.
+    starved = dataclasses.replace(PROFILE, name="pt-starved", ladder=(Rung(360, 120), Rung(240, 60, 64)))
+    source = encoded["busy"][2]
+    works = {mode: tmp_path / mode for mode in ("per_title", "fixed")}
+    for work in works.values():
+        work.mkdir()
+    result = transcode.run(StageInput(uuid.uuid4(), source, works["per_title"], starved, Limits()))
+    decision, (top, lower) = result.metadata["ladder_decision"], result.metadata["ladder"]
+    assert decision["top_capped"] and "rendition_checks" not in decision
+    # Encoded as the fixed ladder encodes it (average rate, the fixed maxrate), not capped CRF above that average.
+    assert top["crf"] is None and top["video_kbps"] == 120 and top["maxrate_kbps"] == math.ceil(120 * 1.07)
+    assert lower["crf"] == decision["crf"]  # the lower rungs stay constant quality under their caps
+    quality = result.renditions[0].quality
+    assert quality is not None and quality["meets_target"] is False and quality["crf"] is None
+    fixed = transcode.run(StageInput(uuid.uuid4(), source, works["fixed"],
+                                     dataclasses.replace(starved, ladder_mode="fixed"), Limits()))
+    per_title_top, fixed_top = (_average_kbps(work / "hls" / "360p") for work in works.values())
+    assert fixed.metadata["ladder"][0]["video_kbps"] == 120
+    assert per_title_top <= fixed_top * 1.05, (per_title_top, fixed_top)
+
+
+def _average_kbps(rendition: Path) -> float:
+    playlist = rendition / "index.m3u8"
+    segments = playlists.parse_media_playlist(playlist.read_text())
+    return sum((rendition / uri).stat().st_size for uri, _ in segments) * 8 / 1000 / sum(d for _, d in segments)
 
 
 def test_a_top_rendition_far_from_its_target_is_encoded_again_at_a_corrected_crf(encoded, tmp_path):

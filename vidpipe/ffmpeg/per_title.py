@@ -73,8 +73,9 @@ def top_crf(trials: Sequence[Trial], target_vmaf: float, fixed_maxrate_kbps: int
     """(CRF of every rung, whether the top rung can reach the target under a streamable cap).
 
     When the target needs more than CAP_HEADROOM x the fixed ladder's maxrate (heavy grain or noise: tens of
-    Mb/s), no cap that streams can deliver it; the title then spends what the fixed ladder would (the CRF whose
-    rate is the fixed maxrate) and its quality report says it misses the target.
+    Mb/s), no cap that streams can deliver it; the title then spends what the fixed ladder would: the returned CRF
+    is the one whose rate is the fixed maxrate (for the lower rungs), the caller encodes the top rung as the fixed
+    ladder does, and its quality report says it misses the target.
     """
     crf = refine_crf(crf_for_target(trials, target_vmaf))
     if kbps_at(trials, crf) * 1.1 <= fixed_maxrate_kbps * CAP_HEADROOM:

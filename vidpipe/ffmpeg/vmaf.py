@@ -341,7 +341,12 @@ def analyse(plan: hls.TranscodePlan, input_args: Sequence[str], windows: Sequenc
     # The lower rungs were measured at second_crf; at the final CRF they move as the top rung does.
     rate_scale = top_rate / per_title.kbps_at(trials, second_crf)
     vmaf_shift = top_vmaf - per_title.vmaf_at(trials, second_crf)
-    estimates = [per_title.RungEstimate(top.name, top_rate, top_vmaf)] + [
+    if not reachable:  # the top rung is the fixed ladder's own: see the comment on `rungs` below
+        top_estimate = per_title.RungEstimate(
+            top.name, top.video_kbps, per_title.vmaf_at(trials, per_title.crf_for_rate(trials, top.video_kbps)))
+    else:
+        top_estimate = per_title.RungEstimate(top.name, top_rate, top_vmaf)
+    estimates = [top_estimate] + [
         per_title.RungEstimate(r.name, rate * rate_scale, min(100.0, v + vmaf_shift))
         for r, rate, v in zip(plan.rungs[1:], rates, scores, strict=True)]
     bottom = plan.rungs[-1]
@@ -351,12 +356,18 @@ def analyse(plan: hls.TranscodePlan, input_args: Sequence[str], windows: Sequenc
     rungs = tuple(dataclasses.replace(r, crf=crf, video_kbps=max(1, round(min(e.kbps, caps[r.name]))),
                                       cap_kbps=caps[r.name])
                   for r, e in zip(plan.rungs, estimates, strict=True) if r.name in keep)
+    if not reachable:
+        # No streamable cap reaches the target (grain, noise): the top rung is encoded as the fixed ladder encodes
+        # it, at its average rate and buffer. CRF held at the fixed maxrate by a buffer twice that averaged 6-13 %
+        # above the fixed rung (3164 against 2800 kb/s over 30 s of grain) for the same VMAF.
+        rungs = (top, *rungs[1:])
     capped = not reachable  # the cap holds the top rung below the target: say so rather than promise it
     decision = {"mode": "per_title", "target_vmaf": target, "crf": crf, "windows": len(windows),
                 "sampled_seconds": round(seconds, 3), "trials": [dataclasses.asdict(t) for t in trials],
                 "rungs": [dataclasses.asdict(e) | {"kept": e.name in keep} for e in estimates],
                 "top_capped": capped}
-    quality = {e.name: {"vmaf": round(e.display_vmaf, 2), "target_vmaf": target, "crf": crf,
+    quality = {e.name: {"vmaf": round(e.display_vmaf, 2), "target_vmaf": target,
+                        "crf": None if capped and e.name == top.name else crf,
                         "sampled_seconds": round(seconds, 3), "measured_at": f"{top_size[0]}x{top_size[1]}",
                         "measured_on": "trials",
                         "meets_target": (not capped and not per_title.misses_target(e.display_vmaf, target))
