@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_per_title as bench  # noqa: E402
 
 from vidpipe.contract import StageInput  # noqa: E402
-from vidpipe.ffmpeg import vmaf  # noqa: E402
+from vidpipe.ffmpeg import process, vmaf  # noqa: E402
 from vidpipe.ffmpeg.probe import probe_file  # noqa: E402
 from vidpipe.profiles import get_profile  # noqa: E402
 from vidpipe.settings import Limits  # noqa: E402
@@ -71,7 +71,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0)
     args = parser.parse_args()
     vmaf._run = _timed(_kind, vmaf._run)  # type: ignore[assignment]
-    transcode.run_ffmpeg_with_progress = _timed(lambda _: "ladder", transcode.run_ffmpeg_with_progress)
+    process.run_with_progress = _timed(lambda _: "ladder", process.run_with_progress)  # type: ignore[assignment]
     print(f"load average {os.getloadavg()[0]:.1f}", flush=True)
     sums: dict[str, dict[str, float]] = {}
     for name, source in bench.build_sources(args.seconds, set(filter(None, args.only.split(","))) or None).items():

@@ -21,7 +21,7 @@ from vidpipe.ffmpeg.process import ffmpeg_exe, run_ffmpeg
 from vidpipe.ffmpeg.safe_open import ffmpeg_input_args
 from vidpipe.profiles import Profile, Rung, get_profile
 from vidpipe.settings import Limits, Settings, TranscodeSettings
-from vidpipe.stages import transcode
+from vidpipe.stages import transcode, transcode_per_title
 
 PROFILE = Profile("pt-itest", (Rung(360, 900), Rung(240, 450, 64)), segment_seconds=1.0, x264_preset="ultrafast",
                   ladder_mode="per_title", target_vmaf=93.0)
@@ -150,7 +150,7 @@ def test_a_top_rendition_far_from_its_target_is_encoded_again_at_a_corrected_crf
     before = {name: sum(p.stat().st_size for p in (hls_dir / name).glob("*.ts")) for name in (top, lower)}
     quality = {top: {"vmaf": decision["rungs"][0]["display_vmaf"], "measured_on": "trials"}}  # the trials' estimate
     inp = StageInput(uuid.uuid4(), source, tmp_path, PROFILE, Limits())
-    checked, checked_decision, checked_quality = transcode._checked_top(
+    checked, checked_decision, checked_quality = transcode_per_title.checked_top(
         plan, decision, quality, input_args, windows, hls_dir, inp, reference,
         vmaf.first_timestamp(reference.first_frame), None)
     first, again = checked_decision["rendition_checks"]
@@ -359,7 +359,7 @@ def test_the_shared_decode_is_counted_at_the_size_it_takes_on_disk(pix_fmt, per_
     monkeypatch.setattr(hls, "build_ffmpeg_args", spy)
     probe = probe_file(source, Limits())
     plan = hls.plan_transcode(probe, PROFILE)
-    assert transcode.raw_bytes_per_pixel(plan) == per_pixel
+    assert transcode_per_title.raw_bytes_per_pixel(plan) == per_pixel
     transcode.run(StageInput(uuid.uuid4(), source, tmp_path, PROFILE, Limits(), probe=probe))
-    counted = transcode.raw_video_bytes(plan, probe)
+    counted = transcode_per_title.raw_video_bytes(plan, probe)
     assert written and counted <= written[0] <= counted * 1.02  # the frames, and NUT's few bytes a frame

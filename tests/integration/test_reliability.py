@@ -321,7 +321,7 @@ def _children(pid: int) -> list[int]:
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_ffmpeg_alone_getting_a_signal_is_retried_not_failed(tmp_path, sig):
-    from vidpipe.stages.transcode import run_ffmpeg_with_progress
+    from vidpipe.ffmpeg.process import run_with_progress
 
     sent: list[int] = []
 
@@ -334,7 +334,7 @@ def test_ffmpeg_alone_getting_a_signal_is_retried_not_failed(tmp_path, sig):
     args = ["-re", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25", "-t", "60", "-c:v", "libx264", "-preset",
             "ultrafast", "-progress", "pipe:1", "-y", str(tmp_path / "out.ts")]
     with pytest.raises(TransientError) as info:
-        run_ffmpeg_with_progress(args, duration=60, progress=progress, should_stop=lambda: False)
+        run_with_progress(args, duration=60, progress=progress, should_stop=lambda: False)
     assert sent and info.value.retryable and not isinstance(info.value, MediaDecodeError)
     assert info.value.spends_attempt  # a signal could be the OOM killer on a hostile file: bounded retries
 

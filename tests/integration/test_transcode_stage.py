@@ -11,7 +11,7 @@ import pytest
 
 from vidpipe.contract import StageInput, StageResult
 from vidpipe.errors import JobCancelledError, MediaDecodeError
-from vidpipe.ffmpeg import playlists, samples
+from vidpipe.ffmpeg import playlists, process, samples
 from vidpipe.profiles import Profile, Rung
 from vidpipe.settings import Limits
 from vidpipe.stages import transcode
@@ -202,14 +202,14 @@ def test_vfr_source_comes_out_constant_rate(media, tmp_path):
 
 def test_should_stop_cancels_and_leaves_no_ffmpeg(media, tmp_path, monkeypatch):
     started = []
-    real_popen = transcode.popen_ffmpeg
+    real_popen = process.popen_ffmpeg
 
     def spy(args, **kwargs):
         proc = real_popen(args, **kwargs)
         started.append(proc)
         return proc
 
-    monkeypatch.setattr(transcode, "popen_ffmpeg", spy)
+    monkeypatch.setattr(process, "popen_ffmpeg", spy)
     with pytest.raises(JobCancelledError):
         run_stage(media["landscape"], tmp_path, should_stop=lambda: True)
     assert len(started) == 1 and started[0].poll() is not None

@@ -14,13 +14,18 @@ from vidpipe.errors import (
     storage_error,
 )
 from vidpipe.ffmpeg.process import ffmpeg_failure
-from vidpipe.stages import transcode
+
+
+def _ladder_failure(returncode: int, stderr: str) -> Exception:
+    """What process.run_with_progress raises when the ladder's ffmpeg fails: its inputs were opened before."""
+    return ffmpeg_failure("transcode", returncode, stderr, inputs_probed=True)
+
 
 
 def test_ffmpeg_stopped_by_a_signal_is_an_interruption_not_bad_input():
     for code, stderr in ((255, "frame=  120 fps=60\nExiting normally, received signal 15.\n"),
                          (255, "Exiting normally, received signal 2.\n"), (255, ""), (-15, "")):
-        failure = transcode._failure(code, stderr)
+        failure = _ladder_failure(code, stderr)
         assert isinstance(failure, TransientError) and not isinstance(failure, MediaDecodeError), (code, stderr)
         assert failure.retryable and spends_attempt(failure)  # bounded: a signal may be the OOM killer
 
@@ -30,7 +35,7 @@ def test_ffmpeg_stopped_while_opening_a_probed_input_is_an_interruption_not_bad_
     stderr = ("[in#0 @ 0x1] Error opening input: Invalid data found when processing input\n"
               "Error opening input file /srv/scratch/job-1-a1/in.mp4.\n"
               "Error opening input files: Invalid data found when processing input\n")
-    failure = transcode._failure(1, stderr)  # the ladder opens only what the probe opened
+    failure = _ladder_failure(1, stderr)  # the ladder opens only what the probe opened
     assert isinstance(failure, TransientError) and not isinstance(failure, MediaDecodeError)
     assert failure.retryable and spends_attempt(failure)  # bounded, should the input really be unreadable
     assert str(failure) == ("transcode could not open an input the probe had opened: Error opening input files: "
@@ -40,7 +45,7 @@ def test_ffmpeg_stopped_while_opening_a_probed_input_is_an_interruption_not_bad_
 
 
 def test_a_full_scratch_disk_is_waited_out_without_spending_attempts():
-    full = transcode._failure(1, "[hls @ 0x1] /srv/scratch/job-1-a1/out/hls/360p/seg_003.ts: No space left on "
+    full = _ladder_failure(1, "[hls @ 0x1] /srv/scratch/job-1-a1/out/hls/360p/seg_003.ts: No space left on "
                                  "device\nav_interleaved_write_frame(): No space left on device\n")
     assert isinstance(full, StorageFullError) and full.retryable and not spends_attempt(full)
 

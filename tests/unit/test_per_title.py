@@ -135,7 +135,7 @@ def _probe(seconds: float, width: int, height: int, fps: int, pix_fmt: str | Non
 
 
 def test_the_decode_is_shared_only_when_its_raw_frames_are_small_and_sequential() -> None:
-    from vidpipe.stages.transcode import shares_decode
+    from vidpipe.stages.transcode_per_title import shares_decode
 
     def shared(probe: dict) -> bool:
         plan = hls.plan_transcode(probe, get_profile("standard"))
@@ -154,7 +154,7 @@ def test_the_decode_is_shared_only_when_its_raw_frames_are_small_and_sequential(
 
 
 def test_the_decode_is_not_shared_when_its_scratch_file_would_leave_the_disk_below_the_ready_minimum() -> None:
-    from vidpipe.stages.transcode import raw_video_bytes, reference_bytes, shares_decode
+    from vidpipe.stages.transcode_per_title import raw_video_bytes, reference_bytes, shares_decode
 
     probe = _probe(8.0, 1280, 720, 25)
     plan = hls.plan_transcode(probe, get_profile("standard"))
@@ -179,7 +179,7 @@ def test_the_shared_decode_limit_is_a_transcode_setting(monkeypatch, tmp_path) -
 
     from vidpipe.contract import StageInput
     from vidpipe.settings import Limits, Settings
-    from vidpipe.stages.transcode import decode_scratch
+    from vidpipe.stages.transcode_per_title import decode_scratch
 
     monkeypatch.setenv("VIDPIPE_SHARED_DECODE_BYTES", "5000")
     assert Settings().transcode.shared_decode_bytes == 5000  # the group's variable naming: VIDPIPE_<FIELD>

@@ -10,11 +10,16 @@ import pytest
 
 from vidpipe.errors import MediaDecodeError, TransientError, UnsupportedMediaError
 from vidpipe.ffmpeg import hls, playlists
+from vidpipe.ffmpeg.process import ffmpeg_failure, progress_fraction
 from vidpipe.ffmpeg.waveform import PeakAccumulator, compute_peaks, waveform_document
 from vidpipe.profiles import Profile, Rung, get_profile
-from vidpipe.stages import transcode
 
 STANDARD = get_profile("standard")
+
+def _ladder_failure(returncode: int, stderr: str) -> Exception:
+    """What process.run_with_progress raises when the ladder's ffmpeg fails: its inputs were opened before."""
+    return ffmpeg_failure("transcode", returncode, stderr, inputs_probed=True)
+
 
 
 def probe(width=1920, height=1080, *, audio=("eng",), fps=30.0, duration=10.0, video=True, channels=2,
@@ -251,16 +256,16 @@ def test_cover_art_is_not_the_video_mapped():
 
 # --- the shell's small pure helpers -------------------------------------------------------------------------------
 def test_progress_lines():
-    assert transcode.progress_fraction(b"out_time_us=2500000\n", 10.0) == 0.25
-    assert transcode.progress_fraction(b"out_time_us=-9223372036854775807", 10.0) == 0.0
-    assert transcode.progress_fraction(b"out_time_us=99000000", 10.0) == 1.0
-    assert transcode.progress_fraction(b"frame=12", 10.0) is None
-    assert transcode.progress_fraction(b"out_time_us=N/A", 10.0) is None
+    assert progress_fraction(b"out_time_us=2500000\n", 10.0) == 0.25
+    assert progress_fraction(b"out_time_us=-9223372036854775807", 10.0) == 0.0
+    assert progress_fraction(b"out_time_us=99000000", 10.0) == 1.0
+    assert progress_fraction(b"frame=12", 10.0) is None
+    assert progress_fraction(b"out_time_us=N/A", 10.0) is None
 
 
 def test_failures_map_to_the_error_family():
-    bad = transcode._failure(1, "[h264 @ 0x1] error while decoding MB 1 2\nConversion failed!\n")
+    bad = _ladder_failure(1, "[h264 @ 0x1] error while decoding MB 1 2\nConversion failed!\n")
     assert isinstance(bad, MediaDecodeError) and "error while decoding MB" in str(bad) and not bad.retryable
-    full = transcode._failure(1, "av_interleaved_write_frame(): No space left on device\n")
+    full = _ladder_failure(1, "av_interleaved_write_frame(): No space left on device\n")
     assert isinstance(full, TransientError) and full.retryable
-    assert isinstance(transcode._failure(-9, ""), TransientError)  # killed by a signal (OOM killer)
+    assert isinstance(_ladder_failure(-9, ""), TransientError)  # killed by a signal (OOM killer)

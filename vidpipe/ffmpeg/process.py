@@ -6,8 +6,15 @@ import ctypes
 import shutil
 import signal
 import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
+from typing import IO
+
+_POLL_SECONDS = 0.2
 
 
 @cache
@@ -90,3 +97,55 @@ def ffmpeg_failure(what: str, returncode: int, stderr_text: str, *, inputs_probe
     if inputs_probed and _OPENING_INPUTS in lowered:
         return TransientError(f"{what} could not open an input the probe had opened: {last}")
     return MediaDecodeError(f"{what} failed: {last}")
+
+
+def progress_fraction(line: bytes, duration: float) -> float | None:
+    """The fraction done from one `-progress` line (`out_time_us=...`), or None for any other line."""
+    key, _, value = line.decode(errors="replace").strip().partition("=")
+    if key != "out_time_us" or duration <= 0 or not value.lstrip("-").isdigit():
+        return None
+    return min(1.0, max(0.0, int(value) / 1e6 / duration))
+
+
+def _read_progress(stream: IO[bytes], duration: float, latest: list[float]) -> None:
+    for raw in stream:  # drain stdout so ffmpeg never blocks on it; the caller's thread reports
+        fraction = progress_fraction(raw, duration)
+        if fraction is not None:
+            latest[0] = fraction
+
+
+def run_with_progress(args: list[str], *, duration: float, progress: Callable[[float], None],
+                      should_stop: Callable[[], bool], what: str = "transcode") -> None:
+    """Run ffmpeg (its args with `-progress pipe:1`) reporting out_time as progress; stop it on request; map
+    failures to our error family. Every input was opened before with the same demuxer (the probe, or our own
+    scratch file): an input it cannot open now is not bad data (`ffmpeg_failure(inputs_probed=True)`)."""
+    from vidpipe.errors import JobCancelledError
+
+    with tempfile.TemporaryFile() as err:
+        proc = popen_ffmpeg(args, stdout=subprocess.PIPE, stderr=err)
+        latest, reported = [0.0], 0.0
+        reader = threading.Thread(target=_read_progress, args=(proc.stdout, duration, latest), daemon=True)
+        reader.start()
+        try:
+            while proc.poll() is None:
+                if should_stop():
+                    raise JobCancelledError(f"{what} stopped on request")
+                if latest[0] > reported:  # progress callbacks run on the caller's thread only
+                    reported = latest[0]
+                    progress(reported)
+                time.sleep(_POLL_SECONDS)
+        finally:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            reader.join(timeout=5)
+            if proc.stdout:
+                proc.stdout.close()
+        if proc.returncode != 0:
+            err.seek(0)
+            raise ffmpeg_failure(what, proc.returncode, err.read()[-8000:].decode(errors="replace"),
+                                 inputs_probed=True)

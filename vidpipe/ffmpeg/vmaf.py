@@ -42,7 +42,7 @@ SEQUENTIAL_SECONDS = 120.0
 SUBSAMPLE = 1
 FIRST_SUBSAMPLE = 5
 LOWER_SUBSAMPLE = 7  # the lower rungs' scores only decide whether a rung is kept: coarser is enough (and odd)
-# The top rendition's check after the ladder (transcode's `_checked_top`): every 3rd frame samples P- and B-frames
+# The top rendition's check after the ladder (`transcode_per_title.checked_top`): every 3rd frame samples P- and B-frames
 # alike (3 is coprime with x264's mini-GOP of 4) at a third of the cost of every frame.
 CHECK_SUBSAMPLE = 3
 

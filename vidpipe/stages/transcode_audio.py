@@ -15,9 +15,10 @@ from typing import Any
 from vidpipe.contract import Output, StageInput, StageResult
 from vidpipe.errors import MediaDecodeError
 from vidpipe.ffmpeg import chunk_hls, hls
+from vidpipe.ffmpeg.process import run_with_progress
 from vidpipe.ffmpeg.safe_open import ffmpeg_input_args
 from vidpipe.stages.chunk_plan import SEGMENT_TYPE, entries_to_json, plan_from_json, read_entries, run_dir
-from vidpipe.stages.transcode import run_ffmpeg_with_progress, subtitle_files
+from vidpipe.stages.transcode import subtitle_files
 
 log = logging.getLogger(__name__)
 PUBLISH_EVERY = 3.0  # seconds between two early publications (the first goes as soon as a segment is done)
@@ -64,8 +65,8 @@ def run(inp: StageInput) -> StageResult:
             published.update(counts)
 
     input_args = ffmpeg_input_args(inp.source_path, max_frame_pixels=inp.limits.max_frame_pixels)
-    run_ffmpeg_with_progress(chunk_hls.audio_ffmpeg_args(plan, input_args, out), duration=plan.duration,
-                             progress=progress, should_stop=inp.should_stop)
+    run_with_progress(chunk_hls.audio_ffmpeg_args(plan, input_args, out), duration=plan.duration,
+                      progress=progress, should_stop=inp.should_stop)
     result = _result(plan, out, run_id, skip={}, final=True)
     for sub in plan.subtitles:  # published with the job's end: the join (or the growing master) names them
         result.outputs.extend(subtitle_files(out / sub.name, plan.duration, chunk_hls.TIMELINE_START_90K,

@@ -23,6 +23,7 @@ from typing import Any
 from vidpipe.contract import Output, StageInput, StageResult
 from vidpipe.errors import MediaDecodeError
 from vidpipe.ffmpeg import chunk_hls, playlists
+from vidpipe.ffmpeg.process import run_with_progress
 from vidpipe.ffmpeg.safe_open import ffmpeg_input_args
 from vidpipe.stages.chunk_plan import (
     SEGMENT_TYPE,
@@ -32,7 +33,6 @@ from vidpipe.stages.chunk_plan import (
     read_entries,
     run_dir,
 )
-from vidpipe.stages.transcode import run_ffmpeg_with_progress
 
 
 def run(inp: StageInput) -> StageResult:
@@ -44,8 +44,8 @@ def run(inp: StageInput) -> StageResult:
     for rung in plan.rungs:
         (out / rung.name).mkdir(parents=True, exist_ok=True)
     input_args = ffmpeg_input_args(inp.source_path, max_frame_pixels=inp.limits.max_frame_pixels)
-    run_ffmpeg_with_progress(chunk_hls.chunk_ffmpeg_args(plan, chunk, input_args, out), duration=chunk.seconds,
-                             progress=inp.progress, should_stop=inp.should_stop)
+    run_with_progress(chunk_hls.chunk_ffmpeg_args(plan, chunk, input_args, out), duration=chunk.seconds,
+                      progress=inp.progress, should_stop=inp.should_stop)
     outputs: list[Output] = []
     segments: dict[str, list[list[Any]]] = {}
     codecs: dict[str, str] = {}
