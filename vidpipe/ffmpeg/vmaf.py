@@ -42,8 +42,8 @@ SEQUENTIAL_SECONDS = 120.0
 SUBSAMPLE = 1
 FIRST_SUBSAMPLE = 5
 LOWER_SUBSAMPLE = 7  # the lower rungs' scores only decide whether a rung is kept: coarser is enough (and odd)
-# The top rendition's check after the ladder (`transcode_per_title.checked_top`): every 3rd frame samples P- and B-frames
-# alike (3 is coprime with x264's mini-GOP of 4) at a third of the cost of every frame.
+# The top rendition's check after the ladder (`transcode_per_title.checked_top`): every 3rd frame samples P- and
+# B-frames alike (3 is coprime with x264's mini-GOP of 4) at a third of the cost of every frame.
 CHECK_SUBSAMPLE = 3
 
 Size = tuple[int, int]
@@ -54,6 +54,9 @@ Size = tuple[int, int]
 # a 90 kHz time base. Every pair here is the same frames in the same order, so the number is the match. (One
 # second apart: the null output, `-fps_mode passthrough`, then sees increasing timestamps at any frame rate.)
 NUMBERED = "settb=1,setpts=N"
+# The reference windows and the trials, raw: 8-bit 4:2:0 whatever the source (VMAF reads the luma and 8 bits suffice).
+REFERENCE_PIX_FMT = "yuv420p"
+REFERENCE_BYTES_PER_PIXEL = 1.5
 TO_NOWHERE = ["-fps_mode", "passthrough", "-f", "null", "-"]
 
 
@@ -118,7 +121,7 @@ def reference_and_trial(input_args: Sequence[str], windows: Sequence[Window], *,
     (`window_frames`), as the rendition's check picks them from the top rendition.
     """
     n = len(windows)
-    tail = f"scale={size[0]}:{size[1]}:flags=bicubic,setsar=1,format=yuv420p,split=2[ref][enc]"
+    tail = f"scale={size[0]}:{size[1]}:flags=bicubic,setsar=1,format={REFERENCE_PIX_FMT},split=2[ref][enc]"
     end = max(w.start + w.seconds for w in windows)
     keep: list[str] = []
     if sequential(windows):

@@ -129,12 +129,12 @@ def raw_video_bytes(plan: hls.TranscodePlan, probe: dict[str, Any]) -> float:
 
 
 def reference_bytes(plan: hls.TranscodePlan, windows: list[vmaf.Window]) -> float:
-    """The trials' reference kept for the top rendition's check: the windows' frames at the top rung's size, 8-bit
-    4:2:0."""
+    """The trials' reference kept for the top rendition's check: the windows' frames at the top rung's size, in the
+    reference's raw format (vmaf.REFERENCE_PIX_FMT)."""
     if not plan.rungs:
         return 0.0
-    top = plan.rungs[0]
-    return top.width * top.height * 1.5 * sum(w.seconds for w in windows) * float(plan.fps or 0)
+    top, seconds = plan.rungs[0], sum(w.seconds for w in windows)
+    return top.width * top.height * vmaf.REFERENCE_BYTES_PER_PIXEL * seconds * float(plan.fps or 0)
 
 
 def shares_decode(plan: hls.TranscodePlan, probe: dict[str, Any], windows: list[vmaf.Window], *, limit_bytes: int,
