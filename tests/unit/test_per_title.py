@@ -31,6 +31,7 @@ from vidpipe.ffmpeg.per_title import (
     refine_crf,
     second_trial_crf,
     top_crf,
+    under_cap,
     vmaf_at,
     window_kbps,
 )
@@ -82,6 +83,16 @@ def test_the_ladder_keeps_a_floor_for_slow_networks() -> None:
     sport = [RungEstimate("720p", 3400, 93.0), RungEstimate("480p", 1700, 84.0), RungEstimate("360p", 950, 76.0)]
     assert choose_rungs(sport, floor_kbps=856) == ["720p", "480p", "360p"]
     assert capped_rate(950, 856, floor=True) == 856  # its cap: the fixed ladder's, whatever the headroom
+
+
+def test_a_rung_held_by_its_cap_reports_what_it_shows_under_it() -> None:
+    # The top rung's trials: bits halve every ~6 CRF steps, ~1.5 VMAF a step.
+    trials = [Trial(24.0, 95.0, 1600.0), Trial(30.0, 86.0, 800.0)]
+    floor = RungEstimate("360p", 1600.0, 60.0)  # its trial at CRF 24, unconstrained; the floor's cap is 800
+    shown = under_cap(floor, 800, trials, 24.0)
+    assert shown.kbps == 800 and shown.display_vmaf == pytest.approx(60.0 - (95.0 - 86.0))  # half the bits
+    assert under_cap(floor, 2000, trials, 24.0) == floor  # a cap that does not bind changes nothing
+    assert under_cap(RungEstimate("360p", 1600.0, 5.0), 100, trials, 24.0).display_vmaf == 0.0
 
 
 def test_caps_stay_streamable() -> None:

@@ -15,7 +15,7 @@ functions turn those measurements into a ladder:
   rung may: the ladder's floor for slow networks;
 - `capped_rate`: the rung's bitrate cap (maxrate), at most CAP_HEADROOM times the fixed ladder's, so every rung
   stays streamable (the bottom rung: at most the fixed ladder's own, so whoever streams the fixed ladder streams
-  this one).
+  this one); `under_cap`: what a rung whose cap binds shows, for its quality report.
 
 Rungs are never above the source's size: that is `hls.plan_ladder`'s job and happens before this.
 """
@@ -220,6 +220,18 @@ def capped_rate(estimated_kbps: float, fixed_maxrate_kbps: int, *, headroom: boo
     of the ladder streams wherever the fixed ladder's does)."""
     ceiling = fixed_maxrate_kbps * (CAP_HEADROOM if headroom and not floor else 1.0)
     return max(100, math.ceil(min(ceiling, estimated_kbps * 2.5)))
+
+
+def under_cap(estimate: RungEstimate, cap_kbps: float, trials: Sequence[Trial], crf: float) -> RungEstimate:
+    """What a rung shows when its cap binds: the trials measured it unconstrained at `crf`; under a cap below that
+    rate x264's buffer raises the quantiser until the rate fits. Its rate is then the cap, and its VMAF falls as
+    the title's own top-rung curve falls over the same rate ratio. (The floor rung, capped at the fixed ladder's
+    maxrate: reported from its unconstrained trial, it promised more than it shows.)"""
+    if estimate.kbps <= cap_kbps:
+        return estimate
+    constrained_crf = crf_for_rate(trials, kbps_at(trials, crf) * cap_kbps / estimate.kbps)
+    drop = max(0.0, vmaf_at(trials, crf) - vmaf_at(trials, constrained_crf))
+    return RungEstimate(estimate.name, cap_kbps, max(0.0, estimate.display_vmaf - drop))
 
 
 def pooled_vmaf(frames: Sequence[tuple[int, float]]) -> float:

@@ -369,13 +369,15 @@ def analyse(plan: hls.TranscodePlan, input_args: Sequence[str], windows: Sequenc
                 "sampled_seconds": round(seconds, 3), "trials": [dataclasses.asdict(t) for t in trials],
                 "rungs": [dataclasses.asdict(e) | {"kept": e.name in keep} for e in estimates],
                 "top_capped": capped}
+    # What each kept rung shows under its cap (the floor rung's cap may hold it below its unconstrained trial)
+    shown = [per_title.under_cap(e, caps[e.name], trials, crf) for e in estimates if e.name in keep]
     quality = {e.name: {"vmaf": round(e.display_vmaf, 2), "target_vmaf": target,
                         "crf": None if capped and e.name == top.name else crf,
                         "sampled_seconds": round(seconds, 3), "measured_at": f"{top_size[0]}x{top_size[1]}",
                         "measured_on": "trials",
                         "meets_target": (not capped and not per_title.misses_target(e.display_vmaf, target))
                         if e.name == top.name else None}
-               for e in estimates if e.name in keep}
+               for e in shown}
     return dataclasses.replace(plan, rungs=rungs), decision, quality
 
 
