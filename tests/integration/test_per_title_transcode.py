@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import subprocess
 import uuid
 from pathlib import Path
@@ -96,7 +95,7 @@ def test_master_bandwidth_is_measured_and_the_top_rung_is_near_its_target(encode
         assert abs(vmaf - top.quality["vmaf"]) < 3.0, (name, vmaf, top.quality)
 
 
-def test_a_title_no_streamable_cap_carries_gets_the_fixed_ladders_top_rung(encoded, tmp_path):
+def test_a_title_no_streamable_cap_carries_gets_the_fixed_ladder(encoded, tmp_path):
     # The busy (noisy) clip at 360p needs far more than 1.5 x 120 kb/s for VMAF 93: its target is out of reach.
     starved = dataclasses.replace(PROFILE, name="pt-starved", ladder=(Rung(360, 120), Rung(240, 60, 64)))
     source = encoded["busy"][2]
@@ -104,18 +103,19 @@ def test_a_title_no_streamable_cap_carries_gets_the_fixed_ladders_top_rung(encod
     for work in works.values():
         work.mkdir()
     result = transcode.run(StageInput(uuid.uuid4(), source, works["per_title"], starved, Limits()))
-    decision, (top, lower) = result.metadata["ladder_decision"], result.metadata["ladder"]
-    assert decision["top_capped"] and "rendition_checks" not in decision
-    # Encoded as the fixed ladder encodes it (average rate, the fixed maxrate), not capped CRF above that average.
-    assert top["crf"] is None and top["video_kbps"] == 120 and top["maxrate_kbps"] == math.ceil(120 * 1.07)
-    assert lower["crf"] == decision["crf"]  # the lower rungs stay constant quality under their caps
-    quality = result.renditions[0].quality
-    assert quality is not None and quality["meets_target"] is False and quality["crf"] is None
     fixed = transcode.run(StageInput(uuid.uuid4(), source, works["fixed"],
                                      dataclasses.replace(starved, ladder_mode="fixed"), Limits()))
+    decision = result.metadata["ladder_decision"]
+    assert decision["top_capped"] and "rendition_checks" not in decision
+    # Encoded as the fixed ladder encodes it (average rate, the fixed maxrate and buffer), not capped CRF
+    assert result.metadata["ladder"] == fixed.metadata["ladder"]
+    assert [r["crf"] for r in result.metadata["ladder"]] == [None, None]
     per_title_top, fixed_top = (_average_kbps(work / "hls" / "360p") for work in works.values())
-    assert fixed.metadata["ladder"][0]["video_kbps"] == 120
-    assert per_title_top <= fixed_top * 1.05, (per_title_top, fixed_top)
+    assert per_title_top == pytest.approx(fixed_top, rel=0.02)
+    # The report still says what each rung shows, and that the top misses its target.
+    top, lower = (r.quality for r in result.renditions if r.kind == "video")
+    assert top["meets_target"] is False and top["crf"] is None and lower["meets_target"] is None
+    assert 0 < lower["vmaf"] < top["vmaf"] < 93.0 - 1
 
 
 def _average_kbps(rendition: Path) -> float:

@@ -17,6 +17,7 @@ from vidpipe.ffmpeg.per_title import (
     MAX_STEP,
     RungEstimate,
     Trial,
+    at_rate,
     capped_rate,
     choose_rungs,
     corrected_crf,
@@ -93,12 +94,14 @@ def test_a_rung_held_by_its_cap_reports_what_it_shows_under_it() -> None:
     assert shown.kbps == 800 and shown.display_vmaf == pytest.approx(60.0 - (95.0 - 86.0))  # half the bits
     assert under_cap(floor, 2000, trials, 24.0) == floor  # a cap that does not bind changes nothing
     assert under_cap(RungEstimate("360p", 1600.0, 5.0), 100, trials, 24.0).display_vmaf == 0.0
+    # A rung moved to a higher rate (a capped title's lower rungs, reported at the fixed ladder's rates) gains.
+    moved = at_rate(RungEstimate("480p", 800.0, 70.0), 1600.0, trials, 30.0)
+    assert moved.kbps == 1600 and moved.display_vmaf == pytest.approx(79.0)
 
 
 def test_caps_stay_streamable() -> None:
     assert capped_rate(400, 5350) == 1000  # a title's peaks get room above its average ...
     assert capped_rate(4000, 5350) == round(5350 * CAP_HEADROOM)  # ... at most the headroom over the fixed rung
-    assert capped_rate(4000, 5350, headroom=False) == 5350  # ... none when the target is out of reach anyway
     assert misses_target(91.5, 93.0) and not misses_target(92.2, 93.0) and not misses_target(None, 93.0)
 
 

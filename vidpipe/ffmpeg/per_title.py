@@ -15,7 +15,7 @@ functions turn those measurements into a ladder:
   rung may: the ladder's floor for slow networks;
 - `capped_rate`: the rung's bitrate cap (maxrate), at most CAP_HEADROOM times the fixed ladder's, so every rung
   stays streamable (the bottom rung: at most the fixed ladder's own, so whoever streams the fixed ladder streams
-  this one); `under_cap`: what a rung whose cap binds shows, for its quality report.
+  this one); `under_cap`, `at_rate`: what a rung shows at another rate than its trial's, for its quality report.
 
 Rungs are never above the source's size: that is `hls.plan_ladder`'s job and happens before this.
 """
@@ -73,9 +73,9 @@ def top_crf(trials: Sequence[Trial], target_vmaf: float, fixed_maxrate_kbps: int
     """(CRF of every rung, whether the top rung can reach the target under a streamable cap).
 
     When the target needs more than CAP_HEADROOM x the fixed ladder's maxrate (heavy grain or noise: tens of
-    Mb/s), no cap that streams can deliver it; the title then spends what the fixed ladder would: the returned CRF
-    is the one whose rate is the fixed maxrate (for the lower rungs), the caller encodes the top rung as the fixed
-    ladder does, and its quality report says it misses the target.
+    Mb/s), no cap that streams can deliver it: the caller then encodes the fixed ladder as it is, and the quality
+    report says the target is missed. The CRF returned is then the one whose rate is the fixed maxrate (where the
+    report's estimates are read from the trials).
     """
     crf = refine_crf(crf_for_target(trials, target_vmaf))
     if kbps_at(trials, crf) * 1.1 <= fixed_maxrate_kbps * CAP_HEADROOM:
@@ -213,25 +213,30 @@ def choose_rungs(estimates: Sequence[RungEstimate], *, min_vmaf_step: float = 2.
     return [r.name for r in kept]
 
 
-def capped_rate(estimated_kbps: float, fixed_maxrate_kbps: int, *, headroom: bool = True,
-                floor: bool = False) -> int:
-    """maxrate for a capped-CRF rung: room for the title's peaks, at most CAP_HEADROOM x the fixed ladder's
-    (the fixed ladder's own when the title cannot reach its target anyway, or for the bottom rung: the `floor`
-    of the ladder streams wherever the fixed ladder's does)."""
-    ceiling = fixed_maxrate_kbps * (CAP_HEADROOM if headroom and not floor else 1.0)
+def capped_rate(estimated_kbps: float, fixed_maxrate_kbps: int, *, floor: bool = False) -> int:
+    """maxrate for a capped-CRF rung: room for the title's peaks, at most CAP_HEADROOM x the fixed ladder's (the
+    fixed ladder's own for the bottom rung: the `floor` of the ladder streams wherever the fixed ladder's does)."""
+    ceiling = fixed_maxrate_kbps * (1.0 if floor else CAP_HEADROOM)
     return max(100, math.ceil(min(ceiling, estimated_kbps * 2.5)))
+
+
+def at_rate(estimate: RungEstimate, kbps: float, trials: Sequence[Trial], crf: float) -> RungEstimate:
+    """A rung measured at `crf`, moved to `kbps`: its VMAF moves as the title's own top-rung curve moves over the
+    same rate ratio (only the top rung was measured at several CRFs)."""
+    moved_crf = crf_for_rate(trials, kbps_at(trials, crf) * kbps / max(estimate.kbps, 1e-3))
+    shift = vmaf_at(trials, moved_crf) - vmaf_at(trials, crf)
+    return RungEstimate(estimate.name, kbps, min(100.0, max(0.0, estimate.display_vmaf + shift)))
 
 
 def under_cap(estimate: RungEstimate, cap_kbps: float, trials: Sequence[Trial], crf: float) -> RungEstimate:
     """What a rung shows when its cap binds: the trials measured it unconstrained at `crf`; under a cap below that
-    rate x264's buffer raises the quantiser until the rate fits. Its rate is then the cap, and its VMAF falls as
-    the title's own top-rung curve falls over the same rate ratio. (The floor rung, capped at the fixed ladder's
-    maxrate: reported from its unconstrained trial, it promised more than it shows.)"""
+    rate x264's buffer raises the quantiser until the rate fits, so it shows what it would at the cap's rate.
+    (The floor rung, capped at the fixed ladder's maxrate: reported from its unconstrained trial, it promised more
+    than it shows.)"""
     if estimate.kbps <= cap_kbps:
         return estimate
-    constrained_crf = crf_for_rate(trials, kbps_at(trials, crf) * cap_kbps / estimate.kbps)
-    drop = max(0.0, vmaf_at(trials, crf) - vmaf_at(trials, constrained_crf))
-    return RungEstimate(estimate.name, cap_kbps, max(0.0, estimate.display_vmaf - drop))
+    held = at_rate(estimate, cap_kbps, trials, crf)
+    return RungEstimate(estimate.name, cap_kbps, min(estimate.display_vmaf, held.display_vmaf))
 
 
 def pooled_vmaf(frames: Sequence[tuple[int, float]]) -> float:
