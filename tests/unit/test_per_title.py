@@ -53,6 +53,14 @@ def test_crf_extrapolates_outside_the_trials_but_stays_in_range() -> None:
     assert 14.0 <= crf_for_target(hard, 93.0) < 22
 
 
+def test_trials_whose_vmaf_rises_with_crf_do_not_send_the_estimate_the_wrong_way() -> None:
+    # A 6 s rotated phone clip: noise made CRF 26.5 read above CRF 26. Their line pointed to CRF 23 for a target
+    # below both (the title then went to CRF 20, VMAF 97); a typical-slope step goes up from the nearest trial.
+    noisy = [Trial(26.0, 93.80, 360), Trial(26.5, 93.87, 345)]
+    assert 26.5 < crf_for_target(noisy, 93.0) < 27.5
+    assert crf_for_target(noisy, 95.0) < 26.0  # and down for a target above both
+
+
 def test_a_third_trial_refines_the_estimate() -> None:
     trials = [Trial(22, 96.0, 3000), Trial(32, 86.0, 900), Trial(25, 92.0, 2000)]
     # Bracketed by 22 and 25 (linear: 24.25); the third point bends the curve a little: 24.19.

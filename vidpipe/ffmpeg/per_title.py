@@ -123,6 +123,10 @@ def crf_for_target(trials: Sequence[Trial], target_vmaf: float) -> float:
     else:
         nearest = sorted(points, key=lambda p: abs(p[1] - target_vmaf))[:2]
         low, high = sorted(nearest)
+        if high[1] > low[1] + 1e-6:  # VMAF rising with CRF: two noisy trials of a short clip (a 6 s phone clip read
+            # 93.80 at CRF 26 and 93.87 at 26.5); their line points away from the target. A typical-slope step instead.
+            crf, vmaf = nearest[0]
+            return _clamp(crf + (vmaf - target_vmaf) / TYPICAL_SLOPE)
     (c0, v0), (c1, v1) = low, high
     if math.isclose(v0, v1, abs_tol=1e-6):
         return _clamp(c1 if target_vmaf <= v1 else c0)
