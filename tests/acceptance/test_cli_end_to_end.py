@@ -48,14 +48,18 @@ def test_demo_processes_the_samples_and_prints_the_summary(tmp_path: Path, procs
         pytest.fail(f"vidpipe demo did not finish in 240 s\n{demo.output()[-4000:]}")
     out = demo.output()
     assert code == 0, out[-4000:]
-    results = out.split("4/4", 1)[1]
+    results, ladders = out.split("4/4", 1)[1].split("ladders", 1)
     rows = {name: line for line in results.splitlines() for name in DEMO_NAMES if name in line}
     assert set(rows) == set(DEMO_NAMES), results
     for name, expected in DEMO_NAMES.items():
         other = "failed" if expected == "ready" else "ready"
         assert expected in rows[name] and other not in rows[name], rows[name]
     assert sum(" ready " in line for line in results.splitlines()) == 4
-    assert "demo finished" in results
+    assert "demo finished" in ladders
+    # Each video's ladder, per-title, with what each rung shows: a one-rung ladder is a decision it can read.
+    for name in ("feature-1080p-cuts.mp4", "trailer-720p.mp4", "phone-portrait.mp4"):
+        (line,) = [ln for ln in ladders.splitlines() if ln.strip().startswith(name)]
+        assert "per-title, target VMAF 93" in line and "VMAF" in line.split(":", 1)[1], line
     assert "Traceback" not in out
     # The bars own the terminal: log records (and migration notes) went to the run's log file, not the screen.
     assert not re.search(r"^\d{4}-\d\d-\d\d \S+ (DEBUG|INFO|WARNING)\s", out, re.MULTILINE), out[-4000:]

@@ -84,6 +84,28 @@ def _stream_summary(asset) -> str:
     return ", ".join(parts)
 
 
+def ladder_lines(assets) -> list[str]:
+    """One line per asset with video renditions (vidpipe.api.schemas.AssetPublic): each rung's peak bandwidth and
+    sampled VMAF, and whether the ladder is per-title. A per-title ladder keeps only the rungs that look different
+    and save bits, so a one-rung ladder is a decision, and this says what it was made on."""
+    lines = []
+    for asset in assets:
+        videos = [r for r in asset.renditions if r.kind == "video"]
+        if not videos:
+            continue
+        target = next((r.quality.target_vmaf for r in videos if r.quality and r.quality.target_vmaf), None)
+        how = f"per-title, target VMAF {target:g}" if target is not None else "fixed ladder"
+        lines.append(f"{asset.original_name}: {', '.join(_rung_text(r) for r in videos)} ({how})")
+    return lines
+
+
+def _rung_text(rendition) -> str:
+    rate = f" {rendition.bandwidth / 1e6:.1f} Mb/s" if rendition.bandwidth else ""
+    quality = rendition.quality
+    vmaf = f" VMAF {quality.vmaf:.1f}" + (" (missed)" if quality.meets_target is False else "") if quality else ""
+    return f"{rendition.name}{rate}{vmaf}"
+
+
 def print_asset_table(assets, media_root: Path | None = None) -> None:
     """Assets (vidpipe.api.schemas.AssetPublic) as a table: status, streams, renditions, output keys or why not."""
     caption = f"output keys are relative to the media store at {media_root}" if media_root else None

@@ -73,7 +73,7 @@ def run_demo(settings: Settings, console: Console, *, long_seconds: float = 12.0
 
 
 def _run_demo(settings: Settings, console: Console, *, long_seconds: float, log_file: Path) -> int:
-    from vidpipe.cli.common import print_asset_table, state_assets
+    from vidpipe.cli.common import ladder_lines, print_asset_table, state_assets
     from vidpipe.cli.watch import watch
     from vidpipe.ffmpeg import samples
     from vidpipe.ingest.service import IngestRequest, ingest_path
@@ -103,6 +103,10 @@ def _run_demo(settings: Settings, console: Console, *, long_seconds: float, log_
         console.print("[bold]4/4[/bold] results")
         assets = state_assets(rt, ids)
         print_asset_table(assets, settings.media_root)
+        console.print("[bold]ladders[/bold] (peak bandwidth, VMAF sampled; per-title drops a rung that looks like the "
+                      "one above it or saves under 20 % of its bits):")
+        for line in ladder_lines(assets):
+            console.print(f"  {line}", soft_wrap=True)
         unexpected = [a.original_name for a in assets
                       if (a.status == AssetStatus.FAILED) != (a.original_name in EXPECTED_FAILED)]
         if unexpected:
