@@ -102,8 +102,10 @@ def ladder_lines(assets) -> list[str]:
 def _rung_text(rendition) -> str:
     rate = f" {rendition.bandwidth / 1e6:.1f} Mb/s" if rendition.bandwidth else ""
     quality = rendition.quality
-    vmaf = f" VMAF {quality.vmaf:.1f}" + (" (missed)" if quality.meets_target is False else "") if quality else ""
-    return f"{rendition.name}{rate}{vmaf}"
+    if quality is None:
+        return f"{rendition.name}{rate}"
+    missed = " (missed)" if quality.meets_target is False else ""
+    return f"{rendition.name}{rate} VMAF {quality.vmaf:.1f}{missed}"
 
 
 def print_asset_table(assets, media_root: Path | None = None) -> None:

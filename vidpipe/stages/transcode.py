@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,6 @@ from vidpipe.ffmpeg.probe import probe_file
 from vidpipe.ffmpeg.safe_open import ffmpeg_input_args, open_input
 from vidpipe.stages import chunk_plan, transcode_per_title
 
-log = logging.getLogger(__name__)
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 SEGMENT_TYPE = "video/mp2t"
 VTT_TYPE = "text/vtt"
@@ -194,10 +192,8 @@ def run(inp: StageInput) -> StageResult:
                 # windows): the ladder offsets the shared decode by it, and the check skips the frames it adds.
                 video_start = vmaf.first_timestamp(reference.first_frame) if checkable else None
                 decoded = (keep, video_start) if shared and video_start is not None else None
-            except MediaDecodeError as exc:  # the trial encodes are an optimisation: the fixed ladder still plays
-                log.warning("transcode.per_title_fallback",
-                            extra={"asset_id": str(inp.asset_id), "error": str(exc)})
-                decision = {"mode": "fixed", "per_title_failed": str(exc)}
+            except MediaDecodeError as exc:
+                decision = transcode_per_title.fallback_decision(inp, exc)
             start = 0.12
         if chunk_plan.wanted(plan, inp):  # a long video: chunk jobs on many workers do the encoding
             return chunk_plan.planned(plan, inp, {"ladder_decision": decision, "quality": quality})

@@ -4,15 +4,12 @@ whole title's sampled windows, while the first chunk's lowest rung is already en
 from __future__ import annotations
 
 import dataclasses
-import logging
 
 from vidpipe.contract import StageInput, StageResult
 from vidpipe.errors import MediaDecodeError
 from vidpipe.ffmpeg import vmaf
 from vidpipe.ffmpeg.safe_open import ffmpeg_input_args
 from vidpipe.stages import chunk_plan, transcode_per_title
-
-log = logging.getLogger(__name__)
 
 
 def run(inp: StageInput) -> StageResult:
@@ -23,9 +20,8 @@ def run(inp: StageInput) -> StageResult:
     try:
         plan, decision, quality = transcode_per_title.analyse(fixed, input_args, inp,
                                                               vmaf.sample_windows(fixed.duration))
-    except MediaDecodeError as exc:  # an optimisation: the fixed ladder still plays
-        log.warning("transcode.per_title_fallback", extra={"asset_id": str(inp.asset_id), "error": str(exc)})
-        plan, decision, quality = fixed, {"mode": "fixed", "per_title_failed": str(exc)}, {}
+    except MediaDecodeError as exc:
+        plan, decision, quality = fixed, transcode_per_title.fallback_decision(inp, exc), {}
     lowest = fixed.rungs[-1]
     if lowest.name not in {r.name for r in plan.rungs}:
         crf = decision.get("crf")

@@ -35,6 +35,12 @@ def analyse(plan: hls.TranscodePlan, input_args: list[str], inp: StageInput, win
     return result
 
 
+def fallback_decision(inp: StageInput, exc: MediaDecodeError) -> dict[str, Any]:
+    """The ladder decision when the trials fail, logged: they are an optimisation, the fixed ladder still plays."""
+    log.warning("transcode.per_title_fallback", extra={"asset_id": str(inp.asset_id), "error": str(exc)})
+    return {"mode": "fixed", "per_title_failed": str(exc)}
+
+
 def checked_top(plan: hls.TranscodePlan, decision: dict[str, Any], quality: dict[str, dict[str, Any]],
                  input_args: list[str], windows: list[vmaf.Window], hls_dir: Path, inp: StageInput,
                  reference: vmaf.WindowReference, video_start: float | None, decoded: tuple[Path, float] | None,
